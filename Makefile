@@ -1,0 +1,35 @@
+# One-command set-up for a fresh machine: `make demo` and `make test` create the virtual
+# environment, install everything and then run the job.
+PYTHON_BIN ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The PyTorch requirement; override for a specific build, e.g.
+#   make test TORCH_SPEC="torch==2.5.1 torchvision==0.20.1 --index-url https://download.pytorch.org/whl/cpu"
+TORCH_SPEC ?= torch>=2.0 torchvision
+PYTEST_ARGS ?=
+STAMP := $(VENV)/.vega_mm_installed
+
+.PHONY: install demo test clean-venv
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PIP) install --upgrade pip "setuptools<81" wheel
+	$(PIP) install $(TORCH_SPEC)
+	@# mmcv the OpenMMLab way: keep a full mmcv that is already there, else mmcv-lite
+	@# (same `mmcv` import, no compiled ops; the full build has no wheels on PyPI).
+	@# OpenCV 4: OpenCV 5 dropped the Haar face cascades the anchor builder uses.
+	$(PY) -c "import mmcv" 2>/dev/null || $(PIP) install "mmcv-lite>=2.0.0,<2.4.0" "opencv-python>=4.5,<5"
+	$(PIP) install -e ".[all,tests]"
+	touch $@
+
+demo: install
+	$(PY) tools/train.py configs/vega/vega_synthetic.py --work-dir work_dirs/vega_synthetic_demo
+
+test: install
+	$(PY) -m pytest tests -q -ra --durations=15 $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,86 @@
+"""Registries of vega_mm.
+
+Every registry is a child of the matching mmpretrain registry (itself a child of
+mmengine's root registries), under the scope ``vega_mm``.  A config with
+``default_scope='vega_mm'`` therefore finds vega_mm's own modules first and falls back
+to mmpretrain's and mmengine's, so mmpretrain backbones, heads and metrics can be mixed
+with ours.  ``locations`` makes the Runner import our modules lazily on first use.
+"""
+from mmpretrain.registry import DATA_SAMPLERS as MMPRE_DATA_SAMPLERS
+from mmpretrain.registry import DATASETS as MMPRE_DATASETS
+from mmpretrain.registry import EVALUATORS as MMPRE_EVALUATOR
+from mmpretrain.registry import HOOKS as MMPRE_HOOKS
+from mmpretrain.registry import LOG_PROCESSORS as MMPRE_LOG_PROCESSORS
+from mmpretrain.registry import LOOPS as MMPRE_LOOPS
+from mmpretrain.registry import METRICS as MMPRE_METRICS
+from mmpretrain.registry import MODEL_WRAPPERS as MMPRE_MODEL_WRAPPERS
+from mmpretrain.registry import MODELS as MMPRE_MODELS
+from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMPRE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmpretrain.registry import OPTIM_WRAPPERS as MMPRE_OPTIM_WRAPPERS
+from mmpretrain.registry import OPTIMIZERS as MMPRE_OPTIMIZERS
+from mmpretrain.registry import PARAM_SCHEDULERS as MMPRE_PARAM_SCHEDULERS
+from mmpretrain.registry import RUNNER_CONSTRUCTORS as MMPRE_RUNNER_CONSTRUCTORS
+from mmpretrain.registry import RUNNERS as MMPRE_RUNNERS
+from mmpretrain.registry import TASK_UTILS as MMPRE_TASK_UTILS
+from mmpretrain.registry import TRANSFORMS as MMPRE_TRANSFORMS
+from mmpretrain.registry import VISBACKENDS as MMPRE_VISBACKENDS
+from mmpretrain.registry import VISUALIZERS as MMPRE_VISUALIZERS
+from mmpretrain.registry import WEIGHT_INITIALIZERS as MMPRE_WEIGHT_INITIALIZERS
+from mmengine.registry import Registry
+
+__all__ = [
+    'RUNNERS', 'RUNNER_CONSTRUCTORS', 'LOOPS', 'HOOKS', 'LOG_PROCESSORS', 'OPTIMIZERS',
+    'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'DATASETS',
+    'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS', 'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS',
+    'TASK_UTILS', 'METRICS', 'EVALUATOR', 'VISUALIZERS', 'VISBACKENDS', 'ANCHOR_ENCODERS',
+    'FACE_DETECTORS', 'FEATURE_EXTRACTORS'
+]
+
+_SCOPE = 'vega_mm'
+
+# Runtime
+RUNNERS = Registry('runner', parent=MMPRE_RUNNERS, scope=_SCOPE)
+RUNNER_CONSTRUCTORS = Registry(
+    'runner constructor', parent=MMPRE_RUNNER_CONSTRUCTORS, scope=_SCOPE)
+LOOPS = Registry('loop', parent=MMPRE_LOOPS, scope=_SCOPE)
+HOOKS = Registry(
+    'hook', parent=MMPRE_HOOKS, scope=_SCOPE, locations=['vega_mm.engine'])
+LOG_PROCESSORS = Registry('log processor', parent=MMPRE_LOG_PROCESSORS, scope=_SCOPE)
+OPTIMIZERS = Registry('optimizer', parent=MMPRE_OPTIMIZERS, scope=_SCOPE)
+OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMPRE_OPTIM_WRAPPERS, scope=_SCOPE)
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor', parent=MMPRE_OPTIM_WRAPPER_CONSTRUCTORS, scope=_SCOPE)
+PARAM_SCHEDULERS = Registry(
+    'parameter scheduler', parent=MMPRE_PARAM_SCHEDULERS, scope=_SCOPE)
+
+# Data
+DATASETS = Registry(
+    'dataset', parent=MMPRE_DATASETS, scope=_SCOPE, locations=['vega_mm.datasets'])
+DATA_SAMPLERS = Registry('data sampler', parent=MMPRE_DATA_SAMPLERS, scope=_SCOPE)
+TRANSFORMS = Registry(
+    'transform', parent=MMPRE_TRANSFORMS, scope=_SCOPE, locations=['vega_mm.datasets'])
+
+# Models
+MODELS = Registry(
+    'model', parent=MMPRE_MODELS, scope=_SCOPE, locations=['vega_mm.models'])
+MODEL_WRAPPERS = Registry(
+    'model_wrapper', parent=MMPRE_MODEL_WRAPPERS, scope=_SCOPE,
+    locations=['vega_mm.models'])
+WEIGHT_INITIALIZERS = Registry(
+    'weight initializer', parent=MMPRE_WEIGHT_INITIALIZERS, scope=_SCOPE)
+TASK_UTILS = Registry('task util', parent=MMPRE_TASK_UTILS, scope=_SCOPE)
+
+# Evaluation and visualisation
+METRICS = Registry(
+    'metric', parent=MMPRE_METRICS, scope=_SCOPE, locations=['vega_mm.evaluation'])
+EVALUATOR = Registry('evaluator', parent=MMPRE_EVALUATOR, scope=_SCOPE)
+VISUALIZERS = Registry('visualizer', parent=MMPRE_VISUALIZERS, scope=_SCOPE)
+VISBACKENDS = Registry('vis_backend', parent=MMPRE_VISBACKENDS, scope=_SCOPE)
+
+# vega_mm's own (no OpenMMLab parent): image encoders and face detectors for building
+# visual anchors, and raw-media feature extractors.
+ANCHOR_ENCODERS = Registry(
+    'anchor image encoder', scope=_SCOPE, locations=['vega_mm.anchors'])
+FACE_DETECTORS = Registry('face detector', scope=_SCOPE, locations=['vega_mm.anchors'])
+FEATURE_EXTRACTORS = Registry(
+    'feature extractor', scope=_SCOPE, locations=['vega_mm.features'])

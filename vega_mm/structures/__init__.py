@@ -1,0 +1,3 @@
+from .conversation_data_sample import ConversationDataSample
+
+__all__ = ['ConversationDataSample']
