@@ -1,5 +1,5 @@
 """The per-dialogue data sample."""
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Sequence, Union
 
 import numpy as np
 import torch
@@ -50,11 +50,3 @@ class ConversationDataSample(BaseDataElement):
             self, value: Dict[str, torch.Tensor]) -> 'ConversationDataSample':
         self.set_field(dict(value), 'branch_pred_labels', dtype=dict)
         return self
-
-    @property
-    def num_utterances(self) -> Optional[int]:
-        if 'num_utterances' in self.metainfo_keys():
-            return self.metainfo['num_utterances']
-        if 'gt_label' in self:
-            return int(self.gt_label.numel())
-        return None

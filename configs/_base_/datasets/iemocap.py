@@ -1,0 +1,41 @@
+# IEMOCAP from the public SDT/MMGCN feature pickle, placed at data/iemocap/iemocap_multimodal_features.pkl
+# (relative to the working directory).  VEGA 7-item pickles and vega_mm .npz files work
+# too (data_format='auto').  The pickle has no validation split: the dataset holds out a
+# deterministic 10% of the training dialogues (val_ratio, val_seed) for model selection.
+dataset_type = 'ConversationDataset'
+data_root = 'data/iemocap/'
+ann_file = 'iemocap_multimodal_features.pkl'
+classes = ('happy', 'sad', 'neutral', 'anger', 'excited', 'frustration')
+modalities = ('text', 'audio', 'visual')
+
+train_pipeline = [
+    dict(type='FeatureDimMask', ratio=0.1),
+    dict(type='PackConversationInputs', modalities=modalities),
+]
+test_pipeline = [dict(type='PackConversationInputs', modalities=modalities)]
+
+_data = dict(
+    type=dataset_type, data_root=data_root, ann_file=ann_file,
+    metainfo=dict(classes=classes), modalities=modalities, val_ratio=0.1, val_seed=0)
+
+train_dataloader = dict(
+    batch_size=9,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(**_data, split='train', pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=16,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(**_data, split='val', pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=16,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(**_data, split='test', pipeline=test_pipeline))
+
+val_evaluator = dict(type='ERCMetric')
+test_evaluator = val_evaluator

@@ -1,0 +1,72 @@
+# VEGA on the embedded synthetic conversations: the demo and test default, no files
+# needed.  Same model family as the paper but sized for a laptop CPU (H=128, 32-d
+# random anchors): the synthetic data has 6 IEMOCAP-named classes, 2 speakers and
+# text/audio/visual features of 100/60/40 dimensions whose class signal is spread over
+# modalities and neighbouring utterances.
+# Random anchors carry no visual meaning; they stand in for tools/build_anchors.py.
+_base_ = [
+    '../_base_/models/vega_sdt.py',
+    '../_base_/schedules/vega_adamw.py',
+    '../_base_/default_runtime.py',
+]
+
+classes = ('happy', 'sad', 'neutral', 'anger', 'excited', 'frustration')
+modalities = ('text', 'audio', 'visual')
+hidden_dim = 128
+
+model = dict(
+    data_preprocessor=dict(num_speakers=2),
+    neck=dict(
+        input_dims=dict(text=100, audio=60, visual=40),
+        hidden_dim=hidden_dim,
+        num_heads=4,
+        dropout=0.3,
+        num_speakers=2),
+    head=dict(num_classes=6, in_channels=hidden_dim, dropout=0.2),
+    vega_head=dict(
+        num_classes=6,
+        in_channels=hidden_dim,
+        proj_dropout=0.2,
+        anchor_bank=dict(
+            type='AnchorBank', dim=32, class_names=classes, random_anchors=True,
+            random_num_exemplars=8, random_seed=0)),
+)
+
+train_pipeline = [
+    dict(type='FeatureDimMask', ratio=0.1),
+    dict(type='PackConversationInputs', modalities=modalities),
+]
+test_pipeline = [dict(type='PackConversationInputs', modalities=modalities)]
+_data = dict(type='SyntheticConversationDataset', seed=2025)
+
+train_dataloader = dict(
+    batch_size=9,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(**_data, split='train', pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=20,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(**_data, split='val', pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=20,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(**_data, split='test', pipeline=test_pipeline))
+val_evaluator = dict(type='ERCMetric')
+test_evaluator = val_evaluator
+
+# A few minutes on 2 CPU cores.
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
+train_cfg = dict(max_epochs=30)
+custom_hooks = [
+    dict(type='EpochSeedHook'),
+    dict(type='SelfDistillationHook', warmup_epochs=0),
+    dict(type='ResumableEarlyStoppingHook', monitor='erc/weighted_f1', rule='greater',
+         patience=8),
+]
+default_hooks = dict(logger=dict(interval=10))

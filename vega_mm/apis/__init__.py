@@ -1,0 +1,3 @@
+from .results import format_results_table
+
+__all__ = ['format_results_table']

@@ -1,0 +1,46 @@
+"""Collects per-utterance predictions during evaluation (for ``tools/test.py --out``)."""
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.evaluator import BaseMetric
+
+from vega_mm.registry import METRICS
+
+
+@METRICS.register_module()
+class ConversationPredictionCollector(BaseMetric):
+    """Keeps every dialogue's predictions in ``self.predictions`` (no metric values).
+
+    Each entry: ``dialogue_id``, ``utterance_ids`` (when known), ``gt_label``,
+    ``pred_label``, ``pred_class``, ``pred_score`` (lists, one item per utterance).
+    Results are gathered from all ranks like any metric.
+    """
+
+    default_prefix = 'predictions'
+
+    def __init__(self, classes: Optional[Sequence[str]] = None,
+                 collect_device: str = 'cpu', prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self._classes = classes
+        self.predictions: List[dict] = []
+
+    def process(self, data_batch, data_samples: Sequence) -> None:
+        for s in data_samples:
+            get = s.get if isinstance(s, dict) else (lambda k, s=s: s.get(k))
+            meta = s.get('metainfo', {}) if isinstance(s, dict) else s.metainfo
+            entry = dict(dialogue_id=get('dialogue_id') or meta.get('dialogue_id'),
+                         utterance_ids=get('utterance_ids') or meta.get('utterance_ids'),
+                         pred_label=get('pred_label').cpu().tolist(),
+                         pred_score=[[round(float(p), 6) for p in row]
+                                     for row in get('pred_score').cpu()])
+            gt = get('gt_label')
+            if gt is not None:
+                entry['gt_label'] = gt.cpu().tolist()
+            self.results.append(entry)
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        classes = self._classes or (self.dataset_meta or {}).get('classes')
+        for r in results:
+            if classes is not None:
+                r['pred_class'] = [classes[i] for i in r['pred_label']]
+        self.predictions = list(results)
+        return {}

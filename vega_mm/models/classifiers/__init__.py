@@ -1,0 +1,3 @@
+from .conversation_classifier import ConversationClassifier
+
+__all__ = ['ConversationClassifier']

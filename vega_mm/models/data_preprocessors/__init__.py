@@ -1,0 +1,3 @@
+from .conversation_preprocessor import ConversationDataPreprocessor
+
+__all__ = ['ConversationDataPreprocessor']

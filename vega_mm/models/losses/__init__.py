@@ -1,0 +1,3 @@
+from .distillation import LearnedTemperatureKDLoss, WeightedCrossEntropyLoss
+
+__all__ = ['WeightedCrossEntropyLoss', 'LearnedTemperatureKDLoss']

@@ -1,0 +1,3 @@
+from .sdt_neck import SDTNeck
+
+__all__ = ['SDTNeck']

@@ -1,0 +1,218 @@
+"""SDT-style cross-modal transformer with gated fusion (VEGA's backbone).
+
+Follows ``vega-method.md`` section 1: per-modality input projection, speaker and
+sinusoidal position embeddings, one transformer per (target, source) modality pair,
+unimodal gates, per-modality reduction and multimodal gated fusion.
+"""
+import math
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from vega_mm.registry import MODELS
+
+MODALITY_ORDER = ('text', 'audio', 'visual')
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    """Fixed sine/cosine position table; ``forward`` returns ``pe[:L]`` as [1, L, H]."""
+
+    def __init__(self, dim: int, max_len: int = 512) -> None:
+        super().__init__()
+        position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+        div = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+        pe = torch.zeros(max_len, dim)
+        pe[:, 0::2] = torch.sin(position * div)
+        pe[:, 1::2] = torch.cos(position * div[:dim // 2])
+        self.max_len = max_len
+        self.register_buffer('pe', pe.unsqueeze(0), persistent=False)
+
+    def forward(self, length: int) -> torch.Tensor:
+        if length > self.max_len:
+            raise ValueError(f'dialogue of {length} utterances exceeds the positional '
+                             f'encoding length max_len={self.max_len}; raise neck.max_len')
+        return self.pe[:, :length]
+
+
+class MaskedMultiHeadAttention(nn.Module):
+    """Multi-head attention where padded keys get a score of -1e4 (as in SDT)."""
+
+    def __init__(self, dim: int, num_heads: int, dropout: float) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'hidden_dim={dim} is not divisible by num_heads={num_heads}')
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.q_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(dim, dim)
+        self.v_proj = nn.Linear(dim, dim)
+        self.out_proj = nn.Linear(dim, dim)
+        self.dropout = dropout
+
+    def forward(self, query: torch.Tensor, source: torch.Tensor,
+                key_padding: torch.Tensor) -> torch.Tensor:
+        """query [B, L, H], source [B, L, H], key_padding [B, L] (True = padded)."""
+        b, lq, h = query.shape
+        ls = source.shape[1]
+
+        def split(x: torch.Tensor, length: int) -> torch.Tensor:
+            return x.view(b, length, self.num_heads, self.head_dim).transpose(1, 2)
+
+        q = split(self.q_proj(query), lq)
+        k = split(self.k_proj(source), ls)
+        v = split(self.v_proj(source), ls)
+        bias = torch.zeros(b, 1, 1, ls, dtype=q.dtype, device=q.device)
+        bias = bias.masked_fill(key_padding[:, None, None, :], -1e4)
+        ctx = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
+        return self.out_proj(ctx.transpose(1, 2).reshape(b, lq, h))
+
+
+class CrossModalLayer(nn.Module):
+    """One transformer layer: attention with residual, then pre-LN feed-forward."""
+
+    def __init__(self, dim: int, num_heads: int, ff_dim: int, dropout: float,
+                 pre_norm_query: bool) -> None:
+        super().__init__()
+        self.attn = MaskedMultiHeadAttention(dim, num_heads, dropout)
+        # Layers after the first normalise their query input (SDT).
+        self.query_norm = nn.LayerNorm(dim, eps=1e-6) if pre_norm_query else nn.Identity()
+        self.ff_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.ff1 = nn.Linear(dim, ff_dim)
+        self.ff2 = nn.Linear(ff_dim, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, target: torch.Tensor, source: Optional[torch.Tensor],
+                key_padding: torch.Tensor) -> torch.Tensor:
+        target = self.query_norm(target)
+        source = target if source is None else source
+        y = self.dropout(self.attn(target, source, key_padding)) + target
+        ff = self.ff2(self.dropout(F.gelu(self.ff1(self.ff_norm(y)))))
+        return y + self.dropout(ff)
+
+
+class CrossModalTransformer(nn.Module):
+    """Stack of :class:`CrossModalLayer`; ``source=None`` means self-attention."""
+
+    def __init__(self, dim: int, num_heads: int, num_layers: int, dropout: float) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            CrossModalLayer(dim, num_heads, dim, dropout, pre_norm_query=i > 0)
+            for i in range(num_layers))
+
+    def forward(self, target: torch.Tensor, source: Optional[torch.Tensor],
+                key_padding: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            target = layer(target, source, key_padding)
+        return target
+
+
+@MODELS.register_module()
+class SDTNeck(BaseModule):
+    """Cross-modal transformer of SDT/VEGA over the utterances of each dialogue.
+
+    Args:
+        input_dims: feature dimension per modality, e.g. ``dict(text=1024, audio=1582,
+            visual=342)``.  Its keys name the modalities the model uses (any non-empty
+            subset of ``text``, ``audio``, ``visual``).
+        hidden_dim: H.
+        num_heads: attention heads.
+        num_layers: layers per transformer.
+        dropout: backbone dropout.
+        num_speakers: speakers; index ``num_speakers`` is padding.
+        max_len: longest dialogue the positional encoding covers.
+
+    Forward:
+        feats: dict modality -> [B, L, D_m]; mask: [B, L] bool (True = real
+        utterance); speakers: [B, L] long.
+
+    Returns:
+        dict with one [B, L, H] tensor per modality and ``'fused'``.
+    """
+
+    def __init__(self,
+                 input_dims: Dict[str, int],
+                 hidden_dim: int = 768,
+                 num_heads: int = 4,
+                 num_layers: int = 1,
+                 dropout: float = 0.53,
+                 num_speakers: int = 2,
+                 max_len: int = 512,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        unknown = set(input_dims) - set(MODALITY_ORDER)
+        if not input_dims or unknown:
+            raise ValueError(f'SDTNeck.input_dims must name modalities among '
+                             f'{MODALITY_ORDER}, got {dict(input_dims)}')
+        self.modalities: Tuple[str, ...] = tuple(m for m in MODALITY_ORDER if m in input_dims)
+        self.input_dims = {m: int(input_dims[m]) for m in self.modalities}
+        self.hidden_dim = hidden_dim
+        self.num_speakers = num_speakers
+        self.input_proj = nn.ModuleDict({
+            m: nn.Conv1d(self.input_dims[m], hidden_dim, kernel_size=1, bias=False)
+            for m in self.modalities
+        })
+        self.speaker_embedding = nn.Embedding(
+            num_speakers + 1, hidden_dim, padding_idx=num_speakers)
+        self.position = SinusoidalPositionalEncoding(hidden_dim, max_len)
+        self.embed_dropout = nn.Dropout(dropout)
+        self.pairs = [(t, s) for t in self.modalities for s in self._source_order(t)]
+        self.transformers = nn.ModuleDict({
+            f'{t}_{s}': CrossModalTransformer(hidden_dim, num_heads, num_layers, dropout)
+            for t, s in self.pairs
+        })
+        self.unimodal_gates = nn.ModuleDict({
+            f'{t}_{s}': nn.Linear(hidden_dim, hidden_dim, bias=False) for t, s in self.pairs
+        })
+        n = len(self.modalities)
+        self.reduce = nn.ModuleDict(
+            {m: nn.Linear(n * hidden_dim, hidden_dim) for m in self.modalities})
+        self.fusion_gate = nn.Linear(hidden_dim, hidden_dim, bias=False)
+
+    def _source_order(self, target: str) -> Sequence[str]:
+        # The target itself first, then the others in canonical order:
+        # t: [t, a, v]; a: [a, t, v]; v: [v, t, a].
+        return [target] + [m for m in self.modalities if m != target]
+
+    def _check_inputs(self, feats: Dict[str, torch.Tensor]) -> None:
+        missing = [m for m in self.modalities if m not in feats]
+        if missing:
+            raise KeyError(f'SDTNeck was configured with modalities {self.modalities} but '
+                           f'the batch has no {missing} (it has {sorted(feats)})')
+        for m in self.modalities:
+            if feats[m].shape[-1] != self.input_dims[m]:
+                raise ValueError(
+                    f'SDTNeck: {m} features have dimension {feats[m].shape[-1]} but the '
+                    f'config says input_dims[{m!r}]={self.input_dims[m]}')
+
+    def forward(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
+                speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
+        self._check_inputs(feats)
+        key_padding = ~mask.bool()
+        length = mask.shape[1]
+        # Padded positions take the speaker padding index.
+        speakers = speakers.masked_fill(key_padding, self.num_speakers)
+        context = self.position(length) + self.speaker_embedding(speakers)
+        embedded = {}
+        for m in self.modalities:
+            x = self.input_proj[m](feats[m].transpose(1, 2)).transpose(1, 2)
+            embedded[m] = x + context
+        reduced = {}
+        for t in self.modalities:
+            gated = []
+            for s in self._source_order(t):
+                key = f'{t}_{s}'
+                # Each transformer draws its own dropout on its inputs (as in SDT).
+                target = self.embed_dropout(embedded[t])
+                source = None if s == t else self.embed_dropout(embedded[s])
+                y = self.transformers[key](target, source, key_padding)
+                gated.append(y * torch.sigmoid(self.unimodal_gates[key](y)))
+            reduced[t] = self.reduce[t](torch.cat(gated, dim=-1))
+        stacked = torch.stack([reduced[m] for m in self.modalities], dim=-2)  # [B,L,M,H]
+        weights = torch.softmax(self.fusion_gate(stacked), dim=-2)
+        out = dict(reduced)
+        out['fused'] = (weights * stacked).sum(dim=-2)
+        return out

@@ -1,0 +1,3 @@
+from .compat import register_checkpoint_loader, setup_cpu_distributed
+
+__all__ = ['register_checkpoint_loader', 'setup_cpu_distributed']
