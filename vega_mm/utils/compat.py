@@ -1,46 +1,84 @@
 """Fixes for running MMEngine 0.10 on current PyTorch (see docs: stack notes)."""
 import os
-from typing import Optional
+import pickle
+import types
 
 import torch
 
 _REGISTERED = False
 
 
-def _runner_checkpoint_globals() -> list:
-    """Non-tensor types an MMEngine Runner checkpoint holds (message hub, meta)."""
+class _RunnerCheckpointUnpickler(pickle.Unpickler):
+    """Unpickler for MMEngine Runner checkpoints that cannot run code.
+
+    It allows what ``torch.load(weights_only=True)`` allows, plus the few types an
+    MMEngine checkpoint holds besides tensors: the message hub's ``HistoryBuffer`` (and
+    its statistics methods, pickled as ``getattr(HistoryBuffer, 'mean')``) and NumPy
+    arrays and scalars.  ``getattr`` is replaced by a version that reaches only those
+    methods, since an unrestricted ``getattr`` is enough to reach ``eval``.
+    """
+
+    def find_class(self, module: str, name: str):
+        full = f'{module}.{name}'
+        allowed = _allowed_globals()
+        if full in allowed:
+            return allowed[full]
+        if module in ('builtins', '__builtin__') and name == 'getattr':
+            return _history_buffer_getattr
+        raise pickle.UnpicklingError(
+            f'checkpoint holds the global {full!r}, which is not tensor data or an '
+            'MMEngine training state; refusing to load it')
+
+
+def _allowed_globals() -> dict:
     import numpy as np
     from mmengine.logging import HistoryBuffer
-    safe = [HistoryBuffer, np.dtype, np.ndarray, np.float64, np.float32, np.int64,
-            np.int32, np.bool_]
-    # numpy array reconstruction helpers (module path differs in numpy 1.x / 2.x)
-    try:
-        from numpy._core.multiarray import _reconstruct, scalar
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct, scalar  # type: ignore
-    safe += [_reconstruct, scalar]
-    safe += [type(np.dtype(t)) for t in ('float64', 'float32', 'int64', 'int32', 'bool')]
-    return safe
+    from torch._weights_only_unpickler import _get_allowed_globals
+    allowed = dict(_get_allowed_globals())
+    allowed['mmengine.logging.history_buffer.HistoryBuffer'] = HistoryBuffer
+    for mod in ('numpy._core.multiarray', 'numpy.core.multiarray'):
+        for name in ('_reconstruct', 'scalar'):
+            allowed[f'{mod}.{name}'] = getattr(np._core.multiarray, name) \
+                if hasattr(np, '_core') else getattr(np.core.multiarray, name)
+    allowed['numpy.ndarray'] = np.ndarray
+    allowed['numpy.dtype'] = np.dtype
+    for t in ('float64', 'float32', 'float16', 'int64', 'int32', 'int8', 'uint8', 'bool'):
+        cls = type(np.dtype(t))
+        allowed[f'numpy.dtypes.{cls.__name__}'] = cls
+    return allowed
+
+
+def _history_buffer_getattr(obj, name: str):
+    from mmengine.logging import HistoryBuffer
+    if obj is HistoryBuffer and not name.startswith('_') and \
+            callable(HistoryBuffer.__dict__.get(name)):
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer statistics '
+        'methods are allowed')
+
+
+_RESTRICTED_PICKLE = types.SimpleNamespace(
+    __name__='vega_mm_runner_checkpoint_pickle',
+    Unpickler=_RunnerCheckpointUnpickler,
+    load=lambda f, **kw: _RunnerCheckpointUnpickler(f, **kw).load())
 
 
 def load_runner_checkpoint(filename: str, map_location=None):
-    """Load a local MMEngine checkpoint with ``weights_only=True``.
+    """Load a local MMEngine checkpoint without allowing it to run code.
 
     PyTorch >= 2.6 loads with ``weights_only=True`` and rejects the message-hub objects
-    MMEngine puts into its checkpoints.  Rather than switching the safety off, the
-    handful of types those checkpoints hold are allow-listed for this load only.
+    MMEngine puts into its checkpoints.  Rather than switching the safety off, this
+    loads through :class:`_RunnerCheckpointUnpickler`, which accepts exactly those
+    objects on top of what ``weights_only`` accepts.
     """
     if not os.path.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
     try:
-        with torch.serialization.safe_globals(_runner_checkpoint_globals()):
-            return torch.load(filename, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-        raise RuntimeError(
-            f'could not load checkpoint {filename!r} as a tensor-and-data-only file '
-            f'({type(exc).__name__}: {exc}). vega_mm loads checkpoints with '
-            'weights_only=True; if this is a trusted file from another tool, convert it '
-            'to a plain state dict first.') from exc
+        return torch.load(filename, map_location=map_location, weights_only=False,
+                          pickle_module=_RESTRICTED_PICKLE)
+    except pickle.UnpicklingError as exc:
+        raise RuntimeError(f'could not load checkpoint {filename!r}: {exc}') from exc
 
 
 def register_checkpoint_loader() -> None:

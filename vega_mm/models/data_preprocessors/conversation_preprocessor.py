@@ -12,8 +12,8 @@ class ConversationDataPreprocessor(BaseDataPreprocessor):
     """Collated dialogues -> ``dict(feats, mask, speakers)`` padded to the longest one.
 
     Input ``data`` is what ``pseudo_collate`` makes of the pipeline's output:
-    ``inputs`` a list of dicts modality -> Tensor[L_i, D_m] and ``data_samples`` a
-    list of :class:`ConversationDataSample`.
+    ``inputs`` a dict modality -> list of Tensor[L_i, D_m] (or a list of per-dialogue
+    dicts) and ``data_samples`` a list of :class:`ConversationDataSample`.
 
     Returns:
         ``dict(inputs=dict(feats={m: [B, L, D_m]}, mask=[B, L] bool,
@@ -33,10 +33,14 @@ class ConversationDataPreprocessor(BaseDataPreprocessor):
         self.num_speakers = num_speakers
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        inputs: List[Dict[str, torch.Tensor]] = data['inputs']
+        inputs = data['inputs']
         samples = data.get('data_samples')
-        if isinstance(inputs, dict):  # already a batch (e.g. called twice)
-            return self.cast_data(data)
+        if isinstance(inputs, dict):
+            if 'mask' in inputs:  # already a padded batch
+                return self.cast_data(data)
+            # pseudo_collate turns a list of dicts into a dict of lists
+            lists = list(inputs.values())
+            inputs = [dict(zip(inputs, items)) for items in zip(*lists)]
         if not inputs:
             raise ValueError('ConversationDataPreprocessor got an empty batch')
         modalities = self.modalities or tuple(inputs[0].keys())

@@ -1,0 +1,46 @@
+"""Tiny models and batches for the model tests."""
+from typing import Dict, Sequence
+
+import torch
+
+from vega_mm.structures import ConversationDataSample
+
+DIMS = dict(text=12, audio=10, visual=8)
+
+
+def make_batch(lengths: Sequence[int] = (5, 3), modalities: Sequence[str] = ('text', 'audio',
+                                                                           'visual'),
+               num_classes: int = 4, num_speakers: int = 2, seed: int = 0) -> Dict:
+    """Collated dialogues as ``pseudo_collate`` would give them."""
+    gen = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for i, n in enumerate(lengths):
+        inputs.append({m: torch.randn(n, DIMS[m], generator=gen) for m in modalities})
+        s = ConversationDataSample(metainfo=dict(dialogue_id=f'd{i}', num_utterances=n))
+        s.set_gt_label(torch.randint(0, num_classes, (n, ), generator=gen))
+        s.set_speaker(torch.randint(0, num_speakers, (n, ), generator=gen))
+        samples.append(s)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def model_cfg(modalities: Sequence[str] = ('text', 'audio', 'visual'), num_classes: int = 4,
+              vega: bool = True, hidden: int = 16, anchor_dim: int = 8) -> dict:
+    branches = ('fused', ) + tuple(modalities)
+    weights = {b: 1.0 for b in branches}
+    kd = {m: 0.5 for m in modalities}
+    cfg = dict(
+        type='ConversationClassifier',
+        data_preprocessor=dict(type='ConversationDataPreprocessor', num_speakers=2),
+        neck=dict(type='SDTNeck', input_dims={m: DIMS[m] for m in modalities},
+                  hidden_dim=hidden, num_heads=2, dropout=0.1, num_speakers=2),
+        head=dict(type='MultiBranchClsHead', num_classes=num_classes, in_channels=hidden,
+                  branches=branches, branch_weights=weights, kd_loss_weight=0.5,
+                  kd_weights=kd, dropout=0.1),
+        vega_head=None)
+    if vega:
+        cfg['vega_head'] = dict(
+            type='VEGAHead', num_classes=num_classes, in_channels=hidden, branches=branches,
+            branch_weights=weights, kd_loss_weight=0.5, kd_weights=kd, proj_dropout=0.1,
+            anchor_bank=dict(type='AnchorBank', dim=anchor_dim, random_anchors=True,
+                             random_num_exemplars=4))
+    return cfg

@@ -1,0 +1,129 @@
+"""Anchor files: our format round trip, the published format, validation, selection."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vega_mm.anchors import load_anchor_file, save_anchor_file, select_anchors
+
+
+def _bank(k: int, d: int = 8, seed: int = 0) -> torch.Tensor:
+    return F.normalize(torch.randn(k, d, generator=torch.Generator().manual_seed(seed)), dim=-1)
+
+
+def test_round_trip_keeps_everything(tmp_path):
+    names = ['angry', 'happy', 'sad']
+    exemplars = [_bank(3, seed=0), _bank(5, seed=1), _bank(1, seed=2)]
+    meta = dict(encoder=dict(type='OpenCLIPImageEncoder', model='ViT-B-32',
+                             weights='/w.safetensors', weights_sha256='ab' * 32),
+                images={'angry': ['angry/1.jpg']}, face_detector=None)
+    path = tmp_path / 'sub' / 'anchors.pt'
+    save_anchor_file(str(path), names, exemplars, meta)
+    # the published keys are there, readable with weights_only=True
+    raw = torch.load(path, weights_only=True)
+    assert set(raw) == {'anchor_center', 'anchor_img_dict', 'meta'}
+    assert list(raw['anchor_img_dict']) == names
+    data = load_anchor_file(str(path))
+    assert data['class_names'] == names
+    for got, want in zip(data['exemplars'], exemplars):
+        assert torch.equal(got, want)
+    torch.testing.assert_close(data['centers'], torch.stack([e.mean(0) for e in exemplars]))
+    assert data['meta']['encoder'] == meta['encoder']
+    assert data['meta']['dim'] == 8 and data['meta']['class_names'] == names
+    assert data['meta']['format'] == 'vega_mm.anchors'
+
+
+def test_published_format_is_read(tmp_path):
+    """A hand-made file laid out like the published ``*_anchor.pt`` (no meta)."""
+    img_dict = {'neutral': {'feature': _bank(4, 512, 0)},
+                'happy': {'feature': _bank(6, 512, 1)},
+                'sad': {'feature': _bank(2, 512, 2).half()}}   # other dtypes occur too
+    centers = torch.stack([v['feature'].float().mean(0) for v in img_dict.values()])
+    path = tmp_path / 'iemocap_anchor.pt'
+    torch.save({'anchor_center': centers, 'anchor_img_dict': img_dict}, path)
+    data = load_anchor_file(str(path))
+    assert data['class_names'] == ['neutral', 'happy', 'sad']
+    assert data['meta'] == {}
+    assert data['centers'].dtype == torch.float32 and data['centers'].shape == (3, 512)
+    assert [e.shape[0] for e in data['exemplars']] == [4, 6, 2]
+    assert all(e.dtype == torch.float32 for e in data['exemplars'])
+
+
+def test_published_class_without_bank_uses_centre(tmp_path):
+    centers = _bank(2, 16)
+    path = tmp_path / 'a.pt'
+    torch.save({'anchor_center': centers,
+                'anchor_img_dict': {'joy': {'feature': _bank(3, 16)}, 'anger': {}}}, path)
+    with pytest.raises(ValueError, match=r"anchor_img_dict\['anger'\] has no 'feature'"):
+        load_anchor_file(str(path))
+    torch.save({'anchor_center': centers, 'anchor_img_dict': {'joy': {'feature': _bank(3, 16)}},
+                'meta': {'class_names': ['joy', 'anger']}}, path)
+    data = load_anchor_file(str(path))
+    assert torch.equal(data['exemplars'][1], centers[1:2])
+
+
+@pytest.mark.parametrize('obj, match', [
+    ([1, 2], 'expected a dict'),
+    ({'centers': torch.zeros(2, 3)}, "keys 'anchor_center'"),
+    ({'anchor_center': torch.zeros(6)}, r'must be \[C, D\]'),
+    ({'anchor_center': torch.zeros(2, 4), 'anchor_img_dict': {'a': {'feature': torch.zeros(3, 4)}}},
+     'has 2 rows but 1 classes'),
+    ({'anchor_center': torch.zeros(1, 4), 'anchor_img_dict': {'a': {'feature': torch.zeros(3, 5)}}},
+     r"\['a'\]\['feature'\] must be \[K, 4\]"),
+])
+def test_malformed_files_are_rejected_with_the_file_named(tmp_path, obj, match):
+    path = tmp_path / 'bad.pt'
+    torch.save(obj, path)
+    with pytest.raises(ValueError, match=match) as err:
+        load_anchor_file(str(path))
+    assert str(path) in str(err.value)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ('pwned',))
+
+
+def test_non_tensor_pickles_are_refused(tmp_path, capsys):
+    path = tmp_path / 'evil.pt'
+    torch.save({'anchor_center': torch.zeros(1, 2), 'payload': _Evil()}, path)
+    with pytest.raises(ValueError, match='tensor-only'):
+        load_anchor_file(str(path))
+    assert 'pwned' not in capsys.readouterr().out
+    (tmp_path / 'text.pt').write_text('hello')
+    with pytest.raises(ValueError, match='text.pt'):
+        load_anchor_file(str(tmp_path / 'text.pt'))
+    with pytest.raises(FileNotFoundError, match='missing.pt'):
+        load_anchor_file(str(tmp_path / 'missing.pt'))
+
+
+def test_save_validates(tmp_path):
+    with pytest.raises(ValueError, match='2 class names but 1'):
+        save_anchor_file(str(tmp_path / 'x.pt'), ['a', 'b'], [_bank(2)])
+    with pytest.raises(ValueError, match="class 'b'"):
+        save_anchor_file(str(tmp_path / 'x.pt'), ['a', 'b'], [_bank(2), torch.zeros(0, 8)])
+    with pytest.raises(ValueError, match='repeated'):
+        save_anchor_file(str(tmp_path / 'x.pt'), ['a', 'a'], [_bank(2), _bank(2)])
+
+
+def test_select_anchors_reorders_by_name_and_checks_dim(tmp_path):
+    path = tmp_path / 'fer.pt'
+    names = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']
+    banks = [_bank(i + 1, 8, seed=i) for i in range(7)]
+    save_anchor_file(str(path), names, banks)
+    data = load_anchor_file(str(path))
+    meld = ['neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust', 'anger']
+    centers, exemplars = select_anchors(data, meld, dim=8, source=str(path))
+    want = [4, 6, 2, 5, 3, 1, 0]
+    torch.testing.assert_close(centers, data['centers'][want])
+    assert [e.shape[0] for e in exemplars] == [i + 1 for i in want]
+
+    iemocap = ['happy', 'sad', 'neutral', 'anger', 'excited', 'frustration']
+    with pytest.raises(KeyError) as err:
+        select_anchors(data, iemocap, source=str(path))
+    assert 'excited' in str(err.value) and 'frustration' in str(err.value)
+    centers, _ = select_anchors(data, iemocap, mapping={'excited': 'happy',
+                                                       'frustration': 'angry'})
+    torch.testing.assert_close(centers[4], centers[0])
+    torch.testing.assert_close(centers[5], centers[3])
+    with pytest.raises(ValueError, match='dimension 8 but the model expects 512'):
+        select_anchors(data, meld, dim=512, source=str(path))

@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+import torch
+
+from vega_mm.datasets import FeatureDimMask, PackConversationInputs
+from vega_mm.registry import TRANSFORMS
+from vega_mm.structures import ConversationDataSample
+
+
+def _item(n=5, dims=(20, 10, 6)):
+    return dict(
+        dialogue_id='d7',
+        features={m: np.ones((n, d), dtype=np.float32)
+                  for m, d in zip(('text', 'audio', 'visual'), dims)},
+        speakers=np.array([0, 1, 0, 1, 1][:n], dtype=np.int64),
+        labels=np.array([2, 2, 5, -1, 0][:n], dtype=np.int64),
+        utterance_ids=[f'u{i}' for i in range(n)],
+        sample_idx=4)
+
+
+def _masked_columns(x):
+    zero = x == 0
+    assert (zero.all(axis=0) | (~zero).all(axis=0)).all()  # same dims for every utterance
+    return set(np.flatnonzero(zero.all(axis=0)).tolist())
+
+
+def test_feature_dim_mask_counts_and_copies():
+    item = _item()
+    originals = {m: x for m, x in item['features'].items()}
+    out = TRANSFORMS.build(dict(type='FeatureDimMask', ratio=0.25))(item)
+    for m, n_masked in (('text', 5), ('audio', 2), ('visual', 2)):  # round(0.25 * D)
+        assert len(_masked_columns(out['features'][m])) == n_masked
+        assert (originals[m] == 1).all()  # the stored arrays are untouched
+
+
+def test_feature_dim_mask_is_reproducible_with_numpy_seed():
+    np.random.seed(3)
+    a = FeatureDimMask(ratio=0.3)(_item())
+    np.random.seed(3)
+    b = FeatureDimMask(ratio=0.3)(_item())
+    c = FeatureDimMask(ratio=0.3)(_item())
+    for m in a['features']:
+        np.testing.assert_array_equal(a['features'][m], b['features'][m])
+    assert any(_masked_columns(a['features'][m]) != _masked_columns(c['features'][m])
+               for m in a['features'])
+
+
+def test_feature_dim_mask_options():
+    out = FeatureDimMask(ratio=0.5, modalities='audio')(_item())
+    assert len(_masked_columns(out['features']['audio'])) == 5
+    assert not _masked_columns(out['features']['text'])
+    item = _item()
+    kept = FeatureDimMask(ratio=0.5, prob=0.0)(item)
+    assert all((x == 1).all() for x in kept['features'].values())
+    assert not _masked_columns(FeatureDimMask(ratio=0.01)(_item())['features']['visual'])
+    np.random.seed(0)
+    hits = sum(bool(_masked_columns(FeatureDimMask(0.5, 'text', prob=0.5)(_item())
+                                    ['features']['text'])) for _ in range(200))
+    assert 60 < hits < 140
+    with pytest.raises(ValueError, match=r"dialogue 'd7' has no \['depth'\] features"):
+        FeatureDimMask(modalities=('depth', ))(_item())
+    with pytest.raises(ValueError, match='ratio'):
+        FeatureDimMask(ratio=1.5)
+
+
+def test_pack_conversation_inputs():
+    item = _item()
+    item['features']['text'] = np.arange(100, dtype=np.float64).reshape(5, 20)
+    out = TRANSFORMS.build(dict(type='PackConversationInputs'))(item)
+    assert set(out) == {'inputs', 'data_samples'}
+    assert list(out['inputs']) == ['text', 'audio', 'visual']
+    text = out['inputs']['text']
+    assert text.dtype == torch.float32 and text.shape == (5, 20) and text[1, 0] == 20
+    sample = out['data_samples']
+    assert isinstance(sample, ConversationDataSample)
+    assert sample.gt_label.dtype == torch.long
+    assert sample.gt_label.tolist() == [2, 2, 5, -1, 0]
+    assert sample.speaker.tolist() == [0, 1, 0, 1, 1]
+    assert sample.metainfo == dict(dialogue_id='d7', num_utterances=5, sample_idx=4,
+                                   utterance_ids=['u0', 'u1', 'u2', 'u3', 'u4'])
+
+
+def test_pack_selected_modalities_and_errors():
+    out = PackConversationInputs(modalities=('visual', 'text'))(_item())
+    assert list(out['inputs']) == ['visual', 'text']
+    item = _item()
+    del item['features']['audio']
+    with pytest.raises(ValueError) as info:
+        PackConversationInputs(modalities=('text', 'audio'))(item)
+    msg = str(info.value)
+    assert "'d7'" in msg and "['audio']" in msg and "['text', 'visual']" in msg
+    unlabelled = _item()
+    del unlabelled['labels'], unlabelled['utterance_ids']
+    sample = PackConversationInputs()(unlabelled)['data_samples']
+    assert sample.gt_label.tolist() == [-1] * 5
+    assert 'utterance_ids' not in sample.metainfo

@@ -1,0 +1,95 @@
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from vega_mm.engine import EpochSeedHook, ResumableEarlyStoppingHook, SelfDistillationHook
+
+
+class _Head(torch.nn.Module):
+    kd_scale = 1.0
+
+    def temperatures(self):
+        return {'text': 2.0}
+
+
+class _Model(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = _Head(), _Head()
+
+    @property
+    def distillation_heads(self):
+        return [self.a, self.b]
+
+
+class _Hub:
+    def __init__(self):
+        self.scalars = {}
+
+    def update_scalar(self, k, v):
+        self.scalars[k] = v
+
+
+def _runner(epoch=0, it=0, per_epoch=10, seed=3):
+    return SimpleNamespace(model=_Model(), epoch=epoch, iter=it, seed=seed,
+                           train_dataloader=list(range(per_epoch)), message_hub=_Hub())
+
+
+def test_distillation_ramp_by_iterations_and_epochs():
+    hook = SelfDistillationHook(warmup_iters=10)
+    runner = _runner(it=5)
+    hook.before_train_iter(runner, 0)
+    assert runner.model.a.kd_scale == pytest.approx(0.5)
+    assert runner.model.b.kd_scale == pytest.approx(0.5)
+    assert hook.factor(_runner(it=0), 0) == 0.0
+    assert hook.factor(_runner(it=50), 0) == 1.0
+    by_epoch = SelfDistillationHook(warmup_epochs=2)
+    assert by_epoch.factor(_runner(epoch=1), batch_idx=5) == pytest.approx(0.75)
+    assert by_epoch.factor(_runner(epoch=3), batch_idx=0) == 1.0
+    assert SelfDistillationHook().factor(_runner(), 0) == 1.0
+
+
+def test_distillation_hook_logs_temperatures():
+    hook = SelfDistillationHook(warmup_iters=4)
+    runner = _runner(it=1)
+    hook.before_train_iter(runner, 0)
+    hook.after_train_iter(runner, 0)
+    assert runner.message_hub.scalars['train/T_cls_text'] == 2.0
+    assert runner.message_hub.scalars['train/kd_scale_cls'] == pytest.approx(0.25)
+
+
+def test_distillation_hook_rejects_bad_config():
+    with pytest.raises(ValueError):
+        SelfDistillationHook(warmup_epochs=1, warmup_iters=5)
+    with pytest.raises(ValueError):
+        SelfDistillationHook(warmup_iters=-1)
+
+
+def _draw():
+    return (random.random(), float(np.random.rand()), float(torch.rand(())))
+
+
+def test_epoch_seed_depends_only_on_seed_and_epoch():
+    hook = EpochSeedHook()
+    hook.before_train_epoch(_runner(epoch=2))
+    first = _draw()
+    _draw()  # whatever ran in between
+    hook.before_train_epoch(_runner(epoch=2))
+    assert _draw() == first
+    hook.before_train_epoch(_runner(epoch=3))
+    assert _draw() != first
+    hook.before_train_epoch(_runner(epoch=2, seed=4))
+    assert _draw() != first
+
+
+def test_early_stopping_state_survives_checkpoint():
+    hook = ResumableEarlyStoppingHook(monitor='erc/weighted_f1', rule='greater', patience=5)
+    hook.wait_count, hook.best_score = 3, 61.5
+    ckpt = {'meta': {}}
+    hook.before_save_checkpoint(None, ckpt)
+    fresh = ResumableEarlyStoppingHook(monitor='erc/weighted_f1', rule='greater', patience=5)
+    fresh.after_load_checkpoint(None, ckpt)
+    assert (fresh.wait_count, fresh.best_score) == (3, 61.5)

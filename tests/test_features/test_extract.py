@@ -1,0 +1,266 @@
+"""The extraction pipeline: MELD slice -> native file, standardisation, resume, media
+problems, modalities, and the command line."""
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vega_mm.datasets.formats import load_native
+from vega_mm.features import MediaError, TableSpec, extract_features
+from vega_mm.features import extract as extract_mod
+from .conftest import write_video, write_wav
+
+QUIET = dict(progress=False, log=lambda msg: None)
+
+
+def meld_tables(root):
+    return [TableSpec(str(root / 'train_sent_emo.csv'), 'train'),
+            TableSpec(str(root / 'dev_sent_emo.csv'), 'test')]
+
+
+def split_features(coll, split, modality='text'):
+    return np.concatenate([d['features'][modality] for d in coll.get_split(split)])
+
+
+@pytest.fixture(scope='module')
+def meld_file(meld_slice, tiny_text_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp('meld_out') / 'meld_tiny.npz'
+    summary = extract_features(str(out), meld_tables(meld_slice), modalities='auto',
+                               text=dict(model=tiny_text_model, device='cpu'),
+                               keep_parts=True, **QUIET)
+    return out, summary
+
+
+def test_meld_slice_to_native_file(meld_file, meld_slice):
+    out, summary = meld_file
+    coll = load_native(str(out))
+    assert coll.modalities == ('text',) and summary['modalities'] == ['text']
+    assert coll.classes[:2] == ('neutral', 'surprise') and coll.num_speakers == 9
+    assert {s: len(v) for s, v in coll.splits.items()} == dict(train=18, val=2, test=6)
+    # every row of the tables is there, in id order, with its label and speaker
+    with open(meld_slice / 'dev_sent_emo.csv', encoding='utf-8') as f:
+        rows = [r for r in csv.DictReader(f) if r['Dialogue_ID'] == '0']
+    dev0 = next(d for d in coll.dialogues if d['dialogue_id'] == 'dev/0')
+    assert dev0['utterance_ids'] == [r['Utterance_ID'] for r in rows]
+    assert [coll.classes[i] for i in dev0['labels']] == [r['Emotion'] for r in rows]
+    names = coll.speaker_names
+    assert [names[i] if names[i] != 'other' else r['Speaker']
+            for i, r in zip(dev0['speakers'], rows)] == [r['Speaker'] for r in rows]
+    extra = coll.extra
+    assert extra['standardized'] and extra['feature_stats']['text']['split'] == 'train'
+    assert extra['extractors']['text']['dim'] == 16
+
+
+def test_standardisation_uses_train_statistics_only(meld_file, meld_slice, tiny_text_model,
+                                                    tmp_path):
+    out, _ = meld_file
+    coll = load_native(str(out))
+    train = split_features(coll, 'train')
+    np.testing.assert_allclose(train.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(train.std(0), 1, atol=1e-3)
+    assert np.abs(split_features(coll, 'test').mean(0)).max() > 1e-3  # not its own stats
+    # raw features: re-assembled from the kept parts without computing anything
+    raw_out = str(out).replace('.npz', '_raw.npz')
+    os.symlink(str(out) + '.parts', raw_out + '.parts')
+    summary = extract_features(raw_out, meld_tables(meld_slice), standardize=False,
+                               text=dict(model=tiny_text_model, device='cpu'),
+                               keep_parts=True, **QUIET)
+    assert summary['computed'] == 0
+    raw = load_native(raw_out)
+    assert not raw.extra['standardized'] and 'feature_stats' not in raw.extra
+    stats = coll.extra['feature_stats']['text']
+    for split in ('train', 'val', 'test'):
+        x = split_features(raw, split)
+        np.testing.assert_allclose((x - stats['mean']) / np.asarray(stats['std']),
+                                   split_features(coll, split), atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(split_features(raw, 'test'), axis=1), 1,
+                               atol=1e-5)
+
+
+def test_interrupted_extraction_resumes_without_recomputing(meld_slice, tiny_text_model,
+                                                            tmp_path, monkeypatch):
+    out = str(tmp_path / 'resume.npz')
+    encoded = []
+    real_extract = extract_mod.FEATURE_EXTRACTORS.get('TextFeatureExtractor').extract
+
+    def counting_extract(self, utterances):
+        encoded.extend(u.dialogue_id for u in utterances)
+        return real_extract(self, utterances)
+
+    monkeypatch.setattr(extract_mod.FEATURE_EXTRACTORS.get('TextFeatureExtractor'), 'extract',
+                        counting_extract)
+    real_write = extract_mod._write_part
+    written = []
+
+    def failing_write(path, dialogue, feats):
+        if len(written) == 7:
+            raise KeyboardInterrupt('simulated interruption')
+        real_write(path, dialogue, feats)
+        written.append(dialogue.dialogue_id)
+
+    monkeypatch.setattr(extract_mod, '_write_part', failing_write)
+    kw = dict(text=dict(model=tiny_text_model, device='cpu'), chunk_size=4, **QUIET)
+    with pytest.raises(KeyboardInterrupt):
+        extract_features(out, meld_tables(meld_slice), **kw)
+    assert not os.path.exists(out)  # nothing is written before every dialogue is done
+    parts = [p for p in os.listdir(out + '.parts') if p.endswith('.npz')]
+    assert len(parts) == 7 and not [p for p in os.listdir(out + '.parts') if '.tmp' in p]
+
+    monkeypatch.setattr(extract_mod, '_write_part', real_write)
+    encoded.clear()
+    summary = extract_features(out, meld_tables(meld_slice), **kw)
+    assert summary['reused'] == 7 and summary['computed'] == 26 - 7
+    assert not set(encoded) & set(written)  # finished dialogues are not encoded again
+    assert not os.path.exists(out + '.parts')  # cleaned up after success
+    fresh = str(tmp_path / 'fresh.npz')
+    extract_features(fresh, meld_tables(meld_slice), **kw)
+    a, b = load_native(out), load_native(fresh)
+    for da, db in zip(a.dialogues, b.dialogues):
+        np.testing.assert_allclose(da['features']['text'], db['features']['text'], atol=1e-5)
+
+
+def test_parts_made_with_other_settings_are_not_mixed(meld_slice, tiny_text_model, tmp_path):
+    out = str(tmp_path / 'x.npz')
+    kw = dict(text=dict(model=tiny_text_model, device='cpu'), keep_parts=True, **QUIET)
+    extract_features(out, meld_tables(meld_slice), **kw)
+    other = dict(kw, text=dict(model=tiny_text_model, pooling='cls', device='cpu'))
+    with pytest.raises(RuntimeError, match=r"other settings or tables \(differs in: \['text'\]"):
+        extract_features(out, meld_tables(meld_slice), **other)
+    summary = extract_features(out, meld_tables(meld_slice), overwrite=True, **other)
+    assert summary['computed'] == 26
+
+
+def test_finetuning_sees_training_split_only(meld_slice, tiny_text_model, tmp_path,
+                                             monkeypatch):
+    seen = {}
+    real = extract_mod.finetune_text_encoder
+
+    def spy(model, texts, labels, num_classes, out_dir, **kw):
+        seen.update(texts=list(texts), labels=np.asarray(labels))
+        return real(model, texts, labels, num_classes, out_dir, **kw)
+
+    monkeypatch.setattr(extract_mod, 'finetune_text_encoder', spy)
+    out = str(tmp_path / 'ft.npz')
+    summary = extract_features(out, meld_tables(meld_slice),
+                               text=dict(model=tiny_text_model, device='cpu'),
+                               finetune=dict(epochs=1, lr=1e-3, batch_size=16), **QUIET)
+    coll = load_native(out)
+    train_labels = np.concatenate([d['labels'] for d in coll.get_split('train')])
+    assert len(seen['texts']) == len(train_labels)  # not val (held out of train), not test
+    np.testing.assert_array_equal(seen['labels'], train_labels)
+    assert coll.extra['extractors']['text']['finetune']['epochs'] == 1
+    assert summary['counts']['val']['dialogues'] == 2
+
+
+def _media_table(tmp_path, rows):
+    path = tmp_path / 'conv.csv'
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['dialogue_id', 'utterance_id', 'speaker', 'text', 'label', 'media',
+                    'start', 'end'])
+        w.writerows(rows)
+    return path
+
+
+def test_audio_and_visual_from_media_files(tmp_path, tiny_text_model, stub_encoder):
+    write_wav(tmp_path / 'a.wav', seconds=3.0)
+    write_video(tmp_path / 'v.avi', seconds=2.0)
+    wav_rows = [[f'd{d}', str(u), 'AB'[u % 2], 'oh my god', 'joy' if u else 'neutral',
+                 'a.wav', u * 0.5, u * 0.5 + 0.5] for d in range(4) for u in range(3)]
+    table = _media_table(tmp_path, wav_rows)
+    out = str(tmp_path / 'av.npz')
+    summary = extract_features(out, [TableSpec(str(table), 'train')],
+                               modalities='auto', val_fraction=0.25,
+                               text=dict(model=tiny_text_model, device='cpu'), **QUIET)
+    coll = load_native(out)
+    # a wav gives audio, not visual: the missing modality is absent, not zero-filled
+    assert coll.modalities == ('text', 'audio') and summary['feature_dims']['audio'] == 88
+    assert coll.speaker_names == ('A', 'B')
+    with pytest.raises(ValueError, match="visual features need a video file"):
+        extract_features(str(tmp_path / 'v1.npz'), [TableSpec(str(table), 'train')],
+                         modalities=('text', 'visual'), val_fraction=0.25,
+                         visual=dict(encoder=stub_encoder, face_detector=None),
+                         text=dict(model=tiny_text_model, device='cpu'), **QUIET)
+    vid_rows = [[f'd{d}', str(u), 'A', 'yes', 'joy', 'v.avi', u * 0.4, u * 0.4 + 0.4]
+                for d in range(3) for u in range(4)]
+    table = _media_table(tmp_path, vid_rows)
+    out = str(tmp_path / 'v.npz')
+    extract_features(out, [TableSpec(str(table), 'train')], modalities=('visual', ),
+                     val_fraction=0.34, standardize=False,
+                     visual=dict(encoder=stub_encoder, face_detector=None, num_frames=2),
+                     **QUIET)
+    coll = load_native(out)
+    assert coll.modalities == ('visual', )
+    feats = coll.dialogues[0]['features']['visual']
+    assert feats.shape == (4, 4) and np.all(np.diff(feats[:, 3]) > 0)  # later = brighter
+
+
+def test_missing_and_short_media_stop_or_skip_whole_dialogues(tmp_path, tiny_text_model):
+    write_wav(tmp_path / 'a.wav', seconds=2.0)
+    rows = [[f'd{d}', str(u), 'A', 'no', 'joy', 'a.wav', 0.0, 1.0]
+            for d in range(5) for u in range(2)]
+    rows[3][5] = 'gone.wav'   # d1 utterance 1: missing file
+    rows[6][7] = 4.0          # d3 utterance 0: segment beyond the end of the file
+    table = _media_table(tmp_path, rows)
+    kw = dict(modalities=('text', 'audio'), val_fraction=0.2,
+              text=dict(model=tiny_text_model, device='cpu'), **QUIET)
+    with pytest.raises(MediaError, match=r"conv\.csv:5: media file .*gone\.wav' does not "
+                       'exist'):
+        extract_features(str(tmp_path / 'e.npz'), [TableSpec(str(table), 'train')], **kw)
+    only_short = _media_table(tmp_path, [r for i, r in enumerate(rows) if i != 3])
+    with pytest.raises(MediaError, match=r'conv\.csv:7: segment ends at 4\.000s but .* '
+                       r'lasts only 2\.000s'):
+        extract_features(str(tmp_path / 'e.npz'), [TableSpec(str(only_short), 'train')],
+                         overwrite=True, **kw)
+    table = _media_table(tmp_path, rows)
+    summary = extract_features(str(tmp_path / 's.npz'), [TableSpec(str(table), 'train')],
+                               on_missing_media='skip', **kw)
+    assert sorted(s['dialogue_id'] for s in summary['skipped']) == ['train/d1', 'train/d3']
+    coll = load_native(str(tmp_path / 's.npz'))
+    assert sorted(d['dialogue_id'] for d in coll.dialogues) == ['train/d0', 'train/d2',
+                                                                'train/d4']
+    assert len(coll.extra['skipped']) == 2
+
+
+def test_modality_without_media_is_refused(meld_slice, tiny_text_model, tmp_path):
+    with pytest.raises(ValueError, match='audio features were asked for but the utterance '
+                       'has no media'):
+        extract_features(str(tmp_path / 'x.npz'), meld_tables(meld_slice),
+                         modalities=('text', 'audio'), **QUIET)
+
+
+def test_dataset_reports_modalities_and_refuses_missing_ones(meld_file):
+    from vega_mm.datasets import ConversationDataset
+    out, _ = meld_file
+    ds = ConversationDataset(ann_file=str(out), split='val')
+    assert ds.metainfo['modalities'] == ('text', ) and ds.metainfo['feature_dims'] == {
+        'text': 16}
+    with pytest.raises(ValueError, match=r"modality \['visual'\] requested but the file has "
+                       r"only \['text'\]"):
+        ConversationDataset(ann_file=str(out), split='train', modalities=('text', 'visual'))
+
+
+def test_command_line(meld_slice, tiny_text_model, tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parents[2] / 'tools'))
+    try:
+        import extract_features as cli
+    finally:
+        sys.path.pop(0)
+    out = str(tmp_path / 'cli.npz')
+    rc = cli.main([out, '--meld', str(meld_slice), '--text-model', tiny_text_model,
+                   '--max-speakers', '4', '--quiet', '--device', 'cpu'])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert json.loads(printed[printed.index('{\n'):])['counts']['test']['dialogues'] == 6
+    coll = load_native(out)
+    assert coll.num_speakers == 4 and coll.speaker_names[-1] == 'other'
+    assert {s: len(v) for s, v in coll.splits.items()} == dict(train=18, val=2, test=6)
+    bad = tmp_path / 'bad.csv'
+    bad.write_text('dialogue_id,utterance_id,text,label\nd,0,hi,joy\nd,0,ho,joy\n')
+    rc = cli.main([str(tmp_path / 'bad.npz'), '--train', str(bad), '--text-model',
+                   tiny_text_model, '--quiet'])
+    assert rc == 2 and 'duplicated (dialogue, utterance) id' in capsys.readouterr().err

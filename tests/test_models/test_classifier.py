@@ -1,0 +1,92 @@
+import pytest
+import torch
+
+from vega_mm.registry import MODELS
+from tests.model_utils import make_batch, model_cfg
+
+
+def _model(**kw):
+    torch.manual_seed(0)
+    return MODELS.build(model_cfg(**kw))
+
+
+def _data(model, lengths=(5, 3), modalities=('text', 'audio', 'visual'), seed=0):
+    return model.data_preprocessor(make_batch(lengths, modalities, seed=seed), False)
+
+
+def test_preprocessor_pads_with_mask_and_speaker_padding():
+    model = _model()
+    data = _data(model)
+    x = data['inputs']
+    assert x['feats']['text'].shape == (2, 5, 12)
+    assert x['mask'].tolist() == [[True] * 5, [True] * 3 + [False] * 2]
+    assert x['speakers'][1, 3:].tolist() == [2, 2]
+    assert float(x['feats']['audio'][1, 3:].abs().sum()) == 0.0
+
+
+def test_loss_ignores_padding_and_unlabelled_utterances():
+    model = _model().eval()  # no dropout: deterministic
+    data = _data(model)
+    base = model(**data, mode='loss')
+    assert set(base) == {'loss_cls', 'loss_kd', 'loss_anc', 'loss_akd'}
+    # marking an utterance unlabelled changes the loss; labels are otherwise only read
+    # at real positions, so the loss is finite and positive
+    data['data_samples'][1].gt_label[2] = -1
+    changed = model(**data, mode='loss')
+    assert not torch.isclose(base['loss_cls'], changed['loss_cls'])
+    assert all(torch.isfinite(v) for v in changed.values())
+
+
+def test_predict_fills_per_utterance_predictions():
+    model = _model().eval()
+    samples = model(**_data(model), mode='predict')
+    assert [s.pred_label.shape[0] for s in samples] == [5, 3]
+    assert samples[1].pred_score.shape == (3, 4)
+    torch.testing.assert_close(samples[0].pred_score.sum(-1), torch.ones(5))
+    assert set(samples[0].branch_pred_labels) == {
+        'fused', 'text', 'audio', 'visual', 'anchor_fused', 'anchor_text', 'anchor_audio',
+        'anchor_visual'}
+    # fused label-space logits decide (the published setting)
+    logits = model(**_data(model), mode='tensor')
+    torch.testing.assert_close(samples[0].pred_label, logits['fused'][0, :5].argmax(-1))
+
+
+@pytest.mark.parametrize('modalities', [('text', ), ('text', 'audio')])
+def test_text_only_and_text_audio_models_train(modalities):
+    model = _model(modalities=modalities).train()
+    data = _data(model, modalities=modalities)
+    losses = model(**data, mode='loss')
+    sum(losses.values()).backward()
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not no_grad, no_grad
+
+
+def test_sdt_ablation_and_predict_with_anchor():
+    sdt = _model(vega=False).eval()
+    assert set(sdt(**_data(sdt), mode='loss')) == {'loss_cls', 'loss_kd'}
+    cfg = model_cfg()
+    cfg['predict_with'] = 'anchor'
+    model = MODELS.build(cfg).eval()
+    samples = model(**_data(model), mode='predict')
+    torch.testing.assert_close(samples[0].pred_label, samples[0].branch_pred_labels['anchor_fused'])
+    cfg['vega_head'] = None
+    with pytest.raises(ValueError, match='needs a vega_head'):
+        MODELS.build(cfg)
+
+
+def test_checkpoint_state_keeps_vega_branch_and_anchors():
+    state = _model().state_dict()
+    assert 'vega_head.anchor_bank.centers' in state
+    assert 'vega_head.anchor_bank.exemplars' in state
+    assert any(k.startswith('vega_head.projections.fused') for k in state)
+    assert 'vega_head.kd_loss.log_temperature.text' in state
+
+
+def test_missing_modality_in_batch_is_named():
+    model = _model()
+    data = _data(model, modalities=('text', 'audio'))
+    with pytest.raises(KeyError, match=r"modalities \('text', 'audio', 'visual'\).*no \['visual'\]"):
+        model(**data, mode='loss')
+    model.data_preprocessor.modalities = ('text', 'audio', 'visual')
+    with pytest.raises(KeyError, match=r"dialogue 'd0': no \['visual'\] features"):
+        _data(model, modalities=('text', 'audio'))

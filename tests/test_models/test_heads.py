@@ -1,0 +1,85 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.structures import DataSample
+
+from vega_mm.models import MultiBranchClsHead, VEGAHead
+
+BRANCHES = ('fused', 'text', 'audio')
+
+
+def _feats(n=7, h=16, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return {b: torch.randn(n, h, generator=gen) for b in BRANCHES}
+
+
+def _vega(**kw):
+    cfg = dict(num_classes=3, in_channels=16, branches=BRANCHES, proj_dropout=0.0,
+               anchor_bank=dict(dim=8, random_anchors=True),
+               branch_weights=dict(fused=1.0, text=0.5, audio=0.5), kd_loss_weight=0.5,
+               kd_weights=dict(text=1.0, audio=1.0))
+    cfg.update(kw)
+    return VEGAHead(**cfg)
+
+
+def test_label_head_losses_and_kd_scale():
+    head = MultiBranchClsHead(num_classes=3, in_channels=16, branches=BRANCHES,
+                              branch_weights=dict(fused=1, text=1, audio=1), loss_weight=0.9,
+                              kd_loss_weight=0.3, kd_weights=dict(text=1.0, audio=0.5))
+    target = torch.tensor([0, 1, 2, 0, -1, 1, 2])
+    losses = head.loss_by_feats(_feats(), target)
+    assert set(losses) == {'loss_cls', 'loss_kd'}
+    assert losses['loss_kd'] > 0
+    head.kd_scale = 0.0
+    assert float(head.loss_by_feats(_feats(), target)['loss_kd']) == 0.0
+    assert set(head.temperatures()) == {'text', 'audio'}
+
+
+def test_branch_weights_must_cover_branches():
+    with pytest.raises(ValueError, match=r"no weight for \['audio'\]"):
+        MultiBranchClsHead(num_classes=3, in_channels=4, branches=BRANCHES,
+                           branch_weights=dict(fused=1, text=1))
+    # weights of branches the model does not have are ignored (text-only reuse)
+    MultiBranchClsHead(num_classes=3, in_channels=4, branches=('fused', 'text'),
+                       branch_weights=dict(fused=1, text=1, audio=1, visual=1))
+
+
+def test_vega_logits_are_scaled_cosines_to_the_centres():
+    head = _vega().eval()
+    feats = _feats()
+    logits = head(feats)
+    anchors = F.normalize(head.anchor_bank.centers, dim=-1)
+    for b in BRANCHES:
+        z = F.normalize(head.projections[b](feats[b]), dim=-1)
+        torch.testing.assert_close(logits[b], 100.0 * z @ anchors.t())
+        assert logits[b].abs().max() <= 100.0 + 1e-4
+
+
+def test_vega_losses_reach_projections_and_temperatures():
+    head = _vega().train()
+    losses = head.loss_by_feats(_feats(), torch.tensor([0, 1, 2, 0, 1, 2, 0]))
+    assert set(losses) == {'loss_anc', 'loss_akd'}
+    sum(losses.values()).backward()
+    for b in BRANCHES:
+        assert head.projections[b][0].weight.grad.abs().sum() > 0
+    assert head.kd_loss.log_temperature['text'].grad is not None
+    assert not head.anchor_bank.centers.requires_grad  # anchors are fixed
+
+
+def test_vega_head_as_mmpretrain_head():
+    head = _vega(branches=('fused', ), branch_weights=None, kd_loss_weight=0.0)
+    feats = (torch.randn(4, 16), )
+    samples = [DataSample().set_gt_label(i % 3) for i in range(4)]
+    losses = head.loss(feats, samples)
+    assert set(losses) == {'loss_anc'} and losses['loss_anc'] > 0
+    preds = head.predict(feats, [DataSample() for _ in range(4)])
+    assert len(preds) == 4
+    assert preds[0].pred_score.shape == (3, )
+    torch.testing.assert_close(preds[0].pred_score.sum(), torch.tensor(1.0))
+
+
+def test_vega_head_rejects_mismatched_anchor_bank():
+    from vega_mm.models import AnchorBank
+    with pytest.raises(ValueError, match='anchor bank has 4 classes'):
+        VEGAHead(num_classes=3, in_channels=8,
+                 anchor_bank=AnchorBank(num_classes=4, dim=4, random_anchors=True))

@@ -1,0 +1,76 @@
+import pytest
+import torch
+
+from vega_mm.models import ConversationDataPreprocessor, SDTNeck
+from tests.model_utils import DIMS, make_batch
+
+
+def _neck(modalities, **kw):
+    return SDTNeck(input_dims={m: DIMS[m] for m in modalities}, hidden_dim=16, num_heads=2,
+                   dropout=0.1, num_speakers=2, **kw)
+
+
+def _padded(modalities, lengths=(5, 3)):
+    pre = ConversationDataPreprocessor(num_speakers=2)
+    return pre(make_batch(lengths, modalities))['inputs']
+
+
+@pytest.mark.parametrize('modalities', [('text', ), ('text', 'audio'),
+                                        ('text', 'audio', 'visual')])
+def test_shapes_and_transformer_count(modalities):
+    neck = _neck(modalities).eval()
+    batch = _padded(modalities)
+    out = neck(batch['feats'], batch['mask'], batch['speakers'])
+    assert set(out) == set(modalities) | {'fused'}
+    for v in out.values():
+        assert v.shape == (2, 5, 16)
+    # one transformer per (target, source) pair: 1, 4 or 9
+    assert len(neck.transformers) == len(modalities)**2
+
+
+def test_padding_does_not_change_real_positions():
+    torch.manual_seed(0)
+    neck = _neck(('text', 'audio', 'visual')).eval()
+    batch = make_batch((4, ), ('text', 'audio', 'visual'))
+    pre = ConversationDataPreprocessor(num_speakers=2)
+    alone = pre(batch)['inputs']
+    out_alone = neck(alone['feats'], alone['mask'], alone['speakers'])
+    # the same dialogue batched with a longer one gets padded to 9 utterances
+    longer = make_batch((9, ), ('text', 'audio', 'visual'), seed=1)
+    both = pre(dict(inputs=batch['inputs'] + longer['inputs'],
+                    data_samples=batch['data_samples'] + longer['data_samples']))['inputs']
+    out_both = neck(both['feats'], both['mask'], both['speakers'])
+    for k in out_alone:
+        torch.testing.assert_close(out_both[k][0, :4], out_alone[k][0], atol=1e-5, rtol=1e-4)
+
+
+def test_fusion_is_convex_combination_of_modalities():
+    neck = _neck(('text', 'audio')).eval()
+    batch = _padded(('text', 'audio'))
+    out = neck(batch['feats'], batch['mask'], batch['speakers'])
+    lo = torch.minimum(out['text'], out['audio'])
+    hi = torch.maximum(out['text'], out['audio'])
+    assert torch.all(out['fused'] >= lo - 1e-5) and torch.all(out['fused'] <= hi + 1e-5)
+
+
+def test_speaker_changes_output():
+    neck = _neck(('text', )).eval()
+    batch = _padded(('text', ))
+    a = neck(batch['feats'], batch['mask'], batch['speakers'])['fused']
+    b = neck(batch['feats'], batch['mask'], 1 - batch['speakers'].clamp(max=1))['fused']
+    assert not torch.allclose(a, b)
+
+
+def test_bad_inputs_have_clear_errors():
+    neck = _neck(('text', 'audio'))
+    batch = _padded(('text', ))
+    with pytest.raises(KeyError, match=r"no \['audio'\]"):
+        neck(batch['feats'], batch['mask'], batch['speakers'])
+    feats = {'text': torch.randn(2, 5, 7), 'audio': torch.randn(2, 5, DIMS['audio'])}
+    with pytest.raises(ValueError, match=r"text features have dimension 7.*input_dims\['text'\]=12"):
+        neck(feats, batch['mask'], batch['speakers'])
+    with pytest.raises(ValueError, match='must name modalities'):
+        SDTNeck(input_dims=dict(video=3))
+    with pytest.raises(ValueError, match='exceeds the positional encoding'):
+        small = _neck(('text', ), max_len=3)
+        small(batch['feats'], batch['mask'], batch['speakers'])

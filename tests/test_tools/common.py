@@ -1,0 +1,60 @@
+"""Running the command-line tools on tiny configs."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+REPO = Path(__file__).resolve().parents[2]
+SYNTHETIC = REPO / 'configs' / 'vega' / 'vega_synthetic.py'
+
+# A tiny VEGA on a small synthetic set: seconds per epoch on one core.
+TINY = """
+_base_ = {base!r}
+model = dict(
+    neck=dict(hidden_dim=16, num_heads=2),
+    head=dict(in_channels=16),
+    vega_head=dict(in_channels=16, anchor_bank=dict(dim=8)))
+_n = (18, 8, 8)
+train_dataloader = dict(batch_size=6, dataset=dict(num_dialogues=_n))
+val_dataloader = dict(dataset=dict(num_dialogues=_n))
+test_dataloader = dict(dataset=dict(num_dialogues=_n))
+train_cfg = dict(max_epochs={epochs})
+default_hooks = dict(logger=dict(interval=1))
+"""
+
+
+def write_tiny_config(folder: Path, epochs: int = 3, base: Path = SYNTHETIC,
+                      extra: str = '') -> Path:
+    path = folder / 'tiny.py'
+    path.write_text(TINY.format(base=str(base), epochs=epochs) + extra)
+    return path
+
+
+def run_tool(args: List[str], cwd: Optional[Path] = None, timeout: int = 600,
+             module: Optional[str] = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
+    cmd = [sys.executable] + (['-m', module] if module else []) + args
+    proc = subprocess.run(cmd, cwd=cwd or REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f'{" ".join(cmd)} failed ({proc.returncode}):\n'
+                             f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+    return proc
+
+
+def read_results(work_dir: Path) -> Dict:
+    return json.loads((work_dir / 'results.json').read_text())
+
+
+def val_history(work_dir: Path) -> List[Dict]:
+    """Validation metrics per epoch from MMEngine's scalars.json."""
+    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
+    rows = []
+    for f in files:
+        for line in f.read_text().splitlines():
+            row = json.loads(line)
+            if 'erc/weighted_f1' in row:
+                rows.append(row)
+    return rows

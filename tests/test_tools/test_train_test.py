@@ -1,0 +1,82 @@
+"""End-to-end: tools/train.py, tools/test.py, resume and distributed training."""
+import json
+import shutil
+
+import pytest
+
+from tests.test_tools.common import (REPO, read_results, run_tool, val_history,
+                                     write_tiny_config)
+
+TRAIN = str(REPO / 'tools' / 'train.py')
+TEST = str(REPO / 'tools' / 'test.py')
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """One tiny run, shared by the tests that inspect its outputs."""
+    folder = tmp_path_factory.mktemp('trained')
+    cfg = write_tiny_config(folder, epochs=3)
+    work = folder / 'work'
+    proc = run_tool([TRAIN, str(cfg), '--work-dir', str(work)])
+    return dict(cfg=cfg, work=work, stdout=proc.stdout)
+
+
+def test_train_selects_on_val_and_reports_val_and_test(trained):
+    res = read_results(trained['work'])
+    assert res['best_checkpoint'] and res['best_checkpoint'].endswith('.pth')
+    for split in ('val', 'test'):
+        for key in ('accuracy', 'weighted_f1', 'macro_f1', 'f1_happy',
+                    'weighted_f1_fused', 'weighted_f1_text', 'weighted_f1_anchor_fused'):
+            assert f'erc/{key}' in res[split]
+    # the best checkpoint is the epoch with the best validation weighted F1
+    history = val_history(trained['work'])
+    assert len(history) >= 3
+    best = max(h['erc/weighted_f1'] for h in history[:3])
+    assert res['val']['erc/weighted_f1'] == pytest.approx(best, abs=1e-6)
+    assert '| weighted_f1 |' in trained['stdout']
+
+
+def test_test_tool_reproduces_validation_metrics_and_writes_predictions(trained, tmp_path):
+    res = read_results(trained['work'])
+    out = tmp_path / 'preds.json'
+    run_tool([TEST, str(trained['cfg']), res['best_checkpoint'], '--split', 'val', '--out',
+              str(out), '--work-dir', str(tmp_path / 'w')])
+    dumped = json.loads(out.read_text())
+    for key, value in res['val'].items():
+        assert dumped['metrics'][key] == pytest.approx(value, abs=1e-6), key
+    assert len(dumped['predictions']) == 8  # val dialogues
+    first = dumped['predictions'][0]
+    n = len(first['pred_label'])
+    assert len(first['gt_label']) == n and len(first['pred_score']) == n
+    assert first['pred_class'][0] in dumped['classes']
+    assert first['dialogue_id']
+
+
+def test_resume_after_interruption_matches_uninterrupted_run(tmp_path):
+    full_cfg = write_tiny_config(tmp_path, epochs=4)
+    run_tool([TRAIN, str(full_cfg), '--work-dir', str(tmp_path / 'full')])
+    # "interrupted" after 2 epochs, then resumed to 4
+    short = tmp_path / 'short'
+    short.mkdir()
+    short_cfg = write_tiny_config(short, epochs=2)
+    part = tmp_path / 'part'
+    run_tool([TRAIN, str(short_cfg), '--work-dir', str(part), '--no-test'])
+    assert (part / 'epoch_2.pth').exists()
+    run_tool([TRAIN, str(full_cfg), '--work-dir', str(part), '--resume'])
+    full, resumed = read_results(tmp_path / 'full'), read_results(part)
+    assert resumed['val'] == full['val']
+    assert resumed['test'] == full['test']
+    full_hist = [h['erc/weighted_f1'] for h in val_history(tmp_path / 'full')][:4]
+    part_hist = [h['erc/weighted_f1'] for h in val_history(part)][:4]
+    assert part_hist == full_hist
+
+
+def test_distributed_training_on_cpu(tmp_path):
+    cfg = write_tiny_config(tmp_path, epochs=2)
+    run_tool(['--nproc_per_node=2', '--master_port=29531', TRAIN, str(cfg), '--work-dir',
+              str(tmp_path / 'ddp'), '--launcher', 'pytorch'],
+             module='torch.distributed.run')
+    res = read_results(tmp_path / 'ddp')
+    # metrics are gathered from both ranks: all val utterances are counted once
+    assert 0.0 <= res['test']['erc/accuracy'] <= 100.0
+    assert (tmp_path / 'ddp' / 'epoch_2.pth').exists()

@@ -1,0 +1,148 @@
+"""Build a visual emotion anchor file from face images (one subfolder per emotion).
+
+Examples::
+
+    # the paper's encoder (CLIP ViT-B/32, OpenAI weights) from a local file
+    python tools/build_anchors.py FACES_DIR --out anchors/meld_vitb32.pt \\
+        --weights ViT-B-32.pt --classes meld
+
+    # IEMOCAP: excited and frustration borrow the happy and angry images
+    python tools/build_anchors.py FACES_DIR --out anchors/iemocap_vitb32.pt \\
+        --weights openai --classes iemocap --map excited=happy --map frustration=angry
+
+    # transformers CLIP from a save_pretrained directory, with face cropping
+    python tools/build_anchors.py FACES_DIR --out X.pt --encoder hf_clip \\
+        --weights clip-vit-base-patch32/ --detect-faces
+
+    # everything from a config file (keys: encoder, face_detector, classes,
+    # class_mapping, batch_size), flags override it
+    python tools/build_anchors.py FACES_DIR --out X.pt --config my_anchor_cfg.py
+
+The report (images per class, skipped files, faces not found, images/s) is printed at
+the end.  Point a VEGA config's ``model.vega_head.anchor_bank.anchor_file`` to the output.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import Any, Dict, Optional
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+DEFAULT_MODELS = {
+    'open_clip': 'ViT-B-32',
+    'hf_clip': 'openai/clip-vit-base-patch32',
+    'mmpretrain_clip': 'ViT-B-32',
+}
+
+
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Build VEGA visual anchors from a folder of face images, one '
+        'subfolder per emotion.', formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('faces_dir', help='folder with one subfolder of images per class')
+    parser.add_argument('--out', required=True, help='anchor file to write (.pt)')
+    parser.add_argument('--config', help='python config with encoder / face_detector / '
+                        'classes / class_mapping / batch_size entries')
+    parser.add_argument('--encoder', choices=sorted(DEFAULT_MODELS),
+                        help='image encoder library (default: open_clip)')
+    parser.add_argument('--model', help='open_clip model name (ViT-B-32), transformers hub '
+                        'name, or mmpretrain arch; default per encoder')
+    parser.add_argument('--weights', help='open_clip: a tag (openai, needs the network) or '
+                        'a local .safetensors/.bin/.pt file; hf_clip: a save_pretrained '
+                        'directory or hub name; mmpretrain_clip: a local checkpoint. '
+                        'Without it the encoder is RANDOMLY initialised (tests only)')
+    parser.add_argument('--quick-gelu', action='store_true', default=None,
+                        help='open_clip: build with QuickGELU (OpenAI weights in a '
+                        'state-dict file; tags and OpenAI .pt files set it themselves)')
+    parser.add_argument('--classes', help="anchor classes in order: 'iemocap', 'meld' or "
+                        "a comma-separated list (default: every subfolder)")
+    parser.add_argument('--map', action='append', default=None, metavar='CLASS=OTHER',
+                        help='a class without images uses the images of another class '
+                        '(repeatable): --map excited=happy --map frustration=angry')
+    parser.add_argument('--detect-faces', action='store_true', default=None,
+                        help='crop the largest face (OpenCV Haar cascade) before encoding')
+    parser.add_argument('--face-margin', type=float, default=None,
+                        help='margin around detected faces, fraction of the box (0.2)')
+    parser.add_argument('--batch-size', type=int, default=None, help='images per batch (32)')
+    parser.add_argument('--device', default=None, help="'cpu', 'cuda', 'cuda:1' (default: "
+                        'cuda when available)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='torch seed (only matters for a randomly initialised encoder)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    return parser.parse_args(argv)
+
+
+def encoder_config(args: argparse.Namespace, base: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The encoder config from the flags, on top of a config file's ``encoder``."""
+    from vega_mm.anchors import ENCODER_ALIASES
+    short = {v: k for k, v in ENCODER_ALIASES.items()}
+    cfg = dict(base or {})
+    base_kind = short.get(cfg.get('type'), cfg.get('type'))
+    kind = args.encoder or base_kind or 'open_clip'
+    if kind != base_kind:
+        cfg = {}  # another encoder than the config file's: its arguments do not apply
+    cfg['type'] = ENCODER_ALIASES.get(kind, kind)
+    if kind == 'open_clip':
+        if args.model:
+            cfg['model_name'] = args.model
+        cfg.setdefault('model_name', DEFAULT_MODELS[kind])
+        if args.weights:
+            cfg['pretrained'] = args.weights
+        if args.quick_gelu:
+            cfg['quick_gelu'] = True
+    elif kind == 'hf_clip':
+        if args.weights or args.model:
+            cfg['name_or_path'] = args.weights or args.model
+        cfg.setdefault('name_or_path', DEFAULT_MODELS[kind])
+    elif kind == 'mmpretrain_clip':
+        if args.model:
+            cfg['arch'] = args.model
+        if args.weights:
+            cfg['checkpoint'] = args.weights
+    if args.device:
+        cfg['device'] = args.device
+    return cfg
+
+
+def main(argv: Optional[list] = None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    from vega_mm.anchors import AnchorClassError, build_anchor_bank_from_folder
+
+    file_cfg: Dict[str, Any] = {}
+    if args.config:
+        from mmengine.config import Config
+        file_cfg = Config.fromfile(args.config).to_dict()
+    face_cfg = file_cfg.get('face_detector')
+    if args.detect_faces:
+        face_cfg = dict(face_cfg or dict(type='HaarCascadeFaceDetector'))
+    if args.face_margin is not None:
+        if face_cfg is None:
+            print('error: --face-margin needs --detect-faces', file=sys.stderr)
+            return 2
+        face_cfg['margin'] = args.face_margin
+    classes = args.classes if args.classes is not None else file_cfg.get('classes')
+    mapping = args.map if args.map is not None else file_cfg.get('class_mapping')
+    batch_size = args.batch_size or file_cfg.get('batch_size', 32)
+
+    torch.manual_seed(args.seed)
+    try:
+        report = build_anchor_bank_from_folder(
+            args.faces_dir, encoder_config(args, file_cfg.get('encoder')), classes=classes,
+            class_mapping=mapping, face_detector=face_cfg, batch_size=batch_size,
+            progress=not args.no_progress)
+    except (AnchorClassError, FileNotFoundError, ValueError, KeyError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    report.save(args.out)
+    print(report.to_table())
+    print(f'\nwrote {len(report.class_names)} classes x {report.dim}-d anchors to '
+          f'{os.path.abspath(args.out)}')
+    print(f'images/s: {report.images_per_second:.2f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

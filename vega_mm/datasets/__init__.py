@@ -1,0 +1,18 @@
+"""Conversation datasets, feature-file formats, synthetic data and transforms.
+
+Importing this package registers :class:`ConversationDataset`,
+:class:`SyntheticConversationDataset` (``DATASETS``), :class:`FeatureDimMask` and
+:class:`PackConversationInputs` (``TRANSFORMS``).
+"""
+from . import formats
+from .conversation_dataset import ConversationDataset
+from .formats import (ConversationCollection, load_conversations, load_native,
+                      safe_load_pickle, save_native)
+from .synthetic import SyntheticConversationDataset, make_synthetic_conversations
+from .transforms import FeatureDimMask, PackConversationInputs
+
+__all__ = [
+    'formats', 'ConversationDataset', 'SyntheticConversationDataset', 'FeatureDimMask',
+    'PackConversationInputs', 'ConversationCollection', 'load_conversations',
+    'save_native', 'load_native', 'safe_load_pickle', 'make_synthetic_conversations'
+]

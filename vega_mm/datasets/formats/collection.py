@@ -1,0 +1,255 @@
+"""The in-memory result of every reader, its validation, and the validation split.
+
+A *raw dialogue* (see ``docs/internals.md``) is::
+
+    dict(dialogue_id='d12',
+         features={'text': float32[L, Dt], 'audio': float32[L, Da], 'visual': ...},
+         speakers=int64[L], labels=int64[L],   # labels: -1 = unlabelled
+         utterance_ids=['0', '1', ...])        # optional
+"""
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = [
+    'ConversationCollection', 'validate_collection', 'make_val_split', 'natural_sorted',
+    'IEMOCAP_CLASSES', 'MELD_CLASSES', 'KNOWN_DATASETS', 'MODALITIES', 'SPLITS'
+]
+
+#: Label orders of the public feature files.
+IEMOCAP_CLASSES: Tuple[str, ...] = ('happy', 'sad', 'neutral', 'anger', 'excited',
+                                    'frustration')
+MELD_CLASSES: Tuple[str, ...] = ('neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust',
+                                 'anger')
+#: Known datasets: their class order and speaker count.
+KNOWN_DATASETS: Dict[str, Dict[str, Any]] = {
+    'iemocap': dict(classes=IEMOCAP_CLASSES, num_speakers=2),
+    'meld': dict(classes=MELD_CLASSES, num_speakers=9),
+}
+#: Modality names, in canonical order.
+MODALITIES: Tuple[str, ...] = ('text', 'audio', 'visual')
+#: Split names.
+SPLITS: Tuple[str, ...] = ('train', 'val', 'test')
+
+
+@dataclass
+class ConversationCollection:
+    """All dialogues of a feature file, with its splits and metadata.
+
+    Attributes:
+        dialogues: raw dialogue dicts (format above), in file order.
+        splits: ``{'train': [...], 'val': [...], 'test': [...]}`` dialogue ids.
+        classes: class names; label ``k`` means ``classes[k]``.
+        modalities: the modalities present, in canonical order.
+        feature_dims: modality -> feature dimension.
+        num_speakers: speaker indices lie in ``[0, num_speakers)``.
+        speaker_names: names of the speaker indices, or None.
+        source: the file it was read from (for messages).
+        data_format: ``'sdt'``, ``'vega'``, ``'native'`` or ``'synthetic'``.
+        extra: free JSON-serialisable information kept in native files.
+    """
+
+    dialogues: List[dict]
+    splits: Dict[str, List[str]]
+    classes: Tuple[str, ...]
+    modalities: Tuple[str, ...]
+    feature_dims: Dict[str, int]
+    num_speakers: int
+    speaker_names: Optional[Tuple[str, ...]] = None
+    source: str = ''
+    data_format: str = ''
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metainfo(self) -> dict:
+        """The dataset metainfo this collection defines."""
+        return dict(
+            classes=tuple(self.classes),
+            modalities=tuple(self.modalities),
+            feature_dims=dict(self.feature_dims),
+            num_speakers=int(self.num_speakers),
+            speaker_names=None if self.speaker_names is None else tuple(self.speaker_names))
+
+    def get_split(self, split: str) -> List[dict]:
+        """The dialogues of one split, in the split's order."""
+        if split not in self.splits:
+            raise KeyError(f'{self.source}: no split {split!r}; it has {list(self.splits)}')
+        by_id = {d['dialogue_id']: d for d in self.dialogues}
+        return [by_id[i] for i in self.splits[split]]
+
+    def summary(self) -> str:
+        """A human-readable summary: splits, modalities, classes and label counts."""
+        lines = [f'{self.source} ({self.data_format}): {len(self.dialogues)} dialogues, '
+                 f'{sum(len(d["labels"]) for d in self.dialogues)} utterances']
+        lines.append('modalities: ' + ', '.join(
+            f'{m} ({self.feature_dims[m]}-d)' for m in self.modalities))
+        lines.append(f'classes ({len(self.classes)}): {", ".join(self.classes)}')
+        names = '' if self.speaker_names is None else f' ({", ".join(self.speaker_names)})'
+        lines.append(f'speakers: {self.num_speakers}{names}')
+        for split in SPLITS:
+            dialogues = self.get_split(split) if split in self.splits else []
+            labels = (np.concatenate([d['labels'] for d in dialogues])
+                      if dialogues else np.zeros(0, np.int64))
+            counts = Counter(labels.tolist())
+            per_class = ', '.join(f'{c} {counts.get(k, 0)}' for k, c in enumerate(self.classes))
+            if counts.get(-1):
+                per_class += f', unlabelled {counts[-1]}'
+            lines.append(f'{split:>5}: {len(dialogues)} dialogues, {len(labels)} utterances'
+                         f' | {per_class}')
+        return '\n'.join(lines)
+
+
+def natural_sorted(ids: Sequence[Any]) -> list:
+    """Sort dialogue keys: numerically if all are integers, else as strings."""
+    ids = list(ids)
+    if all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ids):
+        return sorted(ids, key=int)
+    return sorted(ids, key=str)
+
+
+def make_val_split(train_ids: Sequence[str], ratio: float = 0.1,
+                   seed: int = 0) -> Tuple[List[str], List[str]]:
+    """Carve a deterministic validation split out of the training dialogues.
+
+    The training ids are sorted as strings, permuted with
+    ``numpy.random.default_rng(seed)``, and the first ``ceil(ratio * n)`` of the
+    permutation form the validation split (at most ``n - 1``, so training keeps one
+    dialogue). Both returned lists keep the order of ``train_ids``.
+
+    Args:
+        train_ids: the training dialogue ids.
+        ratio: fraction of training dialogues moved to validation, in ``[0, 1)``.
+        seed: seed of the permutation.
+
+    Returns:
+        ``(train_ids, val_ids)``, disjoint, together the input ids.
+    """
+    if not 0 <= ratio < 1:
+        raise ValueError(f'val_ratio must be in [0, 1), got {ratio}')
+    ids = [str(i) for i in train_ids]
+    n = len(ids)
+    k = min(math.ceil(ratio * n), max(n - 1, 0))
+    order = sorted(ids)
+    perm = np.random.default_rng(seed).permutation(n)
+    val = {order[j] for j in perm[:k]}
+    return [i for i in ids if i not in val], [i for i in ids if i in val]
+
+
+def _fail(source: str, msg: str) -> None:
+    raise ValueError(f'{source}: {msg}')
+
+
+def validate_collection(coll: ConversationCollection) -> ConversationCollection:
+    """Check a collection against the raw-dialogue contract; raise naming the culprit.
+
+    Checks: unique string ids; non-empty dialogues; every modality present in every
+    dialogue as a finite float32 ``[L, D]`` array with one ``D`` per modality; speakers
+    and labels int64 ``[L]``; speakers in ``[0, num_speakers)``; labels in ``[-1, C)``
+    (``-1`` = unlabelled); utterance ids of length ``L``; split ids present in the data
+    and in one split only.
+
+    Returns:
+        ``coll`` itself, with ``feature_dims`` filled in.
+
+    Raises:
+        ValueError: naming the file, the dialogue and the field.
+    """
+    src = coll.source or '<conversations>'
+    if not coll.dialogues:
+        _fail(src, 'holds no dialogues')
+    classes = tuple(coll.classes)
+    if not classes:
+        _fail(src, 'no class names')
+    modalities = tuple(coll.modalities)
+    unknown = [m for m in modalities if m not in MODALITIES]
+    if unknown:
+        _fail(src, f'unknown modality {unknown}; expected names from {MODALITIES}')
+    if not modalities:
+        _fail(src, 'holds no feature modality')
+    dims: Dict[str, int] = {}
+    first_with_dim: Dict[Tuple[str, int], str] = {}
+    seen = set()
+    num_classes = len(classes)
+    for d in coll.dialogues:
+        did = d.get('dialogue_id')
+        if not isinstance(did, str):
+            _fail(src, f'dialogue id {did!r} is not a string')
+        if did in seen:
+            _fail(src, f'dialogue {did!r} appears twice')
+        seen.add(did)
+        where = f'dialogue {did!r}'
+        labels, speakers = d.get('labels'), d.get('speakers')
+        for name, arr in (('labels', labels), ('speakers', speakers)):
+            if not isinstance(arr, np.ndarray) or arr.ndim != 1 or arr.dtype != np.int64:
+                _fail(src, f'{where}: {name} must be an int64 array [L], got '
+                      f'{type(arr).__name__} {getattr(arr, "dtype", "")} '
+                      f'{getattr(arr, "shape", "")}')
+        n = len(labels)
+        if n == 0:
+            _fail(src, f'{where} has no utterances (empty dialogue)')
+        if len(speakers) != n:
+            _fail(src, f'{where}: speakers has {len(speakers)} utterances but labels has {n}')
+        bad = np.flatnonzero((labels < -1) | (labels >= num_classes))
+        if bad.size:
+            i = int(bad[0])
+            _fail(src, f'{where}: labels[{i}] = {int(labels[i])} is outside [0, {num_classes}) '
+                  f'for classes {list(classes)}')
+        bad = np.flatnonzero((speakers < 0) | (speakers >= coll.num_speakers))
+        if bad.size:
+            i = int(bad[0])
+            _fail(src, f'{where}: speakers[{i}] = {int(speakers[i])} is outside '
+                  f'[0, {coll.num_speakers})')
+        feats = d.get('features')
+        if not isinstance(feats, Mapping):
+            _fail(src, f'{where}: features must be a dict modality -> array')
+        extra_mods = [m for m in feats if m not in modalities]
+        if extra_mods:
+            _fail(src, f'{where}: features has modality {extra_mods} that the file does not '
+                  f'declare (it declares {list(modalities)})')
+        for m in modalities:
+            if m not in feats:
+                _fail(src, f'{where}: no {m} features (the file declares {list(modalities)})')
+            x = feats[m]
+            if not isinstance(x, np.ndarray) or x.ndim != 2 or x.dtype != np.float32:
+                _fail(src, f'{where}: {m} must be a float32 array [L, D], got '
+                      f'{type(x).__name__} {getattr(x, "dtype", "")} {getattr(x, "shape", "")}')
+            if x.shape[0] != n:
+                _fail(src, f'{where}: {m} has {x.shape[0]} utterances but labels has {n}')
+            dim = int(x.shape[1])
+            first_with_dim.setdefault((m, dim), did)
+            if m not in dims:
+                dims[m] = dim
+            elif dims[m] != dim:
+                _fail(src, f'{where}: {m} features have {dim} dims but {dims[m]} in dialogue '
+                      f'{first_with_dim[(m, dims[m])]!r}')
+            finite = np.isfinite(x)
+            if not finite.all():
+                i = int(np.flatnonzero(~finite.all(axis=1))[0])
+                kind = 'NaN' if np.isnan(x[i]).any() else 'Inf'
+                _fail(src, f'{where}: {m} features hold {kind} at utterance {i}')
+        uids = d.get('utterance_ids')
+        if uids is not None and len(uids) != n:
+            _fail(src, f'{where}: utterance_ids has {len(uids)} utterances but labels has {n}')
+    owner: Dict[str, str] = {}
+    for split, ids in coll.splits.items():
+        if split not in SPLITS:
+            _fail(src, f'unknown split {split!r}; expected {SPLITS}')
+        missing = [i for i in ids if i not in seen]
+        if missing:
+            _fail(src, f'{split} split names {len(missing)} dialogue(s) not in the data, '
+                  f'e.g. {missing[:3]}')
+        for i in ids:
+            if owner.get(i) == split:
+                _fail(src, f'dialogue {i!r} is listed twice in the {split} split')
+            if i in owner:
+                _fail(src, f'dialogue {i!r} is in both the {owner[i]} and the {split} split')
+            owner[i] = split
+    if coll.speaker_names is not None and len(coll.speaker_names) != coll.num_speakers:
+        _fail(src, f'{len(coll.speaker_names)} speaker names for {coll.num_speakers} speakers')
+    coll.feature_dims = {m: dims[m] for m in modalities}
+    coll.classes = classes
+    coll.modalities = modalities
+    return coll

@@ -1,0 +1,132 @@
+"""Per-dialogue data transforms."""
+from typing import Dict, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+
+from vega_mm.registry import TRANSFORMS
+from vega_mm.structures import ConversationDataSample
+
+__all__ = ['FeatureDimMask', 'PackConversationInputs']
+
+
+def _as_tuple(modalities: Optional[Union[str, Sequence[str]]]) -> Optional[tuple]:
+    if modalities is None:
+        return None
+    return (modalities, ) if isinstance(modalities, str) else tuple(modalities)
+
+
+def _check_present(results: dict, modalities: Sequence[str], who: str) -> None:
+    feats = results.get('features', {})
+    missing = [m for m in modalities if m not in feats]
+    if missing:
+        raise ValueError(f"{who}: dialogue {results.get('dialogue_id')!r} has no {missing} "
+                         f'features; it has {list(feats)}')
+
+
+@TRANSFORMS.register_module()
+class FeatureDimMask(BaseTransform):
+    """Zero a random subset of feature dimensions per dialogue and modality.
+
+    The VEGA training augmentation: for each dialogue and each chosen modality,
+    ``round(ratio * D)`` of the ``D`` feature dimensions, drawn without replacement, are
+    set to zero for all its utterances. Randomness comes from numpy's global RNG
+    (``np.random``), which the Runner seeds (``randomness=dict(seed=...)``) in the main
+    process and in every dataloader worker, so runs are reproducible. The input arrays
+    are not modified (the masked ones are copies).
+
+    Args:
+        ratio: fraction of dimensions zeroed, in ``[0, 1]``.
+        modalities: the modalities to mask; None masks every modality of the item.
+        prob: probability of masking a given dialogue and modality.
+    """
+
+    def __init__(self,
+                 ratio: float = 0.1,
+                 modalities: Optional[Union[str, Sequence[str]]] = None,
+                 prob: float = 1.0) -> None:
+        if not 0 <= ratio <= 1:
+            raise ValueError(f'ratio must be in [0, 1], got {ratio}')
+        if not 0 <= prob <= 1:
+            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        self.ratio = ratio
+        self.modalities = _as_tuple(modalities)
+        self.prob = prob
+
+    def transform(self, results: dict) -> dict:
+        feats: Dict[str, np.ndarray] = results['features']
+        modalities = self.modalities if self.modalities is not None else tuple(feats)
+        _check_present(results, modalities, type(self).__name__)
+        out = dict(feats)
+        for m in modalities:
+            x = feats[m]
+            k = int(round(self.ratio * x.shape[-1]))
+            if k == 0 or (self.prob < 1 and np.random.rand() >= self.prob):
+                continue
+            dims = np.random.choice(x.shape[-1], size=k, replace=False)
+            x = np.array(x, copy=True)
+            x[..., dims] = 0
+            out[m] = x
+        results['features'] = out
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(ratio={self.ratio}, modalities={self.modalities}, '
+                f'prob={self.prob})')
+
+
+@TRANSFORMS.register_module()
+class PackConversationInputs(BaseTransform):
+    """Pack a raw dialogue into model inputs and a :class:`ConversationDataSample`.
+
+    Output::
+
+        dict(inputs={modality: float32 Tensor[L, D]},
+             data_samples=ConversationDataSample(
+                 gt_label=LongTensor[L], speaker=LongTensor[L],
+                 metainfo=dict(dialogue_id, num_utterances, sample_idx[, utterance_ids])))
+
+    A dialogue without ``labels`` (inference) gets ``gt_label`` all ``-1``.
+
+    Args:
+        modalities: the modalities to pack, in this order; None packs all of the item.
+            A requested modality missing from the item is an error.
+    """
+
+    def __init__(self, modalities: Optional[Union[str, Sequence[str]]] = None) -> None:
+        self.modalities = _as_tuple(modalities)
+
+    def transform(self, results: dict) -> dict:
+        feats = results.get('features')
+        if not isinstance(feats, dict):
+            raise ValueError(f"{type(self).__name__}: dialogue "
+                             f"{results.get('dialogue_id')!r} has no 'features' dict")
+        modalities = self.modalities if self.modalities is not None else tuple(feats)
+        _check_present(results, modalities, type(self).__name__)
+        inputs = {
+            m: torch.from_numpy(np.ascontiguousarray(feats[m], dtype=np.float32))
+            for m in modalities
+        }
+        if 'speakers' not in results:
+            raise ValueError(f"{type(self).__name__}: dialogue "
+                             f"{results.get('dialogue_id')!r} has no 'speakers'")
+        speakers = np.asarray(results['speakers'], dtype=np.int64)
+        n = len(speakers)
+        labels = results.get('labels')
+        labels = np.full(n, -1, dtype=np.int64) if labels is None else np.asarray(
+            labels, dtype=np.int64)
+        sample = ConversationDataSample()
+        sample.set_gt_label(labels)
+        sample.set_speaker(speakers)
+        meta = dict(
+            dialogue_id=results.get('dialogue_id'),
+            num_utterances=n,
+            sample_idx=results.get('sample_idx'))
+        if results.get('utterance_ids') is not None:
+            meta['utterance_ids'] = list(results['utterance_ids'])
+        sample.set_metainfo(meta)
+        return dict(inputs=inputs, data_samples=sample)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(modalities={self.modalities})'

