@@ -133,7 +133,8 @@ def main(argv: Optional[list] = None) -> int:
             args.faces_dir, encoder_config(args, file_cfg.get('encoder')), classes=classes,
             class_mapping=mapping, face_detector=face_cfg, batch_size=batch_size,
             progress=not args.no_progress)
-    except (AnchorClassError, FileNotFoundError, ValueError, KeyError) as exc:
+    except (AnchorClassError, FileNotFoundError, ValueError, KeyError, ImportError,
+            RuntimeError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
     report.save(args.out)

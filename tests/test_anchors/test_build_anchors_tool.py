@@ -79,6 +79,7 @@ def test_tool_encoder_config_from_flags_and_file():
         dict(type='HFCLIPImageEncoder', name_or_path='d')
 
 
+@pytest.mark.filterwarnings('ignore:Fail to import')
 def test_vega_meld_config_consumes_built_anchors(built):
     """The MELD config's AnchorBank reads the file: FER folder names -> MELD names."""
     out = built[0]

@@ -1,5 +1,6 @@
 """Image encoders: weights loaded from local files, preprocessing, normalisation, errors."""
 import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,61 @@ def test_open_clip_bad_weights_arguments(tmp_path):
         OpenCLIPImageEncoder('ViT-B-32', pretrained='not-a-tag')
     with pytest.raises(ValueError, match='no model'):
         OpenCLIPImageEncoder('ViT-B-33')
+
+
+def test_open_clip_tag_uses_downloaded_file_and_tag_settings(open_clip_pair, monkeypatch):
+    """A tag resolves to a downloaded file (faked here: CI is offline) and brings the tag's
+    settings: OpenAI's ViT-B-32 weights need QuickGELU."""
+    import open_clip
+    _, path, _ = open_clip_pair
+    calls = []
+
+    def fake_download(cfg, cache_dir=None):
+        calls.append(cfg)
+        return str(path)
+
+    monkeypatch.setattr(open_clip, 'download_pretrained', fake_download)
+    enc = OpenCLIPImageEncoder('ViT-B-32', pretrained='openai', device='cpu')
+    assert calls and 'vit_base_patch32_clip_224.openai' in calls[0]['hf_hub']
+    ident = enc.identity
+    assert ident['quick_gelu'] is True and ident['weights_tag'] == 'openai'
+    assert ident['weights'] == 'openai' and ident['weights_sha256'] == file_sha256(str(path))
+
+    def offline(cfg, cache_dir=None):
+        raise OSError('network is unreachable')
+
+    monkeypatch.setattr(open_clip, 'download_pretrained', offline)
+    with pytest.raises(RuntimeError, match="tag 'openai'.*network is unreachable.*local"):
+        OpenCLIPImageEncoder('ViT-B-32', pretrained='openai', device='cpu')
+
+
+def test_torchscript_weights_are_read_without_pickle(tmp_path):
+    """OpenAI publishes CLIP as TorchScript archives; their state dict is read with
+    torch.jit.load (no arbitrary unpickling) and the non-weight entries dropped."""
+    from vega_mm.anchors.encoders import _is_torchscript_archive, _read_state_dict
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(3, 2)
+            self.register_buffer('input_resolution', torch.tensor(224))
+
+        def forward(self, x):
+            return self.proj(x)
+
+    module = Tiny()
+    path = tmp_path / 'ViT-tiny.pt'
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # torch.jit.script is deprecated in recent torch
+        torch.jit.script(module).save(str(path))
+    assert _is_torchscript_archive(str(path))
+    sd = _read_state_dict(str(path))
+    assert set(sd) == {'proj.weight', 'proj.bias'}
+    torch.testing.assert_close(sd['proj.weight'], module.proj.weight.detach())
+    plain = tmp_path / 'plain.pt'
+    torch.save({'state_dict': {'module.a': torch.ones(1)}}, plain)
+    assert not _is_torchscript_archive(str(plain))
+    assert list(_read_state_dict(str(plain))) == ['a']
 
 
 # --------------------------------------------------------------------- transformers
