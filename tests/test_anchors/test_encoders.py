@@ -69,6 +69,12 @@ def test_open_clip_accepts_arrays_and_any_mode(open_clip_encoder, sample_images)
     torch.testing.assert_close(feats[0], feats[1], rtol=0, atol=1e-6)
     torch.testing.assert_close(feats[0], feats[2], rtol=0, atol=1e-6)
     assert open_clip_encoder.encode([]).shape == (0, 512)
+    with_bar = open_clip_encoder.encode([gray], progress=True)
+    torch.testing.assert_close(with_bar[0], feats[0], rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match='batch_size'):
+        open_clip_encoder.encode([gray], batch_size=0)
+    with pytest.raises(TypeError, match='uint8'):
+        open_clip_encoder.encode([arr.astype(np.float32)])
 
 
 def test_open_clip_mismatching_weights_name_file_and_model(open_clip_pair, tmp_path):
