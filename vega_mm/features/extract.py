@@ -339,6 +339,7 @@ def extract_features(out: str,
                      on_missing_media: str = 'error',
                      chunk_size: int = 64,
                      keep_parts: bool = False,
+                     parts_dir: Optional[str] = None,
                      overwrite: bool = False,
                      fix_mojibake: bool = True,
                      progress: bool = True,
@@ -365,8 +366,10 @@ def extract_features(out: str,
         on_missing_media: ``'error'`` (stop, naming the row) or ``'skip'`` (leave the
             whole dialogue out and report it) for missing, unreadable or too short media.
         chunk_size: dialogues encoded together (text batches span a chunk).
-        keep_parts: keep ``<out>.parts/`` after assembling (re-assembling, e.g. without
+        keep_parts: keep the parts after assembling (re-assembling, e.g. without
             standardisation, is then instant).
+        parts_dir: where the parts go (default ``<out>.parts``); outputs that differ
+            only in ``standardize``/``max_speakers`` can share one.
         overwrite: discard parts made with other settings instead of failing.
 
     Returns:
@@ -402,7 +405,7 @@ def extract_features(out: str,
 
     # Parts folder and its manifest (the settings the parts were made with).
     out = os.fspath(out)
-    parts = out + '.parts'
+    parts = parts_dir or out + '.parts'
     manifest = dict(
         version=_MANIFEST_VERSION, modalities=list(modalities),
         tables=[{k: v for k, v in t.items() if k != 'rows'} for t in conv.tables],

@@ -1,0 +1,220 @@
+"""Real-data benchmark: text-only VEGA and SDT on MELD with MiniLM features.
+
+One command, from a fresh clone with ``../shared`` beside it::
+
+    python tools/benchmarks/meld_text_benchmark.py
+
+1. extracts all-MiniLM-L6-v2 features from ``../shared/data/meld`` (train CSV -> train
+   + a held-out 10% of its dialogues for validation; dev CSV -> test, since the MELD
+   test split is not available here) into ``data/meld_text/`` (skipped when present);
+2. trains ``configs/vega/vega_meld_text.py`` and ``configs/sdt/sdt_meld_text.py`` for each
+   seed through ``tools/train.py`` (the MMEngine Runner; model selection on the
+   validation split, then the best checkpoint is tested);
+3. fits a context-free logistic-regression baseline on the same utterance features
+   (``C`` chosen on validation weighted F1);
+4. prints test weighted F1 / accuracy / macro F1 as mean +- std over the seeds.
+
+Variants: ``--no-standardize`` (raw unit-norm sentence embeddings instead of features
+standardised with training statistics) and ``--finetune-epochs N`` (MiniLM fine-tuned on
+the training split's utterance labels before extraction).  Finished runs are reused
+(their ``results.json``), so an interrupted benchmark continues where it stopped.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+CONFIGS = {
+    'vega': 'configs/vega/vega_meld_text.py',
+    'sdt': 'configs/sdt/sdt_meld_text.py',
+}
+METRICS = ('weighted_f1', 'accuracy', 'macro_f1')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--meld', default=osp.join(ROOT, '..', 'shared', 'data', 'meld'),
+                   help='folder with train_sent_emo.csv and dev_sent_emo.csv')
+    p.add_argument('--data-dir', default='data/meld_text',
+                   help='where the feature files go (relative to the working dir)')
+    p.add_argument('--work-dir', default='work_dirs/meld_text_benchmark')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--models', nargs='+', default=['vega', 'sdt', 'logreg'],
+                   choices=['vega', 'sdt', 'logreg'])
+    p.add_argument('--text-model', default='minilm', help='encoder (hub name or folder)')
+    p.add_argument('--finetune-epochs', type=int, default=0,
+                   help='fine-tune the encoder on training-split labels first')
+    p.add_argument('--no-standardize', action='store_true',
+                   help='raw sentence embeddings (no training-split standardisation)')
+    p.add_argument('--rerun', action='store_true', help='ignore finished runs')
+    p.add_argument('--cfg-options', nargs='+', default=[],
+                   help='passed on to tools/train.py for both configs')
+    return p.parse_args(argv)
+
+
+def feature_file(args: argparse.Namespace) -> str:
+    """The feature file of this variant, extracted when it is missing."""
+    from vega_mm.features import TableSpec, extract_features
+    tag = 'minilm' if args.text_model == 'minilm' else osp.basename(
+        args.text_model.rstrip('/'))
+    if args.finetune_epochs:
+        tag += f'_ft{args.finetune_epochs}'
+    parts = osp.join(args.data_dir, f'meld_{tag}.parts')
+    out = osp.join(args.data_dir, f'meld_{tag}{"_raw" if args.no_standardize else ""}.npz')
+    if osp.isfile(out):
+        return out
+    tables = [TableSpec(osp.join(args.meld, 'train_sent_emo.csv'), 'train', fmt='meld'),
+              TableSpec(osp.join(args.meld, 'dev_sent_emo.csv'), 'test', fmt='meld')]
+    for t in tables:
+        if not osp.isfile(t.path):
+            raise SystemExit(f'{t.path} not found: pass --meld DIR (see '
+                             '../shared/data/README.md)')
+    start = time.time()
+    extract_features(
+        out, tables, modalities=('text', ), text=dict(model=args.text_model),
+        finetune=dict(epochs=args.finetune_epochs, max_length=64, batch_size=32, lr=3e-5)
+        if args.finetune_epochs else None,
+        standardize=not args.no_standardize, keep_parts=True, parts_dir=parts)
+    print(f'features: {out} ({time.time() - start:.0f} s)', flush=True)
+    return out
+
+
+def split_arrays(path: str, split: str):
+    from vega_mm.datasets.formats import load_native
+    coll = load_native(path)
+    items = coll.get_split(split)
+    x = np.concatenate([d['features']['text'] for d in items])
+    y = np.concatenate([d['labels'] for d in items])
+    keep = y >= 0
+    return x[keep], y[keep]
+
+
+def scores(y: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+    return dict(weighted_f1=100 * f1_score(y, pred, average='weighted'),
+                accuracy=100 * accuracy_score(y, pred),
+                macro_f1=100 * f1_score(y, pred, average='macro'))
+
+
+def logistic_regression(path: str, grid: Sequence[float] = (0.01, 0.1, 1.0)) -> Dict:
+    """Context-free baseline: one utterance at a time, unweighted classes (the target
+    metric is weighted F1), ``C`` chosen on validation weighted F1."""
+    from sklearn.linear_model import LogisticRegression
+    xtr, ytr = split_arrays(path, 'train')
+    xva, yva = split_arrays(path, 'val')
+    xte, yte = split_arrays(path, 'test')
+    best = None
+    for c in grid:
+        clf = LogisticRegression(C=c, max_iter=2000).fit(xtr, ytr)
+        val = scores(yva, clf.predict(xva))
+        if best is None or val['weighted_f1'] > best[1]['weighted_f1']:
+            best = (c, val, clf)
+    c, val, clf = best
+    return dict(C=c, val=val, test=scores(yte, clf.predict(xte)))
+
+
+def train_run(config: str, features: str, seed: int, work_dir: str,
+              cfg_options: Sequence[str], rerun: bool) -> Dict:
+    """One ``tools/train.py`` run (train, select on val, test the best checkpoint)."""
+    result_file = osp.join(work_dir, 'results.json')
+    if osp.isfile(result_file) and not rerun:
+        with open(result_file) as f:
+            res = json.load(f)
+        res.setdefault('seconds', None)
+        return res
+    ann = osp.abspath(features)
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
+           '--work-dir', work_dir, '--seed', str(seed), '--cfg-options',
+           *[f'{dl}.dataset.ann_file={ann}' for dl in
+             ('train_dataloader', 'val_dataloader', 'test_dataloader')],
+           *cfg_options]
+    os.makedirs(work_dir, exist_ok=True)
+    start = time.time()
+    with open(osp.join(work_dir, 'stdout.log'), 'w') as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
+                              env=dict(os.environ, HF_HUB_OFFLINE='1'))
+    if proc.returncode != 0 or not osp.isfile(result_file):
+        raise SystemExit(f'training failed ({" ".join(cmd)}); see '
+                         f'{osp.join(work_dir, "stdout.log")}')
+    with open(result_file) as f:
+        res = json.load(f)
+    res['seconds'] = time.time() - start
+    with open(result_file, 'w') as f:
+        json.dump(res, f, indent=2)
+    return res
+
+
+def _metric(res: Dict, split: str, name: str) -> float:
+    block = res.get(split) or {}
+    for key in (f'erc/{name}', name):
+        if key in block:
+            return float(block[key])
+    raise KeyError(f'no {name} in the {split} results {sorted(block)}')
+
+
+def mean_std(values: Sequence[float]) -> str:
+    v = np.asarray(values, dtype=np.float64)
+    return f'{v.mean():.2f} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.2f}'
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    t0 = time.time()
+    features = feature_file(args)
+    variant = osp.splitext(osp.basename(features))[0]
+    rows, report = [], dict(features=features, seeds=args.seeds, runs={})
+    for model in args.models:
+        if model == 'logreg':
+            start = time.time()
+            lr = logistic_regression(features)
+            report['runs']['logreg'] = lr
+            rows.append(('logistic regression (no context)', [lr['test']],
+                         [lr['val']['weighted_f1']], time.time() - start))
+            print(f'logreg: C={lr["C"]} test {lr["test"]}', flush=True)
+            continue
+        results, val_wf1, secs = [], [], 0.0
+        for seed in args.seeds:
+            wd = osp.join(args.work_dir, variant, model, f'seed{seed}')
+            res = train_run(CONFIGS[model], features, seed, wd, args.cfg_options, args.rerun)
+            results.append({m: _metric(res, 'test', m) for m in METRICS})
+            val_wf1.append(_metric(res, 'val', 'weighted_f1'))
+            secs += res.get('seconds') or 0.0
+            report['runs'][f'{model}/seed{seed}'] = res
+            print(f'{model} seed {seed}: test {results[-1]} ({res.get("seconds") or 0:.0f} s)',
+                  flush=True)
+        rows.append((f'{model.upper()} text-only ({osp.basename(CONFIGS[model])})', results,
+                     val_wf1, secs))
+    lines = [
+        f'MELD text-only, features {features} (test = MELD dev, {len(args.seeds)} seed(s) '
+        f'{args.seeds}; model selection on the held-out 10% of train)', '',
+        '| model | test weighted F1 | test accuracy | test macro F1 | val weighted F1 | '
+        'time |', '|---|---|---|---|---|---|']
+    for name, results, val, secs in rows:
+        lines.append(f'| {name} | ' + ' | '.join(
+            mean_std([r[m] for r in results]) for m in METRICS)
+            + f' | {mean_std(val)} | {secs / 60:.1f} min |')
+    total = time.time() - t0
+    lines += ['', f'total wall time: {total / 60:.1f} min']
+    table = '\n'.join(lines)
+    print('\n' + table, flush=True)
+    os.makedirs(osp.join(args.work_dir, variant), exist_ok=True)
+    with open(osp.join(args.work_dir, variant, 'benchmark.md'), 'w') as f:
+        f.write(table + '\n')
+    with open(osp.join(args.work_dir, variant, 'benchmark.json'), 'w') as f:
+        json.dump(dict(report, seconds=total, table=table), f, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Visual emotion anchors: image encoders, face detection, building and anchor files.
+
+Build anchors from a folder of face images (one subfolder per emotion)::
+
+    from vega_mm.anchors import build_anchor_bank_from_folder
+    report = build_anchor_bank_from_folder(
+        'faces/', dict(type='OpenCLIPImageEncoder', model_name='ViT-B-32',
+                       pretrained='vit_b32_openai.safetensors'),
+        classes='iemocap', class_mapping={'excited': 'happy', 'frustration': 'angry'})
+    report.save('anchors/iemocap_vitb32.pt')
+    print(report.to_table())
+
+or from the command line with ``tools/build_anchors.py``.
+"""
+from .builder import (AnchorBuildReport, AnchorClassError, build_anchor_bank_from_folder,
+                      load_rgb_image, scan_class_folders)
+from .classes import (DATASET_CLASSES, EMOTION_ALIASES, IEMOCAP_DEFAULT_MAPPING,
+                      canonical_emotion, parse_class_list, parse_class_mapping,
+                      resolve_class_order)
+from .encoders import (ENCODER_ALIASES, HFCLIPImageEncoder, ImageEncoder,
+                       MMPretrainCLIPImageEncoder, OpenCLIPImageEncoder, build_image_encoder,
+                       file_sha256)
+from .faces import FaceDetector, HaarCascadeFaceDetector, build_face_detector
+from .io import ANCHOR_FILE_FORMAT, load_anchor_file, save_anchor_file, select_anchors
+
+__all__ = [
+    'AnchorBuildReport', 'AnchorClassError', 'build_anchor_bank_from_folder',
+    'load_rgb_image', 'scan_class_folders', 'DATASET_CLASSES', 'EMOTION_ALIASES',
+    'IEMOCAP_DEFAULT_MAPPING', 'canonical_emotion', 'parse_class_list',
+    'parse_class_mapping', 'resolve_class_order', 'ENCODER_ALIASES', 'ImageEncoder',
+    'OpenCLIPImageEncoder', 'HFCLIPImageEncoder', 'MMPretrainCLIPImageEncoder',
+    'build_image_encoder', 'file_sha256', 'FaceDetector', 'HaarCascadeFaceDetector',
+    'build_face_detector', 'ANCHOR_FILE_FORMAT', 'load_anchor_file', 'save_anchor_file',
+    'select_anchors'
+]

@@ -1,0 +1,166 @@
+"""Reading and writing anchor files.
+
+The format is the one published with VEGA (``*_anchor.pt``)::
+
+    {'anchor_center': Tensor[C, D],
+     'anchor_img_dict': {class_name: {'feature': Tensor[K, D], ...}, ...}}
+
+to which vega_mm adds a ``'meta'`` dict (encoder, weights identity, class order, image
+list, dimension).  Files are read with ``weights_only=True``: they hold tensors and plain
+containers only, so a hostile file cannot run code.  Published files (no ``meta``) are
+read unchanged: their class order is the order of ``anchor_img_dict``.
+"""
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+
+from .classes import resolve_class_order
+
+__all__ = ['ANCHOR_FILE_FORMAT', 'load_anchor_file', 'save_anchor_file', 'select_anchors']
+
+#: ``meta['format']`` of the files vega_mm writes.
+ANCHOR_FILE_FORMAT = 'vega_mm.anchors'
+
+
+def load_anchor_file(path: str) -> Dict[str, Any]:
+    """Load an anchor file (published format, with or without vega_mm's ``meta``).
+
+    Returns:
+        dict with ``class_names`` (list[str]), ``centers`` (Tensor[C, D], float32),
+        ``exemplars`` (list of Tensor[K_c, D], in ``class_names`` order) and ``meta``
+        (``{}`` for a published file).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a tensor-only torch file in the anchor format, or
+            its parts disagree (row count, dimension); the message names file and key.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'anchor file {path!r} does not exist')
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise ValueError(
+            f'anchor file {path!r} could not be read as a tensor-only torch file '
+            f'({type(exc).__name__}: {exc})') from exc
+    if not isinstance(obj, dict) or 'anchor_center' not in obj:
+        raise ValueError(
+            f"anchor file {path!r}: expected a dict with keys 'anchor_center' and "
+            f"'anchor_img_dict', got {type(obj).__name__}"
+            + (f' with keys {sorted(map(str, obj))}' if isinstance(obj, dict) else ''))
+    centers = torch.as_tensor(obj['anchor_center']).float()
+    if centers.ndim != 2:
+        raise ValueError(f"anchor file {path!r}: 'anchor_center' must be [C, D], "
+                         f'got shape {tuple(centers.shape)}')
+    dim = centers.shape[1]
+    meta = dict(obj.get('meta') or {})
+    img_dict = obj.get('anchor_img_dict') or {}
+    if not isinstance(img_dict, dict):
+        raise ValueError(f"anchor file {path!r}: 'anchor_img_dict' must be a dict "
+                         f'{{class: {{"feature": Tensor[K, D]}}}}, got '
+                         f'{type(img_dict).__name__}')
+    names: Optional[List[str]] = meta.get('class_names')
+    if names is None:
+        names = [str(n) for n in img_dict.keys()]
+    names = list(names)
+    if len(names) != centers.shape[0]:
+        raise ValueError(
+            f"anchor file {path!r}: 'anchor_center' has {centers.shape[0]} rows but "
+            f'{len(names)} classes are named ({names})')
+    exemplars = []
+    for i, name in enumerate(names):
+        entry = img_dict.get(name)
+        if entry is None:
+            # No exemplar bank: the centre is the only exemplar.
+            exemplars.append(centers[i:i + 1].clone())
+            continue
+        feat = entry.get('feature') if isinstance(entry, dict) else entry
+        if feat is None:
+            raise ValueError(f"anchor file {path!r}: anchor_img_dict[{name!r}] has no "
+                             f"'feature' (keys {sorted(map(str, entry))})")
+        feat = torch.as_tensor(feat).float()
+        if feat.ndim == 1:
+            feat = feat[None]
+        if feat.ndim != 2 or feat.shape[1] != dim or feat.shape[0] == 0:
+            raise ValueError(
+                f"anchor file {path!r}: anchor_img_dict[{name!r}]['feature'] must be "
+                f'[K, {dim}] with K >= 1 (the dimension of anchor_center), got shape '
+                f'{tuple(feat.shape)}')
+        exemplars.append(feat)
+    if meta.get('dim') is not None and int(meta['dim']) != dim:
+        raise ValueError(f"anchor file {path!r}: meta says dim={meta['dim']} but "
+                         f"'anchor_center' has {dim} columns")
+    return dict(class_names=names, centers=centers, exemplars=exemplars, meta=meta)
+
+
+def save_anchor_file(path: str, class_names: List[str], exemplars: List[torch.Tensor],
+                     meta: Optional[Dict[str, Any]] = None) -> None:
+    """Write an anchor file in the published format plus vega_mm's ``meta``.
+
+    Centres are the mean of each class's exemplars (as published: the mean of
+    L2-normalised features, not re-normalised; the model normalises anchors before use).
+    ``meta`` must hold plain Python values (str, int, float, bool, None, list, dict) so
+    that the file loads with ``weights_only=True``.
+
+    Raises:
+        ValueError: names and exemplar banks disagree, a bank is empty or dimensions differ.
+    """
+    class_names = [str(n) for n in class_names]
+    if len(class_names) != len(exemplars):
+        raise ValueError(f'save_anchor_file({path!r}): {len(class_names)} class names '
+                         f'but {len(exemplars)} exemplar banks')
+    if len(set(class_names)) != len(class_names):
+        raise ValueError(f'save_anchor_file({path!r}): repeated class names {class_names}')
+    exemplars = [torch.as_tensor(e).detach().float().cpu().contiguous() for e in exemplars]
+    for name, e in zip(class_names, exemplars):
+        if e.ndim != 2 or e.shape[0] == 0 or e.shape[1] != exemplars[0].shape[1]:
+            raise ValueError(
+                f'save_anchor_file({path!r}): class {name!r} has exemplars of shape '
+                f'{tuple(e.shape)}; expected [K >= 1, {exemplars[0].shape[-1]}]')
+    centers = torch.stack([e.mean(0) for e in exemplars])
+    meta = dict(meta or {})
+    meta.setdefault('format', ANCHOR_FILE_FORMAT)
+    meta.setdefault('class_names', list(class_names))
+    meta.setdefault('dim', int(centers.shape[1]))
+    obj = {
+        'anchor_center': centers,
+        'anchor_img_dict': {n: {'feature': e} for n, e in zip(class_names, exemplars)},
+        'meta': meta,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    torch.save(obj, path)
+
+
+def select_anchors(anchors: Mapping[str, Any],
+                   classes: Sequence[str],
+                   dim: Optional[int] = None,
+                   mapping: Optional[Mapping[str, str]] = None,
+                   source: str = 'anchor file') -> Tuple[torch.Tensor, List[torch.Tensor]]:
+    """Centres and exemplar banks of a loaded anchor file, in a dataset's class order.
+
+    Args:
+        anchors: the dict returned by :func:`load_anchor_file`.
+        classes: the dataset's class names, in label order.
+        dim: the model's anchor dimension; checked when given.
+        mapping: classes without anchors of their own -> the class standing for them.
+        source: how to name the file in errors (usually its path).
+
+    Returns:
+        ``(centers [C, D], [exemplars [K_c, D] for each class])``.
+
+    Raises:
+        ValueError: the dimension differs from ``dim``.
+        KeyError: listing every class without anchors (see
+            :func:`~vega_mm.anchors.classes.resolve_class_order`).
+    """
+    centers = anchors['centers']
+    if dim is not None and centers.shape[1] != dim:
+        encoder = (anchors.get('meta') or {}).get('encoder')
+        raise ValueError(
+            f'{source}: anchors have dimension {centers.shape[1]} but the model expects '
+            f'{dim}' + (f' (file built with {encoder})' if encoder else '')
+            + '; rebuild the anchors with a matching encoder or change the model dimension')
+    order = resolve_class_order(anchors['class_names'], classes, mapping, source=source)
+    return centers[order].clone(), [anchors['exemplars'][i].clone() for i in order]

@@ -1,0 +1,3 @@
+from .anchor_bank import AnchorBank
+
+__all__ = ['AnchorBank']
