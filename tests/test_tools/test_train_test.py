@@ -80,3 +80,28 @@ def test_distributed_training_on_cpu(tmp_path):
     # metrics are gathered from both ranks: all val utterances are counted once
     assert 0.0 <= res['test']['erc/accuracy'] <= 100.0
     assert (tmp_path / 'ddp' / 'epoch_2.pth').exists()
+
+
+def test_inference_api_and_predict_tool_match_test_tool(trained, tmp_path):
+    from mmengine.config import Config
+
+    from vega_mm.apis import init_model, predict_dialogues
+    from vega_mm.registry import DATASETS
+    res = read_results(trained['work'])
+    out = tmp_path / 'preds.json'
+    run_tool([TEST, str(trained['cfg']), res['best_checkpoint'], '--split', 'val', '--out',
+              str(out), '--work-dir', str(tmp_path / 'w')])
+    expected = {p['dialogue_id']: p['pred_label']
+                for p in json.loads(out.read_text())['predictions']}
+    # the anchor file named in the config is not needed: anchors come from the checkpoint
+    model = init_model(str(trained['cfg']), res['best_checkpoint'], cfg_options={
+        'model.vega_head.anchor_bank.anchor_file': str(tmp_path / 'absent.pt'),
+        'model.vega_head.anchor_bank.random_anchors': False})
+    cfg = Config.fromfile(str(trained['cfg']))
+    val = DATASETS.build(dict(cfg.val_dataloader.dataset, pipeline=[]))
+    dialogues = [val.get_data_info(i) for i in range(len(val))]
+    for d in dialogues:
+        d.pop('labels')  # new conversations have no labels
+    preds = predict_dialogues(model, dialogues, batch_size=3)
+    assert {p['dialogue_id']: p['pred_label'] for p in preds} == expected
+    assert preds[0]['pred_class'][0] in cfg.classes

@@ -4,8 +4,10 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmpretrain.evaluation.metrics import Accuracy
 from mmpretrain.models.heads import ClsHead
 
+from vega_mm.anchors.io import load_anchor_file
 from vega_mm.registry import MODELS
 from .branch_losses import BranchLossMixin
 
@@ -15,6 +17,85 @@ def projection_mlp(in_channels: int, out_channels: int, dropout: float) -> nn.Se
     return nn.Sequential(
         nn.Linear(in_channels, in_channels), nn.ELU(), nn.Dropout(dropout),
         nn.Linear(in_channels, out_channels))
+
+
+def gt_labels(data_samples: Sequence, device: torch.device, who: str) -> torch.Tensor:
+    """Hard labels [N] of mmpretrain ``DataSample``s.
+
+    Raises:
+        ValueError: a sample has no ``gt_label`` (e.g. soft labels from mixup/cutmix).
+    """
+    if any('gt_label' not in s for s in data_samples):
+        raise ValueError(f'{who}.loss needs gt_label in every data sample (soft labels '
+                         'from mixup/cutmix are not supported)')
+    return torch.cat([s.gt_label.reshape(-1) for s in data_samples]).to(device).long()
+
+
+def topk_accuracy(logits: torch.Tensor, target: torch.Tensor,
+                  topk: Union[int, Sequence[int]]) -> Dict[str, torch.Tensor]:
+    """``{'accuracy_top-k': %}`` as mmpretrain heads log with ``cal_acc=True``."""
+    topk = (topk, ) if isinstance(topk, int) else tuple(topk)
+    # probabilities, not logits: Accuracy counts scores <= its threshold 0 as wrong
+    acc = Accuracy.calculate(logits.detach().float().softmax(-1), target, topk=topk)
+    return {f'accuracy_top-{k}': a[0] for k, a in zip(topk, acc)}
+
+
+def anchor_bank_config(anchors: Optional[str],
+                       anchor_bank: Union[None, dict, nn.Module],
+                       anchor_dim: Optional[int] = None,
+                       class_names: Optional[Sequence[str]] = None,
+                       class_mapping: Optional[Mapping[str, str]] = None,
+                       sample_prob: Optional[float] = None,
+                       who: str = 'VEGAHead') -> Union[dict, nn.Module]:
+    """Resolve a head's anchor arguments into an ``AnchorBank`` config (or module).
+
+    ``anchors='x.pt'`` is short for ``anchor_bank=dict(type='AnchorBank',
+    anchor_file='x.pt', dim=<the file's dimension>)``.  ``anchor_dim``,
+    ``class_names``, ``class_mapping`` and ``sample_prob``, when given, are set on the
+    anchor bank config (either form); a different value already in ``anchor_bank`` is
+    an error, not silently overridden.
+
+    Raises:
+        ValueError: both or neither of ``anchors`` / ``anchor_bank``; a conflict; extra
+            arguments with an already-built ``AnchorBank``.
+    """
+    if anchors is not None and anchor_bank is not None:
+        raise ValueError(f"{who}: give anchors='<anchor file>' or anchor_bank=dict(...), "
+                         'not both')
+    if anchors is None and anchor_bank is None:
+        raise ValueError(f"{who} needs anchors: set anchors='<anchor file>' (see "
+                         "tools/build_anchors.py) or anchor_bank=dict(type='AnchorBank', "
+                         '...)')
+    extra = {k: v for k, v in dict(dim=anchor_dim, class_names=class_names,
+                                   class_mapping=class_mapping,
+                                   sample_prob=sample_prob).items() if v is not None}
+    if isinstance(anchor_bank, nn.Module):
+        if extra:
+            raise ValueError(f'{who}: {sorted(extra)} cannot be applied to an AnchorBank '
+                             'that is already built; set them on the AnchorBank')
+        return anchor_bank
+    if anchors is not None:
+        cfg = dict(type='AnchorBank', anchor_file=str(anchors))
+        if 'dim' not in extra:
+            # The projection maps features to any dimension: take the file's.
+            extra['dim'] = int(load_anchor_file(str(anchors))['centers'].shape[1])
+    else:
+        cfg = dict(anchor_bank)
+    for key, value in extra.items():
+        old = cfg.get(key)
+        if old is not None and _normalised(old) != _normalised(value):
+            raise ValueError(f'{who}: {key}={value!r} conflicts with '
+                             f'anchor_bank.{key}={old!r}')
+        cfg[key] = value
+    return cfg
+
+
+def _normalised(value):
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return value
 
 
 @MODELS.register_module()
@@ -29,13 +110,18 @@ class VEGAHead(BranchLossMixin, ClsHead):
     The same head serves two kinds of models:
 
     - conversation models pass a dict ``{branch: Tensor[N, H]}`` (``fused``, ``text``...);
-    - mmpretrain models pass the usual tuple of features; the last one feeds the first
-      branch, and ``loss`` / ``predict`` take and return mmpretrain ``DataSample``s.
+    - mmpretrain models (``ImageClassifier``, mmaction2 recognizers) pass the usual
+      tuple of features; the last one feeds the first branch, and ``loss`` /
+      ``predict`` take and return mmpretrain ``DataSample``s::
+
+          head=dict(type='VEGAHead', num_classes=7, in_channels=512,
+                    anchors='data/anchors/faces_vitb32.pt', class_names=classes)
 
     Args:
         num_classes: C.
         in_channels: H.
         anchor_bank: config of (or an) :class:`AnchorBank`; ``num_classes`` is filled in.
+            Give this or ``anchors``.
         branches: branch names.
         teacher: the branch that teaches the others (ignored with a single branch).
         proj_dropout: dropout inside the projection MLPs.
@@ -47,13 +133,26 @@ class VEGAHead(BranchLossMixin, ClsHead):
         kd_weights: per-student distillation weights.
         init_temperature: initial learned temperature.
         detach_teacher: stop the distillation gradient into the teacher.
-        topk, cal_acc, init_cfg: as in mmpretrain's ``ClsHead``.
+        topk, cal_acc, init_cfg: as in mmpretrain's ``ClsHead`` (``cal_acc`` adds
+            ``accuracy_top-k`` of the first branch to the mmpretrain ``loss``).
+        anchors: path of an anchor file; short for ``anchor_bank=dict(type='AnchorBank',
+            anchor_file=anchors, dim=<the file's dimension>)``.
+        anchor_dim: the anchors' dimension D (checked against the file); by default
+            the file's dimension with ``anchors``, ``anchor_bank.dim`` otherwise.
+        class_names: the dataset's class order, to which the file's anchors are
+            matched by name (see :class:`AnchorBank`).
+        class_mapping: classes without anchors of their own -> the class standing in.
+        sample_prob: probability of drawing exemplars instead of centres in a training
+            step (AnchorBank default: 0.4).
+
+    ``anchor_dim``, ``class_names``, ``class_mapping`` and ``sample_prob`` are set on the
+    anchor bank in either form; a different value inside ``anchor_bank`` is an error.
     """
 
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
-                 anchor_bank: Union[dict, nn.Module],
+                 anchor_bank: Union[None, dict, nn.Module] = None,
                  branches: Sequence[str] = ('fused', ),
                  teacher: Optional[str] = 'fused',
                  proj_dropout: float = 0.374,
@@ -67,13 +166,20 @@ class VEGAHead(BranchLossMixin, ClsHead):
                  detach_teacher: bool = False,
                  topk: Union[int, Tuple[int]] = (1, ),
                  cal_acc: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 anchors: Optional[str] = None,
+                 anchor_dim: Optional[int] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 class_mapping: Optional[Mapping[str, str]] = None,
+                 sample_prob: Optional[float] = None) -> None:
         ClsHead.__init__(self, topk=topk, cal_acc=cal_acc, init_cfg=init_cfg)
         self.num_classes = num_classes
         self._init_branch_losses(branches, teacher, class_weight, loss_weight,
                                  branch_weights, kd_loss_weight, kd_weights,
                                  init_temperature, detach_teacher,
                                  loss_names=('loss_anc', 'loss_akd'))
+        anchor_bank = anchor_bank_config(anchors, anchor_bank, anchor_dim, class_names,
+                                         class_mapping, sample_prob, type(self).__name__)
         if isinstance(anchor_bank, dict):
             cfg = dict(anchor_bank)
             cfg.setdefault('type', 'AnchorBank')
@@ -120,9 +226,11 @@ class VEGAHead(BranchLossMixin, ClsHead):
         if isinstance(feats, Mapping):
             raise TypeError('VEGAHead.loss takes mmpretrain features (a tuple); conversation '
                             'models call loss_by_feats')
-        if any('gt_label' not in s for s in data_samples):
-            raise ValueError('VEGAHead.loss needs gt_label in every data sample (soft '
-                             'labels from mixup/cutmix are not supported)')
-        target = torch.cat([s.gt_label.reshape(-1) for s in data_samples]).to(
-            feats[-1].device).long()
-        return self.loss_by_feats({self.branches[0]: self.pre_logits(feats)}, target)
+        x = self.pre_logits(feats)
+        target = gt_labels(data_samples, x.device, type(self).__name__)
+        branch = self.branches[0]
+        logits = self.anchor_logits({branch: x})
+        losses = self.branch_losses(logits, target)
+        if self.cal_acc:
+            losses.update(topk_accuracy(logits[branch], target, self.topk))
+        return losses

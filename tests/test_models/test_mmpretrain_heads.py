@@ -1,0 +1,266 @@
+"""VEGA heads inside mmpretrain models: ``VEGAHead`` and ``DualBranchHead`` on tuples of
+features with ``DataSample``s, mmpretrain's metrics on their predictions, and an
+``ImageClassifier`` built from a config with either head."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.evaluator import Evaluator
+from mmengine.registry import DefaultScope
+from mmpretrain.evaluation import Accuracy, SingleLabelMetric
+from mmpretrain.structures import DataSample
+
+from vega_mm.anchors.io import save_anchor_file
+from vega_mm.engine.hooks import SelfDistillationHook
+from vega_mm.models import AnchorBank, DualBranchHead, VEGAHead
+from vega_mm.registry import MODELS
+
+C, H = 3, 16
+FILE_CLASSES = ['happy', 'sad', 'angry']    # the anchor file's order
+DATASET_CLASSES = ('angry', 'joy', 'sad')   # the dataset's order ('joy' == 'happy')
+
+
+@pytest.fixture
+def anchor_file(tmp_path):
+    """A 24-d anchor file whose classes are in another order than the dataset's."""
+    gen = torch.Generator().manual_seed(0)
+    banks = [F.normalize(torch.randn(k, 24, generator=gen), dim=-1) for k in (3, 4, 5)]
+    path = tmp_path / 'anchors.pt'
+    save_anchor_file(str(path), FILE_CLASSES, banks)
+    return path, banks
+
+
+def _random_bank(**kw):
+    return dict(type='AnchorBank', dim=8, random_anchors=True, **kw)
+
+
+def _samples(labels):
+    return [DataSample().set_gt_label(int(y)) for y in labels]
+
+
+def _feats(n=6, seed=0):
+    """Two 'stages' like a backbone's output: heads must use the last one."""
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, 4, 2, 2, generator=gen), torch.randn(n, H, generator=gen))
+
+
+# ----------------------------------------------------------------- VEGAHead
+def test_vega_head_takes_an_anchor_file_path(anchor_file):
+    path, banks = anchor_file
+    head = VEGAHead(num_classes=C, in_channels=H, anchors=str(path),
+                    class_names=DATASET_CLASSES, sample_prob=0.25)
+    bank = head.anchor_bank
+    assert bank.dim == 24 and bank.sample_prob == 0.25  # dimension read from the file
+    assert head.projections['fused'][-1].out_features == 24
+    # anchors reordered by name to the dataset's classes (joy -> happy)
+    for row, name in enumerate(['angry', 'happy', 'sad']):
+        torch.testing.assert_close(bank.centers[row], banks[FILE_CLASSES.index(name)].mean(0))
+
+
+def test_vega_head_anchor_arguments_are_checked(anchor_file):
+    path, _ = anchor_file
+    with pytest.raises(ValueError, match='not both'):
+        VEGAHead(num_classes=C, in_channels=H, anchors=str(path), anchor_bank=_random_bank())
+    with pytest.raises(ValueError, match='needs anchors'):
+        VEGAHead(num_classes=C, in_channels=H)
+    with pytest.raises(ValueError, match='sample_prob=0.1 conflicts'):
+        VEGAHead(num_classes=C, in_channels=H, anchor_bank=_random_bank(sample_prob=0.4),
+                 sample_prob=0.1)
+    with pytest.raises(ValueError, match='already built'):
+        VEGAHead(num_classes=C, in_channels=H, class_names=DATASET_CLASSES,
+                 anchor_bank=AnchorBank(num_classes=C, dim=8, random_anchors=True))
+    with pytest.raises(ValueError, match='holds 24-d anchors but the model expects dim=512'):
+        VEGAHead(num_classes=C, in_channels=H, anchors=str(path), anchor_dim=512,
+                 class_names=DATASET_CLASSES)
+    with pytest.raises(KeyError, match=r"no anchors for class\(es\) \['fear'\]"):
+        VEGAHead(num_classes=C, in_channels=H, anchors=str(path),
+                 class_names=('angry', 'fear', 'sad'))
+    # the same keyword in both forms: allowed when the values agree
+    head = VEGAHead(num_classes=C, in_channels=H, anchor_bank=_random_bank(sample_prob=0.3),
+                    sample_prob=0.3)
+    assert head.anchor_bank.sample_prob == 0.3
+
+
+def test_vega_head_loss_and_predict_on_a_feature_tuple():
+    # sample_prob=0: centres in training too, so train and eval logits agree
+    head = VEGAHead(num_classes=C, in_channels=H, anchor_bank=_random_bank(sample_prob=0.0),
+                    proj_dropout=0.0, cal_acc=True)
+    feats, labels = _feats(), torch.tensor([0, 1, 2, 0, 1, 2])
+    losses = head.train().loss(feats, _samples(labels))
+    assert set(losses) == {'loss_anc', 'accuracy_top-1'}
+    losses['loss_anc'].backward()
+    assert head.projections['fused'][0].weight.grad.abs().sum() > 0
+    assert not head.anchor_bank.centers.requires_grad
+
+    head.eval()
+    z = F.normalize(head.projections['fused'](feats[-1]), dim=-1)
+    expected = 100.0 * z @ F.normalize(head.anchor_bank.centers, dim=-1).t()
+    with torch.no_grad():
+        preds = head.predict(feats, _samples(labels))
+    assert [int(p.gt_label) for p in preds] == labels.tolist()  # inputs kept
+    torch.testing.assert_close(torch.stack([p.pred_score for p in preds]),
+                               expected.softmax(-1))
+    assert [int(p.pred_label) for p in preds] == expected.argmax(-1).tolist()
+    # training accuracy of the batch, in %, as mmpretrain heads log it
+    with torch.no_grad():
+        acc = head.train().loss(feats, _samples(expected.argmax(-1)))['accuracy_top-1']
+    assert float(acc) == pytest.approx(100.0)
+
+
+def test_vega_head_rejects_soft_labels():
+    head = VEGAHead(num_classes=C, in_channels=H, anchor_bank=_random_bank())
+    samples = [DataSample().set_gt_score(torch.tensor([0.5, 0.5, 0.0])) for _ in range(6)]
+    with pytest.raises(ValueError, match='soft labels'):
+        head.loss(_feats(), samples)
+
+
+@pytest.mark.parametrize('head_type', ['VEGAHead', 'DualBranchHead'])
+def test_mmpretrain_metrics_read_the_head_predictions(head_type):
+    head = MODELS.build(dict(type=head_type, num_classes=C, in_channels=H,
+                             anchor_bank=_random_bank())).eval()
+    feats = (torch.randn(10, H), )
+    with torch.no_grad():
+        pred = head.predict(feats)
+    predicted = torch.cat([p.pred_label for p in pred])
+    # the first 7 labels right, the last 3 wrong: 70% accuracy
+    gt = torch.cat([predicted[:7], (predicted[7:] + 1) % C])
+    samples = head.predict(feats, _samples(gt))
+    # what the Runner's ValLoop does with the outputs of model.val_step
+    evaluator = Evaluator([Accuracy(topk=(1, )), SingleLabelMetric(num_classes=C)])
+    evaluator.process(data_samples=samples, data_batch=None)
+    metrics = evaluator.evaluate(len(samples))
+    assert metrics['accuracy/top1'] == pytest.approx(70.0)
+    recall = [float((predicted[gt == c] == c).float().mean()) for c in gt.unique()]
+    assert metrics['single-label/recall'] == pytest.approx(
+        100.0 * sum(recall) / C, abs=1e-3)
+
+
+# ----------------------------------------------------------------- DualBranchHead
+def _dual(**kw):
+    cfg = dict(num_classes=C, in_channels=H, anchor_bank=_random_bank(),
+               vega_head=dict(proj_dropout=0.0), label_head=dict(dropout=0.0))
+    cfg.update(kw)
+    return DualBranchHead(**cfg)
+
+
+@pytest.mark.parametrize('distill,students', [('mutual', {'anchor', 'label'}),
+                                              ('label_to_anchor', {'anchor'}),
+                                              ('anchor_to_label', {'label'}),
+                                              (None, set())])
+def test_dual_head_losses(distill, students):
+    head = _dual(distill=distill, kd_loss_weight=0.5).train()
+    losses = head.loss(_feats(), _samples([0, 1, 2, 0, 1, 2]))
+    expected = {'loss_cls', 'loss_anc'} | ({'loss_kd'} if students else set())
+    assert set(losses) == expected
+    assert set(head.temperatures()) == students
+    if students:
+        assert float(losses['loss_kd']) > 0
+        sum(losses.values()).backward()
+        for s in students:
+            assert head.kd_loss.log_temperature[s].grad is not None
+
+
+def test_dual_head_distillation_direction_and_scale():
+    torch.manual_seed(0)
+    head = _dual(distill='label_to_anchor', detach_teacher=True,
+                 anchor_bank=_random_bank(sample_prob=0.0)).train()
+    feats = _feats()
+    logits = head.branch_logits(feats)
+    kd = head.distillation(logits)
+    kd.backward()
+    # the anchor branch learns from the label branch, not the other way round
+    assert head.vega_head.projections['fused'][0].weight.grad.abs().sum() > 0
+    assert head.label_head.classifiers['fused'][0].weight.grad is None
+    # the value is LearnedTemperatureKDLoss's: KL(p_label/T || p_anchor/T) * T^2, T=2
+    t = 2.0
+    manual = F.kl_div(F.log_softmax(logits['anchor'] / t, -1),
+                      F.softmax(logits['label'] / t, -1), reduction='none').mean() * t * t
+    torch.testing.assert_close(kd, manual)
+    samples = _samples([0, 1, 2, 0, 1, 2])
+    full = float(head.loss(feats, samples)['loss_kd'])
+    head.kd_scale = 0.25
+    assert float(head.loss(feats, samples)['loss_kd']) == pytest.approx(0.25 * full)
+
+
+@pytest.mark.parametrize('mode', ['label', 'anchor', 'mean'])
+def test_dual_head_predicts_with_the_chosen_branch(mode):
+    head = _dual(predict_with=mode).eval()
+    feats = _feats()
+    with torch.no_grad():
+        logits = head.branch_logits(feats)
+        preds = head.predict(feats)
+    p_label, p_anchor = logits['label'].softmax(-1), logits['anchor'].softmax(-1)
+    expected = dict(label=p_label, anchor=p_anchor, mean=(p_label + p_anchor) / 2)[mode]
+    scores = torch.stack([p.pred_score for p in preds])
+    torch.testing.assert_close(scores, expected)
+    assert [int(p.pred_label) for p in preds] == expected.argmax(-1).tolist()
+
+
+def test_dual_head_with_an_mmpretrain_label_head():
+    head = _dual(label_head=dict(type='LinearClsHead'), class_weight=[1.0, 2.0, 3.0])
+    assert type(head.label_head).__name__ == 'LinearClsHead'
+    assert head.label_head.fc.in_features == H and head.label_head.fc.out_features == C
+    feats, labels = _feats(), torch.tensor([0, 1, 2, 0, 1, 2])
+    losses = head.train().loss(feats, _samples(labels))
+    assert {'loss_cls', 'loss_anc', 'loss_kd'} == set(losses)
+    # the mmpretrain head keeps its own loss (plain CE); VEGA gets the class weights
+    torch.testing.assert_close(losses['loss_cls'],
+                               F.cross_entropy(head.label_head(feats), labels))
+    torch.testing.assert_close(head.vega_head.ce_loss.class_weight,
+                               torch.tensor([1.0, 2.0, 3.0]))
+
+
+def test_dual_head_rejects_bad_arguments(anchor_file):
+    with pytest.raises(ValueError, match='distill must be one of'):
+        _dual(distill='sideways')
+    with pytest.raises(ValueError, match='predict_with must be one of'):
+        _dual(predict_with='vote')
+    with pytest.raises(ValueError, match='given both at the top level and in vega_head'):
+        _dual(anchors=str(anchor_file[0]), anchor_bank=None,
+              vega_head=dict(anchors=str(anchor_file[0])))
+    with pytest.raises(ValueError, match='one branch'):
+        _dual(vega_head=dict(branches=('fused', 'text')))
+    with pytest.raises(KeyError, match='not registered'):
+        _dual(label_head=dict(type='NoSuchHead'))
+
+
+# ----------------------------------------------------------------- in an ImageClassifier
+def _image_classifier(head: dict):
+    cfg = dict(type='ImageClassifier',
+               data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=C,
+                                      mean=[127.5] * 3, std=[127.5] * 3),
+               backbone=dict(type='ResNet', depth=18, out_indices=(3, )),
+               neck=dict(type='GlobalAveragePooling'),
+               head=dict(num_classes=C, in_channels=512, **head))
+    with DefaultScope.overwrite_default_scope('vega_mm'):
+        return MODELS.build(cfg)
+
+
+@pytest.mark.parametrize('head', [
+    dict(type='VEGAHead', anchor_bank=_random_bank()),
+    dict(type='DualBranchHead', anchor_bank=_random_bank(), distill='mutual'),
+])
+def test_image_classifier_trains_and_predicts_with_vega_heads(head):
+    torch.manual_seed(0)
+    model = _image_classifier(head)
+    batch = dict(inputs=[torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+                         for _ in range(4)],
+                 data_samples=_samples([0, 1, 2, 1]))
+    optim = torch.optim.SGD(model.parameters(), lr=0.01)
+    from mmengine.optim import OptimWrapper
+    log = model.train_step(batch, OptimWrapper(optim))
+    assert 'loss_anc' in log and torch.isfinite(log['loss'])
+    assert model.head.kd_scale == 1.0
+    out = model.val_step(batch)
+    assert len(out) == 4 and all(isinstance(s, DataSample) for s in out)
+    assert out[0].pred_score.shape == (C, ) and out[0].gt_label.tolist() == [0]
+
+
+def test_self_distillation_hook_ramps_the_dual_head():
+    model = _image_classifier(dict(type='DualBranchHead', anchor_bank=_random_bank()))
+    hook = SelfDistillationHook(warmup_iters=10)
+    runner = SimpleNamespace(model=model, iter=5, epoch=0)
+    assert model.head in hook._heads(runner)
+    hook.before_train_iter(runner, batch_idx=5)
+    assert model.head.kd_scale == pytest.approx(0.5)
