@@ -108,8 +108,9 @@ def main() -> None:
     if runner.rank == 0:
         table = format_results_table(
             {'val (best epoch)': results.get('val'), 'test': results.get('test')})
-        print(f'\nResults of {args.config} (model selected on val weighted F1)\n{table}\n',
-              flush=True)
+        monitor = cfg.default_hooks.get('checkpoint', {}).get('save_best')
+        how = f'model selected on val {monitor}' if monitor else 'final model'
+        print(f'\nResults of {args.config} ({how})\n{table}\n', flush=True)
         with open(osp.join(cfg.work_dir, 'results.json'), 'w') as f:
             json.dump(results, f, indent=2)
 

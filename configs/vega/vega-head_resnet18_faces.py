@@ -32,10 +32,6 @@ anchors = 'data/anchors/faces_vitb32.pt'
 # ImageNet-pretrained weights of large face images.
 img_size = 112
 max_epochs = 60
-# ImageNet weights for the backbone (a local file or a URL), e.g. mmpretrain's
-# 'https://download.openmmlab.com/mmclassification/v0/resnet/'
-# 'resnet18_8xb32_in1k_20210831-fbbb1da6.pth'.  None trains from scratch.
-pretrained = None
 
 model = dict(
     type='ImageClassifier',
@@ -51,9 +47,13 @@ model = dict(
         depth=18,
         num_stages=4,
         out_indices=(3, ),
-        style='pytorch',
-        init_cfg=(dict(type='Pretrained', checkpoint=pretrained, prefix='backbone')
-                  if pretrained else None)),
+        style='pytorch'),
+    # From scratch.  To start from ImageNet weights (a local file or mmpretrain's
+    # https://download.openmmlab.com/mmclassification/v0/resnet/
+    # resnet18_8xb32_in1k_20210831-fbbb1da6.pth), add to the backbone
+    #   init_cfg=dict(type='Pretrained', checkpoint=CKPT, prefix='backbone')
+    # e.g. --cfg-options model.backbone.init_cfg.type=Pretrained
+    #   model.backbone.init_cfg.checkpoint=CKPT model.backbone.init_cfg.prefix=backbone
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='VEGAHead',

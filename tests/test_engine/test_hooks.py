@@ -20,9 +20,6 @@ class _Model(torch.nn.Module):
         super().__init__()
         self.a, self.b = _Head(), _Head()
 
-    @property
-    def distillation_heads(self):
-        return [self.a, self.b]
 
 
 class _Hub:
@@ -57,8 +54,9 @@ def test_distillation_hook_logs_temperatures():
     runner = _runner(it=1)
     hook.before_train_iter(runner, 0)
     hook.after_train_iter(runner, 0)
-    assert runner.message_hub.scalars['train/T_cls_text'] == 2.0
-    assert runner.message_hub.scalars['train/kd_scale_cls'] == pytest.approx(0.25)
+    assert runner.message_hub.scalars['train/T_a_text'] == 2.0
+    assert runner.message_hub.scalars['train/T_b_text'] == 2.0
+    assert runner.message_hub.scalars['train/kd_scale_a'] == pytest.approx(0.25)
 
 
 def test_distillation_hook_rejects_bad_config():

@@ -182,8 +182,8 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
                           num_classes: int, out_dir: str, epochs: int = 1,
                           lr: float = 3e-5, batch_size: int = 32, max_length: int = 64,
                           pooling: str = 'mean', class_weighted: bool = True,
-                          seed: int = 0, device: Optional[str] = None,
-                          progress: bool = True) -> str:
+                          freeze_embeddings: bool = True, seed: int = 0,
+                          device: Optional[str] = None, progress: bool = True) -> str:
     """Fine-tune a text encoder on labelled *training* utterances; save it to ``out_dir``.
 
     A linear classifier on the pooled embedding is trained jointly with the encoder
@@ -191,6 +191,10 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
     ``class_weighted``); only the encoder and tokenizer are saved.  Pass training-split
     utterances only: the caller (:func:`vega_mm.features.extract.extract_features`)
     never passes validation or test ones.
+
+    To stay CPU-friendly, batches are formed from utterances of similar length (shuffled
+    pools of 50 batches, sorted by length), so little compute goes to padding, and the
+    token embeddings (half of MiniLM's weights) stay frozen by default.
 
     Returns:
         ``out_dir``, loadable as a :class:`TextFeatureExtractor` ``model``.
@@ -210,15 +214,19 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(name)
     encoder = AutoModel.from_pretrained(name)
+    if freeze_embeddings:
+        encoder.get_input_embeddings().weight.requires_grad_(False)
     clf = _PooledClassifier(encoder, int(encoder.config.hidden_size), num_classes, pooling,
                             dropout=0.1).to(dev)
+    lengths = np.asarray([len(t or '') for t in texts])
     weight = None
     if class_weighted:
         counts = np.bincount(labels_arr, minlength=num_classes).astype(np.float64)
         w = counts.sum() / np.maximum(counts, 1) / num_classes
         weight = torch.as_tensor(w, dtype=torch.float32, device=dev)
     steps = epochs * math.ceil(len(texts) / batch_size)
-    optim = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=0.01)
+    optim = torch.optim.AdamW([p for p in clf.parameters() if p.requires_grad], lr=lr,
+                              weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(optim, int(0.06 * steps), steps)
     bar = None
     if progress:
@@ -226,9 +234,16 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
         bar = tqdm(total=steps, desc='fine-tune text', unit='batch')
     clf.train()
     for _ in range(epochs):
-        perm = torch.randperm(len(texts), generator=gen).tolist()
-        for i in range(0, len(perm), batch_size):
-            idx = perm[i:i + batch_size]
+        perm = torch.randperm(len(texts), generator=gen).numpy()
+        batches = []
+        pool = 50 * batch_size
+        for p in range(0, len(perm), pool):
+            chunk = perm[p:p + pool]
+            chunk = chunk[np.argsort(lengths[chunk], kind='stable')]
+            batches += [chunk[i:i + batch_size].tolist()
+                        for i in range(0, len(chunk), batch_size)]
+        for b in torch.randperm(len(batches), generator=gen).tolist():
+            idx = batches[b]
             enc = tokenizer([texts[j] or '' for j in idx], padding=True, truncation=True,
                             max_length=max_length, return_tensors='pt')
             enc = {k: v.to(dev) for k, v in enc.items()}

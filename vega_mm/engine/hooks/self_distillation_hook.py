@@ -1,5 +1,7 @@
 """Controls VEGA's self-distillation during training."""
-from typing import Optional
+from typing import List, Optional, Tuple
+
+import torch
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -20,7 +22,9 @@ class SelfDistillationHook(Hook):
     Args:
         warmup_epochs: epochs of linear warm-up (fractional progress within an epoch).
         warmup_iters: iterations of linear warm-up (used if ``warmup_epochs`` is 0).
-        log_temperatures: log each head's learned temperatures and the factor.
+        log_temperatures: log each head's learned temperatures and the factor, as
+            ``T_<head path>_<branch>`` (e.g. ``T_vega_head_text``) and
+            ``kd_scale_<head path>``.
     """
 
     priority = 'NORMAL'
@@ -37,12 +41,12 @@ class SelfDistillationHook(Hook):
         self.log_temperatures = log_temperatures
 
     @staticmethod
-    def _heads(runner) -> list:
+    def _heads(runner) -> List[Tuple[str, torch.nn.Module]]:
+        """(name, module) of every module with a ``kd_scale``; the name is its path in
+        the model (``head``, ``vega_head``, ``head.vega``...)."""
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        heads = getattr(model, 'distillation_heads', None)
-        if heads is None:
-            heads = [m for m in model.modules() if hasattr(m, 'kd_scale')]
-        return list(heads)
+        return [(name.replace('.', '_') or 'model', m) for name, m in model.named_modules()
+                if hasattr(m, 'kd_scale')]
 
     def factor(self, runner, batch_idx: int) -> float:
         """The distillation factor for the coming step, in [0, 1]."""
@@ -60,15 +64,15 @@ class SelfDistillationHook(Hook):
     def before_train_iter(self, runner, batch_idx: int, data_batch: Optional[dict] = None
                           ) -> None:
         value = self.factor(runner, batch_idx)
-        for head in self._heads(runner):
+        for _, head in self._heads(runner):
             head.kd_scale = value
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if not self.log_temperatures:
             return
         hub = runner.message_hub
-        for head in self._heads(runner):
-            name = 'vega' if type(head).__name__ == 'VEGAHead' else 'cls'
+        for name, head in self._heads(runner):
             hub.update_scalar(f'train/kd_scale_{name}', head.kd_scale)
-            for branch, t in head.temperatures().items():
+            temperatures = head.temperatures() if hasattr(head, 'temperatures') else {}
+            for branch, t in temperatures.items():
                 hub.update_scalar(f'train/T_{name}_{branch}', t)

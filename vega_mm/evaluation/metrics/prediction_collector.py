@@ -8,7 +8,7 @@ from vega_mm.registry import METRICS
 
 @METRICS.register_module()
 class ConversationPredictionCollector(BaseMetric):
-    """Keeps every dialogue's predictions in ``self.predictions`` (no metric values).
+    """Keeps every dialogue's (or image's) predictions in ``self.predictions``.
 
     Each entry: ``dialogue_id``, ``utterance_ids`` (when known), ``gt_label``,
     ``pred_label``, ``pred_class``, ``pred_score`` (lists, one item per utterance).
@@ -27,14 +27,18 @@ class ConversationPredictionCollector(BaseMetric):
         for s in data_samples:
             get = s.get if isinstance(s, dict) else (lambda k, s=s: s.get(k))
             meta = s.get('metainfo', {}) if isinstance(s, dict) else s.metainfo
+            score = get('pred_score').cpu()
             entry = dict(dialogue_id=get('dialogue_id') or meta.get('dialogue_id'),
                          utterance_ids=get('utterance_ids') or meta.get('utterance_ids'),
-                         pred_label=get('pred_label').cpu().tolist(),
+                         pred_label=get('pred_label').cpu().reshape(-1).tolist(),
+                         # [L, C] per dialogue; an image sample is one row
                          pred_score=[[round(float(p), 6) for p in row]
-                                     for row in get('pred_score').cpu()])
+                                     for row in score.reshape(-1, score.shape[-1])])
+            if entry['dialogue_id'] is None:
+                entry['img_path'] = get('img_path') or meta.get('img_path')
             gt = get('gt_label')
             if gt is not None:
-                entry['gt_label'] = gt.cpu().tolist()
+                entry['gt_label'] = gt.cpu().reshape(-1).tolist()
             self.results.append(entry)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:

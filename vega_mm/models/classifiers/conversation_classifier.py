@@ -51,11 +51,6 @@ class ConversationClassifier(BaseModel):
             raise ValueError(f'predict_with={predict_with!r} needs a vega_head')
         self.predict_with = predict_with
 
-    @property
-    def distillation_heads(self) -> List[torch.nn.Module]:
-        """Heads whose distillation the SelfDistillationHook controls."""
-        return [h for h in (self.head, self.vega_head) if h is not None]
-
     def extract_feat(self, inputs: dict) -> Dict[str, torch.Tensor]:
         return self.neck(inputs['feats'], inputs['mask'], inputs['speakers'])
 

@@ -13,7 +13,8 @@ from mmpretrain.models.heads import ClsHead
 
 from vega_mm.models.losses import LearnedTemperatureKDLoss
 from vega_mm.registry import MODELS
-from .vega_head import VEGAHead, gt_labels, topk_accuracy
+from .vega_head import (VEGAHead, _check_batch, _num_segs, gt_labels, pool_features,
+                        predictions, topk_accuracy)
 
 _DISTILL = {
     None: (),
@@ -30,8 +31,10 @@ class DualBranchHead(ClsHead):
     """A label-space classifier and a :class:`VEGAHead` on one feature, with
     distillation between the two spaces.
 
-    Both branches read the last feature of the tuple (``[N, in_channels]``, e.g. a
-    ResNet's pooled feature).  Losses::
+    Both branches read the same feature ``x`` [N, in_channels]: the last of a tuple
+    (mmpretrain, e.g. a ResNet's pooled feature) or an mmaction2 feature map, globally
+    averaged and averaged over ``num_segs`` (see :func:`~.vega_head.pool_features`).
+    Losses::
 
         loss_cls = label_head's class-weighted CE on z = label_head(x)
         loss_anc = VEGA's class-weighted CE on s = 100 * cos(proj(x), anchors)
@@ -103,6 +106,7 @@ class DualBranchHead(ClsHead):
             raise ValueError(f'DualBranchHead: predict_with must be one of {_PREDICT_WITH}, '
                              f'got {predict_with!r}')
         self.num_classes = num_classes
+        self.in_channels = in_channels
         self.distill = distill
         self.kd_loss_weight = float(kd_loss_weight)
         self.predict_with = predict_with
@@ -111,6 +115,7 @@ class DualBranchHead(ClsHead):
         # ---- anchor space: a VEGAHead with one branch
         vcfg = dict(vega_head or {})
         vcfg.setdefault('type', 'VEGAHead')
+        vcfg.setdefault('_scope_', 'vega_mm')  # buildable from any default scope
         anchor_args = dict(anchors=anchors, anchor_bank=anchor_bank, anchor_dim=anchor_dim,
                            class_names=class_names, class_mapping=class_mapping,
                            sample_prob=sample_prob)
@@ -135,6 +140,7 @@ class DualBranchHead(ClsHead):
         # ---- label space: VEGA's MLP classifier or any mmpretrain ClsHead
         lcfg = dict(label_head or {})
         lcfg.setdefault('type', 'MultiBranchClsHead')
+        lcfg.setdefault('_scope_', 'vega_mm')
         label_cls = MODELS.get(lcfg['type']) if isinstance(lcfg['type'], str) else lcfg['type']
         if label_cls is None:
             raise KeyError(f"DualBranchHead: label_head type {lcfg['type']!r} is not "
@@ -168,18 +174,24 @@ class DualBranchHead(ClsHead):
         """Learned temperatures, by student branch (``'anchor'``, ``'label'``)."""
         return self.kd_loss.temperatures()
 
-    def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
-        return feats[-1]
+    def pre_logits(self, feats: Union[torch.Tensor, Sequence[torch.Tensor]],
+                   num_segs: Optional[int] = None) -> torch.Tensor:
+        """The feature [N, H] both branches read (see :func:`pool_features`)."""
+        return pool_features(feats, num_segs, self.in_channels)
 
-    def _label_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+    def logits_by_feat(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """``{'label': z [N, C], 'anchor': s [N, C]}`` from a pooled feature [N, H]."""
         if self._label_takes_tuple:
-            return self.label_head(feats)
-        return self.label_head({self.branch: self.pre_logits(feats)})[self.branch]
+            label = self.label_head((x, ))
+        else:
+            label = self.label_head({self.branch: x})[self.branch]
+        anchor = self.vega_head.anchor_logits({self.branch: x})[self.branch]
+        return dict(label=label, anchor=anchor)
 
-    def branch_logits(self, feats: Tuple[torch.Tensor]) -> Dict[str, torch.Tensor]:
+    def branch_logits(self, feats, **kwargs) -> Dict[str, torch.Tensor]:
         """``{'label': z [N, C], 'anchor': s [N, C]}`` from a tuple of features."""
-        anchor = self.vega_head.anchor_logits({self.branch: self.pre_logits(feats)})
-        return dict(label=self._label_logits(feats), anchor=anchor[self.branch])
+        x = self.pre_logits(feats, _num_segs(kwargs, type(self).__name__))
+        return self.logits_by_feat(x)
 
     def _scores(self, logits: Dict[str, torch.Tensor]) -> torch.Tensor:
         if self.predict_with == 'label':
@@ -200,18 +212,18 @@ class DualBranchHead(ClsHead):
         return total
 
     # ------------------------------------------------------------ mmpretrain API
-    def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
+    def forward(self, feats, **kwargs) -> torch.Tensor:
         """Scores [N, C] whose softmax is the prediction (see ``predict_with``)."""
-        return self._scores(self.branch_logits(feats))
+        return self._scores(self.branch_logits(feats, **kwargs))
 
-    def loss(self, feats: Tuple[torch.Tensor], data_samples: List,
-             **kwargs) -> Dict[str, torch.Tensor]:
+    def loss(self, feats, data_samples: List, **kwargs) -> Dict[str, torch.Tensor]:
         """``loss_cls``, ``loss_anc`` and ``loss_kd`` from features and ``DataSample``s."""
-        x = self.pre_logits(feats)
+        x = self.pre_logits(feats, _num_segs(kwargs, type(self).__name__))
         target = gt_labels(data_samples, x.device, type(self).__name__)
-        logits = self.branch_logits(feats)
+        _check_batch(x, target, type(self).__name__)
+        logits = self.logits_by_feat(x)
         if self._label_takes_tuple:
-            label_losses = self.label_head._get_loss(logits['label'], data_samples, **kwargs)
+            label_losses = self.label_head._get_loss(logits['label'], data_samples)
             label_losses['loss_cls'] = label_losses.pop('loss')
         else:
             label_losses = self.label_head.branch_losses({self.branch: logits['label']},
@@ -224,6 +236,11 @@ class DualBranchHead(ClsHead):
         if self.cal_acc:
             losses.update(topk_accuracy(self._scores(logits), target, self.topk))
         return losses
+
+    def predict(self, feats, data_samples: Optional[List] = None, **kwargs) -> List:
+        """Predictions set on the data samples; several views per sample (mmaction2
+        multi-view testing) are averaged."""
+        return predictions(self, self(feats, **kwargs), data_samples)
 
     def extra_repr(self) -> str:
         return (f'distill={self.distill!r}, kd_loss_weight={self.kd_loss_weight}, '

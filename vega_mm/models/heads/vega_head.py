@@ -172,8 +172,12 @@ class VEGAHead(BranchLossMixin, ClsHead):
                  class_names: Optional[Sequence[str]] = None,
                  class_mapping: Optional[Mapping[str, str]] = None,
                  sample_prob: Optional[float] = None) -> None:
-        ClsHead.__init__(self, topk=topk, cal_acc=cal_acc, init_cfg=init_cfg)
+        # ClsHead's own loss module is unused (the branch losses are ours): no need to
+        # build it, which also keeps the head buildable from other OpenMMLab scopes.
+        ClsHead.__init__(self, loss=nn.Identity(), topk=topk, cal_acc=cal_acc,
+                         init_cfg=init_cfg)
         self.num_classes = num_classes
+        self.in_channels = in_channels
         self._init_branch_losses(branches, teacher, class_weight, loss_weight,
                                  branch_weights, kd_loss_weight, kd_weights,
                                  init_temperature, detach_teacher,
@@ -184,6 +188,8 @@ class VEGAHead(BranchLossMixin, ClsHead):
             cfg = dict(anchor_bank)
             cfg.setdefault('type', 'AnchorBank')
             cfg.setdefault('num_classes', num_classes)
+            # found from any default scope (e.g. 'mmaction' in an mmaction2 config)
+            cfg.setdefault('_scope_', 'vega_mm')
             anchor_bank = MODELS.build(cfg)
         if anchor_bank.num_classes != num_classes:
             raise ValueError(f'VEGAHead: the anchor bank has {anchor_bank.num_classes} '
@@ -212,25 +218,102 @@ class VEGAHead(BranchLossMixin, ClsHead):
         return self.branch_losses(self.anchor_logits(feats), targets)
 
     # ------------------------------------------------------------ mmpretrain API
-    def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
-        return feats[-1]
+    def pre_logits(self, feats: Union[torch.Tensor, Sequence[torch.Tensor]],
+                   num_segs: Optional[int] = None) -> torch.Tensor:
+        """The feature [N, H] the first branch reads (see :func:`pool_features`)."""
+        return pool_features(feats, num_segs, self.in_channels)
 
-    def forward(self, feats):  # noqa: D401 - two input kinds, documented above
-        """Dict of branch features -> dict of logits; tuple -> logits of branch 0."""
+    def forward(self, feats, **kwargs):  # noqa: D401 - two input kinds, documented above
+        """Dict of branch features -> dict of logits; tuple -> logits [N, C] of branch 0.
+
+        ``kwargs``: ``num_segs`` from mmaction2 recognizers (segments averaged).
+        """
         if isinstance(feats, Mapping):
             return self.anchor_logits(feats)
-        return self.anchor_logits({self.branches[0]: self.pre_logits(feats)})[self.branches[0]]
+        x = self.pre_logits(feats, _num_segs(kwargs, type(self).__name__))
+        return self.anchor_logits({self.branches[0]: x})[self.branches[0]]
 
     def loss(self, feats, data_samples: List, **kwargs) -> Dict[str, torch.Tensor]:
         """mmpretrain-style loss on a tuple of features and ``DataSample``s."""
         if isinstance(feats, Mapping):
             raise TypeError('VEGAHead.loss takes mmpretrain features (a tuple); conversation '
                             'models call loss_by_feats')
-        x = self.pre_logits(feats)
+        x = self.pre_logits(feats, _num_segs(kwargs, type(self).__name__))
         target = gt_labels(data_samples, x.device, type(self).__name__)
+        _check_batch(x, target, type(self).__name__)
         branch = self.branches[0]
         logits = self.anchor_logits({branch: x})
         losses = self.branch_losses(logits, target)
         if self.cal_acc:
             losses.update(topk_accuracy(logits[branch], target, self.topk))
         return losses
+
+    def predict(self, feats, data_samples: Optional[List] = None, **kwargs) -> List:
+        """Predictions set on the data samples (``pred_score`` [C], ``pred_label``).
+
+        With several views per sample (mmaction2's multi-clip / multi-crop testing: N x V
+        feature rows for N samples), the views' probabilities are averaged.
+        """
+        return predictions(self, self(feats, **kwargs), data_samples)
+
+
+def pool_features(feats: Union[torch.Tensor, Sequence[torch.Tensor]],
+                  num_segs: Optional[int] = None,
+                  in_channels: Optional[int] = None) -> torch.Tensor:
+    """The feature a single-branch head reads, [N, H].
+
+    - a tuple/list of stage outputs (mmpretrain) -> the last one; a tensor (mmaction2)
+      -> itself;
+    - channels-first maps [N, H, h, w] or [N, H, T, h, w] (image and video backbones)
+      -> global average over the trailing dimensions;
+    - ``num_segs`` (mmaction2 2D recognizers: [N * num_segs, H]) -> average over the
+      segments of each sample, like ``AvgConsensus``.
+
+    Other layouts (token sequences [N, L, H], skeletons [N, M, H, T, V]) need a neck
+    that gives [N, H]; 3-D input is refused as ambiguous, and a channel count other
+    than ``in_channels`` after pooling is an error.
+    """
+    x = feats[-1] if isinstance(feats, (tuple, list)) else feats
+    shape = tuple(x.shape)
+    if x.ndim == 3:
+        raise ValueError(f'features of shape {shape} are ambiguous ([N, H, L] or '
+                         '[N, L, H]); add a neck that gives [N, H] (e.g. '
+                         'GlobalAveragePooling) or pass channels-first maps')
+    if x.ndim > 3:
+        x = x.flatten(2).mean(-1)
+    if in_channels is not None and x.shape[-1] != in_channels:
+        raise ValueError(f'features have {x.shape[-1]} channels (input shape {shape}) but '
+                         f'the head has in_channels={in_channels}; feature maps must be '
+                         'channels-first [N, H, ...]')
+    if num_segs is not None and num_segs > 1:
+        if x.shape[0] % num_segs:
+            raise ValueError(f'{x.shape[0]} feature rows are not a multiple of '
+                             f'num_segs={num_segs}')
+        x = x.reshape(-1, num_segs, x.shape[-1]).mean(1)
+    return x
+
+
+def predictions(head: ClsHead, scores: torch.Tensor, data_samples: Optional[List]) -> List:
+    """``ClsHead``-style predictions from scores [N * V, C] (V views averaged)."""
+    if data_samples is not None and len(data_samples) and \
+            scores.shape[0] != len(data_samples):
+        n = len(data_samples)
+        if scores.shape[0] % n:
+            raise ValueError(f'{type(head).__name__}.predict: {scores.shape[0]} score rows '
+                             f'for {n} data samples')
+        prob = scores.float().softmax(-1).reshape(n, -1, scores.shape[-1]).mean(1)
+        scores = prob.clamp_min(1e-12).log()  # softmax(log p) == p
+    return head._get_predictions(scores, data_samples)
+
+
+def _num_segs(kwargs: Mapping, who: str) -> Optional[int]:
+    if kwargs.get('fcn_test'):
+        raise NotImplementedError(f'{who}: fully-convolutional testing (fcn_test) is not '
+                                  'supported')
+    return kwargs.get('num_segs')
+
+
+def _check_batch(x: torch.Tensor, target: torch.Tensor, who: str) -> None:
+    if x.shape[0] != target.shape[0]:
+        raise ValueError(f'{who}.loss: {x.shape[0]} feature rows but {target.shape[0]} '
+                         'labels (several views per sample are only supported in predict)')
