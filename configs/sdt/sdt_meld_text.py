@@ -1,5 +1,6 @@
 # Text-only SDT on MELD from our MiniLM features: configs/sdt/sdt_meld.py with one
-# modality, the same data and schedule as configs/vega/vega_meld_text.py (see there for
+# modality and the same data, hidden size (256), learning rate (3e-4), unweighted
+# classes and schedule as configs/vega/vega_meld_text.py (see there for why, and for
 # how to make data/meld_text/meld_minilm.npz).
 _base_ = ['./sdt_meld.py']
 
@@ -8,9 +9,11 @@ ann_file = 'meld_minilm.npz'
 modalities = ('text', )
 text_dim = 384
 
+hidden_dim = 256
 model = dict(
-    neck=dict(input_dims=dict(_delete_=True, text=text_dim)),
-    head=dict(branches=('fused', 'text'), kd_weights=dict(_delete_=True, text=0.389)),
+    neck=dict(input_dims=dict(_delete_=True, text=text_dim), hidden_dim=hidden_dim),
+    head=dict(branches=('fused', 'text'), kd_weights=dict(_delete_=True, text=0.389),
+              in_channels=hidden_dim, class_weight=None),
 )
 
 train_pipeline = [
@@ -23,10 +26,11 @@ train_dataloader = dict(dataset=dict(**_data, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(**_data, pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(**_data, pipeline=test_pipeline))
 
-train_cfg = dict(max_epochs=40)
+optim_wrapper = dict(optimizer=dict(lr=3e-4))
+train_cfg = dict(max_epochs=30)
 custom_hooks = [
     dict(type='EpochSeedHook'),
     dict(type='SelfDistillationHook', warmup_epochs=0),
     dict(type='ResumableEarlyStoppingHook', monitor='erc/weighted_f1', rule='greater',
-         patience=8),
+         patience=10),
 ]

@@ -263,3 +263,37 @@ def test_command_line(meld_slice, tiny_text_model, tmp_path, capsys):
     rc = cli.main([str(tmp_path / 'bad.npz'), '--train', str(bad), '--text-model',
                    tiny_text_model, '--quiet'])
     assert rc == 2 and 'duplicated (dialogue, utterance) id' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('config', ['configs/vega/vega_meld_text.py',
+                                    'configs/sdt/sdt_meld_text.py'])
+def test_text_configs_read_extracted_features(meld_file, config):
+    """The benchmark configs read an extracted file as it is (only the tiny test
+    encoder's dimension, 16 instead of MiniLM's 384, is overridden)."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import init_default_scope
+
+    from vega_mm.registry import DATASETS, MODELS
+    out, _ = meld_file
+    root = Path(__file__).parents[2]
+    cfg = Config.fromfile(str(root / config))
+    init_default_scope('vega_mm')
+    cfg.model.neck.input_dims = dict(text=16)
+    datasets = {}
+    for split in ('train', 'val', 'test'):
+        ds_cfg = cfg[f'{split}_dataloader'].dataset
+        ds_cfg.update(data_root='', ann_file=str(out))
+        datasets[split] = DATASETS.build(ds_cfg)
+    assert [len(datasets[s]) for s in ('train', 'val', 'test')] == [18, 2, 6]
+    model = MODELS.build(cfg.model)
+    batch = model.data_preprocessor(pseudo_collate([datasets['train'][i] for i in range(3)]),
+                                    True)
+    losses = model(**batch, mode='loss')
+    assert all(torch.isfinite(v).all() for k, v in losses.items() if k.startswith('loss'))
+    model.eval()
+    batch = model.data_preprocessor(pseudo_collate([datasets['test'][0]]), False)
+    with torch.no_grad():
+        pred = model(**batch, mode='predict')[0]
+    assert pred.pred_label.shape == pred.gt_label.shape

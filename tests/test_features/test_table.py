@@ -84,8 +84,8 @@ def test_ragged_csv_row_is_an_error(tmp_path):
 
 
 def test_utterances_are_ordered_by_id_and_gaps_are_kept(tmp_path):
-    path = write(tmp_path, 't.csv',
-                 HEADER + 'd1,10,Ann,ten,joy\nd1,2,Bob,two,joy\nd2,0,Ann,x,joy\nd1,3,Cy,three,joy\n')
+    path = write(tmp_path, 't.csv', HEADER + 'd1,10,Ann,ten,joy\nd1,2,Bob,two,joy\n'
+                 'd2,0,Ann,x,joy\nd1,3,Cy,three,joy\n')
     utts, _, _ = read_conversation_table(str(path))
     dialogues = group_dialogues(utts)
     assert [d.dialogue_id for d in dialogues] == ['d1', 'd2']

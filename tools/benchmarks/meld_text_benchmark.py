@@ -64,6 +64,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--rerun', action='store_true', help='ignore finished runs')
     p.add_argument('--cfg-options', nargs='+', default=[],
                    help='passed on to tools/train.py for both configs')
+    p.add_argument('--tag', default='',
+                   help='name of this run group (work-dir subfolder), e.g. for --cfg-options')
     return p.parse_args(argv)
 
 
@@ -111,7 +113,8 @@ def scores(y: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
                 macro_f1=100 * f1_score(y, pred, average='macro'))
 
 
-def logistic_regression(path: str, grid: Sequence[float] = (0.01, 0.1, 1.0)) -> Dict:
+def logistic_regression(path: str,
+                        grid: Sequence[float] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)) -> Dict:
     """Context-free baseline: one utterance at a time, unweighted classes (the target
     metric is weighted F1), ``C`` chosen on validation weighted F1."""
     from sklearn.linear_model import LogisticRegression
@@ -178,7 +181,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     t0 = time.time()
     features = feature_file(args)
-    variant = osp.splitext(osp.basename(features))[0]
+    variant = osp.splitext(osp.basename(features))[0] + (f'_{args.tag}' if args.tag else '')
     rows, report = [], dict(features=features, seeds=args.seeds, runs={})
     # Training runs (model x seed), `--jobs` at a time.
     jobs = [(m, s) for m in args.models if m != 'logreg' for s in args.seeds]
@@ -216,7 +219,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                      val_wf1, secs))
     lines = [
         f'MELD text-only, features {features} (test = MELD dev, {len(args.seeds)} seed(s) '
-        f'{args.seeds}; model selection on the held-out 10% of train)', '',
+        f'{args.seeds}; model selection on the held-out 10% of train)'
+        + (f'; cfg-options {args.cfg_options}' if args.cfg_options else ''), '',
         '| model | test weighted F1 | test accuracy | test macro F1 | val weighted F1 | '
         'run time (sum) |', '|---|---|---|---|---|---|']
     for name, results, val, secs in rows:

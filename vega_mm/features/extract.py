@@ -9,6 +9,7 @@ dialogue is done, the parts are standardised with training-split statistics and
 assembled into the output file (atomic rename), see ``docs/internals.md``.
 """
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import numpy as np
 from vega_mm.registry import FEATURE_EXTRACTORS
 from .media import MediaError, ffmpeg_available, is_audio, is_video
 from .standardize import apply_feature_stats, compute_feature_stats
-from .table import (MELD_CLASSES, ConversationTableError, Dialogue, TextRepairs,
+from .table import (MELD_CLASSES, ConversationTableError, Dialogue,
                     build_speaker_map, group_dialogues, read_conversation_table,
                     split_train_val)
 from .text import finetune_text_encoder, resolve_text_model
@@ -318,6 +319,19 @@ def _jsonable(obj: Any) -> Any:
     return str(getattr(obj, 'name', type(obj).__name__))
 
 
+def _with_defaults(cfg: Mapping[str, Any], default_type: str) -> Dict[str, Any]:
+    """The config with the extractor's default arguments filled in, so that a setting
+    given explicitly and the same setting left to its default compare equal."""
+    out = dict(cfg)
+    cls = FEATURE_EXTRACTORS.get(out.get('type', default_type))
+    if cls is None:
+        return out
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name != 'self' and param.default is not inspect.Parameter.empty:
+            out.setdefault(name, param.default)
+    return out
+
+
 def _semantic(cfg: Mapping[str, Any]) -> Any:
     """The settings that change the features (not device or batch size)."""
     return _jsonable({k: v for k, v in cfg.items() if k not in ('device', 'batch_size')})
@@ -393,10 +407,10 @@ def extract_features(out: str,
     if not modalities:
         raise ValueError('no modality to extract (no text column and no media)')
     _check_modalities(conv, modalities)
-    text_cfg = dict(text or {})
+    text_cfg = _with_defaults(text or {}, 'TextFeatureExtractor')
     text_cfg['model'] = resolve_text_model(text_cfg.get('model'))
-    audio_cfg = dict(audio or {})
-    visual_cfg = dict(visual or {})
+    audio_cfg = _with_defaults(audio or {}, 'OpenSmileExtractor')
+    visual_cfg = _with_defaults(visual or {}, 'VisualFeatureExtractor')
     if 'visual' in modalities and 'encoder' not in visual_cfg:
         raise ValueError("visual features need an image encoder: visual=dict(encoder=...) "
                          "(the anchor builder's, e.g. dict(type='OpenCLIPImageEncoder', ...))")

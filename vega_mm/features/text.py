@@ -12,7 +12,7 @@ were made); it is given training utterances only, never validation or test ones.
 import hashlib
 import math
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 import torch
