@@ -128,3 +128,30 @@ def test_audio_of_video_needs_ffmpeg(video_file, monkeypatch):
     monkeypatch.setattr(media, 'ffmpeg_available', lambda: False)
     with pytest.raises(MediaError, match='needs ffmpeg on PATH'):
         media.load_audio_segment(str(video_file))
+
+
+def test_visual_encoder_is_taken_from_the_anchor_file(tmp_path, stub_encoder):
+    import torch
+    from vega_mm.anchors import save_anchor_file
+    from vega_mm.features.visual import visual_config_from_anchor_file
+    ident = dict(type='OpenCLIPImageEncoder', model='ViT-B-32', quick_gelu=True,
+                 weights='/weights/clip.safetensors', weights_sha256='abc', random_init=False,
+                 dim=4)
+    detector = dict(type='HaarCascadeFaceDetector', min_neighbors=3)
+    path = str(tmp_path / 'anchors.pt')
+    save_anchor_file(path, ['joy', 'anger'], [torch.eye(4)[:2], torch.eye(4)[2:]],
+                     meta=dict(encoder=ident, face_detector=detector))
+    cfg = visual_config_from_anchor_file(path)
+    assert cfg['encoder'] == dict(type='OpenCLIPImageEncoder', model_name='ViT-B-32',
+                                  pretrained='/weights/clip.safetensors', quick_gelu=True)
+    assert cfg['face_detector'] == detector
+    # an encoder with other weights would put utterances and anchors in different spaces
+    with pytest.raises(ValueError, match='would not share one space'):
+        VisualFeatureExtractor(stub_encoder, face_detector=None,
+                               expected_identity=cfg['expected_identity'])
+    same = dict(cfg['expected_identity'], weights_sha256='stub')
+    VisualFeatureExtractor(stub_encoder, face_detector=None, expected_identity=same)
+    save_anchor_file(path, ['joy'], [torch.eye(4)[:2]],
+                     meta=dict(encoder=dict(ident, random_init=True)))
+    with pytest.raises(ValueError, match='randomly initialised'):
+        visual_config_from_anchor_file(path)
