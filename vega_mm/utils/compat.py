@@ -1,4 +1,5 @@
 """Fixes for running MMEngine 0.10 on current PyTorch (see docs: stack notes)."""
+import functools
 import os
 import pickle
 import types
@@ -30,6 +31,7 @@ class _RunnerCheckpointUnpickler(pickle.Unpickler):
             'MMEngine training state; refusing to load it')
 
 
+@functools.lru_cache(maxsize=1)
 def _allowed_globals() -> dict:
     import numpy as np
     from mmengine.logging import HistoryBuffer
