@@ -1,5 +1,6 @@
 """Fixtures for the feature-extraction tests: a tiny text encoder saved locally, a slice
-of the real MELD tables, a generated wav and a generated video with a drawn face."""
+of the real MELD tables, a generated wav, a generated video with a drawn face and a
+generated mp4 with a sound track."""
 import csv
 import os
 from pathlib import Path
@@ -102,6 +103,51 @@ def write_video(path: Path, seconds: float = 2.0, fps: int = 10) -> Path:
         writer.write(frame)
     writer.release()
     return path
+
+
+def tone_change(seconds: float = 2.4, sr: int = 16000, change_at: float = 1.2,
+                freqs=(330., 880.)) -> np.ndarray:
+    """A tone at ``freqs[0]`` Hz that switches to ``freqs[1]`` Hz at ``change_at`` s."""
+    t = np.arange(int(round(seconds * sr))) / sr
+    f = np.where(t < change_at, freqs[0], freqs[1])
+    return (0.4 * np.sin(2 * np.pi * f * t)).astype(np.float32)
+
+
+def write_av_video(path: Path, seconds: float = 2.4, fps: int = 10, sr: int = 16000,
+                   audio: bool = True, audio_codec: str = 'aac') -> Path:
+    """A video (MPEG-4 part 2, frame brightness rising with time) written with PyAV, with
+    a stereo track of :func:`tone_change` (AAC by default) unless ``audio=False``."""
+    from fractions import Fraction
+
+    import av
+    container = av.open(str(path), mode='w')
+    video = container.add_stream('mpeg4', rate=fps)
+    video.width, video.height, video.pix_fmt = 64, 48, 'yuv420p'
+    streams = [video]
+    if audio:
+        streams.append(container.add_stream(audio_codec, rate=sr, layout='stereo'))
+    for k in range(int(round(seconds * fps))):
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * k, np.uint8),
+                                           format='rgb24')
+        frame.pts = k
+        container.mux(video.encode(frame))
+    if audio:
+        x = tone_change(seconds, sr)
+        for i in range(0, len(x), 1024):
+            block = np.ascontiguousarray(np.stack([x[i:i + 1024]] * 2))
+            frame = av.AudioFrame.from_ndarray(block, format='fltp', layout='stereo')
+            frame.sample_rate, frame.pts, frame.time_base = sr, i, Fraction(1, sr)
+            container.mux(streams[1].encode(frame))
+    for stream in streams:
+        container.mux(stream.encode())  # flush the encoders
+    container.close()
+    return path
+
+
+@pytest.fixture
+def av_video_file(tmp_path) -> Path:
+    pytest.importorskip('av')
+    return write_av_video(tmp_path / 'talk.mp4')
 
 
 @pytest.fixture

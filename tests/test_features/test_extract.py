@@ -198,6 +198,33 @@ def test_audio_and_visual_from_media_files(tmp_path, tiny_text_model, stub_encod
     assert feats.shape == (4, 4) and np.all(np.diff(feats[:, 3]) > 0)  # later = brighter
 
 
+def test_audio_from_the_sound_track_of_videos(av_video_file, tiny_text_model, stub_encoder,
+                                              tmp_path):
+    """mp4 clips with sound give all three modalities; audio is decoded with PyAV."""
+    from vega_mm.features import OpenSmileExtractor
+    rows = [[f'd{d}', str(u), 'AB'[u % 2], 'oh my god', 'joy' if u else 'neutral',
+             av_video_file.name, u * 0.6, u * 0.6 + 0.6] for d in range(3) for u in range(4)]
+    table = _media_table(tmp_path, rows)
+    out = str(tmp_path / 'clips.npz')
+    summary = extract_features(out, [TableSpec(str(table), 'train')], modalities='auto',
+                               val_fraction=0.34, standardize=False,
+                               text=dict(model=tiny_text_model, device='cpu'),
+                               visual=dict(encoder=stub_encoder, face_detector=None,
+                                           num_frames=2), **QUIET)
+    coll = load_native(out)
+    assert coll.modalities == ('text', 'audio', 'visual')
+    assert summary['feature_dims']['audio'] == 88 and len(coll.dialogues) == 3
+    ext = OpenSmileExtractor('eGeMAPSv02')
+    expected = np.stack([ext.extract_one(str(av_video_file), u * 0.6, u * 0.6 + 0.6)
+                         for u in range(4)])
+    for d in coll.dialogues:
+        feats = d['features']['audio']
+        assert feats.shape == (4, 88) and np.isfinite(feats).all()
+        np.testing.assert_allclose(feats, expected, rtol=1e-5, atol=1e-5)
+    # 330 Hz before 1.2 s, 880 Hz after: utterances 0-1 and 2-3 sound different
+    assert not np.allclose(expected[0], expected[3], rtol=0.05)
+
+
 def test_missing_and_short_media_stop_or_skip_whole_dialogues(tmp_path, tiny_text_model):
     write_wav(tmp_path / 'a.wav', seconds=2.0)
     rows = [[f'd{d}', str(u), 'A', 'no', 'joy', 'a.wav', 0.0, 1.0]

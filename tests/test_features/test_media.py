@@ -4,7 +4,7 @@ import pytest
 
 from vega_mm.features import (MediaError, OpenSmileExtractor, Utterance, VisualFeatureExtractor,
                               load_audio_segment, sample_video_frames)
-from .conftest import write_video, write_wav
+from .conftest import tone_change, write_av_video, write_wav
 
 
 def utt(media, start=None, end=None, i=0):
@@ -123,11 +123,95 @@ def test_visual_extractor_builds_registered_encoder_and_detector(video_file):
     assert 0 < np.linalg.norm(feats[0]) <= 1 + 1e-5
 
 
-def test_audio_of_video_needs_ffmpeg(video_file, monkeypatch):
+def dominant_frequency(signal, sr):
+    spectrum = np.abs(np.fft.rfft(signal * np.hanning(len(signal))))
+    return np.fft.rfftfreq(len(signal), 1 / sr)[spectrum.argmax()]
+
+
+def test_audio_of_video_is_decoded_with_pyav(av_video_file):
     from vega_mm.features import media
+    assert media.video_audio_backend() == 'pyav'
+    tone = tone_change()  # what was encoded: 330 Hz, then 880 Hz from 1.2 s
+    whole, sr = load_audio_segment(str(av_video_file))
+    assert sr == 16000 and len(whole) == len(tone) and whole.dtype == np.float32
+    np.testing.assert_allclose(whole, tone, atol=0.05)  # stereo averaged, not summed
+    for start, end in [(0.2, 1.0), (1.0, 1.4), (1.4, 2.2), (0.73, 2.4)]:
+        seg, _ = load_audio_segment(str(av_video_file), start, end)
+        first, last = round(start * sr), round(end * sr)
+        assert abs(len(seg) - (last - first)) <= 1
+        # cut to the sample, also after seeking (segments starting after 0.5 s)
+        np.testing.assert_allclose(seg, whole[first:first + len(seg)], atol=1e-5)
+        np.testing.assert_allclose(seg, tone[first:first + len(seg)], atol=0.05)
+    before, _ = load_audio_segment(str(av_video_file), 0.2, 1.0)
+    after, _ = load_audio_segment(str(av_video_file), 1.4, 2.2)
+    straddle, _ = load_audio_segment(str(av_video_file), 1.0, 1.4)
+    parts = (before, after, straddle[:3000], straddle[-3000:])  # 3000 samples: < 0.2 s
+    assert [dominant_frequency(x, sr) for x in parts] == [
+        pytest.approx(f, abs=6) for f in (330., 880., 330., 880.)]
+
+
+@pytest.mark.parametrize('name,codec', [('pcm16.mov', 'pcm_s16le'), ('pcm8.avi', 'pcm_u8'),
+                                        ('aac.mkv', 'aac')])
+def test_audio_of_other_containers_and_sample_formats(tmp_path, name, codec):
+    """Interleaved integer samples are scaled to [-1, 1]; Matroska gives no stream
+    duration (the container's is used)."""
+    pytest.importorskip('av')
+    path = write_av_video(tmp_path / name, audio_codec=codec)
+    seg, sr = load_audio_segment(str(path), 1.0, 1.4)
+    assert sr == 16000 and len(seg) == 6400
+    np.testing.assert_allclose(seg, tone_change()[16000:22400], atol=0.05)
+
+
+def test_audio_of_video_problems_are_media_errors(av_video_file, tmp_path):
+    path = str(av_video_file)
+    with pytest.raises(MediaError, match=r"t\.csv:3: segment ends at 3\.000s but .*talk\.mp4' "
+                       r'lasts only 2\.400s \(media shorter than the stated segment\)'):
+        load_audio_segment(path, 1.0, 3.0, where='t.csv:3')
+    load_audio_segment(path, 1.0, 2.45)  # within the rounding tolerance
+    with pytest.raises(MediaError, match=r'starts at 2\.500s'):
+        load_audio_segment(path, 2.5, None)
+    with pytest.raises(MediaError, match='shorter than 0.1s'):
+        load_audio_segment(path, 1.0, 1.05, min_duration=0.1)
+    silent = write_av_video(tmp_path / 'silent.mp4', audio=False)
+    with pytest.raises(MediaError, match=r"t\.csv:4: video .*silent\.mp4' has no audio stream"):
+        load_audio_segment(str(silent), where='t.csv:4')
+    garbage = tmp_path / 'garbage.mp4'
+    garbage.write_bytes(b'not a video' * 100)
+    truncated = tmp_path / 'truncated.mp4'
+    truncated.write_bytes(av_video_file.read_bytes()[:len(av_video_file.read_bytes()) // 2])
+    for bad in (garbage, truncated):
+        with pytest.raises(MediaError, match=rf"t\.csv:5: cannot (open video|read the audio "
+                           rf"of) .*{bad.name}'"):
+            load_audio_segment(str(bad), 0.5, 1.0, where='t.csv:5')
+
+
+def test_audio_of_video_without_pyav(tmp_path, monkeypatch):
+    """Without PyAV: audiofile + ffmpeg if there, else an error saying what to install."""
+    import sys
+    import types
+
+    from vega_mm.features import media
+    clip = tmp_path / 'clip.mp4'
+    clip.write_bytes(b'stand-in')
+    monkeypatch.setattr(media, '_pyav_available', lambda: False)
     monkeypatch.setattr(media, 'ffmpeg_available', lambda: False)
-    with pytest.raises(MediaError, match='needs ffmpeg on PATH'):
-        media.load_audio_segment(str(video_file))
+    assert media.video_audio_backend() is None
+    with pytest.raises(MediaError, match=r'needs PyAV \(pip install av\) or ffmpeg on PATH'):
+        media.load_audio_segment(str(clip))
+    calls = []
+
+    def read(path, offset, duration, always_2d):
+        calls.append((offset, duration))
+        return np.stack([np.ones(int(duration * 8000)), np.zeros(int(duration * 8000))]), 8000
+
+    fake = types.SimpleNamespace(duration=lambda path: 2.0, read=read)
+    monkeypatch.setitem(sys.modules, 'audiofile', fake)
+    monkeypatch.setattr(media, 'ffmpeg_available', lambda: True)
+    assert media.video_audio_backend() == 'audiofile'
+    signal, sr = media.load_audio_segment(str(clip), 0.5, 1.5)
+    assert sr == 8000 and calls == [(0.5, 1.0)] and np.allclose(signal, 0.5)
+    with pytest.raises(MediaError, match=r'segment ends at 3\.000s .* lasts only 2\.000s'):
+        media.load_audio_segment(str(clip), 1.0, 3.0)
 
 
 def test_visual_encoder_is_taken_from_the_anchor_file(tmp_path, stub_encoder):

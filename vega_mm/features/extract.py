@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from vega_mm.registry import FEATURE_EXTRACTORS
-from .media import MediaError, ffmpeg_available, is_audio, is_video
+from .media import MediaError, is_audio, is_video, video_audio_backend
 from .standardize import apply_feature_stats, compute_feature_stats
 from .table import (MELD_CLASSES, ConversationTableError, Dialogue,
                     build_speaker_map, group_dialogues, read_conversation_table,
@@ -215,7 +215,7 @@ def _auto_modalities(conv: ConversationTables) -> Tuple[str, ...]:
     media = [u.media for u in utts if u.media is not None]
     if media:
         videos = [m for m in media if is_video(m)]
-        if all(is_audio(m) for m in media) or (videos and ffmpeg_available()):
+        if all(is_audio(m) for m in media) or (videos and video_audio_backend()):
             mods.append('audio')
         if len(videos) == len(media):
             mods.append('visual')

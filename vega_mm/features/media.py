@@ -1,17 +1,23 @@
 """Reading an utterance's segment of a media file: audio samples and video frames.
 
+Audio files are read with soundfile. The audio track of video files is decoded in-process
+with PyAV (``pip install av``; its wheels bundle FFmpeg's libraries), or, without PyAV,
+with ``audiofile`` and an ``ffmpeg`` binary on PATH. Video frames are read with OpenCV.
+
 Every failure is a :class:`MediaError` naming the file, the table row and what was
 expected, so the extraction can stop with a clear message or skip the dialogue and
 report it (``on_missing_media='skip'``), never shift or zero-fill an utterance.
 """
 import os
 import shutil
+from fractions import Fraction
 from typing import List, Optional, Tuple
 
 import numpy as np
 
 __all__ = ['MediaError', 'AUDIO_EXTENSIONS', 'VIDEO_EXTENSIONS', 'is_video', 'is_audio',
-           'ffmpeg_available', 'load_audio_segment', 'sample_video_frames']
+           'ffmpeg_available', 'video_audio_backend', 'load_audio_segment',
+           'sample_video_frames']
 
 AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.oga', '.aiff', '.aif', '.mp3', '.opus')
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.m4v', '.mpg', '.mpeg')
@@ -29,9 +35,39 @@ def is_audio(path: str) -> bool:
     return path.lower().endswith(AUDIO_EXTENSIONS)
 
 
+#: Seconds decoded before a segment's start after a seek, so that decoders whose frames
+#: depend on the previous ones (AAC, MP3, Opus) are settled when the segment begins.
+_SEEK_PREROLL = 0.5
+
+#: Full scale of integer sample formats (``'u8'`` is offset by 128).
+_INT_SCALE = {'u8': 128., 's16': 32768., 's32': 2.**31, 's64': 2.**63}
+
+
 def ffmpeg_available() -> bool:
-    """Whether ``ffmpeg`` is on PATH (needed to read the audio track of video files)."""
+    """Whether an ``ffmpeg`` binary is on PATH (the fallback for audio of videos)."""
     return shutil.which('ffmpeg') is not None
+
+
+def _pyav_available() -> bool:
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def video_audio_backend() -> Optional[str]:
+    """How the audio track of video files is read: ``'pyav'`` (PyAV installed),
+    ``'audiofile'`` (``audiofile`` installed and ``ffmpeg`` on PATH) or ``None``."""
+    if _pyav_available():
+        return 'pyav'
+    if ffmpeg_available():
+        try:
+            import audiofile  # noqa: F401
+        except ImportError:
+            return None
+        return 'audiofile'
+    return None
 
 
 def _check_segment(path: str, where: str, duration: float, start: Optional[float],
@@ -53,8 +89,9 @@ def load_audio_segment(path: str, start: Optional[float] = None, end: Optional[f
                        min_duration: float = 0.05) -> Tuple[np.ndarray, int]:
     """Mono float32 samples of ``path`` between ``start`` and ``end`` seconds.
 
-    Audio files are read with soundfile; the audio track of video files with
-    ``audiofile`` (which needs ``ffmpeg`` on PATH).
+    Audio files are read with soundfile; the audio track of video files with PyAV
+    (channels averaged, native sampling rate), else with ``audiofile`` and ``ffmpeg``
+    (see :func:`video_audio_backend`).
 
     Args:
         tolerance: how far (seconds) ``end`` may pass the end of the file (rounding of
@@ -65,27 +102,23 @@ def load_audio_segment(path: str, start: Optional[float] = None, end: Optional[f
         ``(samples [T], sampling_rate)``.
 
     Raises:
-        MediaError: missing/unreadable file, segment outside the file, too short.
+        MediaError: missing/unreadable file, segment outside the file, too short, a
+            video without an audio stream or no way to decode it.
     """
     where = where or path
     if not os.path.isfile(path):
         raise MediaError(f'{where}: media file {path!r} does not exist')
     if is_video(path):
-        if not ffmpeg_available():
+        backend = video_audio_backend()
+        if backend == 'pyav':
+            signal, sr = _read_video_audio_pyav(path, where, start, end, tolerance)
+        elif backend == 'audiofile':
+            signal, sr = _read_video_audio_audiofile(path, where, start, end, tolerance)
+        else:
             raise MediaError(
-                f'{where}: reading the audio track of video {path!r} needs ffmpeg on PATH; '
-                'install ffmpeg or extract wav files and point the table at them')
-        try:
-            import audiofile
-            duration = float(audiofile.duration(path))
-            s, e = _check_segment(path, where, duration, start, end, tolerance)
-            signal, sr = audiofile.read(path, offset=s, duration=e - s, always_2d=True)
-        except MediaError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-            raise MediaError(f'{where}: cannot read the audio of {path!r} '
-                             f'({type(exc).__name__}: {exc})') from exc
-        signal = np.asarray(signal, dtype=np.float32).mean(0)
+                f'{where}: reading the audio track of video {path!r} needs PyAV '
+                '(pip install av) or ffmpeg on PATH; install one, or extract wav files and '
+                'point the table at them')
     else:
         import soundfile as sf
         try:
@@ -103,6 +136,129 @@ def load_audio_segment(path: str, start: Optional[float] = None, end: Optional[f
         raise MediaError(f'{where}: audio segment of {path!r} is {len(signal) / sr:.3f}s '
                          f'long, shorter than {min_duration}s')
     return np.ascontiguousarray(signal, dtype=np.float32), int(sr)
+
+
+def _read_video_audio_audiofile(path: str, where: str, start: Optional[float],
+                                end: Optional[float], tolerance: float) -> Tuple[np.ndarray, int]:
+    """The fallback without PyAV: ``audiofile``, which runs ``ffmpeg``."""
+    try:
+        import audiofile
+        duration = float(audiofile.duration(path))
+        s, e = _check_segment(path, where, duration, start, end, tolerance)
+        signal, sr = audiofile.read(path, offset=s, duration=e - s, always_2d=True)
+    except MediaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise MediaError(f'{where}: cannot read the audio of {path!r} '
+                         f'({type(exc).__name__}: {exc})') from exc
+    return np.asarray(signal, dtype=np.float32).mean(0), int(sr)
+
+
+def _frame_to_mono(frame) -> np.ndarray:
+    """A decoded PyAV audio frame as float32 samples, channels averaged."""
+    data = frame.to_ndarray()
+    fmt = frame.format
+    channels = len(frame.layout.channels) or 1
+    if not fmt.is_planar:  # interleaved: [1, samples * channels]
+        data = data.reshape(-1, channels).T
+    name = fmt.name.rstrip('p')
+    data = data.astype(np.float32)  # 24-bit integers are stored as s32
+    if name == 'u8':
+        data -= 128.
+    if name in _INT_SCALE:
+        data /= _INT_SCALE[name]
+    return data.mean(0)
+
+
+def _read_video_audio_pyav(path: str, where: str, start: Optional[float], end: Optional[float],
+                           tolerance: float) -> Tuple[np.ndarray, int]:
+    """The audio track of a video between ``start`` and ``end`` seconds, with PyAV.
+
+    Times are on the file's timeline (0 = the container's start). Samples are placed by
+    their time stamps, so the segment is cut to the sample whatever the decoder's frame
+    size. A gap in the audio (e.g. a track starting a few ms after the video) is silence;
+    audio starting after the segment start or ending before its end by more than
+    ``tolerance`` is an error.
+    """
+    import av
+    try:
+        container = av.open(path)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise MediaError(f'{where}: cannot open video {path!r} '
+                         f'({type(exc).__name__}: {exc})') from exc
+    try:
+        if not container.streams.audio:
+            raise MediaError(f'{where}: video {path!r} has no audio stream')
+        stream = container.streams.best('audio') or container.streams.audio[0]
+        sr = int(stream.codec_context.sample_rate or 0)
+        if sr <= 0:
+            raise MediaError(f'{where}: the audio stream of {path!r} has no sampling rate')
+        tb = stream.time_base
+        origin = Fraction(container.start_time, av.time_base) \
+            if container.start_time is not None else Fraction(0)
+        stream_start = stream.start_time * tb if stream.start_time is not None else origin
+        if stream.duration:
+            duration = float(stream_start - origin + stream.duration * tb)
+        elif container.duration:
+            duration = float(Fraction(container.duration, av.time_base))
+        else:
+            raise MediaError(f'{where}: the duration of the audio of {path!r} is unknown')
+        s, e = _check_segment(path, where, duration, start, end, tolerance)
+        first, last = int(round(s * sr)), int(round(e * sr))
+        seek = s > _SEEK_PREROLL
+        if seek:
+            container.seek(int((origin + Fraction(s - _SEEK_PREROLL)) / tb), stream=stream)
+        out, began, written = _decode_into(container, stream, sr, origin, first, last)
+        if seek and began > first:  # the seek went too far: decode from the start
+            container.seek(int(origin / tb), stream=stream)
+            out, began, written = _decode_into(container, stream, sr, origin, first, last)
+    except MediaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise MediaError(f'{where}: cannot read the audio of {path!r} '
+                         f'({type(exc).__name__}: {exc})') from exc
+    finally:
+        container.close()
+    if written <= began:
+        raise MediaError(f'{where}: no audio could be decoded from {path!r} in '
+                         f'[{s:.3f}s, {e:.3f}s]')
+    if began > first + int(tolerance * sr):
+        raise MediaError(f'{where}: the audio of {path!r} starts at {began / sr:.3f}s, after '
+                         f'the segment start {s:.3f}s')
+    if written < last - int(tolerance * sr):
+        raise MediaError(f'{where}: the audio of {path!r} ends after {written / sr:.3f}s of '
+                         f'decodable samples, before the segment end {e:.3f}s')
+    return out[:written - first], sr
+
+
+def _decode_into(container, stream, sr: int, origin: Fraction, first: int,
+                 last: int) -> Tuple[np.ndarray, int, int]:
+    """Decodes ``stream`` from where the container stands into samples [first, last)
+    (indices on the file's timeline), placed by the frames' time stamps.
+
+    Returns:
+        ``(samples, began, written)``: ``began`` is the first sample decoded at or
+        after ``first`` (``last`` if none), ``written`` the end of the decoded part.
+    """
+    out = np.zeros(max(last - first, 0), dtype=np.float32)
+    began, written = last, first
+    position = None  # for frames without a time stamp: right after the previous one
+    for frame in container.decode(stream):
+        if frame.sample_rate != sr:
+            raise ValueError(f'the sampling rate changes ({sr} -> {frame.sample_rate} Hz)')
+        if frame.pts is not None:
+            tb = frame.time_base or stream.time_base
+            position = int(round((frame.pts * tb - origin) * sr))
+        elif position is None:
+            position = 0
+        lo, hi = max(position, first), min(position + frame.samples, last)
+        if hi > lo:
+            out[lo - first:hi - first] = _frame_to_mono(frame)[lo - position:hi - position]
+            began, written = min(began, lo), max(written, hi)
+        position += frame.samples
+        if position >= last:
+            break
+    return out, began, written
 
 
 def sample_video_frames(path: str, num_frames: int = 8, start: Optional[float] = None,
