@@ -11,10 +11,10 @@
 #   on 2 cores; H=512 and 768 scored the same on validation), learning rate 3e-4
 #   (9.84e-5 needs several times more epochs), at most 30 epochs with early stopping
 #   after 10 without validation improvement;
-# - no class weights: MELD's published weights (up to 18x for fear and disgust) trade
-#   weighted F1 for macro F1 (exploratory runs on dev: weighted F1 ~51 vs ~54, macro F1
-#   ~38 vs ~36); the benchmark's target is weighted F1 and its logistic-regression
-#   baseline is unweighted too. Restore them with
+# - tempered class weights: the square roots of MELD's published weights (at most 4.2x
+#   instead of 18x for fear and disgust), chosen on the validation split. Mean
+#   validation weighted F1 of seeds 0-2: no weights 58.73, square roots 59.79,
+#   published weights 55.47 (they trade weighted F1 for macro F1). Restore them with
 #   --cfg-options model.head.class_weight="[1.0,3.934,17.978,6.423,2.789,17.828,4.005]"
 #   (and the same for model.vega_head.class_weight);
 # - anchors: no CLIP weights can be downloaded here, so the anchor bank is seeded random
@@ -28,16 +28,18 @@ ann_file = 'meld_minilm.npz'
 modalities = ('text', )
 text_dim = 384
 classes = ('neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust', 'anger')
+# sqrt([1.0, 3.934, 17.978, 6.423, 2.789, 17.828, 4.005]), rounded
+class_weight = [1.0, 1.983, 4.240, 2.534, 1.670, 4.222, 2.001]
 
 hidden_dim = 256
 model = dict(
     neck=dict(input_dims=dict(_delete_=True, text=text_dim), hidden_dim=hidden_dim),
     head=dict(branches=('fused', 'text'), kd_weights=dict(_delete_=True, text=0.389),
-              in_channels=hidden_dim, class_weight=None),
+              in_channels=hidden_dim, class_weight=class_weight),
     vega_head=dict(
         branches=('fused', 'text'),
         in_channels=hidden_dim,
-        class_weight=None,
+        class_weight=class_weight,
         kd_weights=dict(_delete_=True, text=0.936),
         anchor_bank=dict(
             _delete_=True, type='AnchorBank', dim=512, sample_prob=0.4,

@@ -11,7 +11,7 @@ One command, from a fresh clone with ``../shared`` beside it::
    seed through ``tools/train.py`` (the MMEngine Runner; model selection on the
    validation split, then the best checkpoint is tested);
 3. fits a context-free logistic-regression baseline on the same utterance features
-   (``C`` chosen on validation weighted F1);
+   (``C`` and the class weighting chosen on validation weighted F1);
 4. prints test weighted F1 / accuracy / macro F1 as mean +- std over the seeds.
 
 Variants: ``--no-standardize`` (raw unit-norm sentence embeddings instead of features
@@ -113,22 +113,34 @@ def scores(y: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
                 macro_f1=100 * f1_score(y, pred, average='macro'))
 
 
+# MELD's published class weights (vega-method.md section 5), square-rooted: the tempered
+# weighting of configs/vega/vega_meld_text_tuned.py, offered to the baseline too.
+MELD_CLASS_WEIGHTS = (1.0, 3.934, 17.978, 6.423, 2.789, 17.828, 4.005)
+TEMPERED_WEIGHTS = tuple(round(w**0.5, 3) for w in MELD_CLASS_WEIGHTS)
+
+
 def logistic_regression(path: str,
-                        grid: Sequence[float] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)) -> Dict:
-    """Context-free baseline: one utterance at a time, unweighted classes (the target
-    metric is weighted F1), ``C`` chosen on validation weighted F1."""
+                        grid: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0),
+                        class_weights: Sequence[Optional[Sequence[float]]] = (
+                            None, TEMPERED_WEIGHTS)) -> Dict:
+    """Context-free baseline: one utterance at a time. ``C`` and the class weighting
+    (none, or the tempered MELD weights the tuned VEGA config uses) are chosen on
+    validation weighted F1, so the baseline gets the same choices as the models."""
     from sklearn.linear_model import LogisticRegression
     xtr, ytr = split_arrays(path, 'train')
     xva, yva = split_arrays(path, 'val')
     xte, yte = split_arrays(path, 'test')
     best = None
-    for c in grid:
-        clf = LogisticRegression(C=c, max_iter=2000).fit(xtr, ytr)
-        val = scores(yva, clf.predict(xva))
-        if best is None or val['weighted_f1'] > best[1]['weighted_f1']:
-            best = (c, val, clf)
-    c, val, clf = best
-    return dict(C=c, val=val, test=scores(yte, clf.predict(xte)))
+    for weights in class_weights:
+        cw = None if weights is None else dict(enumerate(weights))
+        for c in grid:
+            clf = LogisticRegression(C=c, max_iter=2000, class_weight=cw).fit(xtr, ytr)
+            val = scores(yva, clf.predict(xva))
+            if best is None or val['weighted_f1'] > best[2]['weighted_f1']:
+                best = (c, weights, val, clf)
+    c, weights, val, clf = best
+    return dict(C=c, class_weight=None if weights is None else list(weights), val=val,
+                test=scores(yte, clf.predict(xte)))
 
 
 def train_run(config: str, features: str, seed: int, work_dir: str,
@@ -206,7 +218,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             report['runs']['logreg'] = lr
             rows.append(('logistic regression (no context)', [lr['test']],
                          [lr['val']['weighted_f1']], time.time() - start))
-            print(f'logreg: C={lr["C"]} test {lr["test"]}', flush=True)
+            print(f'logreg: C={lr["C"]}, class weights {lr["class_weight"]} (chosen on '
+                  f'val), test {lr["test"]}', flush=True)
             continue
         results, val_wf1, secs = [], [], 0.0
         for seed in args.seeds:
