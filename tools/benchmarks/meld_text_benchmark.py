@@ -114,18 +114,19 @@ def scores(y: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
 
 
 # MELD's published class weights (vega-method.md section 5), square-rooted: the tempered
-# weighting of configs/vega/vega_meld_text_tuned.py, offered to the baseline too.
+# weighting of the text configs (chosen there on validation), offered to the baseline too.
 MELD_CLASS_WEIGHTS = (1.0, 3.934, 17.978, 6.423, 2.789, 17.828, 4.005)
 TEMPERED_WEIGHTS = tuple(round(w**0.5, 3) for w in MELD_CLASS_WEIGHTS)
 
 
 def logistic_regression(path: str,
-                        grid: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0),
+                        grid: Sequence[float] = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3,
+                                                 1.0),
                         class_weights: Sequence[Optional[Sequence[float]]] = (
                             None, TEMPERED_WEIGHTS)) -> Dict:
     """Context-free baseline: one utterance at a time. ``C`` and the class weighting
-    (none, or the tempered MELD weights the tuned VEGA config uses) are chosen on
-    validation weighted F1, so the baseline gets the same choices as the models."""
+    (none, or the tempered MELD weights of the text configs) are chosen on validation
+    weighted F1, so the baseline gets the same choices as the models."""
     from sklearn.linear_model import LogisticRegression
     xtr, ytr = split_arrays(path, 'train')
     xva, yva = split_arrays(path, 'val')
