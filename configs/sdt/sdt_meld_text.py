@@ -1,5 +1,5 @@
 # Text-only SDT on MELD from our MiniLM features: configs/sdt/sdt_meld.py with one
-# modality and the same data, hidden size (256), learning rate (3e-4), tempered class
+# modality and the same data, hidden size (128), learning rate (3e-4), tempered class
 # weights and schedule as configs/vega/vega_meld_text.py (see there for why, and for
 # how to make data/meld_text/meld_minilm.npz).
 _base_ = ['./sdt_meld.py']
@@ -11,7 +11,7 @@ text_dim = 384
 # sqrt of MELD's published class weights, as in configs/vega/vega_meld_text.py
 class_weight = [1.0, 1.983, 4.240, 2.534, 1.670, 4.222, 2.001]
 
-hidden_dim = 256
+hidden_dim = 128
 model = dict(
     neck=dict(input_dims=dict(_delete_=True, text=text_dim), hidden_dim=hidden_dim),
     head=dict(branches=('fused', 'text'), kd_weights=dict(_delete_=True, text=0.389),
