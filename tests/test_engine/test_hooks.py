@@ -21,7 +21,6 @@ class _Model(torch.nn.Module):
         self.a, self.b = _Head(), _Head()
 
 
-
 class _Hub:
     def __init__(self):
         self.scalars = {}

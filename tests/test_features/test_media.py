@@ -178,7 +178,8 @@ def test_audio_of_video_problems_are_media_errors(av_video_file, tmp_path):
     garbage = tmp_path / 'garbage.mp4'
     garbage.write_bytes(b'not a video' * 100)
     truncated = tmp_path / 'truncated.mp4'
-    truncated.write_bytes(av_video_file.read_bytes()[:len(av_video_file.read_bytes()) // 2])
+    data = av_video_file.read_bytes()
+    truncated.write_bytes(data[:len(data) // 2])
     for bad in (garbage, truncated):
         with pytest.raises(MediaError, match=rf"t\.csv:5: cannot (open video|read the audio "
                            rf"of) .*{bad.name}'"):

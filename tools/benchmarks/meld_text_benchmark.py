@@ -113,21 +113,24 @@ def scores(y: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
                 macro_f1=100 * f1_score(y, pred, average='macro'))
 
 
-# MELD's published class weights (vega-method.md section 5), square-rooted: the tempered
-# weighting of the text configs (chosen there on validation), offered to the baseline too.
-MELD_CLASS_WEIGHTS = (1.0, 3.934, 17.978, 6.423, 2.789, 17.828, 4.005)
-TEMPERED_WEIGHTS = tuple(round(w**0.5, 3) for w in MELD_CLASS_WEIGHTS)
+def config_class_weights(config: str = CONFIGS['vega']) -> List[float]:
+    """The class weights of a text config (chosen there on validation), offered to the
+    baseline too, so that it gets the same choices as the models."""
+    from mmengine.config import Config
+    return list(Config.fromfile(osp.join(ROOT, config)).model.head.class_weight)
 
 
 def logistic_regression(path: str,
                         grid: Sequence[float] = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3,
                                                  1.0),
-                        class_weights: Sequence[Optional[Sequence[float]]] = (
-                            None, TEMPERED_WEIGHTS)) -> Dict:
+                        class_weights: Optional[Sequence[Optional[Sequence[float]]]] = None
+                        ) -> Dict:
     """Context-free baseline: one utterance at a time. ``C`` and the class weighting
-    (none, or the tempered MELD weights of the text configs) are chosen on validation
+    (by default none, or :func:`config_class_weights`) are chosen on validation
     weighted F1, so the baseline gets the same choices as the models."""
     from sklearn.linear_model import LogisticRegression
+    if class_weights is None:
+        class_weights = (None, config_class_weights())
     xtr, ytr = split_arrays(path, 'train')
     xva, yva = split_arrays(path, 'val')
     xte, yte = split_arrays(path, 'test')
