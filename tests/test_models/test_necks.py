@@ -67,10 +67,68 @@ def test_bad_inputs_have_clear_errors():
     with pytest.raises(KeyError, match=r"no \['audio'\]"):
         neck(batch['feats'], batch['mask'], batch['speakers'])
     feats = {'text': torch.randn(2, 5, 7), 'audio': torch.randn(2, 5, DIMS['audio'])}
-    with pytest.raises(ValueError, match=r"text features have dimension 7.*input_dims\['text'\]=12"):
+    with pytest.raises(ValueError,
+                       match=r"text features have dimension 7.*input_dims\['text'\]=12"):
         neck(feats, batch['mask'], batch['speakers'])
     with pytest.raises(ValueError, match='must name modalities'):
         SDTNeck(input_dims=dict(video=3))
     with pytest.raises(ValueError, match='exceeds the positional encoding'):
         small = _neck(('text', ), max_len=3)
         small(batch['feats'], batch['mask'], batch['speakers'])
+
+
+def _text_batch(length=7, seed=0, modalities=('text', )):
+    g = torch.Generator().manual_seed(seed)
+    feats = {m: torch.randn(1, length, DIMS[m], generator=g) for m in modalities}
+    mask = torch.ones(1, length, dtype=torch.bool)
+    speakers = torch.tensor([[i % 2 for i in range(length)]])
+    return feats, mask, speakers
+
+
+@pytest.mark.parametrize('modalities', [('text', ), ('text', 'audio')])
+@pytest.mark.parametrize('window', [0, 1, 2])
+def test_attention_window_limits_context(window, modalities):
+    torch.manual_seed(0)
+    neck = _neck(modalities, attention_window=window).eval()
+    feats, mask, speakers = _text_batch(modalities=modalities)
+    base = neck(feats, mask, speakers)
+    # changing the text of utterance 3 changes exactly the positions within `window`
+    # of it, in every output (cross-modal attention is windowed too)
+    changed = dict(feats, text=feats['text'].clone())
+    changed['text'][0, 3] += 5.0
+    out = neck(changed, mask, speakers)
+    assert set(out) == set(modalities) | {'fused'}
+    for k in out:
+        moved = (out[k][0] - base[k][0]).abs().amax(dim=-1) > 1e-5
+        assert moved.tolist() == [abs(i - 3) <= window for i in range(7)], k
+
+
+def test_full_attention_sees_the_whole_dialogue():
+    torch.manual_seed(0)
+    neck = _neck(('text', )).eval()
+    feats, mask, speakers = _text_batch()
+    base = neck(feats, mask, speakers)['fused'][0]
+    feats['text'][0, 6] += 5.0
+    out = neck(feats, mask, speakers)['fused'][0]
+    assert ((out - base).abs().amax(dim=-1) > 1e-5).all()
+
+
+def test_attention_window_keeps_padding_invariance():
+    torch.manual_seed(0)
+    neck = _neck(('text', 'audio'), attention_window=2).eval()
+    pre = ConversationDataPreprocessor(num_speakers=2)
+    batch = make_batch((4, ), ('text', 'audio'))
+    alone = pre(batch)['inputs']
+    longer = make_batch((9, ), ('text', 'audio'), seed=1)
+    both = pre(dict(inputs=batch['inputs'] + longer['inputs'],
+                    data_samples=batch['data_samples'] + longer['data_samples']))['inputs']
+    out_alone = neck(alone['feats'], alone['mask'], alone['speakers'])
+    out_both = neck(both['feats'], both['mask'], both['speakers'])
+    for k in out_alone:
+        torch.testing.assert_close(out_both[k][0, :4], out_alone[k][0], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize('window', [-1, 1.5, True])
+def test_bad_attention_window(window):
+    with pytest.raises(ValueError, match='attention_window must be None or an integer'):
+        _neck(('text', ), attention_window=window)

@@ -54,7 +54,7 @@ def test_benchmark_end_to_end_on_existing_features(tmp_path, capsys):
     data.mkdir()
     _write_features(data / 'meld_minilm.npz')
     args = ['--data-dir', str(data), '--work-dir', str(tmp_path / 'wd'), '--models', 'vega',
-            'logreg', '--seeds', '0', '1', '--jobs', '2', '--cfg-options',
+            'vega_nocontext', 'logreg', '--seeds', '0', '1', '--jobs', '2', '--cfg-options',
             'train_cfg.max_epochs=2', 'default_hooks.logger.interval=1',
             'model.neck.hidden_dim=32', 'model.head.in_channels=32',
             'model.vega_head.in_channels=32']
@@ -64,7 +64,19 @@ def test_benchmark_end_to_end_on_existing_features(tmp_path, capsys):
     assert '| logistic regression (no context) |' in out
     report = json.loads((tmp_path / 'wd' / 'meld_minilm' / 'benchmark.json').read_text())
     runs = report['runs']
-    assert set(runs) == {'vega/seed0', 'vega/seed1', 'logreg'}
+    assert set(runs) == {'vega/seed0', 'vega/seed1', 'vega_nocontext/seed0',
+                         'vega_nocontext/seed1', 'logreg'}
+    assert '| VEGA text-only without context (ablation, attention window 0) ' in out
+    # The ablation is the VEGA config with the context removed, nothing else.
+    from mmengine.config import Config
+    wd = tmp_path / 'wd' / 'meld_minilm'
+    cfgs = {m: Config.fromfile(str(wd / m / 'seed0' / 'vega_meld_text.py')).to_dict()
+            for m in ('vega', 'vega_nocontext')}
+    assert cfgs['vega_nocontext']['model']['neck'].pop('attention_window') == 0
+    assert 'attention_window' not in cfgs['vega']['model']['neck']
+    for c in cfgs.values():
+        c.pop('work_dir', None)
+    assert cfgs['vega'] == cfgs['vega_nocontext']
     for seed in (0, 1):
         test = runs[f'vega/seed{seed}']['test']
         assert 0 <= test['erc/weighted_f1'] <= 100

@@ -7,8 +7,9 @@ One command, from a fresh clone with ``../shared`` beside it::
 1. extracts all-MiniLM-L6-v2 features from ``../shared/data/meld`` (train CSV -> train
    + a held-out 10% of its dialogues for validation; dev CSV -> test, since the MELD
    test split is not available here) into ``data/meld_text/`` (skipped when present);
-2. trains ``configs/vega/vega_meld_text.py`` and ``configs/sdt/sdt_meld_text.py`` for each
-   seed through ``tools/train.py`` (the MMEngine Runner; model selection on the
+2. trains ``configs/vega/vega_meld_text.py``, the same without dialogue context (an
+   ablation: ``model.neck.attention_window=0``) and ``configs/sdt/sdt_meld_text.py`` for
+   each seed through ``tools/train.py`` (the MMEngine Runner; model selection on the
    validation split, then the best checkpoint is tested);
 3. fits a context-free logistic-regression baseline on the same utterance features
    (``C`` and the class weighting chosen on validation weighted F1);
@@ -36,7 +37,17 @@ sys.path.insert(0, ROOT)
 
 CONFIGS = {
     'vega': 'configs/vega/vega_meld_text.py',
+    'vega_nocontext': 'configs/vega/vega_meld_text.py',
     'sdt': 'configs/sdt/sdt_meld_text.py',
+}
+# Extra cfg-options per model: the no-context ablation is VEGA with each utterance
+# attending only to itself (SDTNeck.attention_window=0), which measures what the
+# dialogue context adds on these features.
+MODEL_OPTIONS = {'vega_nocontext': ['model.neck.attention_window=0']}
+LABELS = {
+    'vega': 'VEGA text-only',
+    'vega_nocontext': 'VEGA text-only without context (ablation, attention window 0)',
+    'sdt': 'SDT text-only',
 }
 METRICS = ('weighted_f1', 'accuracy', 'macro_f1')
 
@@ -51,8 +62,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help='where the feature files go (relative to the working dir)')
     p.add_argument('--work-dir', default='work_dirs/meld_text_benchmark')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--models', nargs='+', default=['vega', 'sdt', 'logreg'],
-                   choices=['vega', 'sdt', 'logreg'])
+    p.add_argument('--models', nargs='+', default=['vega', 'vega_nocontext', 'sdt', 'logreg'],
+                   choices=[*CONFIGS, 'logreg'])
     p.add_argument('--text-model', default='minilm', help='encoder (hub name or folder)')
     p.add_argument('--finetune-epochs', type=int, default=0,
                    help='fine-tune the encoder on training-split labels first')
@@ -206,8 +217,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     def run(job):
         model, seed = job
         wd = osp.join(args.work_dir, variant, model, f'seed{seed}')
-        res = train_run(CONFIGS[model], features, seed, wd, args.cfg_options, args.rerun,
-                        threads)
+        res = train_run(CONFIGS[model], features, seed, wd,
+                        [*args.cfg_options, *MODEL_OPTIONS.get(model, [])], args.rerun, threads)
         print(f'{model} seed {seed}: test weighted F1 '
               f'{_metric(res, "test", "weighted_f1"):.2f} ({res.get("seconds") or 0:.0f} s)',
               flush=True)
@@ -232,7 +243,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             val_wf1.append(_metric(res, 'val', 'weighted_f1'))
             secs += res.get('seconds') or 0.0
             report['runs'][f'{model}/seed{seed}'] = res
-        rows.append((f'{model.upper()} text-only ({osp.basename(CONFIGS[model])})', results,
+        rows.append((f'{LABELS[model]} ({osp.basename(CONFIGS[model])})', results,
                      val_wf1, secs))
     lines = [
         f'MELD text-only, features {features} (test = MELD dev, {len(args.seeds)} seed(s) '

@@ -53,8 +53,10 @@ class MaskedMultiHeadAttention(nn.Module):
         self.dropout = dropout
 
     def forward(self, query: torch.Tensor, source: torch.Tensor,
-                key_padding: torch.Tensor) -> torch.Tensor:
-        """query [B, L, H], source [B, L, H], key_padding [B, L] (True = padded)."""
+                key_padding: torch.Tensor,
+                attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """query [B, L, H], source [B, L, H], key_padding [B, L] (True = padded);
+        ``attn_bias``: an additive score bias broadcastable to [B, heads, L, L]."""
         b, lq, h = query.shape
         ls = source.shape[1]
 
@@ -66,6 +68,8 @@ class MaskedMultiHeadAttention(nn.Module):
         v = split(self.v_proj(source), ls)
         bias = torch.zeros(b, 1, 1, ls, dtype=q.dtype, device=q.device)
         bias = bias.masked_fill(key_padding[:, None, None, :], -1e4)
+        if attn_bias is not None:
+            bias = bias + attn_bias.to(bias.dtype)
         ctx = F.scaled_dot_product_attention(
             q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
         return self.out_proj(ctx.transpose(1, 2).reshape(b, lq, h))
@@ -86,10 +90,11 @@ class CrossModalLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, target: torch.Tensor, source: Optional[torch.Tensor],
-                key_padding: torch.Tensor) -> torch.Tensor:
+                key_padding: torch.Tensor,
+                attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
         target = self.query_norm(target)
         source = target if source is None else source
-        y = self.dropout(self.attn(target, source, key_padding)) + target
+        y = self.dropout(self.attn(target, source, key_padding, attn_bias)) + target
         ff = self.ff2(self.dropout(F.gelu(self.ff1(self.ff_norm(y)))))
         return y + self.dropout(ff)
 
@@ -104,9 +109,10 @@ class CrossModalTransformer(nn.Module):
             for i in range(num_layers))
 
     def forward(self, target: torch.Tensor, source: Optional[torch.Tensor],
-                key_padding: torch.Tensor) -> torch.Tensor:
+                key_padding: torch.Tensor,
+                attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
         for layer in self.layers:
-            target = layer(target, source, key_padding)
+            target = layer(target, source, key_padding, attn_bias)
         return target
 
 
@@ -124,6 +130,10 @@ class SDTNeck(BaseModule):
         dropout: backbone dropout.
         num_speakers: speakers; index ``num_speakers`` is padding.
         max_len: longest dialogue the positional encoding covers.
+        attention_window: ``None`` (the paper: every utterance attends to the whole
+            dialogue) or k >= 0: each utterance attends only to utterances at most k
+            positions away.  Not in the paper; 0 removes the dialogue context (each
+            utterance attends only to itself), an ablation of what context adds.
 
     Forward:
         feats: dict modality -> [B, L, D_m]; mask: [B, L] bool (True = real
@@ -141,8 +151,14 @@ class SDTNeck(BaseModule):
                  dropout: float = 0.53,
                  num_speakers: int = 2,
                  max_len: int = 512,
+                 attention_window: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if attention_window is not None and (isinstance(attention_window, bool)
+                                             or int(attention_window) != attention_window
+                                             or attention_window < 0):
+            raise ValueError(f'SDTNeck.attention_window must be None or an integer >= 0, '
+                             f'got {attention_window!r}')
         unknown = set(input_dims) - set(MODALITY_ORDER)
         if not input_dims or unknown:
             raise ValueError(f'SDTNeck.input_dims must name modalities among '
@@ -171,6 +187,15 @@ class SDTNeck(BaseModule):
         self.reduce = nn.ModuleDict(
             {m: nn.Linear(n * hidden_dim, hidden_dim) for m in self.modalities})
         self.fusion_gate = nn.Linear(hidden_dim, hidden_dim, bias=False)
+        self.attention_window = attention_window
+
+    def _attention_bias(self, length: int, device: torch.device) -> Optional[torch.Tensor]:
+        """Score bias [1, 1, L, L] that hides keys outside ``attention_window``."""
+        if self.attention_window is None:
+            return None
+        pos = torch.arange(length, device=device)
+        far = (pos[None, :] - pos[:, None]).abs() > self.attention_window
+        return torch.zeros(1, 1, length, length, device=device).masked_fill(far, -1e4)
 
     def _source_order(self, target: str) -> Sequence[str]:
         # The target itself first, then the others in canonical order:
@@ -200,6 +225,7 @@ class SDTNeck(BaseModule):
         for m in self.modalities:
             x = self.input_proj[m](feats[m].transpose(1, 2)).transpose(1, 2)
             embedded[m] = x + context
+        attn_bias = self._attention_bias(length, mask.device)
         reduced = {}
         for t in self.modalities:
             gated = []
@@ -208,7 +234,7 @@ class SDTNeck(BaseModule):
                 # Each transformer draws its own dropout on its inputs (as in SDT).
                 target = self.embed_dropout(embedded[t])
                 source = None if s == t else self.embed_dropout(embedded[s])
-                y = self.transformers[key](target, source, key_padding)
+                y = self.transformers[key](target, source, key_padding, attn_bias)
                 gated.append(y * torch.sigmoid(self.unimodal_gates[key](y)))
             reduced[t] = self.reduce[t](torch.cat(gated, dim=-1))
         stacked = torch.stack([reduced[m] for m in self.modalities], dim=-2)  # [B,L,M,H]
