@@ -12,16 +12,16 @@ CLASSES = ('neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust', 'anger')
 MELD_CLASS_WEIGHTS = (1.0, 3.934, 17.978, 6.423, 2.789, 17.828, 4.005)  # published
 
 
-def _write_features(path, seed=0, noise=2.0):
-    """MELD-shaped text features (384-d, 9 speakers) whose classes are linearly
+def _write_features(path, seed=0, noise=2.0, dim=384):
+    """MELD-shaped text features (``dim``-d, 9 speakers) whose classes are linearly
     separable up to ``noise``."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(len(CLASSES), 384)) * 0.5
+    centres = rng.normal(size=(len(CLASSES), dim)) * 0.5
     dialogues, splits = [], {'train': [], 'val': [], 'test': []}
     for i in range(48):
         n = int(rng.integers(3, 9))
         labels = rng.integers(0, len(CLASSES), size=n)
-        feats = centres[labels] + rng.normal(scale=noise / 20, size=(n, 384))
+        feats = centres[labels] + rng.normal(scale=noise / 20, size=(n, dim))
         did = f'dia{i}'
         dialogues.append(dict(dialogue_id=did, features=dict(text=feats.astype(np.float32)),
                               speakers=rng.integers(0, 9, size=n), labels=labels))
@@ -52,7 +52,8 @@ def test_mean_std():
 def test_benchmark_end_to_end_on_existing_features(tmp_path, capsys):
     data = tmp_path / 'data'
     data.mkdir()
-    _write_features(data / 'meld_minilm.npz')
+    # 48-d instead of MiniLM's 384: the benchmark takes the width from the file
+    _write_features(data / 'meld_minilm.npz', dim=48)
     args = ['--data-dir', str(data), '--work-dir', str(tmp_path / 'wd'), '--models', 'vega',
             'vega_nocontext', 'logreg', '--seeds', '0', '1', '--jobs', '2', '--cfg-options',
             'train_cfg.max_epochs=2', 'default_hooks.logger.interval=1',
@@ -72,6 +73,7 @@ def test_benchmark_end_to_end_on_existing_features(tmp_path, capsys):
     wd = tmp_path / 'wd' / 'meld_minilm'
     cfgs = {m: Config.fromfile(str(wd / m / 'seed0' / 'vega_meld_text.py')).to_dict()
             for m in ('vega', 'vega_nocontext')}
+    assert cfgs['vega']['model']['neck']['input_dims'] == dict(text=48)
     assert cfgs['vega_nocontext']['model']['neck'].pop('attention_window') == 0
     assert 'attention_window' not in cfgs['vega']['model']['neck']
     for c in cfgs.values():

@@ -208,6 +208,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     t0 = time.time()
     features = feature_file(args)
+    # The configs are written for MiniLM's 384 dimensions; any other encoder
+    # (--text-model) gets its own width, read from the feature file.
+    text_dim = split_arrays(features, 'train')[0].shape[1]
+    cfg_options = [f'model.neck.input_dims.text={text_dim}', *args.cfg_options]
     variant = osp.splitext(osp.basename(features))[0] + (f'_{args.tag}' if args.tag else '')
     rows, report = [], dict(features=features, seeds=args.seeds, runs={})
     # Training runs (model x seed), `--jobs` at a time.
@@ -218,7 +222,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         model, seed = job
         wd = osp.join(args.work_dir, variant, model, f'seed{seed}')
         res = train_run(CONFIGS[model], features, seed, wd,
-                        [*args.cfg_options, *MODEL_OPTIONS.get(model, [])], args.rerun, threads)
+                        [*cfg_options, *MODEL_OPTIONS.get(model, [])], args.rerun, threads)
         print(f'{model} seed {seed}: test weighted F1 '
               f'{_metric(res, "test", "weighted_f1"):.2f} ({res.get("seconds") or 0:.0f} s)',
               flush=True)
