@@ -28,26 +28,29 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-CONFIGS = {
-    'vega': 'configs/vega/vega_meld_text.py',
-    'vega_nocontext': 'configs/vega/vega_meld_text.py',
-    'sdt': 'configs/sdt/sdt_meld_text.py',
-}
-# Extra cfg-options per model: the no-context ablation is VEGA with each utterance
-# attending only to itself (SDTNeck.attention_window=0), which measures what the
-# dialogue context adds on these features.
-MODEL_OPTIONS = {'vega_nocontext': ['model.neck.attention_window=0']}
-LABELS = {
-    'vega': 'VEGA text-only',
-    'vega_nocontext': 'VEGA text-only without context (ablation, attention window 0)',
-    'sdt': 'SDT text-only',
+
+class BenchModel(NamedTuple):
+    """A trained model of the benchmark: config, table label, extra cfg-options."""
+    config: str
+    label: str
+    cfg_options: Tuple[str, ...] = ()
+
+
+MODELS = {
+    'vega': BenchModel('configs/vega/vega_meld_text.py', 'VEGA text-only'),
+    # VEGA with each utterance attending only to itself: what the dialogue context adds.
+    'vega_nocontext': BenchModel(
+        'configs/vega/vega_meld_text.py',
+        'VEGA text-only without context (ablation, attention window 0)',
+        ('model.neck.attention_window=0', )),
+    'sdt': BenchModel('configs/sdt/sdt_meld_text.py', 'SDT text-only'),
 }
 METRICS = ('weighted_f1', 'accuracy', 'macro_f1')
 
@@ -63,7 +66,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--work-dir', default='work_dirs/meld_text_benchmark')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--models', nargs='+', default=['vega', 'vega_nocontext', 'sdt', 'logreg'],
-                   choices=[*CONFIGS, 'logreg'])
+                   choices=[*MODELS, 'logreg'])
     p.add_argument('--text-model', default='minilm', help='encoder (hub name or folder)')
     p.add_argument('--finetune-epochs', type=int, default=0,
                    help='fine-tune the encoder on training-split labels first')
@@ -124,7 +127,7 @@ def scores(y: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
                 macro_f1=100 * f1_score(y, pred, average='macro'))
 
 
-def config_class_weights(config: str = CONFIGS['vega']) -> List[float]:
+def config_class_weights(config: str = MODELS['vega'].config) -> List[float]:
     """The class weights of a text config (chosen there on validation), offered to the
     baseline too, so that it gets the same choices as the models."""
     from mmengine.config import Config
@@ -221,8 +224,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     def run(job):
         model, seed = job
         wd = osp.join(args.work_dir, variant, model, f'seed{seed}')
-        res = train_run(CONFIGS[model], features, seed, wd,
-                        [*cfg_options, *MODEL_OPTIONS.get(model, [])], args.rerun, threads)
+        res = train_run(MODELS[model].config, features, seed, wd,
+                        [*cfg_options, *MODELS[model].cfg_options], args.rerun, threads)
         print(f'{model} seed {seed}: test weighted F1 '
               f'{_metric(res, "test", "weighted_f1"):.2f} ({res.get("seconds") or 0:.0f} s)',
               flush=True)
@@ -247,7 +250,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             val_wf1.append(_metric(res, 'val', 'weighted_f1'))
             secs += res.get('seconds') or 0.0
             report['runs'][f'{model}/seed{seed}'] = res
-        rows.append((f'{LABELS[model]} ({osp.basename(CONFIGS[model])})', results,
+        rows.append((f'{MODELS[model].label} ({osp.basename(MODELS[model].config)})', results,
                      val_wf1, secs))
     lines = [
         f'MELD text-only, features {features} (test = MELD dev, {len(args.seeds)} seed(s) '

@@ -38,7 +38,8 @@ class SinusoidalPositionalEncoding(nn.Module):
 
 
 class MaskedMultiHeadAttention(nn.Module):
-    """Multi-head attention where padded keys get a score of -1e4 (as in SDT)."""
+    """Multi-head attention with an additive score bias: hidden keys (padding, and
+    keys outside :class:`SDTNeck`'s ``attention_window``) get -1e4, as in SDT."""
 
     def __init__(self, dim: int, num_heads: int, dropout: float) -> None:
         super().__init__()
@@ -53,10 +54,9 @@ class MaskedMultiHeadAttention(nn.Module):
         self.dropout = dropout
 
     def forward(self, query: torch.Tensor, source: torch.Tensor,
-                key_padding: torch.Tensor,
-                attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """query [B, L, H], source [B, L, H], key_padding [B, L] (True = padded);
-        ``attn_bias``: an additive score bias broadcastable to [B, heads, L, L]."""
+                attn_bias: torch.Tensor) -> torch.Tensor:
+        """query [B, L, H], source [B, L, H], attn_bias broadcastable to [B, heads, L, L]
+        (see :meth:`SDTNeck.attention_bias`)."""
         b, lq, h = query.shape
         ls = source.shape[1]
 
@@ -66,12 +66,9 @@ class MaskedMultiHeadAttention(nn.Module):
         q = split(self.q_proj(query), lq)
         k = split(self.k_proj(source), ls)
         v = split(self.v_proj(source), ls)
-        bias = torch.zeros(b, 1, 1, ls, dtype=q.dtype, device=q.device)
-        bias = bias.masked_fill(key_padding[:, None, None, :], -1e4)
-        if attn_bias is not None:
-            bias = bias + attn_bias.to(bias.dtype)
         ctx = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
+            q, k, v, attn_mask=attn_bias.to(q.dtype),
+            dropout_p=self.dropout if self.training else 0.0)
         return self.out_proj(ctx.transpose(1, 2).reshape(b, lq, h))
 
 
@@ -90,11 +87,10 @@ class CrossModalLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, target: torch.Tensor, source: Optional[torch.Tensor],
-                key_padding: torch.Tensor,
-                attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+                attn_bias: torch.Tensor) -> torch.Tensor:
         target = self.query_norm(target)
         source = target if source is None else source
-        y = self.dropout(self.attn(target, source, key_padding, attn_bias)) + target
+        y = self.dropout(self.attn(target, source, attn_bias)) + target
         ff = self.ff2(self.dropout(F.gelu(self.ff1(self.ff_norm(y)))))
         return y + self.dropout(ff)
 
@@ -109,10 +105,9 @@ class CrossModalTransformer(nn.Module):
             for i in range(num_layers))
 
     def forward(self, target: torch.Tensor, source: Optional[torch.Tensor],
-                key_padding: torch.Tensor,
-                attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+                attn_bias: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
-            target = layer(target, source, key_padding, attn_bias)
+            target = layer(target, source, attn_bias)
         return target
 
 
@@ -189,13 +184,15 @@ class SDTNeck(BaseModule):
         self.fusion_gate = nn.Linear(hidden_dim, hidden_dim, bias=False)
         self.attention_window = attention_window
 
-    def _attention_bias(self, length: int, device: torch.device) -> Optional[torch.Tensor]:
-        """Score bias [1, 1, L, L] that hides keys outside ``attention_window``."""
-        if self.attention_window is None:
-            return None
-        pos = torch.arange(length, device=device)
-        far = (pos[None, :] - pos[:, None]).abs() > self.attention_window
-        return torch.zeros(1, 1, length, length, device=device).masked_fill(far, -1e4)
+    def attention_bias(self, key_padding: torch.Tensor) -> torch.Tensor:
+        """Additive attention score bias for a batch, built once and shared by every
+        transformer: -1e4 for padded keys ([B, 1, 1, L]) and, with ``attention_window``,
+        for keys more than that many positions from the query ([B, 1, L, L])."""
+        hidden = key_padding[:, None, None, :]
+        if self.attention_window is not None:
+            pos = torch.arange(key_padding.shape[1], device=key_padding.device)
+            hidden = hidden | ((pos[None, :] - pos[:, None]).abs() > self.attention_window)
+        return torch.zeros(hidden.shape, device=hidden.device).masked_fill(hidden, -1e4)
 
     def _source_order(self, target: str) -> Sequence[str]:
         # The target itself first, then the others in canonical order:
@@ -225,7 +222,7 @@ class SDTNeck(BaseModule):
         for m in self.modalities:
             x = self.input_proj[m](feats[m].transpose(1, 2)).transpose(1, 2)
             embedded[m] = x + context
-        attn_bias = self._attention_bias(length, mask.device)
+        attn_bias = self.attention_bias(key_padding)
         reduced = {}
         for t in self.modalities:
             gated = []
@@ -234,7 +231,7 @@ class SDTNeck(BaseModule):
                 # Each transformer draws its own dropout on its inputs (as in SDT).
                 target = self.embed_dropout(embedded[t])
                 source = None if s == t else self.embed_dropout(embedded[s])
-                y = self.transformers[key](target, source, key_padding, attn_bias)
+                y = self.transformers[key](target, source, attn_bias)
                 gated.append(y * torch.sigmoid(self.unimodal_gates[key](y)))
             reduced[t] = self.reduce[t](torch.cat(gated, dim=-1))
         stacked = torch.stack([reduced[m] for m in self.modalities], dim=-2)  # [B,L,M,H]
