@@ -11,7 +11,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-class_weight = [1.0, 3.934, 17.978, 6.423, 2.789, 17.828, 4.005]
+class_weight = [1.0, 3.93398523, 17.97765350, 6.42315388, 2.78856158, 17.82825470, 4.00497818]
 model = dict(
     vega_head=None,
     data_preprocessor=dict(num_speakers=9),

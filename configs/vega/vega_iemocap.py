@@ -8,7 +8,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-class_weight = [2.853, 1.706, 1.083, 1.676, 1.776, 1.0]
+class_weight = [2.85339499, 1.70571959, 1.08255267, 1.67633724, 1.77617681, 1.0]
 model = dict(
     data_preprocessor=dict(num_speakers=2),
     neck=dict(input_dims=dict(text=1024, audio=1582, visual=342), num_speakers=2),

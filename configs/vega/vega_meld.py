@@ -12,7 +12,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-class_weight = [1.0, 3.934, 17.978, 6.423, 2.789, 17.828, 4.005]
+class_weight = [1.0, 3.93398523, 17.97765350, 6.42315388, 2.78856158, 17.82825470, 4.00497818]
 model = dict(
     data_preprocessor=dict(num_speakers=9),
     neck=dict(input_dims=dict(text=1024, audio=300, visual=342), num_speakers=9),

@@ -37,6 +37,43 @@ def test_loss_ignores_padding_and_unlabelled_utterances():
     assert all(torch.isfinite(v) for v in changed.values())
 
 
+def test_distillation_averages_over_every_real_utterance_labelled_or_not():
+    # The published implementation averages the KL terms over all real utterances; the
+    # cross-entropy skips unlabelled ones.  Unlabelling an utterance therefore changes
+    # the CE losses and leaves the distillation losses exactly as they were.
+    model = _model().eval()
+    data = _data(model)
+    base = model(**data, mode='loss')
+    data['data_samples'][0].gt_label[1] = -1
+    changed = model(**data, mode='loss')
+    for key in ('loss_kd', 'loss_akd'):
+        torch.testing.assert_close(changed[key], base[key], rtol=0, atol=0)
+    for key in ('loss_cls', 'loss_anc'):
+        assert not torch.isclose(changed[key], base[key])
+    # and the KD term is the mean over the 8 real utterances (5 + 3) of the 2 dialogues
+    feats = model.extract_feat(data['inputs'])
+    mask = data['inputs']['mask']
+    logits = model.head({k: v[mask] for k, v in feats.items()})
+    assert logits['fused'].shape[0] == 8
+    expected = model.head.kd_loss(logits['fused'], logits, model.head.kd_weights)
+    torch.testing.assert_close(changed['loss_kd'], model.head.kd_loss_weight * expected)
+
+
+def test_backbone_feed_forward_uses_tanh_gelu():
+    # The published backbone's feed-forward uses the tanh approximation of GELU.
+    from vega_mm.models.necks.sdt_neck import CrossModalLayer
+    torch.manual_seed(0)
+    layer = CrossModalLayer(8, 2, 8, 0.0, pre_norm_query=False).eval()
+    y, bias = torch.randn(1, 3, 8), torch.zeros(1, 1, 1, 3)
+    x = layer.attn(y, y, bias) + y
+    h = layer.ff1(layer.ff_norm(x))
+    tanh_gelu = 0.5 * h * (1 + torch.tanh((2 / torch.pi)**0.5 * (h + 0.044715 * h**3)))
+    torch.testing.assert_close(layer(y, None, bias), x + layer.ff2(tanh_gelu))
+    # and it differs from the exact (erf) GELU, so the check above can fail
+    assert not torch.allclose(x + layer.ff2(torch.nn.functional.gelu(h)), layer(y, None, bias),
+                              rtol=0, atol=1e-7)
+
+
 def test_predict_fills_per_utterance_predictions():
     model = _model().eval()
     samples = model(**_data(model), mode='predict')

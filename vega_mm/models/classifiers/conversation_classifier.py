@@ -85,9 +85,11 @@ class ConversationClassifier(BaseModel):
         mask = inputs['mask']
         feats = self.extract_feat(inputs)
         labels = self._padded_labels(data_samples, mask)
-        valid = mask & (labels >= 0)
-        flat = {k: v[valid] for k, v in feats.items()}
-        targets = labels[valid]
+        # Every real utterance, labelled or not: the cross-entropy skips targets < 0
+        # (unlabelled) and the distillation terms average over all real utterances, as
+        # in the published implementation (distillation needs no label).
+        flat = {k: v[mask] for k, v in feats.items()}
+        targets = labels[mask]
         losses = self.head.loss_by_feats(flat, targets)
         if self.vega_head is not None:
             losses.update(self.vega_head.loss_by_feats(flat, targets))

@@ -44,7 +44,7 @@ class MultiBranchClsHead(BranchLossMixin, BaseModule):
                  in_channels: int,
                  branches: Sequence[str] = ('fused', 'text', 'audio', 'visual'),
                  teacher: Optional[str] = 'fused',
-                 dropout: float = 0.396,
+                 dropout: float = 0.3963,
                  class_weight: Optional[Sequence[float]] = None,
                  loss_weight: float = 1.0,
                  branch_weights: Optional[Mapping[str, float]] = None,

@@ -155,7 +155,7 @@ class VEGAHead(BranchLossMixin, ClsHead):
                  anchor_bank: Union[None, dict, nn.Module] = None,
                  branches: Sequence[str] = ('fused', ),
                  teacher: Optional[str] = 'fused',
-                 proj_dropout: float = 0.374,
+                 proj_dropout: float = 0.37442,
                  logit_scale: float = 100.0,
                  class_weight: Optional[Sequence[float]] = None,
                  loss_weight: float = 1.0,

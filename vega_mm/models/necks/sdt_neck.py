@@ -91,7 +91,9 @@ class CrossModalLayer(nn.Module):
         target = self.query_norm(target)
         source = target if source is None else source
         y = self.dropout(self.attn(target, source, attn_bias)) + target
-        ff = self.ff2(self.dropout(F.gelu(self.ff1(self.ff_norm(y)))))
+        # The published code uses the tanh approximation of GELU here (the classifier
+        # MLPs use the exact one).
+        ff = self.ff2(self.dropout(F.gelu(self.ff1(self.ff_norm(y)), approximate='tanh')))
         return y + self.dropout(ff)
 
 
