@@ -23,20 +23,13 @@ the end.  Point a VEGA config's ``model.vega_head.anchor_bank.anchor_file`` to t
 """
 import argparse
 import os
-import os.path as osp
 import sys
-from typing import Any, Dict, Optional
+from typing import List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-DEFAULT_MODELS = {
-    'open_clip': 'ViT-B-32',
-    'hf_clip': 'openai/clip-vit-base-patch32',
-    'mmpretrain_clip': 'ViT-B-32',
-}
+from vega_mm.anchors import ENCODER_ALIASES
 
 
-def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Build VEGA visual anchors from a folder of face images, one '
         'subfolder per emotion.', formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,7 +37,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='anchor file to write (.pt)')
     parser.add_argument('--config', help='python config with encoder / face_detector / '
                         'classes / class_mapping / batch_size entries')
-    parser.add_argument('--encoder', choices=sorted(DEFAULT_MODELS),
+    parser.add_argument('--encoder', choices=sorted(ENCODER_ALIASES),
                         help='image encoder library (default: open_clip)')
     parser.add_argument('--model', help='open_clip model name (ViT-B-32), transformers hub '
                         'name, or mmpretrain arch; default per encoder')
@@ -73,66 +66,22 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def encoder_config(args: argparse.Namespace, base: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    """The encoder config from the flags, on top of a config file's ``encoder``."""
-    from vega_mm.anchors import ENCODER_ALIASES
-    short = {v: k for k, v in ENCODER_ALIASES.items()}
-    cfg = dict(base or {})
-    base_kind = short.get(cfg.get('type'), cfg.get('type'))
-    kind = args.encoder or base_kind or 'open_clip'
-    if kind != base_kind:
-        cfg = {}  # another encoder than the config file's: its arguments do not apply
-    cfg['type'] = ENCODER_ALIASES.get(kind, kind)
-    if kind == 'open_clip':
-        if args.model:
-            cfg['model_name'] = args.model
-        cfg.setdefault('model_name', DEFAULT_MODELS[kind])
-        if args.weights:
-            cfg['pretrained'] = args.weights
-        if args.quick_gelu:
-            cfg['quick_gelu'] = True
-    elif kind == 'hf_clip':
-        if args.weights or args.model:
-            cfg['name_or_path'] = args.weights or args.model
-        cfg.setdefault('name_or_path', DEFAULT_MODELS[kind])
-    elif kind == 'mmpretrain_clip':
-        if args.model:
-            cfg['arch'] = args.model
-        if args.weights:
-            cfg['checkpoint'] = args.weights
-    if args.device:
-        cfg['device'] = args.device
-    return cfg
-
-
-def main(argv: Optional[list] = None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import torch
 
-    from vega_mm.anchors import AnchorClassError, build_anchor_bank_from_folder
-
-    file_cfg: Dict[str, Any] = {}
-    if args.config:
-        from mmengine.config import Config
-        file_cfg = Config.fromfile(args.config).to_dict()
-    face_cfg = file_cfg.get('face_detector')
-    if args.detect_faces:
-        face_cfg = dict(face_cfg or dict(type='HaarCascadeFaceDetector'))
-    if args.face_margin is not None:
-        if face_cfg is None:
-            print('error: --face-margin needs --detect-faces', file=sys.stderr)
-            return 2
-        face_cfg['margin'] = args.face_margin
-    classes = args.classes if args.classes is not None else file_cfg.get('classes')
-    mapping = args.map if args.map is not None else file_cfg.get('class_mapping')
-    batch_size = args.batch_size or file_cfg.get('batch_size', 32)
+    from vega_mm.anchors import (AnchorClassError, anchor_build_config,
+                                 build_anchor_bank_from_folder)
 
     torch.manual_seed(args.seed)
     try:
-        report = build_anchor_bank_from_folder(
-            args.faces_dir, encoder_config(args, file_cfg.get('encoder')), classes=classes,
-            class_mapping=mapping, face_detector=face_cfg, batch_size=batch_size,
-            progress=not args.no_progress)
+        kwargs = anchor_build_config(
+            args.config, encoder=args.encoder, model=args.model, weights=args.weights,
+            quick_gelu=args.quick_gelu, device=args.device, classes=args.classes,
+            class_mapping=args.map, detect_faces=args.detect_faces,
+            face_margin=args.face_margin, batch_size=args.batch_size)
+        report = build_anchor_bank_from_folder(args.faces_dir, **kwargs,
+                                               progress=not args.no_progress)
     except (AnchorClassError, FileNotFoundError, ValueError, KeyError, ImportError,
             RuntimeError) as exc:
         print(f'error: {exc}', file=sys.stderr)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vega_mm.anchors import load_anchor_file, select_anchors
+from vega_mm.anchors import (anchor_build_config, image_encoder_config, load_anchor_file,
+                             select_anchors)
 
 REPO = Path(__file__).parents[2]
 FER = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']
@@ -64,19 +65,47 @@ def test_tool_reports_missing_classes(faces_dir, open_clip_pair, tmp_path, capsy
     assert not (tmp_path / 'x.pt').exists()
 
 
-def test_tool_encoder_config_from_flags_and_file():
-    tool = _tool()
-    args = tool.parse_args(['F', '--out', 'x.pt', '--weights', 'w.safetensors',
-                            '--quick-gelu', '--device', 'cpu'])
-    assert tool.encoder_config(args, None) == dict(
+def test_encoder_config_from_options_and_file():
+    assert image_encoder_config(weights='w.safetensors', quick_gelu=True, device='cpu') == dict(
         type='OpenCLIPImageEncoder', model_name='ViT-B-32', pretrained='w.safetensors',
         quick_gelu=True, device='cpu')
-    args = tool.parse_args(['F', '--out', 'x.pt', '--encoder', 'hf_clip', '--weights', 'dir/'])
-    assert tool.encoder_config(args, dict(type='open_clip', pretrained='p')) == dict(
+    # another encoder than the file's: the file's arguments do not apply
+    assert image_encoder_config('hf_clip', weights='dir/',
+                                base=dict(type='open_clip', pretrained='p')) == dict(
         type='HFCLIPImageEncoder', name_or_path='dir/')
-    args = tool.parse_args(['F', '--out', 'x.pt'])
-    assert tool.encoder_config(args, dict(type='HFCLIPImageEncoder', name_or_path='d')) == \
+    # no options: the file's encoder as it is (aliases resolved)
+    assert image_encoder_config(base=dict(type='HFCLIPImageEncoder', name_or_path='d')) == \
         dict(type='HFCLIPImageEncoder', name_or_path='d')
+    assert image_encoder_config('mmpretrain_clip', model='ViT-B-16', weights='c.pth') == dict(
+        type='MMPretrainCLIPImageEncoder', arch='ViT-B-16', checkpoint='c.pth')
+    # an option of another encoder is an error, not silently dropped
+    with pytest.raises(ValueError, match="HFCLIPImageEncoder has no option 'quick_gelu'"):
+        image_encoder_config('hf_clip', quick_gelu=True)
+    with pytest.raises(KeyError, match="unknown image encoder 'clip'"):
+        image_encoder_config('clip')
+
+
+def test_anchor_build_config_options_override_the_file(tmp_path):
+    cfg = tmp_path / 'anchor_cfg.py'
+    cfg.write_text("encoder = dict(type='open_clip', model_name='ViT-B-16')\n"
+                   "face_detector = dict(type='HaarCascadeFaceDetector', margin=0.1)\n"
+                   "classes = 'meld'\nbatch_size = 8\n")
+    kwargs = anchor_build_config(str(cfg), weights='w.pt', classes='iemocap',
+                                 class_mapping=['excited=happy'], face_margin=0.3)
+    assert kwargs == dict(
+        encoder=dict(type='OpenCLIPImageEncoder', model_name='ViT-B-16', pretrained='w.pt'),
+        classes='iemocap', class_mapping=['excited=happy'],
+        face_detector=dict(type='HaarCascadeFaceDetector', margin=0.3), batch_size=8)
+    # detect_faces adds the default detector; without options, whole images
+    assert anchor_build_config(detect_faces=True)['face_detector'] == dict(
+        type='HaarCascadeFaceDetector')
+    plain = anchor_build_config()
+    assert plain['face_detector'] is None and plain['batch_size'] == 32
+    with pytest.raises(ValueError, match='face_margin=0.2 needs a face detector'):
+        anchor_build_config(face_margin=0.2)
+    cfg.write_text("encoders = dict(type='open_clip')\n")
+    with pytest.raises(KeyError, match=r"anchor_cfg.py: unknown entries \['encoders'\]"):
+        anchor_build_config(str(cfg))
 
 
 @pytest.mark.filterwarnings('ignore:Fail to import')

@@ -10,13 +10,18 @@ Build anchors from a folder of face images (one subfolder per emotion)::
     report.save('anchors/iemocap_vitb32.pt')
     print(report.to_table())
 
-or from the command line with ``tools/build_anchors.py``.
+or from generic options and a config file (what ``tools/build_anchors.py`` does)::
+
+    kwargs = anchor_build_config('my_anchor_cfg.py', encoder='hf_clip', weights='clip/')
+    report = build_anchor_bank_from_folder('faces/', **kwargs)
 """
 from .builder import (AnchorBuildReport, AnchorClassError, build_anchor_bank_from_folder,
                       load_rgb_image, scan_class_folders)
 from .classes import (DATASET_CLASSES, EMOTION_ALIASES, IEMOCAP_DEFAULT_MAPPING,
                       canonical_emotion, parse_class_list, parse_class_mapping,
                       resolve_class_order)
+from .config import (ANCHOR_CONFIG_KEYS, DEFAULT_ENCODER, DEFAULT_FACE_DETECTOR,
+                     anchor_build_config, image_encoder_config)
 from .encoders import (ENCODER_ALIASES, HFCLIPImageEncoder, ImageEncoder,
                        MMPretrainCLIPImageEncoder, OpenCLIPImageEncoder, build_image_encoder,
                        file_sha256)
@@ -31,5 +36,6 @@ __all__ = [
     'OpenCLIPImageEncoder', 'HFCLIPImageEncoder', 'MMPretrainCLIPImageEncoder',
     'build_image_encoder', 'file_sha256', 'FaceDetector', 'HaarCascadeFaceDetector',
     'build_face_detector', 'ANCHOR_FILE_FORMAT', 'load_anchor_file', 'save_anchor_file',
-    'select_anchors'
+    'select_anchors', 'ANCHOR_CONFIG_KEYS', 'DEFAULT_ENCODER', 'DEFAULT_FACE_DETECTOR',
+    'anchor_build_config', 'image_encoder_config'
 ]

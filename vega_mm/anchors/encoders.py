@@ -168,6 +168,10 @@ class ImageEncoder:
     identity: Dict[str, Any]
     device: torch.device
     model: torch.nn.Module
+    #: The constructor arguments that take a build's generic ``model`` (name or
+    #: architecture) and ``weights`` options (see :func:`image_encoder_config`).
+    MODEL_ARG: str = ''
+    WEIGHTS_ARG: str = ''
 
     def preprocess(self, images: List[Image.Image]) -> torch.Tensor:
         """Images -> pixel tensor [B, 3, H, W] (the weights' own preprocessing)."""
@@ -244,6 +248,9 @@ class OpenCLIPImageEncoder(ImageEncoder):
             of OpenAI weights loaded under a name without ``-quickgelu``.
         cache_dir: where tagged weights are downloaded.
     """
+
+    MODEL_ARG = 'model_name'
+    WEIGHTS_ARG = 'pretrained'
 
     def __init__(self,
                  model_name: str = 'ViT-B-32',
@@ -379,6 +386,10 @@ class HFCLIPImageEncoder(ImageEncoder):
     a warning.
     """
 
+    # one directory holds both the model and its weights
+    MODEL_ARG = 'name_or_path'
+    WEIGHTS_ARG = 'name_or_path'
+
     def __init__(self,
                  name_or_path: str = 'openai/clip-vit-base-patch32',
                  device: Optional[Union[str, torch.device]] = None,
@@ -513,6 +524,9 @@ class MMPretrainCLIPImageEncoder(ImageEncoder):
         image_size: input resolution; images are resized to a square of this size
             (bicubic), as in mmpretrain's CLIP test pipeline.
     """
+
+    MODEL_ARG = 'arch'
+    WEIGHTS_ARG = 'checkpoint'
 
     def __init__(self,
                  arch: str = 'ViT-B-32',
