@@ -1,0 +1,69 @@
+"""The same weights and inputs give the same outputs as the reference code.
+
+``tests/data/legacy_checkpoint.pth`` and ``tests/data/reference_outputs.pt`` were written
+by ``tests/data/make_reference.py`` with the code of commit ea28674 (the published
+maths, before the code was reshaped): a tiny three-modality VEGA model in that code's
+checkpoint layout, one batch with padding and an unlabelled utterance, and every output.
+Loading the old checkpoint into today's model must reproduce every branch logit, every
+loss in eval mode and, from the same seed, in train mode (dropout, anchor sampling).
+"""
+import copy
+import os.path as osp
+
+import torch
+from mmengine.runner import load_checkpoint
+
+from vega_mm.registry import MODELS
+from tests.model_utils import model_cfg
+
+DATA = osp.join(osp.dirname(osp.dirname(__file__)), 'data')
+
+
+def _reference():
+    return torch.load(osp.join(DATA, 'reference_outputs.pt'), weights_only=True)
+
+
+def _model():
+    model = MODELS.build(model_cfg())
+    load_checkpoint(model, osp.join(DATA, 'legacy_checkpoint.pth'), map_location='cpu',
+                    strict=True)
+    return model
+
+
+def _data(ref):
+    from vega_mm.structures import ConversationDataSample
+    samples = []
+    for i, labels in enumerate(ref['inputs']['labels']):
+        s = ConversationDataSample(metainfo=dict(dialogue_id=f'd{i}'))
+        s.set_gt_label(labels.clone())
+        samples.append(s)
+    inputs = {k: copy.deepcopy(ref['inputs'][k]) for k in ('feats', 'mask', 'speakers')}
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def _assert_same(actual: dict, expected: dict) -> None:
+    assert set(actual) == set(expected)
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], rtol=1e-5, atol=1e-5,
+                                   msg=lambda m, key=key: f'{key}: {m}')
+
+
+def test_eval_outputs_equal_the_reference():
+    ref, model = _reference(), _model().eval()
+    with torch.no_grad():
+        _assert_same(model(**_data(ref), mode='tensor'), ref['tensor'])
+        _assert_same(model(**_data(ref), mode='loss'), ref['eval_loss'])
+        preds = model(**_data(ref), mode='predict')
+    for sample, score in zip(preds, ref['pred_score']):
+        torch.testing.assert_close(sample.pred_score, score, rtol=1e-5, atol=1e-5)
+
+
+def test_train_mode_losses_equal_the_reference_from_the_same_seed():
+    ref, model = _reference(), _model().train()
+    torch.manual_seed(123)
+    out = {}
+    with torch.no_grad():
+        for step in range(3):
+            losses = model(**_data(ref), mode='loss')
+            out.update({f'{k}_{step}': v for k, v in losses.items()})
+    _assert_same(out, ref['train_loss'])
