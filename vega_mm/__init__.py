@@ -4,7 +4,7 @@ import warnings
 # mmpretrain imports mmcv ops that mmcv-lite does not compile; the warning is noise.
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
-from .utils.compat import register_checkpoint_loader  # noqa: E402
+from .utils.checkpoint import register_checkpoint_loader  # noqa: E402
 from .version import __version__  # noqa: E402
 
 register_checkpoint_loader()

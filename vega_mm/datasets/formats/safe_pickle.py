@@ -6,13 +6,13 @@ can execute arbitrary code. :func:`safe_load_pickle` resolves only an allow-list
 globals: the builtin containers and scalars, and what numpy needs to rebuild arrays,
 scalars and dtypes. Anything else is refused before it is called.
 """
-import _compat_pickle
-import importlib
 import os
-import pickle
-from typing import Any, Callable, Dict, Tuple, Union
+from typing import Any, Union
 
-__all__ = ['safe_load_pickle', 'SafeUnpickler', 'UnsafePickleError', 'ALLOWED_GLOBALS']
+from vega_mm.utils.safe_pickle import AllowList, RestrictedUnpickler, UnsafePickleError
+
+__all__ = ['safe_load_pickle', 'SafeUnpickler', 'UnsafePickleError', 'ALLOWED_GLOBALS',
+           'FEATURE_PICKLE_ALLOW_LIST']
 
 PathLike = Union[str, 'os.PathLike[str]']
 
@@ -38,36 +38,16 @@ ALLOWED_GLOBALS = frozenset(
     ])
 
 
-def _normalise(module: str, name: str) -> Tuple[str, str]:
-    """Python 2 spelling -> Python 3 spelling (``__builtin__.set`` -> ``builtins.set``)."""
-    if (module, name) in _compat_pickle.NAME_MAPPING:
-        module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-    elif module in _compat_pickle.IMPORT_MAPPING:
-        module = _compat_pickle.IMPORT_MAPPING[module]
-    return module, name
+#: The allow-list of feature pickles, for :class:`~vega_mm.utils.RestrictedUnpickler`.
+FEATURE_PICKLE_ALLOW_LIST = AllowList(
+    names=ALLOWED_GLOBALS,
+    refusal='this pickle holds something other than plain data (lists, dicts, numbers, '
+    'strings, numpy arrays). Feature files never need it; the file may be corrupt or '
+    'malicious.',
+    python2_names=True)
 
 
-def _resolve(module: str, name: str) -> Any:
-    """Import an allowed global; ``numpy.core.x`` goes to ``numpy._core.x`` on numpy 2
-    (importing ``numpy.core`` there only raises a deprecation warning)."""
-    if module.startswith('numpy.core.'):
-        try:
-            return getattr(importlib.import_module('numpy._core.' + module[11:]), name)
-        except (ImportError, AttributeError):
-            pass
-    elif module.startswith('numpy._core.'):
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            module = 'numpy.core.' + module[12:]  # numpy 1.x reading a numpy 2 pickle
-    return getattr(importlib.import_module(module), name)
-
-
-class UnsafePickleError(ValueError):
-    """A pickle names a global outside :data:`ALLOWED_GLOBALS`."""
-
-
-class SafeUnpickler(pickle.Unpickler):
+class SafeUnpickler(RestrictedUnpickler):
     """``pickle.Unpickler`` that resolves only :data:`ALLOWED_GLOBALS`.
 
     Args:
@@ -75,22 +55,11 @@ class SafeUnpickler(pickle.Unpickler):
         source (str): the file name, used in error messages.
     """
 
-    def __init__(self, file: Any, source: str = '<pickle>') -> None:
-        super().__init__(file, encoding='latin1')
-        self.source = source
-        self._cache: Dict[Tuple[str, str], Any] = {}
+    allow_list = FEATURE_PICKLE_ALLOW_LIST
 
-    def find_class(self, module: str, name: str) -> Callable:
-        key = _normalise(module, name)
-        if key not in ALLOWED_GLOBALS:
-            raise UnsafePickleError(
-                f"{self.source}: refusing to load '{key[0]}.{key[1]}': this pickle holds "
-                'something other than plain data (lists, dicts, numbers, strings, numpy '
-                'arrays). Feature files never need it; the file may be corrupt or '
-                'malicious.')
-        if key not in self._cache:
-            self._cache[key] = _resolve(*key)
-        return self._cache[key]
+    def __init__(self, file: Any, source: str = '<pickle>') -> None:
+        # latin1: what numpy needs for arrays pickled by Python 2.
+        super().__init__(file, source=source, encoding='latin1')
 
 
 def safe_load_pickle(path: PathLike) -> Any:

@@ -6,11 +6,11 @@ from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import vega_mm  # noqa: F401  (registers the checkpoint loader)
-from vega_mm.utils.compat import load_runner_checkpoint
+from vega_mm.utils import load_runner_checkpoint
 
 
 def test_runner_style_checkpoint_loads_with_message_hub(tmp_path):
-    hub = MessageHub.get_instance('compat_test')
+    hub = MessageHub.get_instance('checkpoint_test')
     hub.update_scalar('train/loss', 1.5)
     hub.update_info('best_score', 0.7)
     ckpt = dict(meta=dict(epoch=2, seed=64, dataset_meta=dict(classes=('a', 'b'))),

@@ -1,0 +1,154 @@
+"""Restricted unpickling: rebuild only the globals an allow-list names.
+
+Unpickling calls whatever callable a file names, so ``pickle.load`` of a file from
+elsewhere can run arbitrary code. :class:`RestrictedUnpickler` resolves a global only if
+its :class:`AllowList` names it, and refuses anything else before it is called. Each
+kind of file (public feature pickles, MMEngine checkpoints) keeps its own allow-list as
+data beside the code that reads it; this module is the one mechanism they share.
+"""
+import _compat_pickle
+import functools
+import importlib
+import pickle
+import types
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple, Type
+
+__all__ = ['AllowList', 'RestrictedUnpickler', 'UnsafePickleError', 'as_pickle_module',
+           'import_global']
+
+Global = Tuple[str, str]
+
+# How pickles spell ``getattr``; an allow-list with a getattr policy gets the policy
+# instead, since the real ``getattr`` reaches anything (``eval`` included).
+_GETATTR_NAMES = frozenset([('builtins', 'getattr'), ('__builtin__', 'getattr')])
+
+
+class UnsafePickleError(pickle.UnpicklingError, ValueError):
+    """A pickle names a global its allow-list does not allow.
+
+    Both an ``UnpicklingError`` (what ``torch.load`` callers catch) and a ``ValueError``
+    (what readers of data files catch).
+    """
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """The globals a restricted pickle may name.
+
+    Args:
+        names: ``(module, name)`` pairs, imported with :func:`import_global` on first use.
+        refusal: why a refused global does not belong in such a file; ends the error
+            message.
+        table: called once on first use; more allowed globals as a
+            ``{'module.name': object}`` mapping (e.g. what ``torch.load(weights_only=True)``
+            allows), for objects that are given rather than imported by name.
+        getattr_policy: stands in for ``builtins.getattr``, which is refused if None.
+            Called as ``policy(obj, name)``; returns the attribute or raises
+            :class:`UnsafePickleError`.
+        python2_names: read Python 2 spellings (``__builtin__.set``) as their Python 3
+            names before checking them, for files written by Python 2.
+    """
+
+    names: FrozenSet[Global]
+    refusal: str
+    table: Optional[Callable[[], Mapping[str, Any]]] = None
+    getattr_policy: Optional[Callable[[Any, str], Any]] = None
+    python2_names: bool = False
+
+    @functools.cached_property
+    def _resolved(self) -> Dict[str, Any]:
+        # Filled lazily: only what a file actually names is imported.
+        return dict(self.table()) if self.table is not None else {}
+
+    def lookup(self, module: str, name: str) -> Any:
+        """The object a pickle's ``module.name`` stands for.
+
+        Raises:
+            KeyError: if the allow-list does not allow it (nothing is imported then).
+        """
+        full = f'{module}.{name}'
+        resolved = self._resolved
+        if full not in resolved:
+            if (module, name) not in self.names:
+                raise KeyError(full)
+            resolved[full] = import_global(module, name)
+        return resolved[full]
+
+
+def import_global(module: str, name: str) -> Any:
+    """Import ``module.name``, reading numpy 1 and numpy 2 spellings alike.
+
+    ``numpy.core.x`` goes to ``numpy._core.x`` on numpy 2 (importing ``numpy.core``
+    there only raises a deprecation warning), and ``numpy._core.x`` to ``numpy.core.x``
+    on numpy 1.
+    """
+    if module.startswith('numpy.core.'):
+        try:
+            return getattr(importlib.import_module('numpy._core.' + module[11:]), name)
+        except (ImportError, AttributeError):
+            pass
+    elif module.startswith('numpy._core.'):
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            module = 'numpy.core.' + module[12:]
+    return getattr(importlib.import_module(module), name)
+
+
+def _python3_name(module: str, name: str) -> Global:
+    """Python 2 spelling -> Python 3 spelling (``__builtin__.set`` -> ``builtins.set``)."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """``pickle.Unpickler`` that resolves only the globals of an :class:`AllowList`.
+
+    Subclasses may fix the allow-list as the class attribute ``allow_list`` (APIs such as
+    ``torch.load(pickle_module=...)`` construct the unpickler class themselves).
+
+    Args:
+        file: binary file object to read.
+        allow_list: the globals this pickle may name; by default the class's.
+        source: the file name, put in front of refusal messages.
+        **kwargs: passed to ``pickle.Unpickler`` (``encoding``, ...).
+
+    Raises:
+        UnsafePickleError (from :meth:`load`): the pickle names a global outside the
+            allow-list.
+    """
+
+    allow_list: Optional[AllowList] = None
+
+    def __init__(self, file: Any, allow_list: Optional[AllowList] = None,
+                 source: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        if allow_list is not None:
+            self.allow_list = allow_list
+        elif self.allow_list is None:
+            raise TypeError(f'{type(self).__name__} needs an allow_list')
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        policy = self.allow_list
+        if policy.python2_names:
+            module, name = _python3_name(module, name)
+        if policy.getattr_policy is not None and (module, name) in _GETATTR_NAMES:
+            return policy.getattr_policy
+        try:
+            return policy.lookup(module, name)
+        except KeyError:
+            prefix = f'{self.source}: ' if self.source else ''
+            raise UnsafePickleError(f"{prefix}refusing to load '{module}.{name}': "
+                                    f'{policy.refusal}') from None
+
+
+def as_pickle_module(unpickler: Type[RestrictedUnpickler],
+                     name: str) -> types.SimpleNamespace:
+    """A stand-in for the ``pickle`` module whose ``Unpickler`` and ``load`` are
+    ``unpickler``'s, for ``torch.load(pickle_module=...)``."""
+    return types.SimpleNamespace(
+        __name__=name, Unpickler=unpickler,
+        load=lambda f, **kwargs: unpickler(f, **kwargs).load())
