@@ -1,4 +1,5 @@
-from .reproducibility_hooks import EpochSeedHook, ResumableEarlyStoppingHook
+from .early_stopping_hook import ResumableEarlyStoppingHook
+from .epoch_seed_hook import EpochSeedHook
 from .self_distillation_hook import SelfDistillationHook
 
 __all__ = ['SelfDistillationHook', 'EpochSeedHook', 'ResumableEarlyStoppingHook']

@@ -1,11 +1,9 @@
-import random
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 
-from vega_mm.engine import EpochSeedHook, ResumableEarlyStoppingHook, SelfDistillationHook
+from vega_mm.engine import SelfDistillationHook
 
 
 class _Head(torch.nn.Module):
@@ -29,8 +27,8 @@ class _Hub:
         self.scalars[k] = v
 
 
-def _runner(epoch=0, it=0, per_epoch=10, seed=3):
-    return SimpleNamespace(model=_Model(), epoch=epoch, iter=it, seed=seed,
+def _runner(epoch=0, it=0, per_epoch=10):
+    return SimpleNamespace(model=_Model(), epoch=epoch, iter=it,
                            train_dataloader=list(range(per_epoch)), message_hub=_Hub())
 
 
@@ -63,30 +61,3 @@ def test_distillation_hook_rejects_bad_config():
         SelfDistillationHook(warmup_epochs=1, warmup_iters=5)
     with pytest.raises(ValueError):
         SelfDistillationHook(warmup_iters=-1)
-
-
-def _draw():
-    return (random.random(), float(np.random.rand()), float(torch.rand(())))
-
-
-def test_epoch_seed_depends_only_on_seed_and_epoch():
-    hook = EpochSeedHook()
-    hook.before_train_epoch(_runner(epoch=2))
-    first = _draw()
-    _draw()  # whatever ran in between
-    hook.before_train_epoch(_runner(epoch=2))
-    assert _draw() == first
-    hook.before_train_epoch(_runner(epoch=3))
-    assert _draw() != first
-    hook.before_train_epoch(_runner(epoch=2, seed=4))
-    assert _draw() != first
-
-
-def test_early_stopping_state_survives_checkpoint():
-    hook = ResumableEarlyStoppingHook(monitor='erc/weighted_f1', rule='greater', patience=5)
-    hook.wait_count, hook.best_score = 3, 61.5
-    ckpt = {'meta': {}}
-    hook.before_save_checkpoint(None, ckpt)
-    fresh = ResumableEarlyStoppingHook(monitor='erc/weighted_f1', rule='greater', patience=5)
-    fresh.after_load_checkpoint(None, ckpt)
-    assert (fresh.wait_count, fresh.best_score) == (3, 61.5)

@@ -1,12 +1,15 @@
-"""Hooks that make an interrupted and resumed run identical to an uninterrupted one."""
+"""Per-epoch re-seeding, so that a resumed run draws the same random numbers."""
 import random
+from typing import Optional
 
 import numpy as np
 import torch
 from mmengine.dist import get_rank
-from mmengine.hooks import EarlyStoppingHook, Hook
+from mmengine.hooks import Hook
 
 from vega_mm.registry import HOOKS
+
+__all__ = ['EpochSeedHook']
 
 
 @HOOKS.register_module()
@@ -17,11 +20,14 @@ class EpochSeedHook(Hook):
     numbers of epoch ``e`` (dropout, anchor sampling, feature masking, data-loader
     worker seeds) do not depend on what ran before it — in particular not on whether
     the run was resumed from a checkpoint, or how many random numbers validation used.
+
+    Args:
+        seed: the base seed; by default the Runner's (``randomness.seed``).
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, seed: int = None) -> None:
+    def __init__(self, seed: Optional[int] = None) -> None:
         self.seed = seed
 
     def before_train_epoch(self, runner) -> None:
@@ -33,21 +39,3 @@ class EpochSeedHook(Hook):
         random.seed(int(state[0]))
         np.random.seed(int(state[0]))
         torch.manual_seed(int(state[0]) << 32 | int(state[1]))
-
-
-@HOOKS.register_module()
-class ResumableEarlyStoppingHook(EarlyStoppingHook):
-    """mmengine's ``EarlyStoppingHook`` whose patience counter and best score survive a
-    resume (kept in the checkpoint's ``meta``)."""
-
-    _KEY = 'early_stopping'
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint.setdefault('meta', {})[self._KEY] = dict(
-            wait_count=int(self.wait_count), best_score=float(self.best_score))
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = checkpoint.get('meta', {}).get(self._KEY)
-        if state:
-            self.wait_count = state['wait_count']
-            self.best_score = state['best_score']
