@@ -71,14 +71,35 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path):
     assert part_hist == full_hist
 
 
-def test_distributed_training_on_cpu(tmp_path):
-    cfg = write_tiny_config(tmp_path, epochs=2)
-    run_tool(['--nproc_per_node=2', '--master_port=29531', TRAIN, str(cfg), '--work-dir',
-              str(tmp_path / 'ddp'), '--launcher', 'pytorch'],
-             module='torch.distributed.run')
+def test_distributed_training_on_cpu_counts_every_utterance_once(tmp_path):
+    import re
+
+    import numpy as np
+    from mmengine.config import Config
+
+    from vega_mm.registry import DATASETS
+
+    # Odd split sizes: the distributed sampler pads rank 1 with a repeat of the first
+    # dialogue, which the metric must drop when it gathers both ranks' results.
+    splits = '_n = (18, 7, 9)\n' + ''.join(
+        f'{s}_dataloader = dict(dataset=dict(num_dialogues=_n))\n' for s in ('val', 'test'))
+    cfg = write_tiny_config(tmp_path, epochs=2, extra=splits)
+    proc = run_tool(['--nproc_per_node=2', '--master_port=29531', TRAIN, str(cfg),
+                     '--work-dir', str(tmp_path / 'ddp'), '--launcher', 'pytorch'],
+                    module='torch.distributed.run')
+    config = Config.fromfile(str(cfg))
+    labelled = {}
+    for split in ('val', 'test'):
+        data = DATASETS.build(dict(config[f'{split}_dataloader'].dataset, pipeline=[]))
+        assert len(data) % 2 == 1  # so that the sampler pads
+        labelled[split] = sum(int((np.asarray(data.get_data_info(i)['labels']) >= 0).sum())
+                              for i in range(len(data)))
+    # ERCMetric logs (on rank 0) how many labelled utterances it scored: validation after
+    # epochs 1 and 2, then the best checkpoint on val and on test.
+    counted = [int(n) for n in re.findall(r'ERCMetric on (\d+) utterances', proc.stdout)]
+    assert counted == [labelled['val']] * 3 + [labelled['test']]
     res = read_results(tmp_path / 'ddp')
-    # metrics are gathered from both ranks: all val utterances are counted once
-    assert 0.0 <= res['test']['erc/accuracy'] <= 100.0
+    assert set(res) == {'best_checkpoint', 'val', 'test'}
     assert (tmp_path / 'ddp' / 'epoch_2.pth').exists()
 
 
