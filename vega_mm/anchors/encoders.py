@@ -16,7 +16,6 @@ SHA-256) so that an anchor file says which encoder made it.
 Libraries are imported when an encoder is built, so ``import vega_mm.anchors`` works
 without open_clip or transformers installed.
 """
-import hashlib
 import logging
 import os
 import warnings
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vega_mm.registry import ANCHOR_ENCODERS
+from vega_mm.utils.io import file_digest
 
 __all__ = [
     'ImageEncoder', 'OpenCLIPImageEncoder', 'HFCLIPImageEncoder', 'MMPretrainCLIPImageEncoder',
@@ -50,11 +50,7 @@ OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 def file_sha256(path: str, chunk_size: int = 1 << 20) -> str:
     """Hex SHA-256 of a file (identifies the weights an anchor file was built with)."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(chunk_size), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, 'sha256', chunk_size)
 
 
 def _default_device(device: Optional[Union[str, torch.device]]) -> torch.device:

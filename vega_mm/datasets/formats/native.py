@@ -8,24 +8,18 @@ It is read with ``allow_pickle=False``: loading it never runs code.
 """
 import json
 import os
-import tempfile
 import zipfile
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
+from vega_mm.utils.io import atomic_savez
 from .collection import SPLITS, ConversationCollection, validate_collection
 
 __all__ = ['save_native', 'load_native', 'NATIVE_FORMAT', 'NATIVE_VERSION']
 
 NATIVE_FORMAT = 'vega_mm.conversations'
 NATIVE_VERSION = 1
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _coerce(d: dict) -> dict:
@@ -116,19 +110,7 @@ def save_native(path: str,
     arrays['offsets'] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     arrays['meta'] = np.array(meta_json)
 
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
-                               dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez(f, **arrays)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_savez(path, arrays)
     return path
 
 

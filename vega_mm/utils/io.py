@@ -1,0 +1,115 @@
+"""File helpers shared by the package: atomic writes and chunked file digests.
+
+Every file vega_mm writes for later runs to read (feature files, the parts of an
+interrupted extraction, their manifests) is written to a temporary file in the same
+folder and moved into place with :func:`os.replace`, so a reader (or a resumed run)
+sees either the old complete file or the new complete one, never a half-written one.
+"""
+import hashlib
+import json
+import os
+import tempfile
+from typing import Any, Callable, IO, Mapping, Optional
+
+import numpy as np
+
+__all__ = ['atomic_savez', 'atomic_write_json', 'file_digest', 'update_digest']
+
+_CHUNK = 1 << 20
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> str:
+    """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    # Same folder as the target: os.replace is only atomic within one file system.
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
+                               dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def atomic_savez(path: str, arrays: Mapping[str, np.ndarray],
+                 compressed: bool = False) -> str:
+    """Write arrays to an ``.npz`` file atomically (temporary file, then rename).
+
+    Args:
+        path: the target file (its folder is created if needed). Give it the ``.npz``
+            suffix yourself: unlike :func:`numpy.savez`, none is added.
+        arrays: name -> array, as for :func:`numpy.savez`.
+        compressed: use :func:`numpy.savez_compressed`.
+
+    Returns:
+        ``path``.
+    """
+    save = np.savez_compressed if compressed else np.savez
+    return _atomic_write(path, lambda f: save(f, **arrays))
+
+
+def atomic_write_json(path: str, obj: Any, indent: Optional[int] = None) -> str:
+    """Write ``obj`` as JSON atomically (temporary file, then rename).
+
+    Args:
+        path: the target file.
+        obj: a JSON-serialisable object.
+        indent: as for :func:`json.dump`.
+
+    Returns:
+        ``path``.
+    """
+    text = json.dumps(obj, indent=indent)  # serialise first: a bad object writes nothing
+    return _atomic_write(path, lambda f: f.write(text.encode('utf-8')))
+
+
+def update_digest(digest: Any, path: str, max_bytes: Optional[int] = None,
+                  chunk_size: int = _CHUNK) -> Any:
+    """Feed a file's bytes into a :mod:`hashlib` object, in chunks.
+
+    Args:
+        digest: a hash object (``hashlib.new(...)``), updated in place.
+        path: the file.
+        max_bytes: read at most this many bytes from the start (None: the whole file).
+        chunk_size: bytes read at a time.
+
+    Returns:
+        ``digest``.
+    """
+    left = max_bytes
+    with open(path, 'rb') as f:
+        while left is None or left > 0:
+            block = f.read(chunk_size if left is None else min(chunk_size, left))
+            if not block:
+                break
+            digest.update(block)
+            if left is not None:
+                left -= len(block)
+    return digest
+
+
+def file_digest(path: str, algorithm: str = 'sha256', chunk_size: int = _CHUNK) -> str:
+    """Hex digest of a whole file, read in chunks.
+
+    Args:
+        path: the file.
+        algorithm: any :func:`hashlib.new` name (``'sha256'``, ``'sha1'``, ...).
+        chunk_size: bytes read at a time.
+
+    Returns:
+        The hex digest.
+    """
+    return update_digest(hashlib.new(algorithm), path, chunk_size=chunk_size).hexdigest()
