@@ -9,7 +9,8 @@ import pytest
 from tests.utils import (make_sdt_pickle, make_vega_pickle, sdt_items, vega_items,
                          write_pickle)
 from vega_mm.datasets.formats import (IEMOCAP_CLASSES, MELD_CLASSES, load_conversations,
-                                      load_native, make_val_split, save_native)
+                                      load_native, save_native)
+from vega_mm.datasets.splits import natural_key
 
 
 def _by_id(coll):
@@ -109,7 +110,7 @@ def test_val_split_rule_and_determinism(tmp_path):
     a = load_conversations(path)
     b = load_conversations(path)
     assert a.splits == b.splits
-    train_ids = sorted(str(i) for i in items['trainVid'])
+    train_ids = sorted((str(i) for i in items['trainVid']), key=natural_key)
     perm = np.random.default_rng(0).permutation(30)
     assert set(a.splits['val']) == {train_ids[j] for j in perm[:math.ceil(0.1 * 30)]}
     assert len(a.splits['val']) == 3
@@ -124,14 +125,12 @@ def test_val_split_rule_and_determinism(tmp_path):
     assert load_conversations(path, val_ratio=0).splits['val'] == []
 
 
-def test_make_val_split_edges():
-    assert make_val_split(['x'], 0.1) == (['x'], [])
-    assert make_val_split([], 0.1) == ([], [])
-    train, val = make_val_split(['c', 'a', 'b'], 0.5, seed=3)
-    assert len(val) == 2 and len(train) == 1
-    assert [i for i in ['c', 'a', 'b'] if i in val] == val  # input order kept
-    with pytest.raises(ValueError, match='val_ratio'):
-        make_val_split(['a', 'b'], 1.0)
+def test_val_split_of_integer_ids_is_numeric(tmp_path):
+    """MELD's pickles have integer dialogue ids: 2 comes before 10, not after it."""
+    path = make_sdt_pickle(str(tmp_path / 'm.pkl'), dataset='meld', num_train=12, num_test=2)
+    val = load_conversations(path, val_ratio=0.25, val_seed=4).splits['val']
+    perm = np.random.default_rng(4).permutation(12)
+    assert set(val) == {str(j) for j in perm[:3]}  # natural order 0..11: index == id
 
 
 # ------------------------------------------------------------------ native format

@@ -1,4 +1,4 @@
-"""The in-memory result of every reader, its validation, and the validation split.
+"""The in-memory result of every reader, and its validation.
 
 A *raw dialogue* (see ``docs/internals.md``) is::
 
@@ -7,12 +7,13 @@ A *raw dialogue* (see ``docs/internals.md``) is::
          speakers=int64[L], labels=int64[L],   # labels: -1 = unlabelled
          utterance_ids=['0', '1', ...])        # optional
 """
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..splits import SPLITS, make_val_split  # one split rule for every reader
 
 __all__ = [
     'ConversationCollection', 'validate_collection', 'make_val_split', 'natural_sorted',
@@ -31,8 +32,6 @@ KNOWN_DATASETS: Dict[str, Dict[str, Any]] = {
 }
 #: Modality names, in canonical order.
 MODALITIES: Tuple[str, ...] = ('text', 'audio', 'visual')
-#: Split names.
-SPLITS: Tuple[str, ...] = ('train', 'val', 'test')
 
 
 @dataclass
@@ -108,34 +107,6 @@ def natural_sorted(ids: Sequence[Any]) -> list:
     if all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ids):
         return sorted(ids, key=int)
     return sorted(ids, key=str)
-
-
-def make_val_split(train_ids: Sequence[str], ratio: float = 0.1,
-                   seed: int = 0) -> Tuple[List[str], List[str]]:
-    """Carve a deterministic validation split out of the training dialogues.
-
-    The training ids are sorted as strings, permuted with
-    ``numpy.random.default_rng(seed)``, and the first ``ceil(ratio * n)`` of the
-    permutation form the validation split (at most ``n - 1``, so training keeps one
-    dialogue). Both returned lists keep the order of ``train_ids``.
-
-    Args:
-        train_ids: the training dialogue ids.
-        ratio: fraction of training dialogues moved to validation, in ``[0, 1)``.
-        seed: seed of the permutation.
-
-    Returns:
-        ``(train_ids, val_ids)``, disjoint, together the input ids.
-    """
-    if not 0 <= ratio < 1:
-        raise ValueError(f'val_ratio must be in [0, 1), got {ratio}')
-    ids = [str(i) for i in train_ids]
-    n = len(ids)
-    k = min(math.ceil(ratio * n), max(n - 1, 0))
-    order = sorted(ids)
-    perm = np.random.default_rng(seed).permutation(n)
-    val = {order[j] for j in perm[:k]}
-    return [i for i in ids if i not in val], [i for i in ids if i in val]
 
 
 def _fail(source: str, msg: str) -> None:
