@@ -5,18 +5,12 @@
 the validation metrics the checkpoint was selected on).
 """
 import argparse
-import json
 import os
 import os.path as osp
-import sys
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import vega_mm  # noqa: E402,F401  (registries, checkpoint loader)
-from vega_mm.apis import format_results_table  # noqa: E402
-from vega_mm.utils import setup_cpu_distributed  # noqa: E402
+from vega_mm.apis import test_checkpoint
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,43 +47,10 @@ def main() -> None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint {args.checkpoint!r} does not exist')
-    cfg.load_from = args.checkpoint
-    cfg.resume = False
-    if args.split == 'val':
-        cfg.test_dataloader = cfg.val_dataloader
-        cfg.test_evaluator = cfg.val_evaluator
-    if args.amp:
-        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
-    # No training-time hooks at test time.
-    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
-                        if h['type'] not in ('ResumableEarlyStoppingHook',
-                                             'EarlyStoppingHook')]
-    collector = None
-    if args.out:
-        evaluators = cfg.test_evaluator
-        evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
-        cfg.test_evaluator = evaluators + [dict(type='ConversationPredictionCollector')]
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
-    if runner.rank != 0:
-        return
-    print(f'\n{format_results_table({args.split: metrics})}\n', flush=True)
-    if args.out:
-        for metric in runner.test_evaluator.metrics:
-            if type(metric).__name__ == 'ConversationPredictionCollector':
-                collector = metric
-        out = dict(config=args.config, checkpoint=args.checkpoint, split=args.split,
-                   metrics=metrics,
-                   classes=list(runner.test_dataloader.dataset.metainfo.get('classes', [])),
-                   predictions=collector.predictions if collector else [])
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(out, f, indent=1)
-        print(f'wrote metrics and {len(out["predictions"])} dialogues of predictions to '
-              f'{args.out}')
+    try:
+        test_checkpoint(cfg, args.checkpoint, args.split, amp=args.amp, out=args.out)
+    except FileNotFoundError as exc:  # the checkpoint or a data file: no traceback needed
+        raise SystemExit(f'error: {exc}')
 
 
 if __name__ == '__main__':

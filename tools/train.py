@@ -5,19 +5,15 @@ the validation and test splits and a results table is printed (and saved as
 ``results.json`` in the work dir).
 """
 import argparse
-import json
 import os
 import os.path as osp
-import sys
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import vega_mm  # noqa: E402,F401  (registries, checkpoint loader)
-from vega_mm.apis import format_results_table  # noqa: E402
-from vega_mm.utils import setup_cpu_distributed  # noqa: E402
+from vega_mm.apis import evaluate_best_checkpoint
+from vega_mm.utils import setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -79,40 +75,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def evaluate_best(runner: Runner) -> dict:
-    """Evaluate the checkpoint that was best on validation on val and test."""
-    best = runner.message_hub.get_info('best_ckpt')
-    results = {'best_checkpoint': best}
-    if best:
-        runner.logger.info(f'Evaluating the best checkpoint (on val): {best}')
-        runner.load_checkpoint(best)
-    else:
-        runner.logger.warning('No best checkpoint (no validation?): evaluating the final '
-                              'model')
-    if runner.val_loop is not None:
-        results['val'] = runner.val_loop.run()
-    if runner._test_loop is not None:
-        results['test'] = runner.test()
-    return results
-
-
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
-    if args.no_test:
-        return
-    results = evaluate_best(runner)
-    if runner.rank == 0:
-        table = format_results_table(
-            {'val (best epoch)': results.get('val'), 'test': results.get('test')})
-        monitor = cfg.default_hooks.get('checkpoint', {}).get('save_best')
-        how = f'model selected on val {monitor}' if monitor else 'final model'
-        print(f'\nResults of {args.config} ({how})\n{table}\n', flush=True)
-        with open(osp.join(cfg.work_dir, 'results.json'), 'w') as f:
-            json.dump(results, f, indent=2)
+    if not args.no_test:
+        evaluate_best_checkpoint(runner)
 
 
 if __name__ == '__main__':
