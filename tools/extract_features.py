@@ -114,23 +114,14 @@ def _kv(items: List[str], what: str) -> dict:
 
 def build_tables(args: argparse.Namespace) -> list:
     """TableSpec objects from the command line."""
-    from vega_mm.features import TableSpec
+    from vega_mm.features import TableSpec, meld_tables
     columns = _kv(args.column, '--column') or None
     specs = []
     if args.meld:
-        videos = _kv(args.meld_video, '--meld-video')
-        files = {s: os.path.join(args.meld, f'{s}_sent_emo.csv')
-                 for s in ('train', 'dev', 'test')}
-        for s in ('train', 'dev'):
-            if not os.path.isfile(files[s]):
-                raise SystemExit(f'--meld {args.meld}: {files[s]} does not exist')
-        has_test = os.path.isfile(files['test'])
-        roles = {'train': 'train', 'dev': 'val' if has_test else 'test'}
-        if has_test:
-            roles['test'] = 'test'
-        for s, role in roles.items():
-            specs.append(TableSpec(files[s], role, fmt='meld', media_dir=videos.get(s),
-                                   columns=columns))
+        try:
+            specs += meld_tables(args.meld, _kv(args.meld_video, '--meld-video'), columns)
+        except FileNotFoundError as exc:
+            raise SystemExit(f'--meld {args.meld}: {exc}') from exc
     for split in ('train', 'val', 'test'):
         path = getattr(args, split)
         if path:

@@ -10,16 +10,13 @@ import numpy as np
 import pytest
 
 from vega_mm.datasets.formats import load_native
-from vega_mm.features import MediaError, TableSpec, extract_features
+from vega_mm.features import (BaseFeatureExtractor, MediaError, PartStore, TableSpec,
+                              extract_features, meld_tables, register_extractor)
 from vega_mm.features import extract as extract_mod
+from vega_mm.registry import FEATURE_EXTRACTORS
 from .conftest import write_video, write_wav
 
 QUIET = dict(progress=False, log=lambda msg: None)
-
-
-def meld_tables(root):
-    return [TableSpec(str(root / 'train_sent_emo.csv'), 'train'),
-            TableSpec(str(root / 'dev_sent_emo.csv'), 'test')]
 
 
 def split_features(coll, split, modality='text'):
@@ -84,24 +81,24 @@ def test_interrupted_extraction_resumes_without_recomputing(meld_slice, tiny_tex
                                                             tmp_path, monkeypatch):
     out = str(tmp_path / 'resume.npz')
     encoded = []
-    real_extract = extract_mod.FEATURE_EXTRACTORS.get('TextFeatureExtractor').extract
+    real_extract = FEATURE_EXTRACTORS.get('TextFeatureExtractor').extract
 
     def counting_extract(self, utterances):
         encoded.extend(u.dialogue_id for u in utterances)
         return real_extract(self, utterances)
 
-    monkeypatch.setattr(extract_mod.FEATURE_EXTRACTORS.get('TextFeatureExtractor'), 'extract',
+    monkeypatch.setattr(FEATURE_EXTRACTORS.get('TextFeatureExtractor'), 'extract',
                         counting_extract)
-    real_write = extract_mod._write_part
+    real_write = PartStore.write
     written = []
 
-    def failing_write(path, dialogue, feats):
+    def failing_write(self, dialogue, feats):
         if len(written) == 7:
             raise KeyboardInterrupt('simulated interruption')
-        real_write(path, dialogue, feats)
+        real_write(self, dialogue, feats)
         written.append(dialogue.dialogue_id)
 
-    monkeypatch.setattr(extract_mod, '_write_part', failing_write)
+    monkeypatch.setattr(PartStore, 'write', failing_write)
     kw = dict(text=dict(model=tiny_text_model, device='cpu'), chunk_size=4, **QUIET)
     with pytest.raises(KeyboardInterrupt):
         extract_features(out, meld_tables(meld_slice), **kw)
@@ -109,7 +106,7 @@ def test_interrupted_extraction_resumes_without_recomputing(meld_slice, tiny_tex
     parts = [p for p in os.listdir(out + '.parts') if p.endswith('.npz')]
     assert len(parts) == 7 and not [p for p in os.listdir(out + '.parts') if '.tmp' in p]
 
-    monkeypatch.setattr(extract_mod, '_write_part', real_write)
+    monkeypatch.setattr(PartStore, 'write', real_write)
     encoded.clear()
     summary = extract_features(out, meld_tables(meld_slice), **kw)
     assert summary['reused'] == 7 and summary['computed'] == 26 - 7
@@ -257,6 +254,54 @@ def test_modality_without_media_is_refused(meld_slice, tiny_text_model, tmp_path
                        'has no media'):
         extract_features(str(tmp_path / 'x.npz'), meld_tables(meld_slice),
                          modalities=('text', 'audio'), **QUIET)
+
+
+class CharStatsExtractor(BaseFeatureExtractor):
+    """A toy text extractor: transcript length (times ``scale``) and its share of 'o'."""
+    modality = 'text'
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+        self.dim = 2
+
+    @classmethod
+    def usable(cls, utterances) -> bool:
+        return all(u.text is not None for u in utterances)
+
+    def config(self) -> dict:
+        return dict(type='CharStatsExtractor', scale=self.scale, dim=self.dim)
+
+    def extract(self, utterances) -> np.ndarray:
+        return np.asarray([[self.scale * len(u.text), u.text.count('o') / max(len(u.text), 1)]
+                           for u in utterances], dtype=np.float32)
+
+
+@pytest.fixture
+def char_stats_extractor():
+    register_extractor()(CharStatsExtractor)
+    yield CharStatsExtractor
+    FEATURE_EXTRACTORS.module_dict.pop('CharStatsExtractor')
+
+
+def test_a_registered_extractor_needs_no_pipeline_change(meld_slice, tmp_path,
+                                                         char_stats_extractor):
+    out = str(tmp_path / 'chars.npz')
+    extract_features(out, meld_tables(meld_slice), modalities='auto', standardize=False,
+                     text=dict(type='CharStatsExtractor', scale=2.0), **QUIET)
+    coll = load_native(out)
+    assert coll.feature_dims == {'text': 2}
+    assert coll.extra['extractors'] == {'text': dict(type='CharStatsExtractor', scale=2.0,
+                                                     dim=2)}
+    with open(meld_slice / 'dev_sent_emo.csv', encoding='utf-8') as f:
+        first = next(csv.DictReader(f))['Utterance']
+    dev0 = next(d for d in coll.dialogues if d['dialogue_id'] == 'dev/0')
+    assert dev0['features']['text'][0, 0] == 2.0 * len(first)
+    with pytest.raises(ValueError, match="extractor 'OpenSmileExtractor' extracts 'audio'"):
+        extract_features(str(tmp_path / 'bad.npz'), meld_tables(meld_slice),
+                         text=dict(type='OpenSmileExtractor'), **QUIET)
+    with pytest.raises(ValueError, match=r"unknown modality \['smell'\]"):
+        extract_features(str(tmp_path / 'bad.npz'), meld_tables(meld_slice),
+                         modalities=('text', 'smell'), **QUIET)
 
 
 def test_dataset_reports_modalities_and_refuses_missing_ones(meld_file):

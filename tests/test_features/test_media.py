@@ -82,7 +82,7 @@ def test_visual_features_average_the_frames(video_file, stub_encoder):
     expected = stub_encoder.encode(frames).numpy().mean(0)
     np.testing.assert_allclose(feats[0], expected, atol=1e-6)
     assert feats[1][3] < feats[0][3]  # the early segment is darker at the top
-    assert ext.fingerprint()['encoder'] == stub_encoder.identity
+    assert ext.config()['encoder'] == stub_encoder.identity
 
 
 def test_visual_features_crop_faces_with_the_anchor_detector(video_file, stub_encoder):

@@ -1,12 +1,14 @@
 """Reading conversation tables: encodings, bad rows, ordering, splits and speakers."""
 import json
+import os
+import shutil
 
 import numpy as np
 import pytest
 
 from vega_mm.features import (ConversationTableError, TableSpec, build_speaker_map,
-                              decode_table_bytes, group_dialogues, load_tables, parse_time,
-                              read_conversation_table, split_train_val)
+                              decode_table_bytes, group_dialogues, load_tables, meld_tables,
+                              parse_time, read_conversation_table)
 
 HEADER = 'dialogue_id,utterance_id,speaker,text,label\n'
 
@@ -125,14 +127,6 @@ def test_meld_header_is_detected_and_media_template_used(meld_slice):
     assert utts[0].text.startswith('also I was the point person')
 
 
-def test_split_train_val_is_deterministic():
-    ids = [f'train/{i}' for i in range(50)]
-    train, val = split_train_val(ids, 0.1, seed=0)
-    assert len(val) == 5 and not set(train) & set(val) and len(train) + len(val) == 50
-    assert split_train_val(list(reversed(ids)), 0.1, seed=0) == (train, val)
-    assert split_train_val(ids, 0.1, seed=1)[1] != val
-
-
 def test_speaker_map_keeps_frequent_speakers_and_pools_others():
     train = ['A'] * 5 + ['B'] * 4 + ['C'] * 3 + ['D'] * 2 + ['E']
     mapping, names = build_speaker_map(train, train + ['Z'], max_speakers=3)
@@ -155,3 +149,22 @@ def test_load_tables_on_meld_slice(meld_slice):
     assert conv.labels['train/0'].tolist() == [
         conv.classes.index(u.label) for u in d0.utterances]
     assert np.all(conv.speakers(d0) < 9)
+
+
+def test_meld_tables_follow_the_test_file_rule(meld_slice, tmp_path):
+    """Without test_sent_emo.csv dev is the test split (validation is held out of
+    train); with it, dev is the validation split."""
+    specs = meld_tables(str(meld_slice), media_dirs=dict(dev='/clips/dev'))
+    assert [(os.path.basename(t.path), t.split, t.fmt, t.media_dir) for t in specs] == [
+        ('train_sent_emo.csv', 'train', 'meld', None),
+        ('dev_sent_emo.csv', 'test', 'meld', '/clips/dev')]
+    for name in ('train', 'dev'):
+        shutil.copy(meld_slice / f'{name}_sent_emo.csv', tmp_path / f'{name}_sent_emo.csv')
+    shutil.copy(meld_slice / 'dev_sent_emo.csv', tmp_path / 'test_sent_emo.csv')
+    assert [t.split for t in meld_tables(str(tmp_path))] == ['train', 'val', 'test']
+    conv = load_tables(meld_tables(str(tmp_path)), log=lambda m: None)
+    assert conv.val_rule is None and conv.split_ids()['val'][0] == 'dev/0'
+    assert conv.split_ids()['test'][0] == 'test/0'
+    os.remove(tmp_path / 'train_sent_emo.csv')
+    with pytest.raises(FileNotFoundError, match='train_sent_emo.csv does not exist'):
+        meld_tables(str(tmp_path))

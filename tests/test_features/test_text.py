@@ -37,7 +37,11 @@ def test_batching_and_order_do_not_change_features(tiny_text_model):
 def test_registered_and_bad_pooling(tiny_text_model):
     ext = FEATURE_EXTRACTORS.build(dict(type='TextFeatureExtractor', model=tiny_text_model,
                                         pooling='cls', device='cpu'))
-    assert ext.fingerprint()['pooling'] == 'cls' and ext.fingerprint()['weights']
+    assert ext.config()['pooling'] == 'cls' and ext.config()['weights']
+    # the modality's name builds its default extractor
+    by_modality = FEATURE_EXTRACTORS.build(dict(type='text', model=tiny_text_model,
+                                                device='cpu'))
+    assert type(by_modality) is TextFeatureExtractor and by_modality.modality == 'text'
     with pytest.raises(ValueError, match="pooling must be 'mean', 'cls' or 'max'"):
         TextFeatureExtractor(tiny_text_model, pooling='sum')
 

@@ -85,7 +85,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def feature_file(args: argparse.Namespace) -> str:
     """The feature file of this variant, extracted when it is missing."""
-    from vega_mm.features import TableSpec, extract_features
+    from vega_mm.features import extract_features, meld_tables
     tag = 'minilm' if args.text_model == 'minilm' else osp.basename(
         args.text_model.rstrip('/'))
     if args.finetune_epochs:
@@ -94,12 +94,10 @@ def feature_file(args: argparse.Namespace) -> str:
     out = osp.join(args.data_dir, f'meld_{tag}{"_raw" if args.no_standardize else ""}.npz')
     if osp.isfile(out):
         return out
-    tables = [TableSpec(osp.join(args.meld, 'train_sent_emo.csv'), 'train', fmt='meld'),
-              TableSpec(osp.join(args.meld, 'dev_sent_emo.csv'), 'test', fmt='meld')]
-    for t in tables:
-        if not osp.isfile(t.path):
-            raise SystemExit(f'{t.path} not found: pass --meld DIR (see '
-                             '../shared/data/README.md)')
+    try:
+        tables = meld_tables(args.meld)
+    except FileNotFoundError as exc:
+        raise SystemExit(f'{exc}: pass --meld DIR (see ../shared/data/README.md)') from exc
     start = time.time()
     extract_features(
         out, tables, modalities=('text', ), text=dict(model=args.text_model),

@@ -3,8 +3,9 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from vega_mm.registry import FEATURE_EXTRACTORS
-from .media import MediaError, load_audio_segment
+from .base import BaseFeatureExtractor, register_extractor
+from .media import MediaError, is_audio, is_video, load_audio_segment, video_audio_backend
+from .table import Utterance
 
 __all__ = ['OPENSMILE_FEATURE_SETS', 'OpenSmileExtractor']
 
@@ -17,8 +18,8 @@ OPENSMILE_FEATURE_SETS: Dict[str, str] = {
 }
 
 
-@FEATURE_EXTRACTORS.register_module()
-class OpenSmileExtractor:
+@register_extractor(default=True)
+class OpenSmileExtractor(BaseFeatureExtractor):
     """openSMILE functionals (one vector per utterance).
 
     Args:
@@ -31,6 +32,7 @@ class OpenSmileExtractor:
         dim (int), modality (``'audio'``).
     """
     modality = 'audio'
+    needs_media = True
 
     def __init__(self, feature_set: str = 'eGeMAPSv02', tolerance: float = 0.1,
                  min_duration: float = 0.1) -> None:
@@ -47,7 +49,17 @@ class OpenSmileExtractor:
         self.feature_names = list(self.smile.feature_names)
         self.dim = len(self.feature_names)
 
-    def fingerprint(self) -> Dict[str, Any]:
+    @classmethod
+    def usable(cls, utterances: Sequence[Utterance]) -> bool:
+        """Audio files, or videos with a way to read their sound track."""
+        media = [u.media for u in utterances if u.media is not None]
+        if not media:
+            return False
+        has_video = any(is_video(m) for m in media)
+        return all(is_audio(m) for m in media) or bool(has_video and video_audio_backend())
+
+    def config(self) -> Dict[str, Any]:
+        """What identifies these features (compared when an extraction resumes)."""
         return dict(type=type(self).__name__, feature_set=self.feature_set, dim=self.dim,
                     tolerance=self.tolerance)
 
@@ -71,7 +83,7 @@ class OpenSmileExtractor:
                                         self.min_duration)
         return self.extract_signal(signal, sr, where)
 
-    def extract(self, utterances: Sequence[Any]) -> np.ndarray:
+    def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
         """Features of :class:`~vega_mm.features.table.Utterance` objects [N, dim]."""
         out = np.zeros((len(utterances), self.dim), dtype=np.float32)
         for i, u in enumerate(utterances):

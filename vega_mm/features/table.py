@@ -34,12 +34,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-import numpy as np
-
 __all__ = [
     'MELD_CLASSES', 'COLUMN_ALIASES', 'ConversationTableError', 'Utterance', 'Dialogue',
     'TextRepairs', 'decode_table_bytes', 'read_conversation_table', 'group_dialogues',
-    'split_train_val', 'build_speaker_map', 'parse_time'
+    'build_speaker_map', 'parse_time'
 ]
 
 #: MELD's label order in the published setup.
@@ -418,31 +416,6 @@ def group_dialogues(utterances: Iterable[Utterance], split: str = 'train') -> Li
             utts = sorted(utts, key=lambda u: int(u.utterance_id))
         dialogues.append(Dialogue(dia, utts, split))
     return dialogues
-
-
-def split_train_val(dialogue_ids: Sequence[str], fraction: float = 0.1,
-                    seed: int = 0) -> Tuple[List[str], List[str]]:
-    """Deterministic held-out split of training dialogues.
-
-    The ids are sorted (numerically where they end in integers), permuted with
-    ``numpy.random.default_rng(seed)``, and the first ``ceil(fraction * n)`` become
-    validation.
-
-    Returns:
-        ``(train_ids, val_ids)``, each in the sorted order.
-    """
-    if not 0 < fraction < 1:
-        raise ValueError(f'validation fraction must be in (0, 1), got {fraction}')
-
-    def key(d: str) -> Tuple:
-        tail = re.search(r'(\d+)$', d)
-        return (d[:tail.start()] if tail else d, int(tail.group(1)) if tail else -1, d)
-
-    ordered = sorted(dialogue_ids, key=key)
-    perm = np.random.default_rng(seed).permutation(len(ordered))
-    n_val = int(math.ceil(fraction * len(ordered)))
-    val = {ordered[i] for i in perm[:n_val]}
-    return [d for d in ordered if d not in val], [d for d in ordered if d in val]
 
 
 def build_speaker_map(train_speakers: Iterable[str], all_speakers: Iterable[str],

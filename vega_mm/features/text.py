@@ -12,14 +12,16 @@ were made); it is given training utterances only, never validation or test ones.
 import hashlib
 import math
 import os
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vega_mm.registry import FEATURE_EXTRACTORS
+from vega_mm.utils.io import update_digest
+from .base import BaseFeatureExtractor, register_extractor
+from .table import ConversationTableError, Utterance
 
 __all__ = ['DEFAULT_TEXT_MODEL', 'default_text_model', 'resolve_text_model',
            'TextFeatureExtractor', 'finetune_text_encoder']
@@ -55,8 +57,8 @@ def _weights_digest(model_dir: str) -> Optional[str]:
         if name.endswith(('.safetensors', '.bin')):
             st = os.stat(os.path.join(model_dir, name))
             h.update(f'{name}:{st.st_size}'.encode())
-            with open(os.path.join(model_dir, name), 'rb') as f:
-                h.update(f.read(1 << 20))
+            # the first MiB is enough to tell weights apart, and cheap for big ones
+            update_digest(h, os.path.join(model_dir, name), max_bytes=1 << 20)
     return h.hexdigest()[:16]
 
 
@@ -72,8 +74,8 @@ def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tenso
     raise ValueError(f"text pooling must be 'mean', 'cls' or 'max', got {pooling!r}")
 
 
-@FEATURE_EXTRACTORS.register_module()
-class TextFeatureExtractor:
+@register_extractor(default=True)
+class TextFeatureExtractor(BaseFeatureExtractor):
     """Encode utterance texts with a transformers encoder.
 
     Args:
@@ -92,6 +94,7 @@ class TextFeatureExtractor:
         modality (str): ``'text'``.
     """
     modality = 'text'
+    across_dialogues = True  # batches sorted by length pad little across dialogues
 
     def __init__(self, model: Optional[str] = None, pooling: str = 'mean',
                  normalize: bool = True, batch_size: int = 64, max_length: int = 128,
@@ -119,7 +122,27 @@ class TextFeatureExtractor:
         self.model.to(self.device).eval()
         self.dim = int(self.model.config.hidden_size)
 
-    def fingerprint(self) -> Dict[str, Any]:
+    @classmethod
+    def settings(cls, cfg: Mapping[str, Any]) -> Dict[str, Any]:
+        """Defaults filled in, and the model name resolved (``'minilm'`` -> the
+        directory of the installed weights)."""
+        out = super().settings(cfg)
+        out['model'] = resolve_text_model(out.get('model'))
+        return out
+
+    @classmethod
+    def usable(cls, utterances: Sequence[Utterance]) -> bool:
+        return all(u.text is not None for u in utterances)
+
+    @classmethod
+    def check_utterances(cls, utterances: Sequence[Utterance]) -> None:
+        for u in utterances:
+            if u.text is None:
+                raise ConversationTableError(
+                    f'{u.source}: text features were asked for but the table has no '
+                    'text column')
+
+    def config(self) -> Dict[str, Any]:
         """What identifies these features (compared when an extraction resumes)."""
         return dict(type=type(self).__name__, model=self.model_name,
                     weights=_weights_digest(self.model_name), pooling=self.pooling,
@@ -149,7 +172,7 @@ class TextFeatureExtractor:
             out[idx] = emb.cpu().numpy()
         return out
 
-    def extract(self, utterances: Sequence[Any]) -> np.ndarray:
+    def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
         """Features of :class:`~vega_mm.features.table.Utterance` objects [N, dim].
 
         Raises:

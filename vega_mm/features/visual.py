@@ -6,12 +6,13 @@ image encoder of the anchor builder (``vega_mm.anchors.build_image_encoder``, e.
 ViT-B/32) encodes the crops.  Utterance features and visual anchors therefore live in
 the same (L2-normalised) image space; an utterance's feature is the mean over its frames.
 """
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from vega_mm.registry import FEATURE_EXTRACTORS
-from .media import MediaError, sample_video_frames
+from .base import BaseFeatureExtractor, register_extractor
+from .media import MediaError, is_video, sample_video_frames
+from .table import ConversationTableError, Utterance
 
 __all__ = ['VisualFeatureExtractor', 'visual_config_from_anchor_file']
 
@@ -79,8 +80,8 @@ def visual_config_from_anchor_file(path: str) -> Dict[str, Any]:
                 expected_identity=dict(ident))
 
 
-@FEATURE_EXTRACTORS.register_module()
-class VisualFeatureExtractor:
+@register_extractor(default=True)
+class VisualFeatureExtractor(BaseFeatureExtractor):
     """Mean image-encoder embedding of face crops over an utterance's video frames.
 
     Args:
@@ -101,6 +102,7 @@ class VisualFeatureExtractor:
         dim (int), modality (``'visual'``), faces_found / frames_seen (running counts).
     """
     modality = 'visual'
+    needs_media = True
 
     def __init__(self, encoder: Union[dict, Any],
                  face_detector: Union[None, str, dict, Any] = 'HaarCascadeFaceDetector',
@@ -137,7 +139,30 @@ class VisualFeatureExtractor:
                         f'{expected_identity[key]!r}: utterance features and anchors would '
                         'not share one space')
 
-    def fingerprint(self) -> Dict[str, Any]:
+    @classmethod
+    def check_settings(cls, cfg: Mapping[str, Any]) -> None:
+        if 'encoder' not in cfg:
+            raise ValueError("visual features need an image encoder: visual=dict(encoder=...) "
+                             "(the anchor builder's, e.g. dict(type='OpenCLIPImageEncoder', "
+                             "...))")
+        super().check_settings(cfg)
+
+    @classmethod
+    def usable(cls, utterances: Sequence[Utterance]) -> bool:
+        """Every media file is a video."""
+        media = [u.media for u in utterances if u.media is not None]
+        return bool(media) and all(is_video(m) for m in media)
+
+    @classmethod
+    def check_utterances(cls, utterances: Sequence[Utterance]) -> None:
+        super().check_utterances(utterances)  # every utterance has media
+        for u in utterances:
+            if not is_video(u.media):
+                raise ConversationTableError(
+                    f'{u.source}: visual features need a video file, got {u.media!r}')
+
+    def config(self) -> Dict[str, Any]:
+        """What identifies these features (compared when an extraction resumes)."""
         return dict(type=type(self).__name__, encoder=self.encoder_name,
                     face_detector=self.detector_name, num_frames=self.num_frames,
                     dim=self.dim)
@@ -158,7 +183,12 @@ class VisualFeatureExtractor:
         self.frames_seen += len(frames)
         return crops
 
-    def extract(self, utterances: Sequence[Any]) -> np.ndarray:
+    def report(self) -> Optional[str]:
+        if not self.frames_seen:
+            return None
+        return f'faces found in {self.faces_found} of {self.frames_seen} frames'
+
+    def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
         """Features of :class:`~vega_mm.features.table.Utterance` objects [N, dim]."""
         images: List[Any] = []
         owner: List[int] = []

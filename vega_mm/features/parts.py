@@ -1,0 +1,131 @@
+"""The resumable store of an extraction: one small ``.npz`` per finished dialogue.
+
+A parts folder (default ``<out>.parts/``) holds
+
+- ``<dialogue>-<sha1>.npz``: a finished dialogue's features (``feat_<modality>``
+  float32 [L, D]), its ``utterance_ids`` and ``dialogue_id``, each written atomically;
+- ``manifest.json``: the settings and tables the parts were made with; a run with other
+  settings refuses to mix its parts with these (or, asked to, starts over);
+- ``extractors.json``: the extractors' :meth:`~vega_mm.features.base.BaseFeatureExtractor.config`
+  records, so that assembling needs no extractor once every part is there;
+- ``text_encoder_finetuned/``: a fine-tuned text encoder, when one was asked for.
+"""
+import hashlib
+import json
+import os
+import shutil
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+import numpy as np
+
+from vega_mm.utils.io import atomic_savez, atomic_write_json
+from .table import Dialogue
+
+__all__ = ['PartStore', 'part_name', 'MANIFEST_VERSION']
+
+#: Version of the parts layout, recorded in the manifest.
+MANIFEST_VERSION = 1
+
+
+def part_name(dialogue_id: str) -> str:
+    """File name of a dialogue's part: readable prefix + hash (ids may hold any
+    character, and two ids must never share a file)."""
+    safe = ''.join(c if c.isalnum() or c in '-_' else '_' for c in dialogue_id)[:40]
+    return f'{safe}-{hashlib.sha1(dialogue_id.encode()).hexdigest()[:10]}.npz'
+
+
+class PartStore:
+    """The parts folder of one extraction.
+
+    Args:
+        folder: the parts folder (created by :meth:`open`).
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = os.fspath(folder)
+
+    @property
+    def manifest_path(self) -> str:
+        return os.path.join(self.folder, 'manifest.json')
+
+    @property
+    def extractors_path(self) -> str:
+        return os.path.join(self.folder, 'extractors.json')
+
+    def path(self, dialogue_id: str) -> str:
+        """Where a dialogue's part is stored."""
+        return os.path.join(self.folder, part_name(dialogue_id))
+
+    def open(self, manifest: Mapping[str, Any], overwrite: bool = False) -> None:
+        """Make the folder ready for parts made with ``manifest``'s settings.
+
+        Parts already there are kept when their manifest equals ``manifest``.
+
+        Args:
+            manifest: JSON-serialisable settings and tables of this extraction.
+            overwrite: discard parts made with other settings instead of failing.
+
+        Raises:
+            RuntimeError: the folder holds parts made with other settings (naming the
+                keys that differ) and ``overwrite`` is False.
+        """
+        if os.path.isdir(self.folder):
+            old = None
+            if os.path.isfile(self.manifest_path):
+                with open(self.manifest_path) as f:
+                    old = json.load(f)
+            if old != json.loads(json.dumps(manifest)):  # compare as stored (lists, str keys)
+                if not overwrite:
+                    diff = sorted(k for k in manifest
+                                  if old is None or old.get(k) != manifest[k])
+                    raise RuntimeError(
+                        f'{self.folder} holds parts made with other settings or tables '
+                        f'(differs in: {diff}); pass overwrite=True (--overwrite) to start '
+                        'over, or write to another output')
+                shutil.rmtree(self.folder)
+        os.makedirs(self.folder, exist_ok=True)
+        atomic_write_json(self.manifest_path, manifest, indent=1)
+
+    def write(self, dialogue: Dialogue, feats: Mapping[str, np.ndarray]) -> None:
+        """Store one finished dialogue's features (modality -> [L, D]) atomically."""
+        arrays = {f'feat_{m}': np.asarray(x, dtype=np.float32) for m, x in feats.items()}
+        arrays['utterance_ids'] = np.asarray([u.utterance_id for u in dialogue.utterances])
+        arrays['dialogue_id'] = np.asarray(dialogue.dialogue_id)
+        atomic_savez(self.path(dialogue.dialogue_id), arrays)
+
+    def read(self, dialogue: Dialogue,
+             modalities: Sequence[str]) -> Optional[Dict[str, np.ndarray]]:
+        """A finished dialogue's features (modality -> [L, D]), or None if its part is
+        absent, unreadable or made for other utterances (it is then extracted again)."""
+        path = self.path(dialogue.dialogue_id)
+        if not os.path.isfile(path):
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                if str(npz['dialogue_id'][()]) != dialogue.dialogue_id:
+                    return None
+                if [str(x) for x in npz['utterance_ids']] != \
+                        [u.utterance_id for u in dialogue.utterances]:
+                    return None
+                feats = {m: npz[f'feat_{m}'] for m in modalities}
+        except (OSError, KeyError, ValueError, EOFError):
+            return None
+        if any(len(x) != len(dialogue) for x in feats.values()):
+            return None
+        return feats
+
+    def has_extractor_configs(self) -> bool:
+        return os.path.isfile(self.extractors_path)
+
+    def write_extractor_configs(self, configs: Mapping[str, Any]) -> None:
+        """Record the extractors' settings (modality -> config record)."""
+        atomic_write_json(self.extractors_path, configs, indent=1)
+
+    def read_extractor_configs(self) -> Dict[str, Any]:
+        """The settings recorded by :meth:`write_extractor_configs`."""
+        with open(self.extractors_path) as f:
+            return json.load(f)
+
+    def remove(self) -> None:
+        """Delete the folder and everything in it."""
+        shutil.rmtree(self.folder, ignore_errors=True)
