@@ -50,8 +50,8 @@ class BaseFeatureExtractor:
     def config(self) -> Dict[str, Any]:
         """The settings that identify these features (``type`` and ``dim`` included).
 
-        Recorded in the feature file (``extra.extractors[modality]``) and carried into
-        checkpoints, so that a new conversation can be encoded the same way.
+        Recorded in the feature file (``extra.extractors[modality]``), so that a new
+        conversation can be encoded the same way; JSON-serialisable.
         """
         raise NotImplementedError
 
