@@ -1,12 +1,17 @@
-"""tools/benchmarks/meld_text_benchmark.py on a small feature file the test builds."""
+"""The MELD text benchmark: its package parts (context-free baseline, run results) and
+tools/benchmarks/meld_text_benchmark.py end to end, on a small feature file the test builds."""
+import importlib.util
 import json
 
 import numpy as np
 import pytest
 
+from tests.test_tools.common import REPO
 from vega_mm.datasets import save_native
-
-bench = pytest.importorskip('tools.benchmarks.meld_text_benchmark')
+from vega_mm.evaluation import (DEFAULT_C_GRID, baseline_scores, collect_run_metrics,
+                                finished_run_results, head_class_weights,
+                                logistic_regression_baseline, mean_std, read_run_results,
+                                run_metric, update_run_results, utterance_arrays)
 
 CLASSES = ('neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust', 'anger')
 MELD_CLASS_WEIGHTS = (1.0, 3.934, 17.978, 6.423, 2.789, 17.828, 4.005)  # published
@@ -30,22 +35,69 @@ def _write_features(path, seed=0, noise=2.0, dim=384):
     return path
 
 
+def _benchmark_tool():
+    spec = importlib.util.spec_from_file_location(
+        'meld_text_benchmark', REPO / 'tools' / 'benchmarks' / 'meld_text_benchmark.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_utterance_arrays_flatten_labelled_utterances(tmp_path):
+    path = _write_features(tmp_path / 'f.npz', dim=8)
+    x, y = utterance_arrays(str(path), 'train')
+    assert x.shape == (len(y), 8) and y.min() >= 0
+    with pytest.raises(KeyError, match="no 'audio' features"):
+        utterance_arrays(str(path), 'train', modality='audio')
+
+
 def test_logistic_regression_chooses_on_validation(tmp_path):
     path = _write_features(tmp_path / 'f.npz')
-    res = bench.logistic_regression(str(path))
-    assert res['C'] in (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
-    assert res['class_weight'] in (None, bench.config_class_weights())
+    weights = head_class_weights(str(REPO / 'configs' / 'vega' / 'vega_meld_text.py'))
+    res = logistic_regression_baseline(str(path), class_weights=(None, weights))
+    assert res['C'] in DEFAULT_C_GRID
+    assert res['class_weight'] in (None, weights)
     # Separable classes: the baseline must find them on the held-out splits.
     assert res['val']['accuracy'] > 90 and res['test']['accuracy'] > 90
     assert set(res['test']) == {'weighted_f1', 'accuracy', 'macro_f1'}
-    # The configs' tempered weights are the square roots of MELD's published ones.
-    np.testing.assert_allclose(np.square(bench.config_class_weights()),
-                               MELD_CLASS_WEIGHTS, rtol=2e-3)
+    # The config's tempered weights are the square roots of MELD's published ones.
+    np.testing.assert_allclose(np.square(weights), MELD_CLASS_WEIGHTS, rtol=2e-3)
+
+
+def test_baseline_scores_are_percentages_of_labelled_utterances():
+    y = np.array([0, 0, 1, 1, -1])
+    pred = np.array([0, 1, 1, 1, 0])
+    scores = baseline_scores(y, pred, num_classes=3)
+    assert scores['accuracy'] == pytest.approx(75.0)
+    # class 0: F1 2/3, class 1: F1 4/5; class 2 is absent and does not count
+    assert scores['macro_f1'] == pytest.approx(100 * (2 / 3 + 4 / 5) / 2)
+    assert scores['weighted_f1'] == pytest.approx(scores['macro_f1'])
 
 
 def test_mean_std():
-    assert bench.mean_std([1.0, 2.0, 3.0]) == '2.00 +- 1.00'
-    assert bench.mean_std([5.0]) == '5.00 +- 0.00'
+    assert mean_std([1.0, 2.0, 3.0]) == '2.00 +- 1.00'
+    assert mean_std([5.0]) == '5.00 +- 0.00'
+    with pytest.raises(ValueError):
+        mean_std([])
+
+
+def test_run_results_are_read_back_with_or_without_prefix(tmp_path):
+    assert finished_run_results(str(tmp_path)) is None
+    with pytest.raises(FileNotFoundError, match='has not finished'):
+        read_run_results(str(tmp_path))
+    (tmp_path / 'results.json').write_text(json.dumps(dict(
+        best_checkpoint='epoch_2.pth', val={'erc/weighted_f1': 60.0},
+        test={'erc/weighted_f1': 55.0, 'accuracy': 58.0})))
+    res = finished_run_results(str(tmp_path))
+    assert run_metric(res, 'val', 'weighted_f1') == 60.0
+    assert run_metric(res, 'test', 'accuracy') == 58.0
+    with pytest.raises(KeyError, match=r"no macro_f1 in the test results \['accuracy'"):
+        run_metric(res, 'test', 'macro_f1')
+    assert update_run_results(str(tmp_path), seconds=12.5)['seconds'] == 12.5
+    assert read_run_results(str(tmp_path))['seconds'] == 12.5
+    other = dict(test={'erc/weighted_f1': 57.0, 'erc/accuracy': 59.0})
+    assert collect_run_metrics([res, other], 'test', ['weighted_f1', 'accuracy']) == dict(
+        weighted_f1=[55.0, 57.0], accuracy=[58.0, 59.0])
 
 
 @pytest.mark.timeout(600)
@@ -59,6 +111,7 @@ def test_benchmark_end_to_end_on_existing_features(tmp_path, capsys):
             'train_cfg.max_epochs=2', 'default_hooks.logger.interval=1',
             'model.neck.hidden_dim=32', 'model.head.in_channels=32',
             'model.vega_head.in_channels=32']
+    bench = _benchmark_tool()
     assert bench.main(args) == 0
     out = capsys.readouterr().out
     assert '| VEGA text-only (vega_meld_text.py) |' in out

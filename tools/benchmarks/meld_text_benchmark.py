@@ -30,10 +30,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-import numpy as np
+from vega_mm.datasets.formats import load_conversations
+from vega_mm.evaluation import (BASELINE_METRICS, collect_run_metrics, finished_run_results,
+                                head_class_weights, logistic_regression_baseline, mean_std,
+                                results_path, run_metric, update_run_results)
 
+# The configs and the default data folder are found next to this checkout.
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
 
 
 class BenchModel(NamedTuple):
@@ -52,7 +55,6 @@ MODELS = {
         ('model.neck.attention_window=0', )),
     'sdt': BenchModel('configs/sdt/sdt_meld_text.py', 'SDT text-only'),
 }
-METRICS = ('weighted_f1', 'accuracy', 'macro_f1')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -108,64 +110,17 @@ def feature_file(args: argparse.Namespace) -> str:
     return out
 
 
-def split_arrays(path: str, split: str):
-    from vega_mm.datasets.formats import load_native
-    coll = load_native(path)
-    items = coll.get_split(split)
-    x = np.concatenate([d['features']['text'] for d in items])
-    y = np.concatenate([d['labels'] for d in items])
-    keep = y >= 0
-    return x[keep], y[keep]
-
-
-def scores(y: np.ndarray, pred: np.ndarray) -> Dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score
-    return dict(weighted_f1=100 * f1_score(y, pred, average='weighted'),
-                accuracy=100 * accuracy_score(y, pred),
-                macro_f1=100 * f1_score(y, pred, average='macro'))
-
-
-def config_class_weights(config: str = MODELS['vega'].config) -> List[float]:
-    """The class weights of a text config (chosen there on validation), offered to the
+def baseline_class_weights() -> List[float]:
+    """The VEGA text config's class weights (chosen there on validation), offered to the
     baseline too, so that it gets the same choices as the models."""
-    from mmengine.config import Config
-    return list(Config.fromfile(osp.join(ROOT, config)).model.head.class_weight)
-
-
-def logistic_regression(path: str,
-                        grid: Sequence[float] = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3,
-                                                 1.0),
-                        class_weights: Optional[Sequence[Optional[Sequence[float]]]] = None
-                        ) -> Dict:
-    """Context-free baseline: one utterance at a time. ``C`` and the class weighting
-    (by default none, or :func:`config_class_weights`) are chosen on validation
-    weighted F1, so the baseline gets the same choices as the models."""
-    from sklearn.linear_model import LogisticRegression
-    if class_weights is None:
-        class_weights = (None, config_class_weights())
-    xtr, ytr = split_arrays(path, 'train')
-    xva, yva = split_arrays(path, 'val')
-    xte, yte = split_arrays(path, 'test')
-    best = None
-    for weights in class_weights:
-        cw = None if weights is None else dict(enumerate(weights))
-        for c in grid:
-            clf = LogisticRegression(C=c, max_iter=2000, class_weight=cw).fit(xtr, ytr)
-            val = scores(yva, clf.predict(xva))
-            if best is None or val['weighted_f1'] > best[2]['weighted_f1']:
-                best = (c, weights, val, clf)
-    c, weights, val, clf = best
-    return dict(C=c, class_weight=None if weights is None else list(weights), val=val,
-                test=scores(yte, clf.predict(xte)))
+    return head_class_weights(osp.join(ROOT, MODELS['vega'].config))
 
 
 def train_run(config: str, features: str, seed: int, work_dir: str,
               cfg_options: Sequence[str], rerun: bool, threads: int = 0) -> Dict:
     """One ``tools/train.py`` run (train, select on val, test the best checkpoint)."""
-    result_file = osp.join(work_dir, 'results.json')
-    if osp.isfile(result_file) and not rerun:
-        with open(result_file) as f:
-            res = json.load(f)
+    res = None if rerun else finished_run_results(work_dir)
+    if res is not None:
         res.setdefault('seconds', None)
         return res
     ann = osp.abspath(features)
@@ -181,28 +136,10 @@ def train_run(config: str, features: str, seed: int, work_dir: str,
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with open(osp.join(work_dir, 'stdout.log'), 'w') as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    if proc.returncode != 0 or not osp.isfile(result_file):
+    if proc.returncode != 0 or not osp.isfile(results_path(work_dir)):
         raise SystemExit(f'training failed ({" ".join(cmd)}); see '
                          f'{osp.join(work_dir, "stdout.log")}')
-    with open(result_file) as f:
-        res = json.load(f)
-    res['seconds'] = time.time() - start
-    with open(result_file, 'w') as f:
-        json.dump(res, f, indent=2)
-    return res
-
-
-def _metric(res: Dict, split: str, name: str) -> float:
-    block = res.get(split) or {}
-    for key in (f'erc/{name}', name):
-        if key in block:
-            return float(block[key])
-    raise KeyError(f'no {name} in the {split} results {sorted(block)}')
-
-
-def mean_std(values: Sequence[float]) -> str:
-    v = np.asarray(values, dtype=np.float64)
-    return f'{v.mean():.2f} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.2f}'
+    return update_run_results(work_dir, seconds=time.time() - start)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -211,7 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     features = feature_file(args)
     # The configs are written for MiniLM's 384 dimensions; any other encoder
     # (--text-model) gets its own width, read from the feature file.
-    text_dim = split_arrays(features, 'train')[0].shape[1]
+    text_dim = load_conversations(features).feature_dims['text']
     cfg_options = [f'model.neck.input_dims.text={text_dim}', *args.cfg_options]
     variant = osp.splitext(osp.basename(features))[0] + (f'_{args.tag}' if args.tag else '')
     rows, report = [], dict(features=features, seeds=args.seeds, runs={})
@@ -225,7 +162,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         res = train_run(MODELS[model].config, features, seed, wd,
                         [*cfg_options, *MODELS[model].cfg_options], args.rerun, threads)
         print(f'{model} seed {seed}: test weighted F1 '
-              f'{_metric(res, "test", "weighted_f1"):.2f} ({res.get("seconds") or 0:.0f} s)',
+              f'{run_metric(res, "test", "weighted_f1"):.2f} ({res.get("seconds") or 0:.0f} s)',
               flush=True)
         return res
 
@@ -234,32 +171,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     for model in args.models:
         if model == 'logreg':
             start = time.time()
-            lr = logistic_regression(features)
+            lr = logistic_regression_baseline(
+                features, class_weights=(None, baseline_class_weights()))
             report['runs']['logreg'] = lr
-            rows.append(('logistic regression (no context)', [lr['test']],
+            rows.append(('logistic regression (no context)',
+                         {m: [lr['test'][m]] for m in BASELINE_METRICS},
                          [lr['val']['weighted_f1']], time.time() - start))
             print(f'logreg: C={lr["C"]}, class weights {lr["class_weight"]} (chosen on '
                   f'val), test {lr["test"]}', flush=True)
             continue
-        results, val_wf1, secs = [], [], 0.0
-        for seed in args.seeds:
-            res = done[(model, seed)]
-            results.append({m: _metric(res, 'test', m) for m in METRICS})
-            val_wf1.append(_metric(res, 'val', 'weighted_f1'))
-            secs += res.get('seconds') or 0.0
-            report['runs'][f'{model}/seed{seed}'] = res
-        rows.append((f'{MODELS[model].label} ({osp.basename(MODELS[model].config)})', results,
-                     val_wf1, secs))
+        runs = [done[(model, seed)] for seed in args.seeds]
+        report['runs'].update({f'{model}/seed{seed}': res
+                               for seed, res in zip(args.seeds, runs)})
+        rows.append((f'{MODELS[model].label} ({osp.basename(MODELS[model].config)})',
+                     collect_run_metrics(runs, 'test', BASELINE_METRICS),
+                     collect_run_metrics(runs, 'val', ['weighted_f1'])['weighted_f1'],
+                     sum(res.get('seconds') or 0.0 for res in runs)))
     lines = [
         f'MELD text-only, features {features} (test = MELD dev, {len(args.seeds)} seed(s) '
         f'{args.seeds}; model selection on the held-out 10% of train)'
         + (f'; cfg-options {args.cfg_options}' if args.cfg_options else ''), '',
         '| model | test weighted F1 | test accuracy | test macro F1 | val weighted F1 | '
         'run time (sum) |', '|---|---|---|---|---|---|']
-    for name, results, val, secs in rows:
-        lines.append(f'| {name} | ' + ' | '.join(
-            mean_std([r[m] for r in results]) for m in METRICS)
-            + f' | {mean_std(val)} | {secs / 60:.1f} min |')
+    for name, test, val, secs in rows:
+        lines.append(f'| {name} | ' + ' | '.join(mean_std(test[m]) for m in BASELINE_METRICS)
+                     + f' | {mean_std(val)} | {secs / 60:.1f} min |')
     total = time.time() - t0
     lines += ['', f'total wall time: {total / 60:.1f} min']
     table = '\n'.join(lines)

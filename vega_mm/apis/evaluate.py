@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from mmengine.config import Config
 from mmengine.runner import Runner, TestLoop
 
+from vega_mm.evaluation.results import results_path
 from vega_mm.utils import setup_cpu_distributed
 from .results import format_results_table
 
@@ -108,8 +109,7 @@ def evaluate_best_checkpoint(runner: Runner,
         monitor = runner.cfg.default_hooks.get('checkpoint', {}).get('save_best')
         how = f'model selected on val {monitor}' if monitor else 'final model'
         print(f'\nResults of {runner.cfg.filename} ({how})\n{table}\n', flush=True)
-        _write_json(results_file or osp.join(runner.work_dir, 'results.json'), results,
-                    indent=2)
+        _write_json(results_file or results_path(runner.work_dir), results, indent=2)
     return results
 
 
