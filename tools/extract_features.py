@@ -16,13 +16,9 @@ writes the output only when every dialogue is done.
 """
 import argparse
 import json
-import os
 import sys
 import time
 from typing import List, Optional
-
-# Allow `python tools/extract_features.py` from a source checkout without installing.
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -10,11 +10,9 @@ checkpoint: the anchor file named in the config is not needed.
 import argparse
 import json
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from vega_mm.apis import init_model, predict_dialogues  # noqa: E402
-from vega_mm.datasets.formats import load_conversations  # noqa: E402
+from vega_mm.apis import init_model, predict_dialogues
+from vega_mm.datasets.formats import load_conversations
 
 
 def main() -> None:
