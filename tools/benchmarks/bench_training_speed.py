@@ -9,7 +9,6 @@ batches from the config's training set, or on random IEMOCAP-shaped dialogues wi
 """
 import argparse
 import os.path as osp
-import sys
 import time
 
 import torch
@@ -18,10 +17,9 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-import vega_mm  # noqa: E402,F401
-from vega_mm.registry import DATASETS, MODELS  # noqa: E402
-from vega_mm.structures import ConversationDataSample  # noqa: E402
+import vega_mm  # noqa: F401
+from vega_mm.registry import DATASETS, MODELS
+from vega_mm.structures import ConversationDataSample
 
 
 def random_batches(cfg, num_batches: int, batch_size: int, length: int):
