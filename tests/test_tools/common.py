@@ -34,6 +34,8 @@ def write_tiny_config(folder: Path, epochs: int = 3, base: Path = SYNTHETIC,
 
 def run_tool(args: List[str], cwd: Optional[Path] = None, timeout: int = 600,
              module: Optional[str] = None) -> subprocess.CompletedProcess:
+    # The tools import the installed vega_mm; PYTHONPATH makes that the one of this
+    # checkout, also where the editable install points at another copy of the repository.
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
     cmd = [sys.executable] + (['-m', module] if module else []) + args
     proc = subprocess.run(cmd, cwd=cwd or REPO, env=env, capture_output=True, text=True,

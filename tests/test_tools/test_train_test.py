@@ -1,6 +1,5 @@
 """End-to-end: tools/train.py, tools/test.py, resume and distributed training."""
 import json
-import shutil
 
 import pytest
 
