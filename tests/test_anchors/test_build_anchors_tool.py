@@ -87,7 +87,7 @@ def test_encoder_config_from_options_and_file():
 
 def test_anchor_build_config_options_override_the_file(tmp_path):
     cfg = tmp_path / 'anchor_cfg.py'
-    cfg.write_text("encoder = dict(type='open_clip', model_name='ViT-B-16')\n"
+    cfg.write_text("_arch = 'ViT-B-16'\nencoder = dict(type='open_clip', model_name=_arch)\n"
                    "face_detector = dict(type='HaarCascadeFaceDetector', margin=0.1)\n"
                    "classes = 'meld'\nbatch_size = 8\n")
     kwargs = anchor_build_config(str(cfg), weights='w.pt', classes='iemocap',

@@ -140,7 +140,8 @@ def anchor_build_config(config: Union[None, str, Mapping[str, Any]] = None,
         where = config
         config = Config.fromfile(config).to_dict()
     file_cfg = dict(config or {})
-    unknown = sorted(k for k in file_cfg if k not in ANCHOR_CONFIG_KEYS)
+    # names starting with '_' are the file's own helper variables
+    unknown = sorted(k for k in file_cfg if k not in ANCHOR_CONFIG_KEYS and k[0] != '_')
     if unknown:
         raise KeyError(f'{where}: unknown entries {unknown}; expected some of '
                        f'{list(ANCHOR_CONFIG_KEYS)}')
