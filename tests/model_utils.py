@@ -25,22 +25,21 @@ def make_batch(lengths: Sequence[int] = (5, 3), modalities: Sequence[str] = ('te
 
 def model_cfg(modalities: Sequence[str] = ('text', 'audio', 'visual'), num_classes: int = 4,
               vega: bool = True, hidden: int = 16, anchor_dim: int = 8) -> dict:
-    branches = ('fused', ) + tuple(modalities)
-    weights = {b: 1.0 for b in branches}
-    kd = {m: 0.5 for m in modalities}
+    """A tiny conversation model; the modalities are declared once."""
+    branch_weights = dict(fused=1.0, text=1.0, audio=1.0, visual=1.0)
+    kd = dict(text=0.5, audio=0.5, visual=0.5)
+    loss = dict(branch_weights=branch_weights, kd_loss_weight=0.5, kd_weights=kd)
     cfg = dict(
         type='ConversationClassifier',
-        data_preprocessor=dict(type='ConversationDataPreprocessor', num_speakers=2),
-        neck=dict(type='SDTNeck', input_dims={m: DIMS[m] for m in modalities},
-                  hidden_dim=hidden, num_heads=2, dropout=0.1, num_speakers=2),
-        head=dict(type='MultiBranchClsHead', num_classes=num_classes, in_channels=hidden,
-                  branches=branches, branch_weights=weights, kd_loss_weight=0.5,
-                  kd_weights=kd, dropout=0.1),
+        modalities=tuple(modalities),
+        num_classes=num_classes,
+        backbone=dict(type='SDTBackbone', input_dims=dict(DIMS), hidden_dim=hidden,
+                      num_heads=2, dropout=0.1, num_speakers=2),
+        head=dict(type='LabelHead', dropout=0.1, loss=dict(loss)),
         vega_head=None)
     if vega:
         cfg['vega_head'] = dict(
-            type='VEGAHead', num_classes=num_classes, in_channels=hidden, branches=branches,
-            branch_weights=weights, kd_loss_weight=0.5, kd_weights=kd, proj_dropout=0.1,
+            type='VEGAHead', proj_dropout=0.1, loss=dict(loss),
             anchor_bank=dict(type='AnchorBank', dim=anchor_dim, random_anchors=True,
-                             random_num_exemplars=4))
+                             num_exemplars=4))
     return cfg

@@ -10,9 +10,9 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
 from vega_mm.apis import evaluate_best_checkpoint
+from vega_mm.engine import build_runner
 from vega_mm.utils import setup_cpu_distributed
 
 
@@ -66,6 +66,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.val_dataloader = None
         cfg.val_evaluator = None
         cfg.default_hooks.checkpoint.pop('save_best', None)
+        # early stopping watches the validation metric: nothing to watch
+        cfg.default_hooks.pop('early_stopping', None)
         cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
                             if 'EarlyStopping' not in h['type']]
     if args.seed is not None:
@@ -79,7 +81,7 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     if not args.no_test:
         evaluate_best_checkpoint(runner)

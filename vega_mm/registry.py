@@ -39,7 +39,7 @@ __all__ = [
 _SCOPE = 'vega_mm'
 
 # Runtime
-RUNNERS = Registry('runner', parent=MMPRE_RUNNERS, scope=_SCOPE)
+RUNNERS = Registry('runner', parent=MMPRE_RUNNERS, scope=_SCOPE, locations=['vega_mm.engine'])
 RUNNER_CONSTRUCTORS = Registry(
     'runner constructor', parent=MMPRE_RUNNER_CONSTRUCTORS, scope=_SCOPE)
 LOOPS = Registry('loop', parent=MMPRE_LOOPS, scope=_SCOPE)

@@ -1,5 +1,8 @@
 # Runtime shared by every vega_mm experiment.
 default_scope = 'vega_mm'
+# Builds the runner after applying the config's one `modalities` declaration to the
+# model, datasets and pipelines (vega_mm.engine.ConversationRunner).
+runner_type = 'ConversationRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
@@ -10,18 +13,17 @@ default_hooks = dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=1,
         save_best='erc/weighted_f1', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-)
-
-custom_hooks = [
     # Per-epoch seeding: a resumed run draws the same random numbers as an
     # uninterrupted one.
-    dict(type='EpochSeedHook'),
+    epoch_seed=dict(type='EpochSeedHook'),
     # Distillation weights (no warm-up in the faithful configs) and temperature logging.
-    dict(type='SelfDistillationHook', warmup_epochs=0),
-    # Early stopping on the validation metric; its counter survives --resume.
-    dict(type='ResumableEarlyStoppingHook', monitor='erc/weighted_f1', rule='greater',
-         patience=30),
-]
+    self_distillation=dict(type='SelfDistillationHook', warmup_epochs=0),
+    # Early stopping on the validation metric; its counter survives --resume.  A config
+    # changes it by merging, e.g. default_hooks = dict(early_stopping=dict(patience=8)).
+    early_stopping=dict(
+        type='ResumableEarlyStoppingHook', monitor='erc/weighted_f1', rule='greater',
+        patience=30),
+)
 
 env_cfg = dict(
     cudnn_benchmark=False,

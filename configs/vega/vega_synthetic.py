@@ -11,32 +11,30 @@ _base_ = [
 ]
 
 classes = ('happy', 'sad', 'neutral', 'anger', 'excited', 'frustration')
+# The modalities, declared once (see configs/_base_/datasets/iemocap.py).
 modalities = ('text', 'audio', 'visual')
-hidden_dim = 128
 
 model = dict(
-    data_preprocessor=dict(num_speakers=2),
-    neck=dict(
+    classes=classes,
+    backbone=dict(
         input_dims=dict(text=100, audio=60, visual=40),
-        hidden_dim=hidden_dim,
+        hidden_dim=128,
         num_heads=4,
         dropout=0.1,
         num_speakers=2),
-    head=dict(num_classes=6, in_channels=hidden_dim, dropout=0.1),
+    head=dict(dropout=0.1),
     vega_head=dict(
-        num_classes=6,
-        in_channels=hidden_dim,
         proj_dropout=0.1,
         anchor_bank=dict(
-            type='AnchorBank', dim=32, class_names=classes, random_anchors=True,
-            random_num_exemplars=8, random_seed=0)),
+            type='AnchorBank', dim=32, random_anchors=True, num_exemplars=8,
+            random_seed=0)),
 )
 
 train_pipeline = [
     dict(type='FeatureDimMask', ratio=0.1),
-    dict(type='PackConversationInputs', modalities=modalities),
+    dict(type='PackConversationInputs'),
 ]
-test_pipeline = [dict(type='PackConversationInputs', modalities=modalities)]
+test_pipeline = [dict(type='PackConversationInputs')]
 # 400 / 40 / 60 dialogues of 8-24 utterances (each split from its own derived seed).
 _data = dict(type='SyntheticConversationDataset', seed=2025, num_dialogues=(400, 40, 60))
 
@@ -65,10 +63,4 @@ test_evaluator = val_evaluator
 # epochs, stopping after 8 without validation improvement.
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 train_cfg = dict(max_epochs=40)
-custom_hooks = [
-    dict(type='EpochSeedHook'),
-    dict(type='SelfDistillationHook', warmup_epochs=0),
-    dict(type='ResumableEarlyStoppingHook', monitor='erc/weighted_f1', rule='greater',
-         patience=8),
-]
-default_hooks = dict(logger=dict(interval=10))
+default_hooks = dict(logger=dict(interval=10), early_stopping=dict(patience=8))

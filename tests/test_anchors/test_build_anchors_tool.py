@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vega_mm.anchors import (anchor_build_config, image_encoder_config, load_anchor_file,
-                             select_anchors)
+                             read_anchors)
 
 REPO = Path(__file__).parents[2]
 FER = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']
@@ -123,8 +123,9 @@ def test_vega_meld_config_consumes_built_anchors(built):
     cfg.model.vega_head.anchor_bank.anchor_file = str(out)
     model = MODELS.build(cfg.model)
     bank = model.vega_head.anchor_bank
-    meld = list(cfg.model.vega_head.anchor_bank.class_names)
-    centers, exemplars = select_anchors(load_anchor_file(str(out)), meld, dim=512)
+    meld = list(cfg.model.classes)
+    _, exemplars, _ = read_anchors(str(out), meld, dim=512)
+    centers = torch.stack([e.mean(0) for e in exemplars])  # the builder's are L2-normalised
     torch.testing.assert_close(bank.centers, centers, rtol=0, atol=1e-6)
     assert bank.num_exemplars.tolist() == [e.shape[0] for e in exemplars]
 
@@ -153,7 +154,7 @@ def test_short_vega_training_run_with_built_anchors(built, tmp_path):
     # our own checkpoint, just written: a full load is safe here
     state = torch.load(ckpts[-1], map_location='cpu', weights_only=False)['state_dict']
     iemocap = ['happy', 'sad', 'neutral', 'anger', 'excited', 'frustration']
-    centers, _ = select_anchors(load_anchor_file(str(out)), iemocap, dim=512,
-                                mapping=IEMOCAP_MAP)
+    _, exemplars, _ = read_anchors(str(out), iemocap, dim=512, class_mapping=IEMOCAP_MAP)
+    centers = torch.stack([e.mean(0) for e in exemplars])
     torch.testing.assert_close(state['vega_head.anchor_bank.centers'], centers,
                                rtol=0, atol=1e-6)

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vega_mm.anchors import load_anchor_file, save_anchor_file, select_anchors
+from vega_mm.anchors import load_anchor_file, read_anchors, save_anchor_file
 
 
 def _bank(k: int, d: int = 8, seed: int = 0) -> torch.Tensor:
@@ -105,25 +105,34 @@ def test_save_validates(tmp_path):
         save_anchor_file(str(tmp_path / 'x.pt'), ['a', 'a'], [_bank(2), _bank(2)])
 
 
-def test_select_anchors_reorders_by_name_and_checks_dim(tmp_path):
-    path = tmp_path / 'fer.pt'
+def test_read_anchors_reorders_by_name_and_checks_dim(tmp_path):
+    path = str(tmp_path / 'fer.pt')
     names = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']
     banks = [_bank(i + 1, 8, seed=i) for i in range(7)]
-    save_anchor_file(str(path), names, banks)
-    data = load_anchor_file(str(path))
+    save_anchor_file(path, names, banks)
     meld = ['neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust', 'anger']
-    centers, exemplars = select_anchors(data, meld, dim=8, source=str(path))
+    got_names, exemplars, meta = read_anchors(path, meld, num_classes=7, dim=8)
     want = [4, 6, 2, 5, 3, 1, 0]
-    torch.testing.assert_close(centers, data['centers'][want])
-    assert [e.shape[0] for e in exemplars] == [i + 1 for i in want]
+    assert got_names == meld and meta['class_names'] == names
+    for e, i in zip(exemplars, want):
+        torch.testing.assert_close(e, banks[i])
 
     iemocap = ['happy', 'sad', 'neutral', 'anger', 'excited', 'frustration']
     with pytest.raises(KeyError) as err:
-        select_anchors(data, iemocap, source=str(path))
+        read_anchors(path, iemocap)
     assert 'excited' in str(err.value) and 'frustration' in str(err.value)
-    centers, _ = select_anchors(data, iemocap, mapping={'excited': 'happy',
-                                                       'frustration': 'angry'})
-    torch.testing.assert_close(centers[4], centers[0])
-    torch.testing.assert_close(centers[5], centers[3])
-    with pytest.raises(ValueError, match='dimension 8 but the model expects 512'):
-        select_anchors(data, meld, dim=512, source=str(path))
+    _, exemplars, _ = read_anchors(path, iemocap, class_mapping={'excited': 'happy',
+                                                                 'frustration': 'angry'})
+    torch.testing.assert_close(exemplars[4], exemplars[0])
+    torch.testing.assert_close(exemplars[5], exemplars[3])
+    with pytest.raises(ValueError, match='fer.pt.*holds 8-d anchors but the model expects '
+                                         'dim=512'):
+        read_anchors(path, meld, dim=512)
+    with pytest.raises(ValueError, match='class_names has 7 entries but the model has '
+                                         'num_classes=6'):
+        read_anchors(path, meld, num_classes=6)
+    # without class names, the file's order is the dataset's (and the counts must agree)
+    with pytest.warns(UserWarning, match='taken as the dataset class order'):
+        assert read_anchors(path)[0] == names
+    with pytest.raises(ValueError, match='has 7 classes .* but the model has 6'):
+        read_anchors(path, num_classes=6)

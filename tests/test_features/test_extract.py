@@ -352,7 +352,7 @@ def test_text_configs_read_extracted_features(meld_file, config):
     root = Path(__file__).parents[2]
     cfg = Config.fromfile(str(root / config))
     init_default_scope('vega_mm')
-    cfg.model.neck.input_dims = dict(text=16)
+    cfg.model.backbone.input_dims = dict(text=16)
     datasets = {}
     for split in ('train', 'val', 'test'):
         ds_cfg = cfg[f'{split}_dataloader'].dataset

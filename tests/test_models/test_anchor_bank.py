@@ -64,8 +64,30 @@ def test_mapping_missing_class_and_dimension_errors(tmp_path):
                    class_mapping={'excited': 'happy', 'frustration': 'angry'})
     with pytest.raises(FileNotFoundError, match='nope.pt'):
         AnchorBank(num_classes=6, dim=6, anchor_file=str(tmp_path / 'nope.pt'))
-    with pytest.raises(ValueError, match='needs anchors'):
+    with pytest.raises(ValueError, match='needs dim'):
         AnchorBank(num_classes=6)
+
+
+def test_nan_in_an_anchor_file_is_refused(tmp_path):
+    path = str(tmp_path / 'nan.pt')
+    bank = torch.randn(3, 4)
+    bank[1, 2] = float('nan')
+    save_anchor_file(path, ['a', 'b'], [torch.randn(2, 4), bank])
+    with pytest.raises(ValueError, match=r"nan.pt.*non-finite.*\['b'\]"):
+        AnchorBank(num_classes=2, anchor_file=path, class_names=['a', 'b'])
+
+
+def test_bank_built_from_shapes_is_filled_by_a_checkpoint(tmp_path):
+    path = str(tmp_path / 'own.pt')
+    save_anchor_file(path, ['a', 'b'], [torch.randn(5, 4), torch.randn(2, 4)])
+    trained = AnchorBank(num_classes=2, anchor_file=path, class_names=['a', 'b'])
+    assert trained.dim == 4  # the file's dimension when none is given
+    empty = AnchorBank(num_classes=2, dim=4)  # no file: shapes only
+    with pytest.raises(RuntimeError, match='AnchorBank is empty'):
+        empty()
+    empty.load_state_dict(trained.state_dict())
+    torch.testing.assert_close(empty.eval()(), trained.eval()())
+    assert empty.exemplars.shape == (2, 5, 4)
 
 
 def test_hostile_anchor_file_is_refused(tmp_path):

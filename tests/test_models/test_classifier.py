@@ -24,17 +24,24 @@ def test_preprocessor_pads_with_mask_and_speaker_padding():
     assert float(x['feats']['audio'][1, 3:].abs().sum()) == 0.0
 
 
-def test_loss_ignores_padding_and_unlabelled_utterances():
+def test_loss_and_predictions_ignore_padding():
     model = _model().eval()  # no dropout: deterministic
     data = _data(model)
     base = model(**data, mode='loss')
     assert set(base) == {'loss_cls', 'loss_kd', 'loss_anc', 'loss_akd'}
-    # marking an utterance unlabelled changes the loss; labels are otherwise only read
-    # at real positions, so the loss is finite and positive
-    data['data_samples'][1].gt_label[2] = -1
-    changed = model(**data, mode='loss')
-    assert not torch.isclose(base['loss_cls'], changed['loss_cls'])
-    assert all(torch.isfinite(v) for v in changed.values())
+    base_pred = model(**_data(model), mode='predict')
+    # overwrite every padded position (features and speakers) with large values
+    mask = data['inputs']['mask']
+    assert not bool(mask.all())
+    for feats in data['inputs']['feats'].values():
+        feats[~mask] = 1e3
+    data['inputs']['speakers'][~mask] = 1
+    padded = model(**data, mode='loss')
+    for key in base:
+        torch.testing.assert_close(padded[key], base[key])
+    pred = model(**data, mode='predict')
+    for a, b in zip(pred, base_pred):
+        torch.testing.assert_close(a.pred_score, b.pred_score)
 
 
 def test_distillation_averages_over_every_real_utterance_labelled_or_not():
@@ -55,13 +62,14 @@ def test_distillation_averages_over_every_real_utterance_labelled_or_not():
     mask = data['inputs']['mask']
     logits = model.head({k: v[mask] for k, v in feats.items()})
     assert logits['fused'].shape[0] == 8
-    expected = model.head.kd_loss(logits['fused'], logits, model.head.kd_weights)
-    torch.testing.assert_close(changed['loss_kd'], model.head.kd_loss_weight * expected)
+    loss = model.head.loss_module
+    expected = loss.kd_loss(logits['fused'], logits, loss.kd_weights)
+    torch.testing.assert_close(changed['loss_kd'], loss.kd_loss_weight * expected)
 
 
 def test_backbone_feed_forward_uses_tanh_gelu():
     # The published backbone's feed-forward uses the tanh approximation of GELU.
-    from vega_mm.models.necks.sdt_neck import CrossModalLayer
+    from vega_mm.models.backbones.sdt import CrossModalLayer
     torch.manual_seed(0)
     layer = CrossModalLayer(8, 2, 8, 0.0, pre_norm_query=False).eval()
     y, bias = torch.randn(1, 3, 8), torch.zeros(1, 1, 1, 3)
@@ -116,14 +124,36 @@ def test_checkpoint_state_keeps_vega_branch_and_anchors():
     assert 'vega_head.anchor_bank.centers' in state
     assert 'vega_head.anchor_bank.exemplars' in state
     assert any(k.startswith('vega_head.projections.fused') for k in state)
-    assert 'vega_head.kd_loss.log_temperature.text' in state
+    assert 'vega_head.loss_module.kd_loss.log_temperature.text' in state
 
 
 def test_missing_modality_in_batch_is_named():
     model = _model()
-    data = _data(model, modalities=('text', 'audio'))
-    with pytest.raises(KeyError, match=r"modalities \('text', 'audio', 'visual'\).*no \['visual'\]"):
-        model(**data, mode='loss')
-    model.data_preprocessor.modalities = ('text', 'audio', 'visual')
+    # the preprocessor knows the model's modalities (declared once, on the model)
+    assert model.data_preprocessor.modalities == ('text', 'audio', 'visual')
     with pytest.raises(KeyError, match=r"dialogue 'd0': no \['visual'\] features"):
         _data(model, modalities=('text', 'audio'))
+    # a padded batch handed to the model directly is checked by the backbone
+    data = _data(_model(modalities=('text', 'audio')), modalities=('text', 'audio'))
+    with pytest.raises(KeyError, match=r"modalities \('text', 'audio', 'visual'\).*no \['visual'\]"):
+        model(**data, mode='loss')
+
+
+def test_modalities_declared_once_shape_the_whole_model():
+    model = _model(modalities=('text', 'audio'))
+    assert model.backbone.modalities == ('text', 'audio')
+    assert set(model.backbone.input_proj) == {'text', 'audio'}
+    assert model.data_preprocessor.modalities == ('text', 'audio')
+    assert model.head.branches == model.vega_head.branches == ('fused', 'text', 'audio')
+    # distillation weights of the absent modality are dropped, the others kept
+    assert model.head.loss_module.kd_weights == dict(text=0.5, audio=0.5)
+    assert model.head.num_classes == 4 and model.head.in_channels == 16
+    # a sub-config that contradicts the declaration is an error naming the key
+    cfg = model_cfg(modalities=('text', ))
+    cfg['head']['branches'] = ('fused', 'text', 'audio')
+    with pytest.raises(ValueError, match=r'head.branches=.*remove head.branches'):
+        MODELS.build(cfg)
+    cfg = model_cfg()
+    cfg['modalities'] = ('text', 'smell')
+    with pytest.raises(ValueError, match='non-empty subset'):
+        MODELS.build(cfg)

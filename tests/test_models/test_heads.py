@@ -3,7 +3,8 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
-from vega_mm.models import MultiBranchClsHead, VEGAHead
+from vega_mm.models import LabelHead, VEGAHead
+from vega_mm.structures import ConversationDataSample
 
 BRANCHES = ('fused', 'text', 'audio')
 
@@ -16,32 +17,52 @@ def _feats(n=7, h=16, seed=0):
 def _vega(**kw):
     cfg = dict(num_classes=3, in_channels=16, branches=BRANCHES, proj_dropout=0.0,
                anchor_bank=dict(dim=8, random_anchors=True),
-               branch_weights=dict(fused=1.0, text=0.5, audio=0.5), kd_loss_weight=0.5,
-               kd_weights=dict(text=1.0, audio=1.0))
+               loss=dict(branch_weights=dict(fused=1.0, text=0.5, audio=0.5),
+                         kd_loss_weight=0.5, kd_weights=dict(text=1.0, audio=1.0)))
     cfg.update(kw)
     return VEGAHead(**cfg)
 
 
+def _dialogue(labels):
+    """One conversation data sample holding the labels of every row."""
+    return [ConversationDataSample().set_gt_label(torch.tensor(labels))]
+
+
 def test_label_head_losses_and_kd_scale():
-    head = MultiBranchClsHead(num_classes=3, in_channels=16, branches=BRANCHES,
-                              branch_weights=dict(fused=1, text=1, audio=1), loss_weight=0.9,
-                              kd_loss_weight=0.3, kd_weights=dict(text=1.0, audio=0.5))
-    target = torch.tensor([0, 1, 2, 0, -1, 1, 2])
-    losses = head.loss_by_feats(_feats(), target)
+    head = LabelHead(num_classes=3, in_channels=16, branches=BRANCHES,
+                     loss=dict(branch_weights=dict(fused=1, text=1, audio=1), loss_weight=0.9,
+                               kd_loss_weight=0.3, kd_weights=dict(text=1.0, audio=0.5))
+                     ).eval()
+    samples = _dialogue([0, 1, 2, 0, -1, 1, 2])
+    losses = head.loss(_feats(), samples)
     assert set(losses) == {'loss_cls', 'loss_kd'}
     assert losses['loss_kd'] > 0
-    head.kd_scale = 0.0
-    assert float(head.loss_by_feats(_feats(), target)['loss_kd']) == 0.0
-    assert set(head.temperatures()) == {'text', 'audio'}
+    # the loss is the loss module's, on the head's logits
+    target = torch.tensor([0, 1, 2, 0, -1, 1, 2])
+    torch.testing.assert_close(losses, head.loss_module(head(_feats()), target))
+    head.loss_module.kd_scale = 0.0
+    assert float(head.loss(_feats(), samples)['loss_kd']) == 0.0
+    assert set(head.loss_module.temperatures()) == {'text', 'audio'}
+
+
+def test_loss_arguments_live_in_the_loss_config():
+    with pytest.raises(TypeError, match=r"\['kd_weights', 'loss_weight'\] now belong to the "
+                                        r"loss module: write loss=dict\(type='MultiBranchLoss'"):
+        LabelHead(num_classes=3, in_channels=4, loss_weight=0.5, kd_weights=dict(text=1))
+    # the old registry name still builds the label head
+    from vega_mm.registry import MODELS
+    head = MODELS.build(dict(type='MultiBranchClsHead', num_classes=3, in_channels=4,
+                             branches=('fused', )))
+    assert isinstance(head, LabelHead)
 
 
 def test_branch_weights_must_cover_branches():
     with pytest.raises(ValueError, match=r"no weight for \['audio'\]"):
-        MultiBranchClsHead(num_classes=3, in_channels=4, branches=BRANCHES,
-                           branch_weights=dict(fused=1, text=1))
+        LabelHead(num_classes=3, in_channels=4, branches=BRANCHES,
+                  loss=dict(branch_weights=dict(fused=1, text=1)))
     # weights of branches the model does not have are ignored (text-only reuse)
-    MultiBranchClsHead(num_classes=3, in_channels=4, branches=('fused', 'text'),
-                       branch_weights=dict(fused=1, text=1, audio=1, visual=1))
+    LabelHead(num_classes=3, in_channels=4, branches=('fused', 'text'),
+              loss=dict(branch_weights=dict(fused=1, text=1, audio=1, visual=1)))
 
 
 def test_vega_logits_are_scaled_cosines_to_the_centres():
@@ -57,17 +78,17 @@ def test_vega_logits_are_scaled_cosines_to_the_centres():
 
 def test_vega_losses_reach_projections_and_temperatures():
     head = _vega().train()
-    losses = head.loss_by_feats(_feats(), torch.tensor([0, 1, 2, 0, 1, 2, 0]))
+    losses = head.loss(_feats(), _dialogue([0, 1, 2, 0, 1, 2, 0]))
     assert set(losses) == {'loss_anc', 'loss_akd'}
     sum(losses.values()).backward()
     for b in BRANCHES:
         assert head.projections[b][0].weight.grad.abs().sum() > 0
-    assert head.kd_loss.log_temperature['text'].grad is not None
+    assert head.loss_module.kd_loss.log_temperature['text'].grad is not None
     assert not head.anchor_bank.centers.requires_grad  # anchors are fixed
 
 
 def test_vega_head_as_mmpretrain_head():
-    head = _vega(branches=('fused', ), branch_weights=None, kd_loss_weight=0.0)
+    head = _vega(branches=('fused', ), loss=None)
     feats = (torch.randn(4, 16), )
     samples = [DataSample().set_gt_label(i % 3) for i in range(4)]
     losses = head.loss(feats, samples)

@@ -13,9 +13,8 @@ SYNTHETIC = REPO / 'configs' / 'vega' / 'vega_synthetic.py'
 TINY = """
 _base_ = {base!r}
 model = dict(
-    neck=dict(hidden_dim=16, num_heads=2),
-    head=dict(in_channels=16),
-    vega_head=dict(in_channels=16, anchor_bank=dict(dim=8)))
+    backbone=dict(hidden_dim=16, num_heads=2),
+    vega_head=dict(anchor_bank=dict(dim=8)))
 _n = (18, 8, 8)
 train_dataloader = dict(batch_size=6, dataset=dict(num_dialogues=_n))
 val_dataloader = dict(dataset=dict(num_dialogues=_n))

@@ -109,8 +109,7 @@ def test_benchmark_end_to_end_on_existing_features(tmp_path, capsys):
     args = ['--data-dir', str(data), '--work-dir', str(tmp_path / 'wd'), '--models', 'vega',
             'vega_nocontext', 'logreg', '--seeds', '0', '1', '--jobs', '2', '--cfg-options',
             'train_cfg.max_epochs=2', 'default_hooks.logger.interval=1',
-            'model.neck.hidden_dim=32', 'model.head.in_channels=32',
-            'model.vega_head.in_channels=32']
+            'model.backbone.hidden_dim=32']
     bench = _benchmark_tool()
     assert bench.main(args) == 0
     out = capsys.readouterr().out
@@ -126,9 +125,10 @@ def test_benchmark_end_to_end_on_existing_features(tmp_path, capsys):
     wd = tmp_path / 'wd' / 'meld_minilm'
     cfgs = {m: Config.fromfile(str(wd / m / 'seed0' / 'vega_meld_text.py')).to_dict()
             for m in ('vega', 'vega_nocontext')}
-    assert cfgs['vega']['model']['neck']['input_dims'] == dict(text=48)
-    assert cfgs['vega_nocontext']['model']['neck'].pop('attention_window') == 0
-    assert 'attention_window' not in cfgs['vega']['model']['neck']
+    assert cfgs['vega']['model']['backbone']['input_dims']['text'] == 48
+    assert list(cfgs['vega']['model']['modalities']) == ['text']
+    assert cfgs['vega_nocontext']['model']['backbone'].pop('attention_window') == 0
+    assert 'attention_window' not in cfgs['vega']['model']['backbone']
     for c in cfgs.values():
         c.pop('work_dir', None)
     assert cfgs['vega'] == cfgs['vega_nocontext']

@@ -20,12 +20,16 @@ from mmengine.registry import init_default_scope
 import vega_mm  # noqa: F401
 from vega_mm.registry import DATASETS, MODELS
 from vega_mm.structures import ConversationDataSample
+from vega_mm.utils import apply_modalities
 
 
 def random_batches(cfg, num_batches: int, batch_size: int, length: int):
-    dims = cfg.model.neck.input_dims
-    num_classes = cfg.model.head.num_classes
-    speakers = cfg.model.neck.num_speakers
+    model = cfg.model
+    dims = model.backbone.input_dims
+    modalities = model.get('modalities') or tuple(dims)
+    dims = {m: dims[m] for m in modalities}
+    num_classes = len(model.classes) if model.get('classes') else model.num_classes
+    speakers = model.backbone.num_speakers
     gen = torch.Generator().manual_seed(0)
     for _ in range(num_batches):
         inputs, samples = [], []
@@ -58,10 +62,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     init_default_scope('vega_mm')
-    cfg = Config.fromfile(args.config)
+    cfg = apply_modalities(Config.fromfile(args.config))
     bank = (cfg.model.get('vega_head') or {}).get('anchor_bank')
     if bank is not None and bank.get('anchor_file') and not osp.isfile(bank.anchor_file):
-        bank.anchor_file, bank.random_anchors = None, True  # speed does not depend on it
+        # Speed does not depend on the anchors' values, only on their shape: random
+        # anchors of the configured dimension stand in for a file that is not here.
+        bank.update(anchor_file=None, random_anchors=True, dim=bank.get('dim') or 512)
     model = MODELS.build(cfg.model)
     bs = cfg.train_dataloader.batch_size
     make = (lambda: random_batches(cfg, args.batches, bs, args.length)) if args.random \

@@ -8,7 +8,7 @@ One command, from a fresh clone with ``../shared`` beside it::
    + a held-out 10% of its dialogues for validation; dev CSV -> test, since the MELD
    test split is not available here) into ``data/meld_text/`` (skipped when present);
 2. trains ``configs/vega/vega_meld_text.py``, the same without dialogue context (an
-   ablation: ``model.neck.attention_window=0``) and ``configs/sdt/sdt_meld_text.py`` for
+   ablation: ``model.backbone.attention_window=0``) and ``configs/sdt/sdt_meld_text.py`` for
    each seed through ``tools/train.py`` (the MMEngine Runner; model selection on the
    validation split, then the best checkpoint is tested);
 3. fits a context-free logistic-regression baseline on the same utterance features
@@ -52,7 +52,7 @@ MODELS = {
     'vega_nocontext': BenchModel(
         'configs/vega/vega_meld_text.py',
         'VEGA text-only without context (ablation, attention window 0)',
-        ('model.neck.attention_window=0', )),
+        ('model.backbone.attention_window=0', )),
     'sdt': BenchModel('configs/sdt/sdt_meld_text.py', 'SDT text-only'),
 }
 
@@ -149,7 +149,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # The configs are written for MiniLM's 384 dimensions; any other encoder
     # (--text-model) gets its own width, read from the feature file.
     text_dim = load_conversations(features).feature_dims['text']
-    cfg_options = [f'model.neck.input_dims.text={text_dim}', *args.cfg_options]
+    cfg_options = [f'model.backbone.input_dims.text={text_dim}', *args.cfg_options]
     variant = osp.splitext(osp.basename(features))[0] + (f'_{args.tag}' if args.tag else '')
     rows, report = [], dict(features=features, seeds=args.seeds, runs={})
     # Training runs (model x seed), `--jobs` at a time.

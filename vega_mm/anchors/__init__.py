@@ -26,7 +26,7 @@ from .encoders import (ENCODER_ALIASES, HFCLIPImageEncoder, ImageEncoder,
                        MMPretrainCLIPImageEncoder, OpenCLIPImageEncoder, build_image_encoder,
                        file_sha256)
 from .faces import FaceDetector, HaarCascadeFaceDetector, build_face_detector
-from .io import ANCHOR_FILE_FORMAT, load_anchor_file, save_anchor_file, select_anchors
+from .io import ANCHOR_FILE_FORMAT, load_anchor_file, read_anchors, save_anchor_file
 
 __all__ = [
     'AnchorBuildReport', 'AnchorClassError', 'build_anchor_bank_from_folder',
@@ -36,6 +36,6 @@ __all__ = [
     'OpenCLIPImageEncoder', 'HFCLIPImageEncoder', 'MMPretrainCLIPImageEncoder',
     'build_image_encoder', 'file_sha256', 'FaceDetector', 'HaarCascadeFaceDetector',
     'build_face_detector', 'ANCHOR_FILE_FORMAT', 'load_anchor_file', 'save_anchor_file',
-    'select_anchors', 'ANCHOR_CONFIG_KEYS', 'DEFAULT_ENCODER', 'DEFAULT_FACE_DETECTOR',
+    'read_anchors', 'ANCHOR_CONFIG_KEYS', 'DEFAULT_ENCODER', 'DEFAULT_FACE_DETECTOR',
     'anchor_build_config', 'image_encoder_config'
 ]

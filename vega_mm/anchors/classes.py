@@ -1,6 +1,8 @@
 """Matching emotion class names between anchor files, image folders and datasets."""
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from vega_mm.datasets.meta import KNOWN_DATASETS
+
 __all__ = [
     'EMOTION_ALIASES', 'DATASET_CLASSES', 'IEMOCAP_DEFAULT_MAPPING', 'canonical_emotion',
     'resolve_class_order', 'parse_class_list', 'parse_class_mapping'
@@ -66,9 +68,7 @@ def resolve_class_order(available: Sequence[str],
 
 #: Label orders of the datasets VEGA is published on.
 DATASET_CLASSES: Dict[str, Tuple[str, ...]] = {
-    'iemocap': ('happy', 'sad', 'neutral', 'anger', 'excited', 'frustration'),
-    'meld': ('neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust', 'anger'),
-}
+    name: info['classes'] for name, info in KNOWN_DATASETS.items()}
 
 #: The usual stand-ins for IEMOCAP's classes that face-expression sets do not have.
 IEMOCAP_DEFAULT_MAPPING: Dict[str, str] = {'excited': 'happy', 'frustration': 'angry'}

@@ -11,13 +11,14 @@ containers only, so a hostile file cannot run code.  Published files (no ``meta`
 read unchanged: their class order is the order of ``anchor_img_dict``.
 """
 import os
+import warnings
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
 from .classes import resolve_class_order
 
-__all__ = ['ANCHOR_FILE_FORMAT', 'load_anchor_file', 'save_anchor_file', 'select_anchors']
+__all__ = ['ANCHOR_FILE_FORMAT', 'load_anchor_file', 'read_anchors', 'save_anchor_file']
 
 #: ``meta['format']`` of the files vega_mm writes.
 ANCHOR_FILE_FORMAT = 'vega_mm.anchors'
@@ -89,6 +90,11 @@ def load_anchor_file(path: str) -> Dict[str, Any]:
                 f'[K, {dim}] with K >= 1 (the dimension of anchor_center), got shape '
                 f'{tuple(feat.shape)}')
         exemplars.append(feat)
+    bad = [n for n, e in zip(names, exemplars) if not bool(torch.isfinite(e).all())]
+    if bad or not bool(torch.isfinite(centers).all()):
+        raise ValueError(f'anchor file {path!r}: non-finite values (NaN or Inf) in '
+                         + (f'the exemplars of {bad}' if bad else "'anchor_center'")
+                         + '; rebuild the anchors')
     if meta.get('dim') is not None and int(meta['dim']) != dim:
         raise ValueError(f"anchor file {path!r}: meta says dim={meta['dim']} but "
                          f"'anchor_center' has {dim} columns")
@@ -133,34 +139,59 @@ def save_anchor_file(path: str, class_names: List[str], exemplars: List[torch.Te
     torch.save(obj, path)
 
 
-def select_anchors(anchors: Mapping[str, Any],
-                   classes: Sequence[str],
-                   dim: Optional[int] = None,
-                   mapping: Optional[Mapping[str, str]] = None,
-                   source: str = 'anchor file') -> Tuple[torch.Tensor, List[torch.Tensor]]:
-    """Centres and exemplar banks of a loaded anchor file, in a dataset's class order.
+def read_anchors(path: str,
+                 class_names: Optional[Sequence[str]] = None,
+                 num_classes: Optional[int] = None,
+                 dim: Optional[int] = None,
+                 class_mapping: Optional[Mapping[str, str]] = None
+                 ) -> Tuple[List[str], List[torch.Tensor], Dict[str, Any]]:
+    """Read an anchor file once and put its exemplar banks in a dataset's class order.
+
+    This is the one place that checks an anchor file against a model: format (via
+    :func:`load_anchor_file`), dimension, and class resolution by name and alias.
 
     Args:
-        anchors: the dict returned by :func:`load_anchor_file`.
-        classes: the dataset's class names, in label order.
-        dim: the model's anchor dimension; checked when given.
-        mapping: classes without anchors of their own -> the class standing for them.
-        source: how to name the file in errors (usually its path).
+        path: the anchor file.
+        class_names: the dataset's class names, in label order.  None: the file's order
+            is taken as the dataset order (with a warning), which needs ``num_classes``
+            to equal the file's class count.
+        num_classes: the model's class count, checked when given.
+        dim: the model's anchor dimension, checked when given (None: the file's).
+        class_mapping: classes without anchors of their own -> the class standing in,
+            e.g. ``{'excited': 'happy'}``.
 
     Returns:
-        ``(centers [C, D], [exemplars [K_c, D] for each class])``.
+        ``(class_names, exemplars, meta)``: exemplars is one Tensor[K_c, D] per class in
+        dataset order; meta is the file's metadata (``{}`` for a published file).
 
     Raises:
-        ValueError: the dimension differs from ``dim``.
-        KeyError: listing every class without anchors (see
-            :func:`~vega_mm.anchors.classes.resolve_class_order`).
+        ValueError: wrong dimension or class count, naming the file.
+        KeyError: listing every class without anchors.
     """
-    centers = anchors['centers']
-    if dim is not None and centers.shape[1] != dim:
-        encoder = (anchors.get('meta') or {}).get('encoder')
+    data = load_anchor_file(path)
+    file_dim = int(data['centers'].shape[1])
+    if dim is not None and file_dim != int(dim):
+        encoder = data['meta'].get('encoder')
         raise ValueError(
-            f'{source}: anchors have dimension {centers.shape[1]} but the model expects '
-            f'{dim}' + (f' (file built with {encoder})' if encoder else '')
-            + '; rebuild the anchors with a matching encoder or change the model dimension')
-    order = resolve_class_order(anchors['class_names'], classes, mapping, source=source)
-    return centers[order].clone(), [anchors['exemplars'][i].clone() for i in order]
+            f'anchor file {path!r} holds {file_dim}-d anchors but the model expects '
+            f'dim={dim}' + (f' (the file was built with {encoder})' if encoder else '')
+            + '; rebuild the anchors with a matching image encoder or change the anchor '
+            'dimension (anchor_bank.dim)')
+    names = data['class_names']
+    if class_names is None:
+        if num_classes is not None and len(names) != num_classes:
+            raise ValueError(
+                f'anchor file {path!r} has {len(names)} classes {names} but the model has '
+                f'{num_classes}; give class_names (and class_mapping) so anchors can be '
+                'matched to the dataset classes')
+        warnings.warn(f'no class_names given: the order of anchor file {path!r} '
+                      f'({names}) is taken as the dataset class order')
+        order = list(range(len(names)))
+        class_names = names
+    else:
+        if num_classes is not None and len(class_names) != num_classes:
+            raise ValueError(f'class_names has {len(class_names)} entries but the model has '
+                             f'num_classes={num_classes}')
+        order = resolve_class_order(names, class_names, class_mapping,
+                                    source=f'anchor file {path!r}')
+    return list(class_names), [data['exemplars'][i].clone() for i in order], data['meta']

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from mmengine.config import Config
 from mmengine.runner import Runner, TestLoop
 
+from vega_mm.engine.runner import build_runner
 from vega_mm.evaluation.results import results_path
 from vega_mm.utils import setup_cpu_distributed
 from .results import format_results_table
@@ -149,6 +150,8 @@ def test_config(cfg: Config, checkpoint: str, split: str = 'test', amp: bool = F
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
                         if h['type'] not in _TRAINING_ONLY_HOOKS]
+    cfg.default_hooks = {name: h for name, h in (cfg.get('default_hooks') or {}).items()
+                         if not (isinstance(h, dict) and h.get('type') in _TRAINING_ONLY_HOOKS)}
     if collect_predictions:
         evaluators = cfg.test_evaluator
         evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
@@ -187,7 +190,7 @@ def test_checkpoint(cfg: Config, checkpoint: str, split: str = 'test', amp: bool
         raise ValueError(f'out must be a .json file, got {out!r}')
     cfg = test_config(cfg, checkpoint, split, amp=amp, collect_predictions=out is not None)
     setup_cpu_distributed(cfg, cfg.get('launcher', 'none'))
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     metrics = runner.test()
     if runner.rank != 0:
         return metrics

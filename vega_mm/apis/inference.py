@@ -6,21 +6,24 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint_to_model
 
 from vega_mm.registry import MODELS, TRANSFORMS
+from vega_mm.utils.config import apply_modalities
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
                device: str = 'cpu', cfg_options: Optional[dict] = None) -> torch.nn.Module:
     """Build a conversation model from a config and load a checkpoint.
 
-    The anchors are restored from the checkpoint (it keeps the whole anchor bank), so
-    the anchor file named in the config does not need to be present.
+    The anchors are restored from the checkpoint (it keeps the whole anchor bank): the
+    bank is built from the checkpoint's shapes, so the anchor file named in the config
+    is neither needed nor read.
 
     Args:
         config: config file or :class:`Config`.
-        checkpoint: a checkpoint written by ``tools/train.py``; None keeps the random
+        checkpoint: a checkpoint written by ``tools/train.py`` (or before the code was
+            consolidated: old key names are converted); None keeps the random
             initialisation.
         device: e.g. ``'cpu'`` or ``'cuda:0'``.
         cfg_options: overrides merged into the config.
@@ -28,19 +31,36 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    apply_modalities(cfg)
     init_default_scope(cfg.get('default_scope', 'vega_mm'))
-    model_cfg = cfg.model
-    bank = (model_cfg.get('vega_head') or {}).get('anchor_bank')
-    if checkpoint is not None and bank is not None and bank.get('anchor_file'):
-        # A placeholder of the right dimension; load_checkpoint replaces it with the
-        # trained anchors (AnchorBank adopts the checkpoint's bank size).
-        bank.update(anchor_file=None, random_anchors=True)
-    model = MODELS.build(model_cfg)
+    model_cfg = copy.deepcopy(cfg.model)
+    ckpt = None
     if checkpoint is not None:
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        anchors_from_checkpoint(model_cfg, ckpt.get('state_dict', ckpt))
+    model = MODELS.build(model_cfg)
+    if ckpt is not None:
+        _load_checkpoint_to_model(model, ckpt, strict=True)
         model.dataset_meta = ckpt.get('meta', {}).get('dataset_meta')
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def anchors_from_checkpoint(model_cfg: dict, state_dict: dict) -> None:
+    """Make a conversation model config build its anchor bank from a checkpoint's shapes
+    instead of the anchor file (which need not exist where the model is used).
+
+    Changes ``model_cfg`` in place; a config without a VEGA head is left as it is.
+    """
+    head = model_cfg.get('vega_head')
+    if not head or not isinstance(head.get('anchor_bank'), dict):
+        return
+    centers = state_dict.get('vega_head.anchor_bank.centers')
+    if centers is None:
+        raise KeyError('the checkpoint has no vega_head.anchor_bank.centers: it was not '
+                       'trained with this config\'s VEGA head')
+    head.anchor_bank.update(anchor_file=None, random_anchors=False,
+                            dim=int(centers.shape[1]))
 
 
 def _test_pipeline(model) -> Compose:
@@ -48,7 +68,7 @@ def _test_pipeline(model) -> Compose:
     pipeline = cfg.test_dataloader.dataset.get('pipeline') if cfg.get('test_dataloader') \
         else None
     if not pipeline:
-        modalities = tuple(model.neck.modalities)
+        modalities = tuple(model.modalities)
         pipeline = [dict(type='PackConversationInputs', modalities=modalities)]
     return Compose([TRANSFORMS.build(t) for t in pipeline])
 

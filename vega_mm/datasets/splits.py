@@ -10,10 +10,10 @@ from typing import Any, List, Sequence, Tuple
 
 import numpy as np
 
+from .meta import SPLITS
+
 __all__ = ['SPLITS', 'natural_key', 'make_val_split']
 
-#: Split names, in the order files and summaries list them.
-SPLITS: Tuple[str, ...] = ('train', 'val', 'test')
 
 _TRAILING_INT = re.compile(r'(\d+)$')
 

@@ -1,1 +1,4 @@
 from .hooks import *  # noqa: F401,F403
+from .runner import ConversationRunner, build_runner
+
+__all__ = ['ConversationRunner', 'build_runner']

@@ -75,19 +75,24 @@ def baseline_scores(y: np.ndarray, pred: np.ndarray, num_classes: int) -> Dict[s
 
 
 def head_class_weights(config: str) -> List[float]:
-    """The class weights a config's ``model.head`` trains with.
+    """The class weights a config's model trains with (``model.class_weight``, or its
+    label head's ``loss.class_weight``).
 
     Offered to a baseline as one of its choices, so that it gets the same choices as
     the model (the weights were chosen on validation for that config).
 
     Raises:
-        KeyError: the config's head has no ``class_weight``.
+        KeyError: the config's model has no class weights.
     """
     from mmengine.config import Config
-    head = Config.fromfile(config).model.get('head') or {}
-    if head.get('class_weight') is None:
-        raise KeyError(f'{config}: model.head has no class_weight')
-    return [float(w) for w in head['class_weight']]
+    model = Config.fromfile(config).model
+    weights = model.get('class_weight')
+    if weights is None:
+        weights = ((model.get('head') or {}).get('loss') or {}).get('class_weight')
+    if weights is None:
+        raise KeyError(f'{config}: neither model.class_weight nor '
+                       'model.head.loss.class_weight is set')
+    return [float(w) for w in weights]
 
 
 def logistic_regression_baseline(

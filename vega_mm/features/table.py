@@ -34,15 +34,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from vega_mm.datasets.meta import MELD_CLASSES
+
 __all__ = [
     'MELD_CLASSES', 'COLUMN_ALIASES', 'ConversationTableError', 'Utterance', 'Dialogue',
     'TextRepairs', 'decode_table_bytes', 'read_conversation_table', 'group_dialogues',
     'build_speaker_map', 'parse_time'
 ]
-
-#: MELD's label order in the published setup.
-MELD_CLASSES: Tuple[str, ...] = (
-    'neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust', 'anger')
 
 #: Column key -> accepted header names (compared case-insensitively).
 COLUMN_ALIASES: Dict[str, Tuple[str, ...]] = {

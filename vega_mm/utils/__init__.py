@@ -1,11 +1,12 @@
 from .checkpoint import (RUNNER_CHECKPOINT_ALLOW_LIST, load_runner_checkpoint,
                          register_checkpoint_loader)
+from .config import apply_modalities
 from .distributed import setup_cpu_distributed
 from .safe_pickle import (AllowList, RestrictedUnpickler, UnsafePickleError,
                           as_pickle_module, import_global)
 
 __all__ = [
-    'register_checkpoint_loader', 'load_runner_checkpoint', 'setup_cpu_distributed',
+    'apply_modalities', 'register_checkpoint_loader', 'load_runner_checkpoint', 'setup_cpu_distributed',
     'RUNNER_CHECKPOINT_ALLOW_LIST', 'AllowList', 'RestrictedUnpickler',
     'UnsafePickleError', 'as_pickle_module', 'import_global'
 ]

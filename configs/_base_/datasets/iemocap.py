@@ -6,17 +6,21 @@ dataset_type = 'ConversationDataset'
 data_root = 'data/iemocap/'
 ann_file = 'iemocap_multimodal_features.pkl'
 classes = ('happy', 'sad', 'neutral', 'anger', 'excited', 'frustration')
+
+# The modalities, declared once: the dataset, the pipelines, the backbone's inputs, the
+# heads' branches and the distillation weights follow (a text-only experiment sets
+# `modalities = ('text', )`).
 modalities = ('text', 'audio', 'visual')
 
 train_pipeline = [
     dict(type='FeatureDimMask', ratio=0.1),
-    dict(type='PackConversationInputs', modalities=modalities),
+    dict(type='PackConversationInputs'),
 ]
-test_pipeline = [dict(type='PackConversationInputs', modalities=modalities)]
+test_pipeline = [dict(type='PackConversationInputs')]
 
 _data = dict(
     type=dataset_type, data_root=data_root, ann_file=ann_file,
-    metainfo=dict(classes=classes), modalities=modalities, val_ratio=0.1, val_seed=0)
+    metainfo=dict(classes=classes), val_ratio=0.1, val_seed=0)
 
 train_dataloader = dict(
     batch_size=9,

@@ -1,47 +1,45 @@
-# VEGA on an SDT backbone with the published IEMOCAP hyperparameters (vega-method.md §5).
-# Dataset configs override input_dims, num_speakers, num_classes and class weights.
-hidden_dim = 768
+# VEGA on an SDT backbone with the published IEMOCAP hyperparameters (docs/method.md).
+# Dataset facts (modalities, feature dimensions, speakers, classes, class weights) come
+# from the dataset config; the model derives its heads' branches, widths and class count
+# from them (see ConversationClassifier).
 model = dict(
     type='ConversationClassifier',
-    data_preprocessor=dict(type='ConversationDataPreprocessor', num_speakers=2),
-    neck=dict(
-        type='SDTNeck',
-        input_dims=dict(text=1024, audio=1582, visual=342),
-        hidden_dim=hidden_dim,
+    data_preprocessor=dict(type='ConversationDataPreprocessor'),
+    backbone=dict(
+        type='SDTBackbone',
+        hidden_dim=768,
         num_heads=4,
         num_layers=1,
-        dropout=0.53,
-        num_speakers=2),
+        dropout=0.53),
     head=dict(
-        type='MultiBranchClsHead',
-        num_classes=6,
-        in_channels=hidden_dim,
-        branches=('fused', 'text', 'audio', 'visual'),
-        teacher='fused',
+        type='LabelHead',
         dropout=0.3963,
-        loss_weight=0.952145912451511,
-        branch_weights=dict(
-            fused=0.7666280675458248, text=0.51322460223468647, audio=0.353586961732085,
-            visual=0.7752948515843562),
-        kd_loss_weight=0.34682017654570013,
-        kd_weights=dict(
-            text=0.3890408530969896, audio=0.6867174752097939, visual=0.7814637321138567),
-        init_temperature=2.0),
+        loss=dict(
+            type='MultiBranchLoss',
+            teacher='fused',
+            loss_weight=0.952145912451511,
+            branch_weights=dict(
+                fused=0.7666280675458248, text=0.51322460223468647,
+                audio=0.353586961732085, visual=0.7752948515843562),
+            kd_loss_weight=0.34682017654570013,
+            kd_weights=dict(
+                text=0.3890408530969896, audio=0.6867174752097939,
+                visual=0.7814637321138567),
+            init_temperature=2.0)),
     vega_head=dict(
         type='VEGAHead',
-        num_classes=6,
-        in_channels=hidden_dim,
-        branches=('fused', 'text', 'audio', 'visual'),
-        teacher='fused',
         proj_dropout=0.37442,
         logit_scale=100.0,
-        loss_weight=0.46216,
-        branch_weights=dict(
-            fused=0.5279318174861871, text=0.16915412370438695, audio=0.30204579599936027,
-            visual=0.22488632753078353),
-        kd_loss_weight=0.4868,
-        kd_weights=dict(text=0.9357852654818557, audio=0.27293, visual=0.71586),
-        init_temperature=2.0,
+        loss=dict(
+            type='MultiBranchLoss',
+            teacher='fused',
+            loss_weight=0.46216,
+            branch_weights=dict(
+                fused=0.5279318174861871, text=0.16915412370438695,
+                audio=0.30204579599936027, visual=0.22488632753078353),
+            kd_loss_weight=0.4868,
+            kd_weights=dict(text=0.9357852654818557, audio=0.27293, visual=0.71586),
+            init_temperature=2.0),
         anchor_bank=dict(type='AnchorBank', dim=512, sample_prob=0.4)),
     predict_with='label',
 )

@@ -13,26 +13,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..splits import SPLITS, make_val_split  # one split rule for every reader
+from ..meta import IEMOCAP_CLASSES, KNOWN_DATASETS, MELD_CLASSES, MODALITIES, SPLITS
+from ..splits import make_val_split  # one split rule for every reader
 
 __all__ = [
     'ConversationCollection', 'validate_collection', 'make_val_split', 'natural_sorted',
     'IEMOCAP_CLASSES', 'MELD_CLASSES', 'KNOWN_DATASETS', 'MODALITIES', 'SPLITS'
 ]
-
-#: Label orders of the public feature files.
-IEMOCAP_CLASSES: Tuple[str, ...] = ('happy', 'sad', 'neutral', 'anger', 'excited',
-                                    'frustration')
-MELD_CLASSES: Tuple[str, ...] = ('neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust',
-                                 'anger')
-#: Known datasets: their class order and speaker count.
-KNOWN_DATASETS: Dict[str, Dict[str, Any]] = {
-    'iemocap': dict(classes=IEMOCAP_CLASSES, num_speakers=2),
-    'meld': dict(classes=MELD_CLASSES, num_speakers=9),
-}
-#: Modality names, in canonical order.
-MODALITIES: Tuple[str, ...] = ('text', 'audio', 'visual')
-
 
 @dataclass
 class ConversationCollection:

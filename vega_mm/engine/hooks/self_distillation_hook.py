@@ -42,11 +42,12 @@ class SelfDistillationHook(Hook):
 
     @staticmethod
     def _heads(runner) -> List[Tuple[str, torch.nn.Module]]:
-        """(name, module) of every module with a ``kd_scale``; the name is its path in
-        the model (``head``, ``vega_head``, ``head.vega``...)."""
+        """(name, module) of every module with a ``kd_scale`` (the heads' loss modules,
+        a ``DualBranchHead``); the name is the path of the head that owns it
+        (``head``, ``vega_head``, ``head_vega_head``...)."""
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        return [(name.replace('.', '_') or 'model', m) for name, m in model.named_modules()
-                if hasattr(m, 'kd_scale')]
+        return [(_owner(name).replace('.', '_') or 'model', m)
+                for name, m in model.named_modules() if hasattr(m, 'kd_scale')]
 
     def factor(self, runner, batch_idx: int) -> float:
         """The distillation factor for the coming step, in [0, 1]."""
@@ -76,3 +77,11 @@ class SelfDistillationHook(Hook):
             temperatures = head.temperatures() if hasattr(head, 'temperatures') else {}
             for branch, t in temperatures.items():
                 hub.update_scalar(f'train/T_{name}_{branch}', t)
+
+
+def _owner(name: str) -> str:
+    """A loss module is logged under its head: ``vega_head.loss_module`` -> ``vega_head``."""
+    suffix = '.loss_module'
+    if name == 'loss_module':
+        return ''
+    return name[:-len(suffix)] if name.endswith(suffix) else name

@@ -1,6 +1,10 @@
-from .branch_losses import BranchLossMixin
+from .branch_head import PREDICT_WITH, BranchHead, pool_features, prediction_logits
 from .dual_branch_head import DualBranchHead
-from .multi_branch_head import MultiBranchClsHead
+from .label_head import LabelHead
 from .vega_head import VEGAHead
 
-__all__ = ['BranchLossMixin', 'DualBranchHead', 'MultiBranchClsHead', 'VEGAHead']
+# The label head's name before the head contract was unified (still registered).
+MultiBranchClsHead = LabelHead
+
+__all__ = ['BranchHead', 'LabelHead', 'MultiBranchClsHead', 'VEGAHead', 'DualBranchHead',
+           'PREDICT_WITH', 'prediction_logits', 'pool_features']

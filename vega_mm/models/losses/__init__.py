@@ -1,3 +1,5 @@
-from .distillation import LearnedTemperatureKDLoss, WeightedCrossEntropyLoss
+from .branch_loss import MultiBranchLoss
+from .cross_entropy import WeightedCrossEntropyLoss
+from .distillation import LearnedTemperatureKDLoss
 
-__all__ = ['WeightedCrossEntropyLoss', 'LearnedTemperatureKDLoss']
+__all__ = ['WeightedCrossEntropyLoss', 'LearnedTemperatureKDLoss', 'MultiBranchLoss']

@@ -1,4 +1,5 @@
-"""SDT-style cross-modal transformer with gated fusion (VEGA's backbone).
+"""SDT's cross-modal transformer with gated fusion: the backbone of VEGA's conversation
+model (it reads utterance features, not raw media).
 
 Follows ``vega-method.md`` section 1: per-modality input projection, speaker and
 sinusoidal position embeddings, one transformer per (target, source) modality pair,
@@ -12,9 +13,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
+from vega_mm.datasets.meta import MODALITIES
 from vega_mm.registry import MODELS
-
-MODALITY_ORDER = ('text', 'audio', 'visual')
 
 
 class SinusoidalPositionalEncoding(nn.Module):
@@ -33,13 +33,13 @@ class SinusoidalPositionalEncoding(nn.Module):
     def forward(self, length: int) -> torch.Tensor:
         if length > self.max_len:
             raise ValueError(f'dialogue of {length} utterances exceeds the positional '
-                             f'encoding length max_len={self.max_len}; raise neck.max_len')
+                             f'encoding length max_len={self.max_len}; raise backbone.max_len')
         return self.pe[:, :length]
 
 
 class MaskedMultiHeadAttention(nn.Module):
     """Multi-head attention with an additive score bias: hidden keys (padding, and
-    keys outside :class:`SDTNeck`'s ``attention_window``) get -1e4, as in SDT."""
+    keys outside :class:`SDTBackbone`'s ``attention_window``) get -1e4, as in SDT."""
 
     def __init__(self, dim: int, num_heads: int, dropout: float) -> None:
         super().__init__()
@@ -56,7 +56,7 @@ class MaskedMultiHeadAttention(nn.Module):
     def forward(self, query: torch.Tensor, source: torch.Tensor,
                 attn_bias: torch.Tensor) -> torch.Tensor:
         """query [B, L, H], source [B, L, H], attn_bias broadcastable to [B, heads, L, L]
-        (see :meth:`SDTNeck.attention_bias`)."""
+        (see :meth:`SDTBackbone.attention_bias`)."""
         b, lq, h = query.shape
         ls = source.shape[1]
 
@@ -113,9 +113,11 @@ class CrossModalTransformer(nn.Module):
         return target
 
 
-@MODELS.register_module()
-class SDTNeck(BaseModule):
+@MODELS.register_module(name=['SDTBackbone', 'SDTNeck'])
+class SDTBackbone(BaseModule):
     """Cross-modal transformer of SDT/VEGA over the utterances of each dialogue.
+
+    Registered also as ``SDTNeck``, its name before it was named as the backbone it is.
 
     Args:
         input_dims: feature dimension per modality, e.g. ``dict(text=1024, audio=1582,
@@ -154,13 +156,13 @@ class SDTNeck(BaseModule):
         if attention_window is not None and (isinstance(attention_window, bool)
                                              or int(attention_window) != attention_window
                                              or attention_window < 0):
-            raise ValueError(f'SDTNeck.attention_window must be None or an integer >= 0, '
+            raise ValueError(f'SDTBackbone.attention_window must be None or an integer >= 0, '
                              f'got {attention_window!r}')
-        unknown = set(input_dims) - set(MODALITY_ORDER)
+        unknown = set(input_dims) - set(MODALITIES)
         if not input_dims or unknown:
-            raise ValueError(f'SDTNeck.input_dims must name modalities among '
-                             f'{MODALITY_ORDER}, got {dict(input_dims)}')
-        self.modalities: Tuple[str, ...] = tuple(m for m in MODALITY_ORDER if m in input_dims)
+            raise ValueError(f'SDTBackbone.input_dims must name modalities among '
+                             f'{MODALITIES}, got {dict(input_dims)}')
+        self.modalities: Tuple[str, ...] = tuple(m for m in MODALITIES if m in input_dims)
         self.input_dims = {m: int(input_dims[m]) for m in self.modalities}
         self.hidden_dim = hidden_dim
         self.num_speakers = num_speakers
@@ -204,12 +206,12 @@ class SDTNeck(BaseModule):
     def _check_inputs(self, feats: Dict[str, torch.Tensor]) -> None:
         missing = [m for m in self.modalities if m not in feats]
         if missing:
-            raise KeyError(f'SDTNeck was configured with modalities {self.modalities} but '
+            raise KeyError(f'SDTBackbone was configured with modalities {self.modalities} but '
                            f'the batch has no {missing} (it has {sorted(feats)})')
         for m in self.modalities:
             if feats[m].shape[-1] != self.input_dims[m]:
                 raise ValueError(
-                    f'SDTNeck: {m} features have dimension {feats[m].shape[-1]} but the '
+                    f'SDTBackbone: {m} features have dimension {feats[m].shape[-1]} but the '
                     f'config says input_dims[{m!r}]={self.input_dims[m]}')
 
     def forward(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,

@@ -1,3 +1,0 @@
-from .sdt_neck import SDTNeck
-
-__all__ = ['SDTNeck']
