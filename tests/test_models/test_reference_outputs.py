@@ -67,3 +67,19 @@ def test_train_mode_losses_equal_the_reference_from_the_same_seed():
             losses = model(**_data(ref), mode='loss')
             out.update({f'{k}_{step}': v for k, v in losses.items()})
     _assert_same(out, ref['train_loss'])
+
+
+def test_init_model_loads_an_old_checkpoint_without_the_anchor_file(tmp_path):
+    """``init_model`` builds the anchor bank from the checkpoint's shapes: the config may
+    name an anchor file that does not exist where the model is used."""
+    from mmengine.config import Config
+
+    from vega_mm.apis import init_model
+    cfg = dict(model=model_cfg(), default_scope='vega_mm')
+    cfg['model']['vega_head']['anchor_bank'] = dict(
+        type='AnchorBank', anchor_file=str(tmp_path / 'not_here.pt'), dim=None)
+    model = init_model(Config(cfg), osp.join(DATA, 'legacy_checkpoint.pth'))
+    assert model.vega_head.anchor_bank.dim == 8
+    ref = _reference()
+    with torch.no_grad():
+        _assert_same(model(**_data(ref), mode='tensor'), ref['tensor'])
