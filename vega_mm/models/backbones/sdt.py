@@ -17,6 +17,7 @@ from vega_mm.datasets.meta import MODALITIES
 from vega_mm.registry import MODELS
 
 
+@MODELS.register_module()
 class SinusoidalPositionalEncoding(nn.Module):
     """Fixed sine/cosine position table; ``forward`` returns ``pe[:L]`` as [1, L, H]."""
 
@@ -37,6 +38,7 @@ class SinusoidalPositionalEncoding(nn.Module):
         return self.pe[:, :length]
 
 
+@MODELS.register_module()
 class MaskedMultiHeadAttention(nn.Module):
     """Multi-head attention with an additive score bias: hidden keys (padding, and
     keys outside :class:`SDTBackbone`'s ``attention_window``) get -1e4, as in SDT."""
@@ -72,6 +74,7 @@ class MaskedMultiHeadAttention(nn.Module):
         return self.out_proj(ctx.transpose(1, 2).reshape(b, lq, h))
 
 
+@MODELS.register_module()
 class CrossModalLayer(nn.Module):
     """One transformer layer: attention with residual, then pre-LN feed-forward."""
 
@@ -97,6 +100,7 @@ class CrossModalLayer(nn.Module):
         return y + self.dropout(ff)
 
 
+@MODELS.register_module()
 class CrossModalTransformer(nn.Module):
     """Stack of :class:`CrossModalLayer`; ``source=None`` means self-attention."""
 
