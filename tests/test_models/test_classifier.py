@@ -157,3 +157,18 @@ def test_modalities_declared_once_shape_the_whole_model():
     cfg['modalities'] = ('text', 'smell')
     with pytest.raises(ValueError, match='non-empty subset'):
         MODELS.build(cfg)
+
+
+def test_old_config_names_still_build_or_name_their_replacement():
+    cfg = model_cfg()
+    cfg['neck'] = dict(cfg.pop('backbone'), type='SDTNeck')  # names before the reshaping
+    cfg['head']['type'] = 'MultiBranchClsHead'
+    with pytest.warns(DeprecationWarning, match="'neck' is now called 'backbone'"):
+        model = MODELS.build(cfg)
+    assert type(model.backbone).__name__ == 'SDTBackbone'
+    assert type(model.head).__name__ == 'LabelHead'
+    # loss arguments at the head level name the loss config that replaced them
+    cfg = model_cfg()
+    cfg['head'] = dict(type='LabelHead', loss_weight=0.9)
+    with pytest.raises(TypeError, match=r"loss=dict\(type='MultiBranchLoss', loss_weight=...\)"):
+        MODELS.build(cfg)
