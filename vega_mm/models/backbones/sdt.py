@@ -137,6 +137,10 @@ class SDTBackbone(BaseModule):
             dialogue) or k >= 0: each utterance attends only to utterances at most k
             positions away.  Not in the paper; 0 removes the dialogue context (each
             utterance attends only to itself), an ablation of what context adds.
+        causal: each utterance attends only to itself and earlier utterances, in every
+            self- and cross-modal transformer (not in the paper: the live mode, where an
+            utterance is labelled before the conversation goes on).  Combines with
+            ``attention_window`` (then only the k previous utterances).
 
     Forward:
         feats: dict modality -> [B, L, D_m]; mask: [B, L] bool (True = real
@@ -155,6 +159,7 @@ class SDTBackbone(BaseModule):
                  num_speakers: int = 2,
                  max_len: int = 512,
                  attention_window: Optional[int] = None,
+                 causal: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if attention_window is not None and (isinstance(attention_window, bool)
@@ -191,15 +196,22 @@ class SDTBackbone(BaseModule):
             {m: nn.Linear(n * hidden_dim, hidden_dim) for m in self.modalities})
         self.fusion_gate = nn.Linear(hidden_dim, hidden_dim, bias=False)
         self.attention_window = attention_window
+        if not isinstance(causal, bool):
+            raise ValueError(f'SDTBackbone.causal must be True or False, got {causal!r}')
+        self.causal = causal
 
     def attention_bias(self, key_padding: torch.Tensor) -> torch.Tensor:
         """Additive attention score bias for a batch, built once and shared by every
         transformer: -1e4 for padded keys ([B, 1, 1, L]) and, with ``attention_window``,
-        for keys more than that many positions from the query ([B, 1, L, L])."""
+        for keys more than that many positions from the query ([B, 1, L, L]); with
+        ``causal``, for keys after the query."""
         hidden = key_padding[:, None, None, :]
         if self.attention_window is not None:
             pos = torch.arange(key_padding.shape[1], device=key_padding.device)
             hidden = hidden | ((pos[None, :] - pos[:, None]).abs() > self.attention_window)
+        if self.causal:
+            pos = torch.arange(key_padding.shape[1], device=key_padding.device)
+            hidden = hidden | (pos[None, :] > pos[:, None])
         return torch.zeros(hidden.shape, device=hidden.device).masked_fill(hidden, -1e4)
 
     def _source_order(self, target: str) -> Sequence[str]:
