@@ -1,8 +1,10 @@
 from .sdt import (CrossModalLayer, CrossModalTransformer, MaskedMultiHeadAttention,
                   SDTBackbone, SinusoidalPositionalEncoding)
+from .utterance_encoders import BcLSTMBackbone, ModalityProjection, UtteranceMLPBackbone
 
 # The backbone's name before it was named as one (still registered).
 SDTNeck = SDTBackbone
 
 __all__ = ['SDTBackbone', 'SDTNeck', 'CrossModalTransformer', 'CrossModalLayer',
-           'MaskedMultiHeadAttention', 'SinusoidalPositionalEncoding']
+           'MaskedMultiHeadAttention', 'SinusoidalPositionalEncoding', 'UtteranceMLPBackbone',
+           'BcLSTMBackbone', 'ModalityProjection']

@@ -1,0 +1,15 @@
+# bc-LSTM baseline (Poria et al., ACL 2017): a bidirectional LSTM over the utterances of
+# each dialogue on the concatenated per-modality projections, then the MLP classifier.
+# Same data, head, optimiser, schedule and model selection as ../vega/vega_synthetic.py
+# (the benchmark protocol); only the backbone differs and the anchor branch is off.
+# The loss is the class-weighted cross-entropy of the fused branch alone: the per-modality
+# branches and the distillation get weight 0 (their F1 in results.json is untrained).
+_base_ = ['../vega/vega_synthetic.py']
+
+model = dict(
+    backbone=dict(
+        _delete_=True, type='BcLSTMBackbone', input_dims=dict(text=100, audio=60, visual=40),
+        hidden_dim=128, dropout=0.1, num_speakers=2),
+    head=dict(loss=dict(loss_weight=1.0, kd_loss_weight=0.0,
+                        branch_weights=dict(fused=1.0, text=0.0, audio=0.0, visual=0.0))),
+    vega_head=None)
