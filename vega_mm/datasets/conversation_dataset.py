@@ -7,7 +7,37 @@ from mmengine.dataset import BaseDataset
 from vega_mm.registry import DATASETS, TRANSFORMS
 from .formats import SPLITS, ConversationCollection, load_conversations
 
-__all__ = ['ConversationDataset']
+__all__ = ['ConversationDataset', 'feature_recipe']
+
+
+def feature_recipe(extra: Mapping, modalities: Sequence[str]) -> Optional[dict]:
+    """How a feature file's features were made, for the kept modalities.
+
+    Feature files written by ``tools/extract_features.py`` record each modality's
+    extractor settings (``extra.extractors``) and, when standardised, the training
+    statistics (``extra.feature_stats``).  The dataset puts this recipe in its metainfo,
+    so MMEngine saves it in every checkpoint (``meta.dataset_meta``) and a trained model
+    can encode a new conversation the same way (:class:`vega_mm.apis.ConversationInferencer`).
+
+    Args:
+        extra: the collection's ``extra`` (free information of a native file).
+        modalities: the modalities the dataset keeps.
+
+    Returns:
+        ``dict(extractors={modality: config}, feature_stats={modality: {mean, std, ...}}
+        or None, standardized=bool, created_by=str)``, or None for files without a
+        recipe (the public SDT/VEGA pickles, synthetic data).
+    """
+    extractors = (extra or {}).get('extractors')
+    if not extractors:
+        return None
+    stats = extra.get('feature_stats') if extra.get('standardized') else None
+    return dict(
+        extractors={m: extractors[m] for m in modalities if m in extractors},
+        feature_stats=None if stats is None else {m: stats[m] for m in modalities
+                                                  if m in stats},
+        standardized=bool(extra.get('standardized')),
+        created_by=extra.get('created_by'))
 
 
 @DATASETS.register_module()
@@ -19,9 +49,10 @@ class ConversationDataset(BaseDataset):
         dict(dialogue_id=str, features={modality: float32[L, D]}, speakers=int64[L],
              labels=int64[L], utterance_ids=[...] (optional), sample_idx=int)
 
-    ``metainfo`` holds ``classes``, ``modalities``, ``feature_dims``, ``num_speakers``
-    and ``speaker_names`` (filled when the file is loaded: at construction, or at
-    ``full_init()`` with ``lazy_init=True``).
+    ``metainfo`` holds ``classes``, ``modalities``, ``feature_dims``, ``num_speakers``,
+    ``speaker_names`` and ``feature_recipe`` (:func:`feature_recipe`), filled when the
+    file is loaded: at construction, or at ``full_init()`` with ``lazy_init=True``.
+    MMEngine saves the training dataset's metainfo in checkpoints (``meta.dataset_meta``).
 
     Args:
         ann_file: the feature file (SDT/MMGCN or VEGA pickle, or native ``.npz``),
@@ -136,6 +167,7 @@ class ConversationDataset(BaseDataset):
             feature_dims={m: coll.feature_dims[m] for m in modalities},
             num_speakers=int(coll.num_speakers),
             speaker_names=coll.speaker_names,
+            feature_recipe=feature_recipe(coll.extra, modalities),
             split=self.split)
         return data_list
 
