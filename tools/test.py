@@ -5,12 +5,11 @@
 the validation metrics the checkpoint was selected on).
 """
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from vega_mm.apis import test_checkpoint
+from vega_mm.utils import add_runner_args, export_local_rank, set_work_dir
 
 
 def parse_args() -> argparse.Namespace:
@@ -23,15 +22,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--split', choices=['test', 'val'], default='test',
                         help='which split to evaluate (default: test)')
     parser.add_argument('--amp', action='store_true', help='mixed-precision inference')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, e.g. test_dataloader.batch_size=4')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_runner_args(parser, 'test_dataloader.batch_size=4')
     args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    export_local_rank(args)
     if args.out is not None and not args.out.endswith('.json'):
         parser.error(f'--out must be a .json file, got {args.out!r}')
     return args
@@ -43,10 +36,7 @@ def main() -> None:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.config, args.work_dir)
     try:
         test_checkpoint(cfg, args.checkpoint, args.split, amp=args.amp, out=args.out)
     except FileNotFoundError as exc:  # the checkpoint or a data file: no traceback needed

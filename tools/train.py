@@ -5,15 +5,13 @@ the validation and test splits and a results table is printed (and saved as
 ``results.json`` in the work dir).
 """
 import argparse
-import os
-import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from vega_mm.apis import evaluate_best_checkpoint
 from vega_mm.engine import build_runner
-from vega_mm.utils import setup_cpu_distributed
+from vega_mm.utils import add_runner_args, export_local_rank, set_work_dir, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,24 +29,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-test', action='store_true',
                         help='do not evaluate the best checkpoint after training')
     parser.add_argument('--seed', type=int, help='random seed (overrides the config)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, e.g. train_cfg.max_epochs=5')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_runner_args(parser, 'train_cfg.max_epochs=5')
     args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    export_local_rank(args)
     return args
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.config, args.work_dir)
     if args.amp:
         if not torch.cuda.is_available():
             raise SystemExit('--amp needs a CUDA GPU (MMEngine\'s AmpOptimWrapper does not '
