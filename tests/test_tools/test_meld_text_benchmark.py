@@ -9,7 +9,7 @@ import pytest
 from tests.test_tools.common import REPO
 from vega_mm.datasets import save_native
 from vega_mm.evaluation import (DEFAULT_C_GRID, baseline_scores, collect_run_metrics,
-                                finished_run_results, head_class_weights,
+                                config_class_weights, finished_run_results,
                                 logistic_regression_baseline, mean_std, read_run_results,
                                 run_metric, update_run_results, utterance_arrays)
 
@@ -53,7 +53,7 @@ def test_utterance_arrays_flatten_labelled_utterances(tmp_path):
 
 def test_logistic_regression_chooses_on_validation(tmp_path):
     path = _write_features(tmp_path / 'f.npz')
-    weights = head_class_weights(str(REPO / 'configs' / 'vega' / 'vega_meld_text.py'))
+    weights = config_class_weights(str(REPO / 'configs' / 'vega' / 'vega_meld_text.py'))
     res = logistic_regression_baseline(str(path), class_weights=(None, weights))
     assert res['C'] in DEFAULT_C_GRID
     assert res['class_weight'] in (None, weights)

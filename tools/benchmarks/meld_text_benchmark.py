@@ -31,8 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from vega_mm.datasets.formats import load_conversations
-from vega_mm.evaluation import (BASELINE_METRICS, collect_run_metrics, finished_run_results,
-                                head_class_weights, logistic_regression_baseline, mean_std,
+from vega_mm.evaluation import (BASELINE_METRICS, collect_run_metrics, config_class_weights,
+                                finished_run_results, logistic_regression_baseline, mean_std,
                                 results_path, run_metric, update_run_results)
 
 # The configs and the default data folder are found next to this checkout.
@@ -113,7 +113,7 @@ def feature_file(args: argparse.Namespace) -> str:
 def baseline_class_weights() -> List[float]:
     """The VEGA text config's class weights (chosen there on validation), offered to the
     baseline too, so that it gets the same choices as the models."""
-    return head_class_weights(osp.join(ROOT, MODELS['vega'].config))
+    return config_class_weights(osp.join(ROOT, MODELS['vega'].config))
 
 
 def train_run(config: str, features: str, seed: int, work_dir: str,

@@ -3,7 +3,7 @@
 What a conversation model adds over its utterance features alone::
 
     res = logistic_regression_baseline('data/meld_text/meld_minilm.npz',
-                                       class_weights=(None, head_class_weights(cfg)))
+                                       class_weights=(None, config_class_weights(cfg)))
     res['C'], res['class_weight'], res['test']['weighted_f1']
 """
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from vega_mm.datasets.formats import ConversationCollection
 
 __all__ = ['BASELINE_METRICS', 'DEFAULT_C_GRID', 'utterance_arrays', 'baseline_scores',
-           'head_class_weights', 'logistic_regression_baseline']
+           'config_class_weights', 'logistic_regression_baseline']
 
 #: The scores a baseline reports (in %), as the models' ``erc/<name>`` metrics.
 BASELINE_METRICS = ('weighted_f1', 'accuracy', 'macro_f1')
@@ -74,7 +74,7 @@ def baseline_scores(y: np.ndarray, pred: np.ndarray, num_classes: int) -> Dict[s
     return {name: float(scores[name]) for name in BASELINE_METRICS}
 
 
-def head_class_weights(config: str) -> List[float]:
+def config_class_weights(config: str) -> List[float]:
     """The class weights a config's model trains with (``model.class_weight``, or its
     label head's ``loss.class_weight``).
 
