@@ -3,12 +3,12 @@ problems, modalities, and the command line."""
 import csv
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.test_tools.common import load_tool
 from vega_mm.datasets.formats import load_native
 from vega_mm.features import (BaseFeatureExtractor, MediaError, PartStore, TableSpec,
                               extract_features, meld_tables, register_extractor)
@@ -316,11 +316,7 @@ def test_dataset_reports_modalities_and_refuses_missing_ones(meld_file):
 
 
 def test_command_line(meld_slice, tiny_text_model, tmp_path, capsys):
-    sys.path.insert(0, str(Path(__file__).parents[2] / 'tools'))
-    try:
-        import extract_features as cli
-    finally:
-        sys.path.pop(0)
+    cli = load_tool('tools/extract_features.py')
     out = str(tmp_path / 'cli.npz')
     rc = cli.main([out, '--meld', str(meld_slice), '--text-model', tiny_text_model,
                    '--max-speakers', '4', '--quiet', '--device', 'cpu'])

@@ -1,9 +1,11 @@
 """Running the command-line tools on tiny configs."""
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +45,16 @@ def run_tool(args: List[str], cwd: Optional[Path] = None, timeout: int = 600,
         raise AssertionError(f'{" ".join(cmd)} failed ({proc.returncode}):\n'
                              f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
     return proc
+
+
+def load_tool(relpath: str) -> ModuleType:
+    """A tool script imported from its file (tools/ is not a package), e.g.
+    ``load_tool('tools/extract_features.py')``; its ``main`` runs in this process."""
+    path = REPO / relpath
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def read_results(work_dir: Path) -> Dict:

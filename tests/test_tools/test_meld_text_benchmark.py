@@ -1,12 +1,11 @@
 """The MELD text benchmark: its package parts (context-free baseline, run results) and
 tools/benchmarks/meld_text_benchmark.py end to end, on a small feature file the test builds."""
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 
-from tests.test_tools.common import REPO
+from tests.test_tools.common import REPO, load_tool
 from vega_mm.datasets import save_native
 from vega_mm.evaluation import (DEFAULT_C_GRID, baseline_scores, collect_run_metrics,
                                 config_class_weights, finished_run_results,
@@ -36,11 +35,7 @@ def _write_features(path, seed=0, noise=2.0, dim=384):
 
 
 def _benchmark_tool():
-    spec = importlib.util.spec_from_file_location(
-        'meld_text_benchmark', REPO / 'tools' / 'benchmarks' / 'meld_text_benchmark.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/benchmarks/meld_text_benchmark.py')
 
 
 def test_utterance_arrays_flatten_labelled_utterances(tmp_path):
