@@ -1,9 +1,13 @@
 from .evaluate import (EVALUATED_SPLITS, evaluate_best_checkpoint, evaluate_splits,
                        test_checkpoint, test_config)
 from .inference import init_model, predict_dialogues
+from .inferencer import ConversationInferencer
+from .recipe import RecipeError
 from .results import format_results_table
+from .streaming import StreamSession
 
 __all__ = [
     'EVALUATED_SPLITS', 'evaluate_best_checkpoint', 'evaluate_splits', 'test_checkpoint',
-    'test_config', 'format_results_table', 'init_model', 'predict_dialogues'
+    'test_config', 'format_results_table', 'init_model', 'predict_dialogues',
+    'ConversationInferencer', 'StreamSession', 'RecipeError'
 ]

@@ -1,0 +1,84 @@
+"""A tiny trained-model stand-in with a feature recipe: features extracted from a slice
+of the real MELD tables (as JSONL transcripts) with a tiny local text encoder, and
+checkpoints of randomly initialised text-only models carrying the training dataset's
+metainfo, as MMEngine's Runner saves it."""
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from tests.model_utils import model_cfg
+from tests.test_features.conftest import meld_dir, meld_slice, tiny_text_model  # noqa: F401
+
+TEXT_DIM = 16  # the tiny encoder's hidden size
+NUM_SPEAKERS = 4
+
+
+def write_jsonl(csv_path: Path, out: Path, dialogues: int) -> Path:
+    """The first ``dialogues`` dialogues of a MELD table as a generic JSONL transcript."""
+    with open(csv_path, encoding='utf-8', newline='') as f:
+        rows = [r for r in csv.DictReader(f) if int(r['Dialogue_ID']) < dialogues]
+    with open(out, 'w', encoding='utf-8') as f:
+        for r in rows:
+            f.write(json.dumps(dict(dialogue_id=r['Dialogue_ID'], utterance_id=r['Utterance_ID'],
+                                    speaker=r['Speaker'], text=r['Utterance'],
+                                    label=r['Emotion'])) + '\n')
+    return out
+
+
+@pytest.fixture(scope='session')
+def transcripts(meld_slice, tmp_path_factory):
+    root = tmp_path_factory.mktemp('transcripts')
+    return dict(train=write_jsonl(meld_slice / 'train_sent_emo.csv', root / 'train.jsonl', 12),
+                test=write_jsonl(meld_slice / 'dev_sent_emo.csv', root / 'test.jsonl', 4))
+
+
+@pytest.fixture(scope='session')
+def feature_file(transcripts, tiny_text_model, tmp_path_factory) -> str:
+    from vega_mm.features import extract_features
+    out = tmp_path_factory.mktemp('features') / 'feats.npz'
+    extract_features(str(out), [dict(path=str(transcripts['train']), split='train'),
+                                dict(path=str(transcripts['test']), split='test')],
+                     text=dict(model=tiny_text_model, batch_size=8),
+                     max_speakers=NUM_SPEAKERS, progress=False, log=lambda s: None)
+    return str(out)
+
+
+def text_config(causal: bool = False, vega: bool = True, modalities=('text', )) -> Config:
+    cfg = model_cfg(modalities, num_classes=7, vega=vega)
+    cfg['backbone'].update(input_dims=dict(text=TEXT_DIM, audio=10, visual=8),
+                           num_speakers=NUM_SPEAKERS, causal=causal)
+    return Config(dict(model=cfg, default_scope='vega_mm'))
+
+
+def save_checkpoint(path: Path, cfg: Config, dataset_meta: dict, seed: int = 0) -> str:
+    """A checkpoint as tools/train.py writes it: weights + meta.dataset_meta."""
+    from vega_mm.apis import init_model
+    torch.manual_seed(seed)
+    model = init_model(cfg)
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dataset_meta)),
+               str(path))
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def train_meta(feature_file) -> dict:
+    from vega_mm.datasets import ConversationDataset
+    return dict(ConversationDataset(feature_file, split='train').metainfo)
+
+
+@pytest.fixture(scope='session')
+def text_model(train_meta, tmp_path_factory):
+    """``(config, checkpoint)`` of a non-causal VEGA text model with a recipe."""
+    cfg = text_config()
+    return cfg, save_checkpoint(tmp_path_factory.mktemp('ckpt') / 'vega.pth', cfg, train_meta)
+
+
+@pytest.fixture(scope='session')
+def causal_model(train_meta, tmp_path_factory):
+    cfg = text_config(causal=True)
+    return cfg, save_checkpoint(tmp_path_factory.mktemp('ckpt') / 'causal.pth', cfg,
+                                train_meta, seed=1)

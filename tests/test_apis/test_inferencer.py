@@ -1,0 +1,65 @@
+"""ConversationInferencer: from a transcript to the predictions the feature file gives."""
+import numpy as np
+import pytest
+
+from vega_mm.apis import ConversationInferencer, init_model, predict_dialogues
+from vega_mm.datasets.formats import load_conversations
+
+
+def _by_utterance(results):
+    return [(r['utterance_id'], r['label'], list(r['probabilities'].values()))
+            for r in results]
+
+
+def test_jsonl_transcript_equals_extracted_feature_file(text_model, transcripts,
+                                                         feature_file):
+    cfg, ckpt = text_model
+    inferencer = ConversationInferencer(cfg, ckpt)
+    from_text = inferencer(str(transcripts['test']), batch_size=3)
+    test_split = load_conversations(feature_file).get_split('test')
+    from_file = inferencer(test_split, batch_size=2)
+    assert len(from_text) == len(from_file) == sum(len(d['labels']) for d in test_split)
+    for a, b in zip(from_text, from_file):
+        assert a['utterance_id'] == b['utterance_id']
+        assert a['label'] == b['label']
+        np.testing.assert_allclose(list(a['probabilities'].values()),
+                                   list(b['probabilities'].values()), atol=1e-5)
+        np.testing.assert_allclose(list(a['anchor_similarity'].values()),
+                                   list(b['anchor_similarity'].values()), atol=1e-5)
+    # the same labels and scores as the model's own predict path (test_step)
+    model = init_model(cfg, ckpt)
+    reference = predict_dialogues(model, test_split, batch_size=4)
+    labels = [c for d in reference for c in d['pred_class']]
+    assert [r['label'] for r in from_file] == labels
+    scores = np.concatenate([d['pred_score'] for d in reference])
+    np.testing.assert_allclose([list(r['probabilities'].values()) for r in from_file],
+                               scores, atol=1e-5)
+
+
+def test_outputs_per_utterance(text_model):
+    cfg, ckpt = text_model
+    inferencer = ConversationInferencer(cfg, ckpt)
+    results = inferencer([dict(speaker='Ross', text='we were on a break!'),
+                          dict(speaker='Rachel', text='oh my god.')])
+    assert [r['speaker'] for r in results] == ['Ross', 'Rachel']
+    classes = inferencer.classes
+    assert len(classes) == 7
+    for r in results:
+        assert set(r['probabilities']) == set(classes) == set(r['anchor_similarity'])
+        assert abs(sum(r['probabilities'].values()) - 1) < 1e-5
+        assert all(-1 - 1e-5 <= v <= 1 + 1e-5 for v in r['anchor_similarity'].values())
+        assert r['label'] == max(r['probabilities'], key=r['probabilities'].get)
+        assert set(r['branch_predictions']) == {'fused', 'text', 'anchor_fused',
+                                                'anchor_text'}
+        assert r['branch_predictions']['fused'] == r['label']  # predict_with='label'
+
+
+def test_unknown_speakers_share_other_or_fail(text_model, train_meta):
+    cfg, ckpt = text_model
+    names = train_meta['speaker_names']
+    assert names[-1] == 'other'  # the slice has more speakers than the 4 kept
+    inferencer = ConversationInferencer(cfg, ckpt)
+    r = inferencer([dict(speaker=names[0], text='yes'), dict(speaker='Nobody', text='no')])
+    assert len(r) == 2
+    with pytest.raises(ValueError, match='unknown keys'):
+        inferencer([dict(speaker='x', txt='oops')])

@@ -1,0 +1,236 @@
+"""From conversations to emotions in one call, shaped like mmpretrain's inferencers.
+
+::
+
+    inferencer = ConversationInferencer('configs/vega/vega_meld_text.py', 'best.pth')
+    results = inferencer('transcript.jsonl')               # or lists of utterance dicts
+    session = inferencer.stream()                          # live, one utterance at a time
+    session.add(speaker='Ross', text='We were on a break!')
+
+The checkpoint's recipe (:mod:`vega_mm.apis.recipe`) says how to encode raw
+utterances; feature files (``.npz``/``.pkl``) are read as they are.
+"""
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.dataset import pseudo_collate
+from mmpretrain.apis import BaseInferencer
+
+from vega_mm.datasets.formats import load_conversations
+from vega_mm.features.base import extractor_class
+from vega_mm.features.table import Dialogue, group_dialogues, read_conversation_table
+from vega_mm.models.heads.branch_head import prediction_logits
+from .inference import _test_pipeline, init_model
+from .recipe import (RecipeError, build_recipe_extractors, dialogue_features,
+                     dialogue_from_records, speaker_indices)
+from .streaming import StreamSession
+
+__all__ = ['ConversationInferencer', 'FEATURE_FILE_SUFFIXES', 'TABLE_SUFFIXES']
+
+FEATURE_FILE_SUFFIXES = ('.npz', '.pkl', '.pickle')
+TABLE_SUFFIXES = ('.csv', '.tsv', '.jsonl')
+
+
+class ConversationInferencer(BaseInferencer):
+    """Label every utterance of conversations with a trained vega_mm model.
+
+    Args:
+        model: the config (file or :class:`~mmengine.config.Config`) the model was
+            trained with.
+        pretrained: its checkpoint (``tools/train.py`` output).
+        device: e.g. ``'cpu'`` or ``'cuda:0'`` (default CPU).
+        extractor_options: modality -> settings replacing recorded ones, e.g.
+            ``{'text': {'model': '/local/copy'}}`` (see
+            :func:`~vega_mm.apis.recipe.build_recipe_extractors`); also runtime ones
+            such as ``batch_size`` or ``device``.
+
+    Call with one input or a list: a path to a CSV/JSONL conversation table (columns as
+    ``tools/extract_features.py`` reads them) or to a feature file; a list of utterance
+    dicts ``{speaker, text, [media, start, end]}`` (one conversation); a dict
+    ``{'dialogue_id': ..., 'utterances': [...]}``. Returns one dict per utterance, see
+    :meth:`postprocess`.
+    """
+    preprocess_kwargs: set = set()
+    forward_kwargs: set = set()
+    visualize_kwargs: set = set()
+    postprocess_kwargs: set = set()
+
+    def __init__(self, model, pretrained: Optional[str] = None, device: Optional[str] = None,
+                 extractor_options: Optional[Mapping[str, Mapping[str, Any]]] = None) -> None:
+        if pretrained is None:
+            raise ValueError('ConversationInferencer needs the checkpoint of a trained model')
+        net = init_model(model, pretrained, device=device or 'cpu')
+        net._config = net.cfg
+        super().__init__(model=net, device=device)
+        self.checkpoint = pretrained
+        meta = getattr(net, 'dataset_meta', None) or {}
+        self.dataset_meta = meta
+        self.recipe = meta.get('feature_recipe')
+        self.classes = list(meta.get('classes') or net.cfg.model.get('classes') or
+                            range(net.head.num_classes))
+        self.modalities = tuple(net.modalities)
+        self.num_speakers = int(net.backbone.num_speakers)
+        self.speaker_names = meta.get('speaker_names')
+        self._extractor_options = extractor_options
+        self._extractors = None
+        if self.recipe is not None:  # a recipe that cannot be honoured fails now
+            self.extractors
+
+    # ------------------------------------------------------------------ set-up
+    @property
+    def extractors(self) -> dict:
+        """Modality -> the recorded extractor (built once; :class:`RecipeError` if the
+        recipe cannot be honoured)."""
+        if self._extractors is None:
+            self._extractors = build_recipe_extractors(
+                self.recipe, self.modalities, self.model.backbone.input_dims,
+                self.checkpoint, self._extractor_options)
+        return self._extractors
+
+    def _init_pipeline(self, cfg):
+        return _test_pipeline(self.model)
+
+    # ------------------------------------------------------------------ inputs
+    def _inputs_to_list(self, inputs) -> list:
+        """Any accepted input -> a list of raw dialogues (features computed)."""
+        if isinstance(inputs, (str, Dialogue)) or (isinstance(inputs, Mapping)):
+            inputs = [inputs]
+        elif isinstance(inputs, Sequence) and inputs and isinstance(inputs[0], Mapping) \
+                and not {'utterances', 'features'} & set(inputs[0]):
+            inputs = [list(inputs)]  # one conversation given as its utterance dicts
+        raw, dialogues = [], []
+        for k, item in enumerate(inputs):
+            if isinstance(item, str) and item.lower().endswith(FEATURE_FILE_SUFFIXES):
+                raw.extend(self._feature_file(item))
+            elif isinstance(item, str):
+                if not item.lower().endswith(TABLE_SUFFIXES):
+                    raise ValueError(f'{item}: expected a conversation table '
+                                     f'{TABLE_SUFFIXES} or a feature file '
+                                     f'{FEATURE_FILE_SUFFIXES}')
+                dialogues.extend(group_dialogues(read_conversation_table(item)[0], 'test'))
+            elif isinstance(item, Dialogue):
+                dialogues.append(item)
+            elif isinstance(item, Mapping) and 'features' in item:  # a raw dialogue
+                raw.append(self._check_raw(dict(item), f'dialogue {item.get("dialogue_id")!r}'))
+            elif isinstance(item, Mapping):
+                dialogues.append(dialogue_from_records(
+                    item['utterances'], str(item.get('dialogue_id', f'conversation_{k}'))))
+            else:
+                dialogues.append(dialogue_from_records(list(item), f'conversation_{k}'))
+        return raw + self.featurize(dialogues)
+
+    def _feature_file(self, path: str) -> List[dict]:
+        coll = load_conversations(path)
+        missing = [m for m in self.modalities if m not in coll.modalities]
+        if missing:
+            raise RecipeError(f'{path}: the model uses {list(self.modalities)} but the file '
+                              f'has {list(coll.modalities)}')
+        theirs = (coll.extra or {}).get('extractors') or {}
+        ours = (self.recipe or {}).get('extractors') or {}
+        differ = [m for m in self.modalities if m in theirs and m in ours
+                  and theirs[m] != ours[m]]
+        if differ:
+            raise RecipeError(f'{path}: its {differ} features were made with '
+                              f'{[theirs[m] for m in differ]}, the model was trained on '
+                              f'{[ours[m] for m in differ]}')
+        if list(coll.classes) != list(self.classes):
+            raise RecipeError(f'{path}: classes {list(coll.classes)} differ from the '
+                              f"model's {self.classes}")
+        return [self._check_raw(d, path) for d in coll.dialogues]
+
+    def _check_raw(self, dialogue: dict, where: str) -> dict:
+        """A raw dialogue with the model's modalities only (a missing one is an error)."""
+        feats = dialogue['features']
+        missing = [m for m in self.modalities if m not in feats]
+        if missing:
+            raise RecipeError(f'{where}: the model uses {list(self.modalities)} but '
+                              f'{dialogue.get("dialogue_id")!r} has {sorted(feats)}')
+        return dict(dialogue, features={m: feats[m] for m in self.modalities})
+
+    def featurize(self, dialogues: Sequence[Dialogue]) -> List[dict]:
+        """Dialogues of utterances -> raw dialogue dicts with the recorded features.
+
+        Everything is checked (recipe, speakers, media) before any encoder runs.
+        """
+        if not dialogues:
+            return []
+        extractors = self.extractors
+        utts = [u for d in dialogues for u in d.utterances]
+        for m in self.modalities:
+            extractor_class(m, self.recipe['extractors'][m]).check_utterances(utts)
+        speakers = [speaker_indices([u.speaker for u in d.utterances], self.speaker_names,
+                                    self.num_speakers, d.utterances[0].source)
+                    for d in dialogues]
+        feats = dialogue_features(dialogues, extractors, self.recipe)
+        return [dict(dialogue_id=d.dialogue_id, features=f, speakers=s,
+                     labels=np.full(len(d), -1, dtype=np.int64),
+                     utterance_ids=[u.utterance_id for u in d.utterances],
+                     speaker_names=[u.speaker for u in d.utterances],
+                     texts=[u.text for u in d.utterances])
+                for d, f, s in zip(dialogues, feats, speakers)]
+
+    # ------------------------------------------------------------------ model
+    def preprocess(self, inputs: list, batch_size: int = 1, **kwargs) -> Iterable:
+        chunks = self._get_chunk_data(
+            (self.pipeline(dict(d, sample_idx=i)) for i, d in enumerate(inputs)),
+            batch_size)
+        yield from map(pseudo_collate, chunks)
+
+    @torch.no_grad()
+    def forward(self, inputs: dict, **kwargs) -> List[dict]:
+        """One batch -> per dialogue ``{meta, logits: {branch: [L, C]}}``."""
+        data = self.model.data_preprocessor(inputs, False)
+        logits = self.model(data['inputs'], mode='tensor')
+        mask = data['inputs']['mask']
+        return [dict(meta=s.metainfo, logits={k: v[b][mask[b]] for k, v in logits.items()})
+                for b, s in enumerate(data['data_samples'])]
+
+    def __call__(self, inputs, return_datasamples: bool = False, batch_size: int = 16,
+                 **kwargs) -> List[dict]:
+        """Predict every utterance of ``inputs`` (see the class docstring)."""
+        dialogues = self._inputs_to_list(inputs)
+        preds = []
+        for batch in self.preprocess(dialogues, batch_size=batch_size):
+            preds.extend(self.forward(batch))
+        return self.postprocess(preds, dialogues)
+
+    def postprocess(self, preds: List[dict], dialogues: List[dict],
+                    return_datasamples: bool = False) -> List[dict]:
+        """Per utterance: ``dialogue_id``, ``utterance_id``, ``speaker``, ``text``,
+        ``label``, ``label_index``, ``probabilities`` {class: p}, ``anchor_similarity``
+        {class: cosine to its anchor, fused anchor branch} (VEGA models) and
+        ``branch_predictions`` {branch: class} (``anchor_`` prefix: anchor space)."""
+        out = []
+        for pred, dia in zip(preds, dialogues):
+            out.extend(self.utterance_results(pred['logits'], dia))
+        return out
+
+    def utterance_results(self, logits: Dict[str, torch.Tensor], dia: dict,
+                           positions: Optional[Sequence[int]] = None) -> List[dict]:
+        probs = prediction_logits(logits['fused'], logits.get('anchor_fused'),
+                                  self.model.predict_with).float().softmax(-1)
+        cosine = None
+        if 'anchor_fused' in logits:
+            cosine = logits['anchor_fused'].float() / self.model.vega_head.logit_scale
+        branch = {k: v.argmax(-1) for k, v in logits.items()}
+        n = probs.shape[0]
+        results = []
+        for i in (range(n) if positions is None else positions):
+            label = int(probs[i].argmax())
+            r = dict(dialogue_id=dia['dialogue_id'],
+                     utterance_id=(dia.get('utterance_ids') or [str(j) for j in range(n)])[i],
+                     speaker=(dia.get('speaker_names') or [None] * n)[i],
+                     text=(dia.get('texts') or [None] * n)[i],
+                     label=self.classes[label], label_index=label,
+                     probabilities={c: float(p) for c, p in zip(self.classes, probs[i])})
+            if cosine is not None:
+                r['anchor_similarity'] = {c: float(s) for c, s in zip(self.classes, cosine[i])}
+            r['branch_predictions'] = {k: self.classes[int(v[i])] for k, v in branch.items()}
+            results.append(r)
+        return results
+
+    def stream(self, dialogue_id: str = 'live') -> StreamSession:
+        """A live session: :meth:`StreamSession.add` labels each new utterance at once
+        (see :class:`~vega_mm.apis.streaming.StreamSession` for non-causal models)."""
+        return StreamSession(self, dialogue_id)

@@ -1,0 +1,197 @@
+"""A trained model's input recipe: how to turn a new conversation into its features.
+
+A checkpoint trained on a feature file made by ``tools/extract_features.py`` carries the
+file's recipe in ``meta.dataset_meta`` (see
+:func:`vega_mm.datasets.conversation_dataset.feature_recipe`): per modality the
+extractor's settings, the standardisation statistics, and beside them the class list
+and the speaker names.  This module checks that the recipe can be honoured here and
+applies it; every problem is a :class:`RecipeError` raised before any work is done.
+"""
+import inspect
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+import numpy as np
+
+from vega_mm.features.base import BaseFeatureExtractor, build_extractor, extractor_class
+from vega_mm.features.standardize import apply_feature_stats
+from vega_mm.features.table import Dialogue, Utterance
+
+__all__ = ['RecipeError', 'OTHER_SPEAKER', 'build_recipe_extractors', 'speaker_indices',
+           'dialogue_features', 'dialogue_from_records']
+
+#: The shared index of speakers not kept by name (``build_speaker_map``).
+OTHER_SPEAKER = 'other'
+# Recorded facts about the features, not constructor arguments; compared after building.
+_CHECKED_KEYS = ('weights', 'dim', 'type')
+_UTTERANCE_KEYS = ('speaker', 'text', 'media', 'start', 'end', 'utterance_id', 'label')
+
+
+class RecipeError(ValueError):
+    """A model's input recipe cannot be honoured; the message says what to do."""
+
+
+def _constructor_args(cls: type, cfg: Mapping[str, Any]) -> Dict[str, Any]:
+    params = inspect.signature(cls.__init__).parameters
+    return {k: v for k, v in cfg.items() if k in params and k != 'self'}
+
+
+def build_recipe_extractors(recipe: Optional[Mapping[str, Any]], modalities: Sequence[str],
+                            input_dims: Mapping[str, int], source: str,
+                            options: Optional[Mapping[str, Mapping[str, Any]]] = None
+                            ) -> Dict[str, BaseFeatureExtractor]:
+    """Build the extractors a model was trained with, checked against the recipe.
+
+    Args:
+        recipe: ``dataset_meta['feature_recipe']`` of the checkpoint (None: trained on
+            a file without one).
+        modalities: the model's modalities.
+        input_dims: the model's feature dimension per modality.
+        source: the checkpoint file (for messages).
+        options: modality -> settings that replace recorded ones, e.g.
+            ``{'text': {'model': '/path/to/local/copy'}}`` (an encoder recorded by hub
+            name, or stored elsewhere); the weights must still be the recorded ones.
+
+    Returns:
+        modality -> extractor, in the model's modality order.
+
+    Raises:
+        RecipeError: no recipe, a modality without a recorded extractor, an encoder
+            that cannot be loaded, weights whose digest differs from the recorded one,
+            or features of another dimension than the model takes.
+    """
+    if not recipe or not recipe.get('extractors'):
+        raise RecipeError(
+            f'{source}: this model was trained on a feature file without a recipe (public '
+            'SDT/VEGA pickles, or a converted file): it does not record how its features '
+            'were made, so it cannot read raw conversations. Give it a feature file made '
+            'the same way instead (.npz or .pkl), or retrain on features from '
+            'tools/extract_features.py')
+    options = {m: dict(o) for m, o in (options or {}).items()}
+    unknown = [m for m in options if m not in modalities]
+    if unknown:
+        raise RecipeError(f'extractor options for {unknown}, but the model uses only '
+                          f'{list(modalities)}')
+    recorded = recipe['extractors']
+    missing = [m for m in modalities if m not in recorded]
+    if missing:
+        raise RecipeError(f'{source}: the model uses {list(modalities)} but its recipe '
+                          f'records extractors for {sorted(recorded)} only (missing '
+                          f'{missing}): the checkpoint does not fit this config')
+    built = {}
+    for m in modalities:
+        rec = dict(recorded[m])
+        cls = extractor_class(m, rec)
+        cfg = dict(_constructor_args(cls, rec), **options.get(m, {}), type=rec['type'])
+        where = cfg.get('model', cfg.get('encoder', rec['type']))
+        try:
+            ext = build_extractor(m, cfg)
+        except (OSError, ImportError) as exc:
+            key = 'model' if 'model' in rec else 'encoder'
+            raise RecipeError(
+                f'{source}: the {m} encoder {where!r} recorded in the model\'s recipe is not '
+                f'available here ({exc}). Point at a local copy of the same weights: '
+                f"ConversationInferencer(..., extractor_options={{'{m}': {{'{key}': "
+                f"'/path/to/copy'}}}}) or tools/infer.py --extractor-option "
+                f'{m}.{key}=/path/to/copy') from exc
+        got = ext.config()
+        for key in _CHECKED_KEYS:
+            if key in rec and key not in options.get(m, {}) and got.get(key) != rec[key]:
+                what = 'weights digest' if key == 'weights' else key
+                raise RecipeError(
+                    f'{source}: {m} extractor {where!r}: {what} is {got.get(key)!r} but the '
+                    f'model was trained with {rec[key]!r}: these are not the weights its '
+                    'features were made with; point at the recorded ones')
+        if int(ext.dim) != int(input_dims[m]):
+            raise RecipeError(f'{source}: the {m} extractor gives {ext.dim}-d features but the '
+                              f'model takes {input_dims[m]}-d ones')
+        built[m] = ext
+    return built
+
+
+def speaker_indices(speakers: Sequence[Any], speaker_names: Optional[Sequence[str]],
+                    num_speakers: int, where: str) -> np.ndarray:
+    """Speaker names (or indices) -> the indices the model was trained with.
+
+    A name is looked up in the checkpoint's ``speaker_names``; names it does not know
+    take the shared ``'other'`` index when the training data had one (speakers beyond
+    ``max_speakers``), otherwise they are an error.  Integers are taken as indices.
+
+    Returns:
+        int64 ``[len(speakers)]``.
+
+    Raises:
+        RecipeError: an unknown name and no ``'other'``, or an index out of range.
+    """
+    lookup = {n: i for i, n in enumerate(speaker_names or ())}
+    out = []
+    for s in speakers:
+        if isinstance(s, (int, np.integer)) and not isinstance(s, bool):
+            idx = int(s)
+        elif s in lookup:
+            idx = lookup[s]
+        elif OTHER_SPEAKER in lookup:
+            idx = lookup[OTHER_SPEAKER]
+        else:
+            raise RecipeError(f'{where}: speaker {s!r} is not one the model was trained with '
+                              f'({list(speaker_names or [])}); use one of those names or '
+                              f'an index in [0, {num_speakers})')
+        if not 0 <= idx < num_speakers:
+            raise RecipeError(f'{where}: speaker index {idx} is outside [0, {num_speakers})')
+        out.append(idx)
+    return np.asarray(out, dtype=np.int64)
+
+
+def dialogue_features(dialogues: Sequence[Dialogue],
+                      extractors: Mapping[str, BaseFeatureExtractor],
+                      recipe: Mapping[str, Any]) -> list:
+    """Features of whole dialogues as the model was trained on them.
+
+    Extractors that batch across dialogues are called once for all utterances; the
+    recorded training statistics are applied when the training features were
+    standardised.
+
+    Returns:
+        one ``{modality: float32 [L, D]}`` per dialogue.
+    """
+    feats: list = [{} for _ in dialogues]
+    for m, ext in extractors.items():
+        if ext.across_dialogues:
+            emb = ext.extract([u for d in dialogues for u in d.utterances])
+            parts = np.split(emb, np.cumsum([len(d) for d in dialogues])[:-1])
+        else:
+            parts = [ext.extract(d.utterances) for d in dialogues]
+        stats = (recipe.get('feature_stats') or {}).get(m) if recipe.get('standardized') \
+            else None
+        for f, x in zip(feats, parts):
+            f[m] = x if stats is None else apply_feature_stats(x, stats, m)
+    return feats
+
+
+def dialogue_from_records(records: Sequence[Mapping[str, Any]], dialogue_id: str) -> Dialogue:
+    """Utterance dicts ``{speaker, text, [media, start, end, utterance_id]}`` -> Dialogue.
+
+    Raises:
+        TypeError / ValueError: not a dict, an unknown key, a text that is not a string,
+            no utterances (the message names the conversation and utterance).
+    """
+    utts = []
+    for i, r in enumerate(records):
+        where = f'conversation {dialogue_id!r}, utterance {i}'
+        if not isinstance(r, Mapping):
+            raise TypeError(f'{where}: expected a dict with keys {list(_UTTERANCE_KEYS)}, '
+                            f'got {type(r).__name__}')
+        unknown = [k for k in r if k not in _UTTERANCE_KEYS]
+        if unknown:
+            raise ValueError(f'{where}: unknown keys {unknown}; expected some of '
+                             f'{list(_UTTERANCE_KEYS)}')
+        text = r.get('text')
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f'{where}: text must be a string, got {type(text).__name__}')
+        utts.append(Utterance(
+            dialogue_id=dialogue_id, utterance_id=str(r.get('utterance_id', i)),
+            text=None if text is None else text.strip(),
+            speaker=r.get('speaker', 'unknown'), label=r.get('label'),
+            media=r.get('media'), start=r.get('start'), end=r.get('end'), source=where))
+    if not utts:
+        raise ValueError(f'conversation {dialogue_id!r} has no utterances')
+    return Dialogue(dialogue_id, utts, 'test')

@@ -1,0 +1,99 @@
+"""Live mode: label each utterance of a conversation as soon as it is said.
+
+A :class:`StreamSession` keeps the features of the utterances it has seen (each one is
+encoded once, when it arrives) and runs the conversation model on the conversation so
+far at every :meth:`~StreamSession.add`.  With a causal backbone
+(``SDTBackbone(causal=True)``, e.g. ``configs/vega/vega_meld_text_causal.py``) an
+utterance's output depends only on itself and earlier utterances, so the streamed
+predictions are exactly those of the whole conversation run offline.  A non-causal
+model can be streamed too, but it was trained to look at later utterances as well: its
+answer for an utterance is what it would say if the conversation ended there, and the
+same model run offline on the whole conversation may label earlier utterances
+differently.
+"""
+import warnings
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+from mmengine.dataset import pseudo_collate
+
+from vega_mm.features.base import extractor_class
+from .recipe import dialogue_features, dialogue_from_records, speaker_indices
+
+__all__ = ['StreamSession']
+
+
+class StreamSession:
+    """One live conversation; made by ``ConversationInferencer.stream()``.
+
+    Args:
+        inferencer: a :class:`~vega_mm.apis.ConversationInferencer` whose checkpoint
+            has a feature recipe.
+        dialogue_id: the id reported with every prediction.
+
+    Attributes:
+        results (list): every prediction returned so far, in order.
+    """
+
+    def __init__(self, inferencer, dialogue_id: str = 'live') -> None:
+        self.inferencer = inferencer
+        self.dialogue_id = dialogue_id
+        self.extractors = inferencer.extractors  # a recipe error shows here, not later
+        self.max_len = int(inferencer.config.model.backbone.get('max_len', 512))
+        self.causal = bool(getattr(inferencer.model.backbone, 'causal', False))
+        if not self.causal:
+            warnings.warn(
+                'streaming a non-causal model: each answer uses the conversation so far '
+                'only, while the model was trained to use later utterances too, so its '
+                'offline predictions of the whole conversation may differ (train a causal '
+                'config such as configs/vega/vega_meld_text_causal.py for a live mode '
+                'whose answers never change)', stacklevel=2)
+        self._feats: Dict[str, List[np.ndarray]] = {m: [] for m in self.extractors}
+        self._speakers: List[int] = []
+        self._dialogue = dict(dialogue_id=dialogue_id, utterance_ids=[], speaker_names=[],
+                              texts=[])
+        self.results: List[dict] = []
+
+    def __len__(self) -> int:
+        return len(self._speakers)
+
+    def add(self, speaker: Any = 'unknown', text: Optional[str] = None,
+            media: Optional[str] = None, start: Optional[float] = None,
+            end: Optional[float] = None, utterance_id: Optional[str] = None) -> dict:
+        """Add the next utterance and return its prediction (the dict of
+        :meth:`ConversationInferencer.postprocess`).
+
+        Raises:
+            ValueError / ConversationTableError / RecipeError: a bad utterance (then
+                the session is unchanged), or a conversation longer than the model's
+                positional encoding (``max_len``).
+        """
+        inf = self.inferencer
+        i = len(self)
+        if i >= self.max_len:
+            raise ValueError(f'stream {self.dialogue_id!r}: the model covers at most '
+                             f'{self.max_len} utterances (backbone max_len)')
+        record = dict(speaker=speaker, text=text, media=media, start=start, end=end,
+                      utterance_id=str(i) if utterance_id is None else str(utterance_id))
+        dia = dialogue_from_records([{k: v for k, v in record.items() if v is not None}],
+                                    self.dialogue_id)
+        utt = dia.utterances[0]
+        for m in self.extractors:
+            extractor_class(m, inf.recipe['extractors'][m]).check_utterances([utt])
+        idx = speaker_indices([utt.speaker], inf.speaker_names, inf.num_speakers,
+                              utt.source)[0]
+        new = dialogue_features([dia], self.extractors, inf.recipe)[0]
+        for m, x in new.items():  # each utterance is encoded once; the past is reused
+            self._feats[m].append(x[0])
+        self._speakers.append(int(idx))
+        self._dialogue['utterance_ids'].append(utt.utterance_id)
+        self._dialogue['speaker_names'].append(utt.speaker)
+        self._dialogue['texts'].append(utt.text)
+        raw = dict(self._dialogue, sample_idx=0,
+                   features={m: np.stack(v) for m, v in self._feats.items()},
+                   speakers=np.asarray(self._speakers, dtype=np.int64),
+                   labels=np.full(i + 1, -1, dtype=np.int64))
+        pred = inf.forward(pseudo_collate([inf.pipeline(raw)]))[0]
+        result = inf.utterance_results(pred['logits'], raw, positions=[i])[0]
+        self.results.append(result)
+        return result
