@@ -12,7 +12,8 @@ from typing import Any, Dict, Mapping
 
 import torch
 
-from .safe_pickle import AllowList, RestrictedUnpickler, UnsafePickleError, as_pickle_module
+from .safe_pickle import (NUMPY_ARRAY_GLOBALS, AllowList, RestrictedUnpickler,
+                          UnsafePickleError, as_pickle_module)
 
 __all__ = ['RUNNER_CHECKPOINT_ALLOW_LIST', 'load_runner_checkpoint',
            'register_checkpoint_loader']
@@ -42,19 +43,11 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
 
 
 #: The allow-list of Runner checkpoints: ``weights_only``'s, the message hub's
-#: ``HistoryBuffer`` and NumPy arrays and scalars (``numpy.core`` is numpy 1's spelling
-#: of ``numpy._core``).
+#: ``HistoryBuffer`` and NumPy arrays, scalars and dtypes.
 RUNNER_CHECKPOINT_ALLOW_LIST = AllowList(
-    names=frozenset([
-        _HISTORY_BUFFER,
-        ('numpy', 'ndarray'),
-        ('numpy', 'dtype'),
-        ('numpy.core.multiarray', '_reconstruct'),
-        ('numpy._core.multiarray', '_reconstruct'),
-        ('numpy.core.multiarray', 'scalar'),
-        ('numpy._core.multiarray', 'scalar'),
-    ] + [('numpy.dtypes', f'{t}DType') for t in (
-        'Float64', 'Float32', 'Float16', 'Int64', 'Int32', 'Int8', 'UInt8', 'Bool')]),
+    names=NUMPY_ARRAY_GLOBALS | frozenset([_HISTORY_BUFFER] + [
+        ('numpy.dtypes', f'{t}DType') for t in (
+            'Float64', 'Float32', 'Float16', 'Int64', 'Int32', 'Int8', 'UInt8', 'Bool')]),
     refusal='it is not tensor data or an MMEngine training state',
     table=_weights_only_globals,
     getattr_policy=_history_buffer_getattr)

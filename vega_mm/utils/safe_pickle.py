@@ -15,9 +15,21 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple, Type
 
 __all__ = ['AllowList', 'RestrictedUnpickler', 'UnsafePickleError', 'as_pickle_module',
-           'import_global']
+           'import_global', 'NUMPY_ARRAY_GLOBALS']
 
 Global = Tuple[str, str]
+
+#: What NumPy needs to rebuild arrays, dtypes and scalars; ``numpy.core`` (numpy 1.x)
+#: and ``numpy._core`` (numpy 2.x) spell the same functions. Every allow-list of files
+#: that hold arrays starts from this.
+NUMPY_ARRAY_GLOBALS: FrozenSet[Global] = frozenset([
+    ('numpy', 'ndarray'),
+    ('numpy', 'dtype'),
+    ('numpy.core.multiarray', '_reconstruct'),
+    ('numpy._core.multiarray', '_reconstruct'),
+    ('numpy.core.multiarray', 'scalar'),
+    ('numpy._core.multiarray', 'scalar'),
+])
 
 # How pickles spell ``getattr``; an allow-list with a getattr policy gets the policy
 # instead, since the real ``getattr`` reaches anything (``eval`` included).

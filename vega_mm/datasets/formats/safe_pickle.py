@@ -9,7 +9,8 @@ scalars and dtypes. Anything else is refused before it is called.
 import os
 from typing import Any, Union
 
-from vega_mm.utils.safe_pickle import AllowList, RestrictedUnpickler, UnsafePickleError
+from vega_mm.utils.safe_pickle import (NUMPY_ARRAY_GLOBALS, AllowList, RestrictedUnpickler,
+                                       UnsafePickleError)
 
 __all__ = ['safe_load_pickle', 'SafeUnpickler', 'UnsafePickleError', 'ALLOWED_GLOBALS',
            'FEATURE_PICKLE_ALLOW_LIST']
@@ -19,20 +20,15 @@ PathLike = Union[str, 'os.PathLike[str]']
 _BUILTIN_NAMES = ('dict', 'list', 'tuple', 'set', 'frozenset', 'int', 'float', 'complex',
                   'bool', 'str', 'bytes', 'bytearray', 'range', 'slice')
 
-#: ``(module, name)`` pairs a data pickle may name. ``numpy.core`` (numpy 1.x) and
-#: ``numpy._core`` (numpy 2.x) spell the same functions.
-ALLOWED_GLOBALS = frozenset(
+#: ``(module, name)`` pairs a data pickle may name: NumPy's arrays and scalars
+#: (:data:`~vega_mm.utils.safe_pickle.NUMPY_ARRAY_GLOBALS`) and the following.
+ALLOWED_GLOBALS = NUMPY_ARRAY_GLOBALS | frozenset(
     [('builtins', n) for n in _BUILTIN_NAMES] + [
         ('collections', 'OrderedDict'),
         ('collections', 'defaultdict'),
         # Python 3 pickles ``bytes`` as ``_codecs.encode(str, 'latin1')`` in protocol < 3.
         ('_codecs', 'encode'),
-        ('numpy', 'ndarray'),
-        ('numpy', 'dtype'),
-        ('numpy.core.multiarray', '_reconstruct'),
-        ('numpy._core.multiarray', '_reconstruct'),
-        ('numpy.core.multiarray', 'scalar'),
-        ('numpy._core.multiarray', 'scalar'),
+        # arrays pickled with protocol 5 (numpy 1.x and 2.x spellings)
         ('numpy.core.numeric', '_frombuffer'),
         ('numpy._core.numeric', '_frombuffer'),
     ])
