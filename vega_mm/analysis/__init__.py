@@ -1,0 +1,25 @@
+"""Analysis of trained models and runs: confusion matrices, training curves, the anchor
+space in 2-D, parameters and FLOPs (used by ``tools/analysis_tools``, the
+visualization hook)."""
+from .anchor_space import (EMBEDDING_METHODS, anchor_points, anchor_space_embeddings,
+                           anchor_space_map, anchor_space_summary, embed_2d,
+                           plot_anchor_space, write_anchor_space_outputs)
+from .complexity import (count_flops, dummy_dialogue_batch, format_flops, model_complexity,
+                         plot_complexity, top_level_parts)
+from .confusion import (confusion_counts, confusion_summary, labels_from_predictions,
+                        metric_mismatches, plot_confusion_matrix, read_predictions_file,
+                        row_normalise, write_confusion_outputs)
+from .curves import curve_points, find_scalar_log, load_scalar_log, plot_curves, run_name
+from .figures import class_colors, figure_to_array, new_figure, save_figure
+
+__all__ = [
+    'EMBEDDING_METHODS', 'anchor_points', 'anchor_space_embeddings', 'anchor_space_map',
+    'anchor_space_summary', 'embed_2d', 'plot_anchor_space', 'write_anchor_space_outputs',
+    'count_flops', 'dummy_dialogue_batch', 'format_flops', 'model_complexity',
+    'plot_complexity', 'top_level_parts', 'confusion_counts',
+    'confusion_summary', 'labels_from_predictions', 'metric_mismatches',
+    'plot_confusion_matrix', 'read_predictions_file', 'row_normalise',
+    'write_confusion_outputs', 'curve_points',
+    'find_scalar_log', 'load_scalar_log', 'plot_curves', 'run_name', 'class_colors',
+    'figure_to_array', 'new_figure', 'save_figure'
+]
