@@ -123,9 +123,10 @@ def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:
 class ImageEncoder:
     """Base class: batched, deterministic image -> L2-normalised feature.
 
-    Subclasses set ``model``, ``device``, ``dim`` and ``identity`` and implement
-    :meth:`preprocess` (list of RGB PIL images -> Tensor[B, 3, H, W]) and
-    :meth:`forward_features` (Tensor on ``device`` -> Tensor[B, D]).
+    Subclasses set ``model``, ``device``, ``dim`` and ``identity``, implement
+    :meth:`forward_features` (Tensor on ``device`` -> Tensor[B, D]) and either set
+    ``transform`` (RGB PIL image -> Tensor[3, H, W]) or override :meth:`preprocess`
+    (list of RGB PIL images -> Tensor[B, 3, H, W]).
 
     Attributes:
         dim (int): feature dimension D.
@@ -138,6 +139,7 @@ class ImageEncoder:
     identity: Dict[str, Any]
     device: torch.device
     model: torch.nn.Module
+    transform: Callable[[Image.Image], torch.Tensor]
     #: The constructor arguments that take a build's generic ``model`` (name or
     #: architecture) and ``weights`` options (see :func:`image_encoder_config`).
     MODEL_ARG: str = ''
@@ -145,7 +147,7 @@ class ImageEncoder:
 
     def preprocess(self, images: List[Image.Image]) -> torch.Tensor:
         """Images -> pixel tensor [B, 3, H, W] (the weights' own preprocessing)."""
-        raise NotImplementedError
+        return torch.stack([self.transform(im) for im in images])
 
     def forward_features(self, pixels: torch.Tensor) -> torch.Tensor:
         """Pixel tensor on ``device`` -> unnormalised image embeddings [B, D]."""
@@ -192,11 +194,6 @@ class ImageEncoder:
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(dim={self.dim}, identity={self.identity})'
-
-
-def _stack(transform: Callable[[Image.Image], torch.Tensor],
-           images: List[Image.Image]) -> torch.Tensor:
-    return torch.stack([transform(im) for im in images])
 
 
 def build_image_encoder(cfg: Union[Mapping[str, Any], ImageEncoder]) -> ImageEncoder:

@@ -1,15 +1,13 @@
 """CLIP image encoder built from mmpretrain modules (image tower only)."""
 import os
 import warnings
-from typing import Dict, List, Optional, Union
+from typing import Dict, Optional, Union
 
 import torch
-from PIL import Image
 
 from vega_mm.registry import ANCHOR_ENCODERS
 from .base import (OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ImageEncoder, _default_device,
-                   _describe_mismatch, _read_state_dict, _stack, _warn_random_init,
-                   file_sha256)
+                   _describe_mismatch, _read_state_dict, _warn_random_init, file_sha256)
 
 __all__ = ['MMPretrainCLIPImageEncoder']
 
@@ -112,9 +110,6 @@ class MMPretrainCLIPImageEncoder(ImageEncoder):
                 f'checkpoint {path!r} does not match mmpretrain CLIP {arch!r} image tower: '
                 f'{_describe_mismatch(model_sd, sd)}. Expected an mmpretrain CLIP checkpoint '
                 "(keys 'visual.*', 'visual_proj.proj') of the same arch.") from exc
-
-    def preprocess(self, images: List[Image.Image]) -> torch.Tensor:
-        return _stack(self.transform, images)
 
     def forward_features(self, pixels: torch.Tensor) -> torch.Tensor:
         cls_token = self.model.visual(pixels)[-1]

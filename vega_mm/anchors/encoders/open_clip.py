@@ -2,14 +2,13 @@
 import logging
 import os
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, Optional, Union
 
 import torch
-from PIL import Image
 
 from vega_mm.registry import ANCHOR_ENCODERS
 from .base import (ImageEncoder, _default_device, _describe_mismatch, _is_torchscript_archive,
-                   _read_state_dict, _stack, _warn_random_init, file_sha256)
+                   _read_state_dict, _warn_random_init, file_sha256)
 
 __all__ = ['OpenCLIPImageEncoder']
 
@@ -152,9 +151,6 @@ class OpenCLIPImageEncoder(ImageEncoder):
                 f'weights file {path!r} does not match open_clip model {model_name!r}: '
                 f'{detail}. Pick the model the weights were trained as (--model), e.g. '
                 "'ViT-B-16' for ViT-B/16 weights.") from exc
-
-    def preprocess(self, images: List[Image.Image]) -> torch.Tensor:
-        return _stack(self.transform, images)
 
     def forward_features(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(pixels)
