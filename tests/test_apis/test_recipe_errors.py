@@ -1,0 +1,83 @@
+"""A recipe that cannot be honoured is a clear error before any work."""
+import copy
+import shutil
+
+import pytest
+import torch
+
+from vega_mm.apis import ConversationInferencer, RecipeError
+from tests.test_apis.conftest import save_checkpoint, text_config
+
+
+def _meta_with_text(train_meta, **changes):
+    meta = copy.deepcopy(train_meta)
+    meta['feature_recipe']['extractors']['text'].update(changes)
+    return meta
+
+
+def test_encoder_not_available_says_how_to_point_at_a_copy(train_meta, tmp_path):
+    ckpt = save_checkpoint(tmp_path / 'c.pth', text_config(),
+                           _meta_with_text(train_meta, model=str(tmp_path / 'gone')))
+    with pytest.raises(RecipeError, match=r"not available here.*extractor_options.*"
+                       r"--extractor-option text.model="):
+        ConversationInferencer(text_config(), ckpt)
+
+
+def test_a_local_copy_of_the_same_weights_is_accepted(text_model, tiny_text_model, tmp_path):
+    cfg, ckpt = text_model
+    copy_dir = shutil.copytree(tiny_text_model, tmp_path / 'copy')
+    inferencer = ConversationInferencer(cfg, ckpt,
+                                        extractor_options=dict(text=dict(model=str(copy_dir))))
+    assert inferencer([dict(speaker='a', text='yes')])[0]['label']
+
+
+def test_other_weights_are_refused(text_model, tiny_text_model, tmp_path):
+    from transformers import BertModel
+    cfg, ckpt = text_model
+    other = shutil.copytree(tiny_text_model, tmp_path / 'other')
+    torch.manual_seed(123)
+    model = BertModel.from_pretrained(str(other))
+    for p in model.parameters():
+        p.data.normal_()
+    model.save_pretrained(str(other))
+    with pytest.raises(RecipeError, match='weights digest'):
+        ConversationInferencer(cfg, ckpt, extractor_options=dict(text=dict(model=str(other))))
+
+
+def test_missing_modality(train_meta, tmp_path):
+    cfg = text_config(modalities=('text', 'audio'))
+    ckpt = save_checkpoint(tmp_path / 'c.pth', cfg, train_meta)
+    with pytest.raises(RecipeError, match=r"records extractors for \['text'\] only.*audio"):
+        ConversationInferencer(cfg, ckpt)
+
+
+def test_an_utterance_without_the_modality_names_it(text_model):
+    from vega_mm.features.table import ConversationTableError
+    cfg, ckpt = text_model
+    with pytest.raises(ConversationTableError, match='has no text column|no text'):
+        ConversationInferencer(cfg, ckpt)([dict(speaker='a', media='x.wav')])
+
+
+def test_checkpoint_without_recipe_reads_feature_files_only(train_meta, feature_file,
+                                                            tmp_path):
+    meta = dict(train_meta, feature_recipe=None)
+    ckpt = save_checkpoint(tmp_path / 'c.pth', text_config(), meta)
+    inferencer = ConversationInferencer(text_config(), ckpt)  # fine for feature files
+    assert len(inferencer(feature_file)) > 0
+    with pytest.raises(RecipeError, match='without a recipe.*feature file'):
+        inferencer([dict(speaker='a', text='hello')])
+    with pytest.raises(RecipeError, match='without a recipe'):
+        inferencer.stream()
+
+
+def test_feature_file_made_another_way_is_refused(text_model, feature_file, tmp_path):
+    import numpy as np
+    from vega_mm.datasets.formats import load_conversations, save_native
+    cfg, ckpt = text_model
+    coll = load_conversations(feature_file)
+    extra = copy.deepcopy(coll.extra)
+    extra['extractors']['text']['pooling'] = 'cls'
+    other = save_native(str(tmp_path / 'other.npz'), coll.dialogues, coll.classes,
+                        coll.splits, speaker_names=coll.speaker_names, extra=extra)
+    with pytest.raises(RecipeError, match='were made with'):
+        ConversationInferencer(cfg, ckpt)(other)

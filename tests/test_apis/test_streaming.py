@@ -1,0 +1,55 @@
+"""Live mode: streamed predictions of a causal model equal the offline ones."""
+import numpy as np
+import pytest
+
+from vega_mm.apis import ConversationInferencer
+from vega_mm.features.table import group_dialogues, read_conversation_table
+
+
+def _conversation(transcripts):
+    dialogues = group_dialogues(read_conversation_table(str(transcripts['test']))[0])
+    dialogue = max(dialogues, key=len)
+    return [dict(speaker=u.speaker, text=u.text) for u in dialogue.utterances]
+
+
+def test_streaming_a_causal_model_equals_offline(causal_model, transcripts):
+    cfg, ckpt = causal_model
+    inferencer = ConversationInferencer(cfg, ckpt)
+    utterances = _conversation(transcripts)
+    assert len(utterances) >= 5
+    offline = inferencer(utterances)
+    session = inferencer.stream()
+    streamed = [session.add(**u) for u in utterances]
+    assert [r['label'] for r in streamed] == [r['label'] for r in offline]
+    for s, o in zip(streamed, offline):
+        assert s['speaker'] == o['speaker'] and s['text'] == o['text']
+        np.testing.assert_allclose(list(s['probabilities'].values()),
+                                   list(o['probabilities'].values()), atol=1e-5)
+        np.testing.assert_allclose(list(s['anchor_similarity'].values()),
+                                   list(o['anchor_similarity'].values()), atol=1e-5)
+    assert session.results == streamed and len(session) == len(utterances)
+
+
+def test_streaming_a_non_causal_model_warns_and_differs(text_model, transcripts):
+    cfg, ckpt = text_model
+    inferencer = ConversationInferencer(cfg, ckpt)
+    utterances = _conversation(transcripts)
+    with pytest.warns(UserWarning, match='non-causal'):
+        session = inferencer.stream()
+    streamed = [session.add(**u) for u in utterances]
+    offline = inferencer(utterances)
+    # the last utterance saw the whole conversation in both; earlier ones did not
+    np.testing.assert_allclose(list(streamed[-1]['probabilities'].values()),
+                               list(offline[-1]['probabilities'].values()), atol=1e-5)
+    assert not np.allclose(list(streamed[0]['probabilities'].values()),
+                           list(offline[0]['probabilities'].values()), atol=1e-5)
+
+
+def test_a_bad_utterance_leaves_the_session_unchanged(causal_model):
+    cfg, ckpt = causal_model
+    session = ConversationInferencer(cfg, ckpt).stream()
+    session.add(speaker='Ross', text='hi')
+    with pytest.raises(TypeError, match='text must be a string'):
+        session.add(speaker='Ross', text=3)
+    assert len(session) == 1
+    assert session.add(speaker='Ross', text='bye')['utterance_id'] == '1'
