@@ -8,9 +8,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # Keep the last checkpoint (for --resume) and the best one on the VALIDATION split.
+    # Keep the last checkpoint (for --resume) and the best one on the VALIDATION split,
+    # written atomically: a kill during a save never loses the previous checkpoint.
     checkpoint=dict(
-        type='CheckpointHook', interval=1, max_keep_ckpts=1,
+        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=1,
         save_best='erc/weighted_f1', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # Per-epoch seeding: a resumed run draws the same random numbers as an

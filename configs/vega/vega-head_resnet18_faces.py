@@ -122,7 +122,10 @@ test_cfg = dict(type='TestLoop')
 # configs' weighted F1.
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(save_best='accuracy/top1', rule='greater'))
+    checkpoint=dict(save_best='accuracy/top1', rule='greater'),
+    # the default one monitors the conversation metric erc/weighted_f1, which this
+    # evaluator never reports (it silently did nothing); the custom hook below stops
+    early_stopping=None)
 custom_hooks = [
     dict(type='EpochSeedHook'),
     # ramps/logs distillation where a head has it (DualBranchHead); harmless otherwise

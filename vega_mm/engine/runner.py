@@ -1,18 +1,35 @@
 """The Runner of vega_mm experiments."""
 import copy
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from vega_mm.registry import RUNNERS
-from vega_mm.utils.config import apply_modalities
+from vega_mm.utils.checkpoint import (CheckpointError, checkpoint_problem,
+                                      describe_mismatch, find_intact_checkpoint)
+from vega_mm.utils.config import apply_modalities, check_config
+
+#: Hooks every vega_mm run gets, whether or not its config lists them.
+_ALWAYS_HOOKS = (dict(type='NonFiniteCheckHook'), )
 
 
 @RUNNERS.register_module()
 class ConversationRunner(Runner):
     """MMEngine's ``Runner``, built after the config's ``modalities`` declaration has
     been applied to the model, datasets and pipelines
-    (:func:`~vega_mm.utils.config.apply_modalities`).
+    (:func:`~vega_mm.utils.config.apply_modalities`), with the checks a trustworthy run
+    needs:
+
+    - the config is checked before anything is built
+      (:func:`~vega_mm.utils.config.check_config`: unread keys, ``max_epochs``, a
+      ``save_best`` metric the evaluator produces);
+    - every run stops at the first non-finite loss (``NonFiniteCheckHook``);
+    - checkpoints (``load_from``, ``--resume``, evaluation) must fit the model exactly
+      and hold finite weights (``NonFiniteCheckHook``); otherwise a :class:`CheckpointError` names the file and
+      the first mismatching keys and shapes;
+    - an automatic ``--resume`` falls back, with a warning, to the newest intact
+      checkpoint of the work dir when the newest is truncated or missing.
 
     Configs select it with ``runner_type = 'ConversationRunner'`` (the default runtime
     does); ``tools/train.py`` builds it with ``RUNNERS.build(cfg)``.
@@ -20,7 +37,76 @@ class ConversationRunner(Runner):
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'ConversationRunner':
-        return super().from_cfg(apply_modalities(copy.deepcopy(cfg)))
+        # checked before the declaration is applied: it changes the pipelines, which
+        # would then differ from the helper variables they were built from
+        cfg = apply_modalities(check_config(copy.deepcopy(cfg)))
+        return super().from_cfg(cfg)
+
+    def register_hooks(self, default_hooks: Optional[Dict] = None,
+                       custom_hooks: Optional[List] = None) -> None:
+        super().register_hooks(default_hooks, custom_hooks)
+        present = {type(hook).__name__ for hook in self.hooks}
+        for hook in _ALWAYS_HOOKS:
+            if hook['type'] not in present:
+                self.register_hook(copy.deepcopy(hook))
+
+    def load_or_resume(self) -> None:
+        if self._has_loaded:
+            return
+        if self._resume and self._load_from is None:
+            path, skipped = find_intact_checkpoint(self.work_dir)
+            for bad, why in skipped:
+                self.logger.warning(f'--resume: skipping checkpoint {bad}: {why}')
+            if path is None:
+                if skipped:
+                    raise CheckpointError(
+                        f'--resume: no intact checkpoint in {self.work_dir!r} (tried '
+                        f'{", ".join(p for p, _ in skipped)})')
+                self.logger.info(f'--resume: no checkpoint in {self.work_dir}; training '
+                                 'from the start')
+                return
+            if skipped:
+                self.logger.warning(f'--resume: falling back to the newest intact '
+                                    f'checkpoint {path}')
+            self.logger.info(f'Auto resumed from the latest checkpoint {path}.')
+            self.resume(path)
+            self._has_loaded = True
+            return
+        if self._load_from is not None:
+            problem = checkpoint_problem(self._load_from)
+            if problem is not None:
+                what = '--resume' if self._resume else 'load_from'
+                raise CheckpointError(f'{what}: checkpoint {self._load_from!r} is {problem}')
+        super().load_or_resume()
+
+    def load_checkpoint(self, filename: str, map_location: Any = 'cpu',
+                        strict: bool = False,
+                        revise_keys: Sequence[Tuple[str, str]] = ((r'^module.', ''), )
+                        ) -> Dict[str, Any]:
+        """MMEngine's ``load_checkpoint``, always strict, refusing non-finite weights.
+
+        ``strict`` is accepted for compatibility and ignored: a checkpoint that does not
+        fit the config would otherwise be evaluated on a partly random model.
+
+        Raises:
+            CheckpointError: naming the file and the first mismatching keys and shapes,
+                or the first tensors holding NaN/Inf.
+        """
+        try:
+            checkpoint = super().load_checkpoint(
+                filename, map_location=map_location, strict=True,
+                revise_keys=list(revise_keys))
+        except CheckpointError as exc:  # from a hook, which does not know the file
+            if filename in str(exc):
+                raise
+            raise CheckpointError(f'checkpoint {filename!r} {exc}') from None
+        except RuntimeError as exc:
+            if 'do not match exactly' not in str(exc) and 'size mismatch' not in str(exc):
+                raise
+            raise CheckpointError(
+                f'checkpoint {filename!r} does not fit the model of {self.cfg.filename}: '
+                f'{describe_mismatch(str(exc))}') from None
+        return checkpoint
 
 
 def build_runner(cfg: Config) -> Runner:

@@ -1,14 +1,17 @@
-from .checkpoint import (RUNNER_CHECKPOINT_ALLOW_LIST, load_runner_checkpoint,
+from .checkpoint import (RUNNER_CHECKPOINT_ALLOW_LIST, CheckpointError,
+                         checkpoint_problem, find_intact_checkpoint, load_runner_checkpoint,
                          register_checkpoint_loader)
 from .cli import add_runner_args, default_work_dir, export_local_rank, set_work_dir
-from .config import apply_modalities
+from .config import ConfigError, apply_modalities, check_config
 from .distributed import setup_cpu_distributed
 from .safe_pickle import (AllowList, RestrictedUnpickler, UnsafePickleError,
                           as_pickle_module, import_global)
 
 __all__ = [
     'add_runner_args', 'default_work_dir', 'export_local_rank', 'set_work_dir',
-    'apply_modalities', 'register_checkpoint_loader', 'load_runner_checkpoint', 'setup_cpu_distributed',
+    'apply_modalities', 'check_config', 'ConfigError', 'CheckpointError',
+    'checkpoint_problem', 'find_intact_checkpoint', 'register_checkpoint_loader',
+    'load_runner_checkpoint', 'setup_cpu_distributed',
     'RUNNER_CHECKPOINT_ALLOW_LIST', 'AllowList', 'RestrictedUnpickler',
     'UnsafePickleError', 'as_pickle_module', 'import_global'
 ]

@@ -5,18 +5,28 @@ puts into its checkpoints besides tensors (see docs: stack notes). Rather than s
 the safety off, checkpoints are read through a :class:`RestrictedUnpickler` that accepts
 exactly those objects on top of what ``weights_only`` accepts.
 """
+import errno
 import functools
+import glob
 import os
 import pickle
-from typing import Any, Dict, Mapping
+import re
+import zipfile
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 
 from .safe_pickle import (NUMPY_ARRAY_GLOBALS, AllowList, RestrictedUnpickler,
                           UnsafePickleError, as_pickle_module)
 
-__all__ = ['RUNNER_CHECKPOINT_ALLOW_LIST', 'load_runner_checkpoint',
-           'register_checkpoint_loader']
+__all__ = ['RUNNER_CHECKPOINT_ALLOW_LIST', 'CheckpointError', 'ATOMIC_BACKEND',
+           'load_runner_checkpoint', 'register_checkpoint_loader', 'checkpoint_problem',
+           'find_intact_checkpoint', 'non_finite_entries', 'describe_mismatch', 'register_atomic_backend']
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be read, written or used; the message names the file."""
+
 
 _HISTORY_BUFFER = ('mmengine.logging.history_buffer', 'HistoryBuffer')
 
@@ -79,11 +89,114 @@ def load_runner_checkpoint(filename: str, map_location: Any = None) -> Dict[str,
     """
     if not os.path.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
+    if os.path.getsize(filename) == 0:
+        raise CheckpointError(f'checkpoint {filename!r} is empty (0 bytes): expected a '
+                              'file written by torch.save')
     try:
         return torch.load(filename, map_location=map_location, weights_only=False,
                           pickle_module=_RESTRICTED_PICKLE)
-    except pickle.UnpicklingError as exc:  # a refusal, or a corrupt file
-        raise RuntimeError(f'could not load checkpoint {filename!r}: {exc}') from exc
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError,
+            zipfile.BadZipFile) as exc:  # a refusal, or a corrupt or truncated file
+        raise CheckpointError(f'could not load checkpoint {filename!r} (expected a file '
+                              f'written by torch.save): {exc}') from exc
+
+
+def checkpoint_problem(filename: str) -> Optional[str]:
+    """Why a checkpoint file is not intact, or None if it is.
+
+    Checks the file's zip container and every member's CRC (what ``torch.save``
+    writes since PyTorch 1.6) without unpickling anything; a file in the legacy
+    non-zip format is loaded instead.
+
+    Args:
+        filename: the checkpoint.
+
+    Returns:
+        None for an intact file, else a short reason (missing, empty, truncated, ...).
+    """
+    if not os.path.isfile(filename):
+        return 'missing'
+    if os.path.getsize(filename) == 0:
+        return 'empty (0 bytes)'
+    if not zipfile.is_zipfile(filename):
+        try:
+            load_runner_checkpoint(filename, map_location='cpu')
+        except (CheckpointError, OSError) as exc:
+            return f'unreadable ({exc})'
+        return None
+    try:
+        with zipfile.ZipFile(filename) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        return f'truncated or corrupt ({exc})'
+    return None if bad is None else f'corrupt member {bad!r}'
+
+
+_STEP = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
+
+
+def find_intact_checkpoint(work_dir: str) -> Tuple[Optional[str], List[Tuple[str, str]]]:
+    """The newest intact checkpoint of a run, for an automatic ``--resume``.
+
+    Candidates are the file named by ``work_dir/last_checkpoint`` (MMEngine's pointer),
+    then the ``epoch_N.pth`` / ``iter_N.pth`` files in ``work_dir``, newest step first.
+
+    Args:
+        work_dir: the run's work dir.
+
+    Returns:
+        ``(path or None, skipped)``: the first intact candidate, and
+        ``[(candidate, reason), ...]`` for the newer ones that were not intact.
+    """
+    candidates: List[str] = []
+    pointer = os.path.join(work_dir, 'last_checkpoint')
+    if os.path.isfile(pointer):
+        with open(pointer, encoding='utf-8', errors='replace') as f:
+            named = f.read().strip()
+        if named:
+            candidates.append(named)
+    steps = []
+    for path in glob.glob(os.path.join(glob.escape(work_dir), '*.pth')):
+        match = _STEP.match(os.path.basename(path))
+        if match:
+            steps.append((int(match.group(2)), path))
+    candidates += [p for _, p in sorted(steps, reverse=True)]
+    skipped, seen = [], set()
+    for path in candidates:
+        key = os.path.abspath(path)
+        if key in seen:
+            continue
+        seen.add(key)
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path, skipped
+        skipped.append((path, problem))
+    return None, skipped
+
+
+def non_finite_entries(state_dict: Mapping[str, Any], limit: int = 5) -> List[str]:
+    """Names of floating-point tensors holding NaN or Inf (the first ``limit``).
+
+    Args:
+        state_dict: name -> tensor (other values are ignored).
+        limit: stop after this many.
+
+    Returns:
+        ``['name (3 NaN, 0 Inf of 64)', ...]``.
+    """
+    found = []
+    for name, value in state_dict.items():
+        if not (torch.is_tensor(value) and value.is_floating_point()):
+            continue
+        finite = torch.isfinite(value)
+        if bool(finite.all()):
+            continue
+        nan = int(torch.isnan(value).sum())
+        found.append(f'{name} ({nan} NaN, {int((~finite).sum()) - nan} Inf of '
+                     f'{value.numel()})')
+        if len(found) >= limit:
+            break
+    return found
 
 
 @functools.lru_cache(maxsize=None)  # registers once, however often vega_mm is imported
@@ -95,3 +208,77 @@ def register_checkpoint_loader() -> None:
     def load_from_local(filename: str, map_location: Any = None) -> Dict[str, Any]:
         filename = os.path.expanduser(filename)
         return load_runner_checkpoint(filename, map_location=map_location)
+
+
+_SIZE = re.compile(r'size mismatch for (\S+): copying a param with shape (.+?) from checkpoint, '
+                   r'the shape in current model is (.+?)\.(?:\n|$)')
+
+
+def describe_mismatch(message: str, limit: int = 3) -> str:
+    """A short account of a strict ``load_state_dict`` failure: how many keys are
+    unexpected, missing or of another shape, and the first ``limit`` of each.
+
+    Args:
+        message: the ``RuntimeError`` text of MMEngine's or PyTorch's strict loading.
+        limit: keys shown per kind.
+    """
+    def first(keys: List[str]) -> str:
+        more = f', ... ({len(keys) - limit} more)' if len(keys) > limit else ''
+        return ', '.join(keys[:limit]) + more
+
+    parts = []
+    sizes = _SIZE.findall(message)
+    if sizes:
+        shown = [f'{k}: checkpoint {a.replace("torch.Size", "")}, model '
+                 f'{b.replace("torch.Size", "")}' for k, a, b in sizes]
+        parts.append(f'{len(sizes)} tensors of another shape ({first(shown)})')
+    for label, marker in (('keys the model lacks', 'unexpected key in source state_dict: '),
+                          ('model keys missing from the checkpoint',
+                           'missing keys in source state_dict: ')):
+        for line in message.splitlines():
+            if line.startswith(marker):
+                keys = [k.strip() for k in line[len(marker):].split(',') if k.strip()]
+                parts.append(f'{len(keys)} {label} ({first(keys)})')
+    return '; '.join(parts) or message.strip().splitlines()[0]
+
+
+#: The MMEngine file backend that writes atomically; CheckpointHook's ``backend_args``.
+ATOMIC_BACKEND = 'vega_atomic_local'
+
+
+def _atomic_put(data: bytes, filepath: Union[str, 'os.PathLike']) -> None:
+    from .io import atomic_write_bytes
+    try:
+        atomic_write_bytes(os.fspath(filepath), data)
+    except OSError as exc:
+        why = ('the disk is full' if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+               else exc.strerror or str(exc))
+        raise CheckpointError(
+            f'could not write {os.fspath(filepath)!r} ({len(data)} bytes): {why}. '
+            'Nothing was written there; a previous file of that name, if any, is '
+            'unchanged') from exc
+
+
+@functools.lru_cache(maxsize=None)
+def register_atomic_backend() -> str:
+    """Register :data:`ATOMIC_BACKEND`: MMEngine's local backend whose ``put`` and
+    ``put_text`` write a temporary file beside the target and rename it, so a reader
+    (or a resumed run) never sees a half-written checkpoint.
+
+    Returns:
+        The backend name, for ``backend_args=dict(backend=...)``.
+    """
+    from mmengine.fileio import LocalBackend, register_backend
+
+    class AtomicLocalBackend(LocalBackend):
+        """``LocalBackend`` with atomic writes (temporary file, then rename)."""
+
+        def put(self, obj: bytes, filepath: Union[str, 'os.PathLike']) -> None:
+            _atomic_put(obj, filepath)
+
+        def put_text(self, obj: str, filepath: Union[str, 'os.PathLike'],
+                     encoding: str = 'utf-8') -> None:
+            _atomic_put(obj.encode(encoding), filepath)
+
+    register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
+    return ATOMIC_BACKEND

@@ -1,11 +1,29 @@
-"""Config-level derivations that MMEngine's merging cannot express."""
-from typing import Optional
+"""Config-level derivations and checks that MMEngine's merging cannot express."""
+import difflib
+from typing import Any, Iterator, List, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict
 
 from vega_mm.datasets.meta import MODALITIES
 
-__all__ = ['apply_modalities']
+__all__ = ['apply_modalities', 'check_config', 'ConfigError', 'RUNNER_KEYS']
+
+#: Top-level keys MMEngine's ``Runner.from_cfg`` (and vega_mm's runner) read.
+RUNNER_KEYS = frozenset([
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+    'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper',
+    'param_scheduler', 'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks',
+    'data_preprocessor', 'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor',
+    'log_level', 'visualizer', 'default_scope', 'randomness', 'experiment_name',
+    'model_wrapper_cfg', 'compile', 'cfg', 'runner_type', 'custom_imports', 'modalities',
+    'strategy', 'activation_checkpointing', 'efficient_conv_bn_eval', 'resource_limit',
+    'find_unused_parameters', 'sync_bn', 'gpu_ids'])
+# ERCMetric's keys that do not depend on the classes or branches.
+_ERC_NAMES = ('accuracy', 'weighted_f1', 'macro_f1')
+
+
+class ConfigError(ValueError):
+    """A config that cannot give a trustworthy run; the message names the key."""
 
 _DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -52,3 +70,131 @@ def _dataset(loader: Optional[dict]) -> Optional[ConfigDict]:
         return None
     dataset = loader.get('dataset')
     return dataset if isinstance(dataset, dict) else None
+
+
+def _values(obj: Any) -> Iterator[Any]:
+    """Every value inside a config value (dicts, lists, tuples), the value included."""
+    yield obj
+    if isinstance(obj, dict):
+        for value in obj.values():
+            yield from _values(value)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            yield from _values(value)
+
+
+def _is_used(value: Any, used: List[Any]) -> bool:
+    """Whether a helper variable's value was used by a key the runner reads."""
+    if isinstance(value, str):
+        return any(isinstance(u, str) and value in u for u in used)
+    return any(type(u) is type(value) and u == value for u in used)
+
+
+def _unread_keys(cfg: Config) -> List[str]:
+    read = [k for k in cfg.keys() if k in RUNNER_KEYS]
+    used = [v for k in read for v in _values(cfg[k])]
+    return [k for k in cfg.keys()
+            if k not in RUNNER_KEYS and not k.startswith('_') and
+            not _is_used(cfg[k], used)]
+
+
+def _metric_prefixes(evaluator: Any) -> List[tuple]:
+    """``(prefix, type)`` of every metric of an evaluator config."""
+    from vega_mm.registry import METRICS
+    metrics = evaluator.get('metrics', evaluator) if isinstance(evaluator, dict) and \
+        'type' not in evaluator else evaluator
+    metrics = metrics if isinstance(metrics, (list, tuple)) else [metrics]
+    found = []
+    for metric in metrics:
+        if not isinstance(metric, dict) or 'type' not in metric:
+            continue
+        kind = metric['type']
+        cls = kind
+        if isinstance(kind, str):  # ours, or a parent scope's (mmpretrain's) on demand
+            cls = METRICS.get(kind) or ('.' not in kind and METRICS.get(f'mmpretrain.{kind}'))
+        if not cls:
+            return []  # a metric we cannot look up: its keys are unknown, check nothing
+        prefix = metric.get('prefix') or getattr(cls, 'default_prefix', None)
+        found.append((prefix, cls.__name__))
+    return found
+
+
+def _check_monitored(cfg: Config, where: str, keys: Sequence[str]) -> None:
+    evaluator = cfg.get('val_evaluator')
+    if not evaluator or cfg.get('val_dataloader') is None:
+        return
+    metrics = _metric_prefixes(evaluator)
+    if not metrics:
+        return
+    classes = tuple(cfg.get('classes') or ())
+    for key in keys:
+        if key == 'auto':
+            continue
+        prefix, _, name = key.rpartition('/')
+        matching = [kind for p, kind in metrics if (p or '') == prefix]
+        if not matching:
+            raise ConfigError(
+                f'{cfg.filename}: {where}={key!r}: the val_evaluator produces no metric '
+                f"with prefix {prefix!r}; its metrics' prefixes are "
+                f'{sorted({p or "" for p, _ in metrics})}')
+        if 'ERCMetric' in matching and not (
+                name in _ERC_NAMES or name.startswith('weighted_f1_') or
+                (name.startswith('f1_') and (not classes or name[3:] in classes))):
+            raise ConfigError(
+                f'{cfg.filename}: {where}={key!r}: ERCMetric never reports {name!r}; it '
+                f'reports {", ".join(prefix + "/" + n for n in _ERC_NAMES)}, '
+                f'{prefix}/f1_<class> and {prefix}/weighted_f1_<branch>')
+
+
+def check_config(cfg: Config) -> Config:
+    """Refuse, before anything is built, a config that would give a run to distrust.
+
+    Checks:
+
+    - every top-level key is read: a key of MMEngine's Runner or vega_mm's, a helper
+      whose name starts with ``_``, or a variable whose value is used by such a key
+      (MMEngine silently drops unknown keys, so a typo such as ``train_cfgg`` would
+      train with the defaults);
+    - ``train_cfg.max_epochs`` / ``max_iters`` is at least 1;
+    - the checkpoint hook's ``save_best`` and early stopping's ``monitor`` name a metric
+      the validation evaluator produces (MMEngine fails only after the first epoch).
+
+    Args:
+        cfg: the full config.
+
+    Returns:
+        ``cfg``, unchanged.
+
+    Raises:
+        ConfigError: naming the key and what was expected.
+    """
+    unread = _unread_keys(cfg)
+    if unread:
+        hints = []
+        for key in unread:
+            close = difflib.get_close_matches(key, sorted(RUNNER_KEYS), n=1)
+            hints.append(f'{key!r}' + (f' (did you mean {close[0]!r}?)' if close else ''))
+        raise ConfigError(
+            f'{cfg.filename}: top-level key(s) {", ".join(hints)} are read by nothing: '
+            'MMEngine would ignore them. Fix the name, or start a helper variable with "_"')
+    train_cfg = cfg.get('train_cfg')
+    if isinstance(train_cfg, dict):
+        for key in ('max_epochs', 'max_iters'):
+            value = train_cfg.get(key)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f'{cfg.filename}: train_cfg.{key}={value!r}: expected '
+                                  'an integer >= 1 (nothing would be trained)')
+    hooks = cfg.get('default_hooks') or {}
+    checkpoint = hooks.get('checkpoint') if isinstance(hooks, dict) else None
+    if isinstance(checkpoint, dict) and checkpoint.get('save_best'):
+        best = checkpoint['save_best']
+        _check_monitored(cfg, 'default_hooks.checkpoint.save_best',
+                         [best] if isinstance(best, str) else list(best))
+    monitored = [(f'default_hooks.{name}.monitor', hook) for name, hook in hooks.items()
+                 if isinstance(hook, dict)] + \
+        [('custom_hooks[].monitor', hook) for hook in cfg.get('custom_hooks') or []]
+    for where, hook in monitored:
+        if isinstance(hook, dict) and 'EarlyStopping' in str(hook.get('type')) and \
+                isinstance(hook.get('monitor'), str):
+            _check_monitored(cfg, where, [hook['monitor']])
+    return cfg

@@ -13,7 +13,8 @@ from typing import Any, Callable, IO, Mapping, Optional
 
 import numpy as np
 
-__all__ = ['atomic_savez', 'atomic_write_json', 'file_digest', 'update_digest']
+__all__ = ['atomic_savez', 'atomic_write_bytes', 'atomic_write_json', 'file_digest',
+           'update_digest']
 
 _CHUNK = 1 << 20
 
@@ -59,6 +60,22 @@ def atomic_savez(path: str, arrays: Mapping[str, np.ndarray],
     """
     save = np.savez_compressed if compressed else np.savez
     return _atomic_write(path, lambda f: save(f, **arrays))
+
+
+def atomic_write_bytes(path: str, data: bytes) -> str:
+    """Write bytes to ``path`` atomically (temporary file, then rename).
+
+    The data is flushed to disk before the rename, so after a crash the target holds
+    either its old content or all of ``data``.
+
+    Returns:
+        ``path``.
+    """
+    def write(f: IO[bytes]) -> None:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return _atomic_write(path, write)
 
 
 def atomic_write_json(path: str, obj: Any, indent: Optional[int] = None) -> str:

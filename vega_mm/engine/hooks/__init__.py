@@ -1,5 +1,8 @@
+from .checkpoint_hook import AtomicCheckpointHook
 from .early_stopping_hook import ResumableEarlyStoppingHook
 from .epoch_seed_hook import EpochSeedHook
+from .non_finite_hook import NonFiniteCheckHook
 from .self_distillation_hook import SelfDistillationHook
 
-__all__ = ['SelfDistillationHook', 'EpochSeedHook', 'ResumableEarlyStoppingHook']
+__all__ = ['SelfDistillationHook', 'EpochSeedHook', 'ResumableEarlyStoppingHook',
+           'AtomicCheckpointHook', 'NonFiniteCheckHook']

@@ -1,0 +1,36 @@
+"""NonFiniteCheckHook: stop at a NaN loss (naming epoch, iteration, term)."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from vega_mm.engine.hooks import NonFiniteCheckHook
+from vega_mm.utils.checkpoint import CheckpointError
+
+
+def _runner(epoch=2, it=17):
+    return SimpleNamespace(epoch=epoch, iter=it)
+
+
+def test_finite_losses_pass():
+    NonFiniteCheckHook().after_train_iter(
+        _runner(), 3, outputs={'loss': torch.tensor(1.5), 'loss_kd': torch.tensor(0.2),
+                               'acc': torch.tensor(float('nan'))})
+
+
+def test_nan_loss_names_epoch_iteration_and_term():
+    outputs = {'loss': torch.tensor(float('nan')), 'loss_cls_fused': torch.tensor(0.7),
+               'loss_anchor_text': torch.tensor(float('inf'))}
+    with pytest.raises(FloatingPointError) as info:
+        NonFiniteCheckHook().after_train_iter(_runner(epoch=2, it=17), 3, outputs=outputs)
+    message = str(info.value)
+    assert 'epoch 3, iteration 18 (batch 4 of the epoch)' in message
+    assert 'loss_anchor_text=inf' in message and 'loss_cls_fused' not in message
+
+
+def test_checkpoint_with_inf_weights_is_refused():
+    state = {'w': torch.ones(4), 'step': torch.tensor(3)}
+    NonFiniteCheckHook().after_load_checkpoint(None, {'state_dict': state})
+    state['w'][1] = float('inf')
+    with pytest.raises(CheckpointError, match=r'w \(0 NaN, 1 Inf of 4\)'):
+        NonFiniteCheckHook().after_load_checkpoint(None, {'state_dict': state})

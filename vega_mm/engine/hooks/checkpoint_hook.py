@@ -1,0 +1,111 @@
+"""Checkpoints that survive a kill at any moment."""
+import contextlib
+import os
+import os.path as osp
+import shutil
+from typing import Any, Iterator, List
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook
+
+from vega_mm.registry import HOOKS
+from vega_mm.utils.checkpoint import CheckpointError, register_atomic_backend
+
+
+class _DeferredRemoval:
+    """A file backend whose ``remove``/``rmtree`` only record the path; the rest
+    goes to the wrapped backend."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+        self.pending: List[str] = []
+
+    def remove(self, path: str) -> None:
+        self.pending.append(path)
+
+    def rmtree(self, path: str) -> None:
+        self.pending.append(path)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """MMEngine's ``CheckpointHook`` that never leaves a run without a complete
+    checkpoint.
+
+    MMEngine writes checkpoints in place and, with ``max_keep_ckpts``, deletes the
+    previous one (and the previous ``best_*.pth``) *before* the new one is written: a
+    kill during the save leaves a truncated file and nothing to resume from. Here
+
+    - every file is written to a temporary file in the same folder and renamed into
+      place (:data:`~vega_mm.utils.checkpoint.ATOMIC_BACKEND`), so a file with a
+      checkpoint's name is always complete; a full disk is a
+      :class:`~vega_mm.utils.checkpoint.CheckpointError` naming the file;
+    - old checkpoints are deleted only after the new one is complete;
+    - a run resumed from another run's checkpoint gets its own copy of that run's best
+      checkpoint, so ``results.json`` never names files of another work dir.
+
+    Arguments are ``CheckpointHook``'s; ``backend_args`` defaults to the atomic backend
+    (a config that sets ``backend_args`` or ``file_client_args`` keeps its own).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get('backend_args') is None and kwargs.get('file_client_args') is None:
+            kwargs['backend_args'] = dict(backend=register_atomic_backend())
+        super().__init__(*args, **kwargs)
+
+    def before_train(self, runner: Any) -> None:
+        super().before_train(runner)
+        if self.save_best is not None and len(self.key_indicators) == 1:
+            self._adopt_best_checkpoint(runner)
+
+    def _adopt_best_checkpoint(self, runner: Any) -> None:
+        """After resuming another run's checkpoint, copy its best checkpoint here."""
+        best = self.best_ckpt_path
+        if not best or not is_main_process():
+            return
+        own = osp.join(self.out_dir, osp.basename(best))
+        if osp.abspath(osp.dirname(best)) == osp.abspath(self.out_dir):
+            return
+        if not osp.isfile(best):
+            raise CheckpointError(
+                f'the resumed checkpoint names {best!r} as the best checkpoint so far, but '
+                f'that file does not exist; copy it into {self.out_dir!r} or start a new run')
+        runner.logger.warning(f'resumed from another run: its best checkpoint {best!r} '
+                              f'is copied to {own!r}')
+        tmp = own + '.copying'
+        shutil.copyfile(best, tmp)
+        os.replace(tmp, own)
+        self.best_ckpt_path = own
+        runner.message_hub.update_info('best_ckpt', own)
+
+    @contextlib.contextmanager
+    def _removal_after_save(self) -> Iterator[None]:
+        """Defer the parent's deletions until the body (the save) has succeeded."""
+        backend = self.file_backend
+        deferred = _DeferredRemoval(backend)
+        self.file_backend = deferred
+        try:
+            yield
+        finally:
+            self.file_backend = backend
+        # only reached when the save succeeded: now the old files may go
+        keep = {osp.abspath(p) for p in (self.last_ckpt, getattr(self, 'best_ckpt_path', None))
+                if p}
+        for path in deferred.pending:
+            if osp.abspath(path) in keep:
+                continue
+            if backend.isfile(path):
+                backend.remove(path)
+            elif backend.isdir(path):
+                backend.rmtree(path)
+
+    def _save_checkpoint_with_step(self, runner: Any, step: int, meta: dict) -> None:
+        with self._removal_after_save():
+            super()._save_checkpoint_with_step(runner, step, meta)
+
+    def _save_best_checkpoint(self, runner: Any, metrics: dict) -> None:
+        with self._removal_after_save():
+            super()._save_best_checkpoint(runner, metrics)
