@@ -201,8 +201,9 @@ def plot_anchor_space(utterances: np.ndarray, labels: np.ndarray, centres: np.nd
                    label=f'unlabelled ({len(unlabelled)})')
     for c in range(len(classes)):
         pts = exemplars[exemplar_labels == c]
-        ax.scatter(pts[:, 0], pts[:, 1], s=45, marker='X', color=colors[c],
-                   edgecolors='black', linewidths=0.6)
+        # above the centres: exemplars often lie close to their class centre
+        ax.scatter(pts[:, 0], pts[:, 1], s=40, marker='X', color=colors[c],
+                   edgecolors='black', linewidths=0.6, zorder=7)
     for c, name in enumerate(classes):
         ax.scatter(centres[c, 0], centres[c, 1], s=320, marker='*', color=colors[c],
                    edgecolors='black', linewidths=1.2, zorder=5)

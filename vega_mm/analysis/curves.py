@@ -63,10 +63,10 @@ def curve_points(rows: Sequence[dict], key: str) -> Dict[str, object]:
     """x and y of one key, on a common x axis.
 
     Training rows (those with ``lr``, MMEngine's marker) carry ``epoch`` and a global
-    ``step`` (iteration) in epoch-based runs: x is the fractional epoch ``step / n``,
-    ``n`` iterations per epoch read from the log (the logger always writes an epoch's
-    last iteration).  Validation rows' ``step`` is the epoch then.  Iteration-based runs
-    use ``step`` for both.
+    ``step`` (iteration) in epoch-based runs: x is the fractional epoch ``step / n``
+    (kept within its epoch), ``n`` the iterations per epoch estimated from the log.
+    Validation rows' ``step`` is the epoch then.  Iteration-based runs use ``step``
+    for both.
 
     Returns:
         ``dict(x=array, y=array, xlabel=str)``.
@@ -84,11 +84,23 @@ def curve_points(rows: Sequence[dict], key: str) -> Dict[str, object]:
         raise KeyError(f'key {key!r} is not in the log; it has {keys}')
     x = np.array([r['step'] for r in picked], dtype=float)
     if by_epoch and source is train:
-        first = train[0]['epoch']
-        per_epoch = max(r['step'] for r in train if r['epoch'] == first) / first
-        x = x / per_epoch
+        epochs = np.array([r['epoch'] for r in picked], dtype=float)
+        x = np.clip(x / _iters_per_epoch(train), epochs - 1, epochs)
     y = np.array([r[key] for r in picked], dtype=float)
     return dict(x=x, y=y, xlabel='epoch' if by_epoch else 'iteration')
+
+
+def _iters_per_epoch(train: Sequence[dict]) -> float:
+    # The logger writes every `interval` iterations and skips an epoch's last, partial
+    # interval, so an epoch's largest logged step can fall short of its end; the
+    # distance between the first logged steps of the first and last epochs does not.
+    first_step: Dict[int, int] = {}
+    for r in train:
+        first_step.setdefault(r['epoch'], r['step'])
+    epochs = sorted(first_step)
+    if len(epochs) >= 2:
+        return (first_step[epochs[-1]] - first_step[epochs[0]]) / (epochs[-1] - epochs[0])
+    return max(r['step'] for r in train) / epochs[0]
 
 
 def plot_curves(logs: Dict[str, Sequence[dict]], keys: Sequence[str],

@@ -3,6 +3,7 @@ from .early_stopping_hook import ResumableEarlyStoppingHook
 from .epoch_seed_hook import EpochSeedHook
 from .non_finite_hook import NonFiniteCheckHook
 from .self_distillation_hook import SelfDistillationHook
+from .visualization_hook import ERCVisualizationHook
 
 __all__ = ['SelfDistillationHook', 'EpochSeedHook', 'ResumableEarlyStoppingHook',
-           'AtomicCheckpointHook', 'NonFiniteCheckHook']
+           'AtomicCheckpointHook', 'NonFiniteCheckHook', 'ERCVisualizationHook']
