@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple, Type
 
 __all__ = ['AllowList', 'RestrictedUnpickler', 'UnsafePickleError', 'as_pickle_module',
-           'import_global', 'NUMPY_ARRAY_GLOBALS']
+           'import_global', 'NUMPY_ARRAY_GLOBALS', 'expanded_size']
 
 Global = Tuple[str, str]
 
@@ -164,3 +164,61 @@ def as_pickle_module(unpickler: Type[RestrictedUnpickler],
     return types.SimpleNamespace(
         __name__=name, Unpickler=unpickler,
         load=lambda f, **kwargs: unpickler(f, **kwargs).load())
+
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+def expanded_size(obj: Any, limit: int) -> int:
+    """Bytes ``obj`` would take with every shared reference written out, up to ``limit``.
+
+    A pickle may reference one object many times at the cost of a few bytes each:
+    ``c = [b] * 1000``, ``b = [a] * 1000``, ``a = [0.0] * 1000`` is a small file, but
+    converting ``c`` to an array (what readers do) needs 10^9 numbers. This counts what
+    such a conversion would need (8 bytes per container slot, an array's ``nbytes``, a
+    string's length), computing each distinct container once, so it costs time in
+    proportion to the file, not to the expansion.
+
+    Args:
+        obj: an unpickled object.
+        limit: stop counting once the total exceeds this.
+
+    Returns:
+        The expanded size in bytes, or a value above ``limit`` if it exceeds it.
+
+    Raises:
+        ValueError: the object contains itself (a cycle: an infinite expansion) or is
+            nested too deeply to be data.
+    """
+    import numpy as np
+    known: Dict[int, int] = {}
+    active = set()
+
+    def size(o: Any, depth: int) -> int:
+        if isinstance(o, np.ndarray):
+            if o.dtype != object:
+                return int(o.nbytes)
+            o = o.ravel().tolist()
+        elif isinstance(o, (str, bytes, bytearray)):
+            return len(o) + 8
+        if not isinstance(o, _CONTAINERS):
+            return 8
+        key = id(o)
+        if key in known:
+            return known[key]
+        if key in active:
+            raise ValueError('the data contains itself (a reference cycle)')
+        if depth > 100:
+            raise ValueError('the data is nested more than 100 levels deep')
+        active.add(key)
+        items = [v for kv in o.items() for v in kv] if isinstance(o, dict) else o
+        total = 8 * len(o)
+        for item in items:
+            total += size(item, depth + 1)
+            if total > limit:
+                break
+        active.discard(key)
+        known[key] = total
+        return total
+
+    return size(obj, 0)

@@ -10,12 +10,18 @@ import os
 from typing import Any, Union
 
 from vega_mm.utils.safe_pickle import (NUMPY_ARRAY_GLOBALS, AllowList, RestrictedUnpickler,
-                                       UnsafePickleError)
+                                       UnsafePickleError, expanded_size)
 
 __all__ = ['safe_load_pickle', 'SafeUnpickler', 'UnsafePickleError', 'ALLOWED_GLOBALS',
            'FEATURE_PICKLE_ALLOW_LIST']
 
 PathLike = Union[str, 'os.PathLike[str]']
+
+#: A feature pickle may expand (shared references written out) to at most this many
+#: times its file size, plus :data:`EXPANSION_MARGIN` bytes. Real files stay far below:
+#: every number or string costs at least one byte in the file, arrays their size.
+MAX_EXPANSION = 16
+EXPANSION_MARGIN = 64 << 20
 
 _BUILTIN_NAMES = ('dict', 'list', 'tuple', 'set', 'frozenset', 'int', 'float', 'complex',
                   'bool', 'str', 'bytes', 'bytearray', 'range', 'slice')
@@ -73,15 +79,30 @@ def safe_load_pickle(path: PathLike) -> Any:
     Raises:
         FileNotFoundError: if ``path`` does not exist.
         ValueError: if the pickle names any global outside :data:`ALLOWED_GLOBALS`
-            (nothing it names is called), or if it is not a readable pickle.
+            (nothing it names is called), if it is not a readable pickle, or if its
+            shared references would expand beyond :data:`MAX_EXPANSION` times the file
+            size (plus :data:`EXPANSION_MARGIN`) when converted to arrays.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: no such file')
     with open(path, 'rb') as f:
         try:
-            return SafeUnpickler(f, source=path).load()
+            obj = SafeUnpickler(f, source=path).load()
         except UnsafePickleError:
             raise
         except Exception as e:  # truncated or foreign files fail in many ways
             raise ValueError(f'{path}: not a readable pickle ({type(e).__name__}: {e})') from e
+    file_size = os.path.getsize(path)
+    limit = MAX_EXPANSION * file_size + EXPANSION_MARGIN
+    try:
+        expanded = expanded_size(obj, limit)
+    except ValueError as e:
+        raise ValueError(f'{path}: not a feature file: {e}') from None
+    if expanded > limit:
+        raise ValueError(
+            f'{path}: the data references the same objects so often that reading it '
+            f'would need more than {limit >> 20} MiB for a {file_size} byte file '
+            f'(at most {MAX_EXPANSION}x the file size + {EXPANSION_MARGIN >> 20} MiB is '
+            'accepted); the file is corrupt or malicious')
+    return obj
