@@ -1,5 +1,9 @@
 """Predict the emotion of every utterance in a feature file with a trained model.
 
+Superseded by tools/infer.py, which reads feature files too (``--split``), also labels
+raw conversations (CSV/JSONL) and writes .jsonl/.json/.csv; this script keeps its
+output format (one entry per dialogue) for existing users.
+
     python tools/predict.py CONFIG CHECKPOINT FEATURES [--split test|val|train|all] \
         --out predictions.json
 
@@ -43,6 +47,8 @@ def main() -> None:
                   f, indent=1)
     n = sum(len(p['pred_label']) for p in preds)
     print(f'predicted {n} utterances in {len(preds)} dialogues -> {args.out}')
+    print('note: tools/infer.py replaces this script (raw conversations too, per-utterance '
+          'probabilities, anchor similarities and branch predictions)')
 
 
 if __name__ == '__main__':
