@@ -44,7 +44,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      '"{dialogue}/{utterance}.wav"')
     src.add_argument('--column', nargs='*', default=[], metavar='KEY=NAME',
                      help='explicit column names, e.g. text=Transcript label=Emotion')
-    src.add_argument('--classes', help='comma-separated class names, in label order')
+    src.add_argument('--classes', help='comma-separated class names, in label order; a '
+                     'known dataset (meld, iemocap); or "discover": the sorted training '
+                     'labels. Needed for tables other than MELD\'s, so that a misspelt '
+                     'label is an error, not a new class')
     src.add_argument('--val-fraction', type=float, default=0.1,
                      help='fraction of training dialogues held out when no val table')
     src.add_argument('--split-seed', type=int, default=0)
@@ -158,13 +161,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                           batch_size=args.finetune_batch_size,
                           max_length=args.finetune_max_length, seed=args.split_seed)
             if args.finetune_epochs > 0 else None,
-            classes=args.classes.split(',') if args.classes else None,
+            classes=(args.classes.split(',') if ',' in args.classes else args.classes)
+            if args.classes else None,
             max_speakers=args.max_speakers, val_fraction=args.val_fraction,
             split_seed=args.split_seed, standardize=not args.no_standardize,
             on_missing_media=args.on_missing_media, chunk_size=args.chunk_size,
             keep_parts=args.keep_parts, overwrite=args.overwrite,
             fix_mojibake=not args.no_fix_mojibake, progress=not args.quiet)
-    except (ConversationTableError, MediaError, FileNotFoundError) as exc:
+    except (ConversationTableError, MediaError, FileNotFoundError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
     print(json.dumps(dict(summary, seconds=round(time.time() - start, 1),

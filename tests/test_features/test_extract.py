@@ -170,7 +170,7 @@ def test_audio_and_visual_from_media_files(tmp_path, tiny_text_model, stub_encod
     table = _media_table(tmp_path, wav_rows)
     out = str(tmp_path / 'av.npz')
     summary = extract_features(out, [TableSpec(str(table), 'train')],
-                               modalities='auto', val_fraction=0.25,
+                               modalities='auto', val_fraction=0.25, classes='meld',
                                text=dict(model=tiny_text_model, device='cpu'), **QUIET)
     coll = load_native(out)
     # a wav gives audio, not visual: the missing modality is absent, not zero-filled
@@ -178,7 +178,7 @@ def test_audio_and_visual_from_media_files(tmp_path, tiny_text_model, stub_encod
     assert coll.speaker_names == ('A', 'B')
     with pytest.raises(ValueError, match="visual features need a video file"):
         extract_features(str(tmp_path / 'v1.npz'), [TableSpec(str(table), 'train')],
-                         modalities=('text', 'visual'), val_fraction=0.25,
+                         modalities=('text', 'visual'), val_fraction=0.25, classes='meld',
                          visual=dict(encoder=stub_encoder, face_detector=None),
                          text=dict(model=tiny_text_model, device='cpu'), **QUIET)
     vid_rows = [[f'd{d}', str(u), 'A', 'yes', 'joy', 'v.avi', u * 0.4, u * 0.4 + 0.4]
@@ -186,7 +186,7 @@ def test_audio_and_visual_from_media_files(tmp_path, tiny_text_model, stub_encod
     table = _media_table(tmp_path, vid_rows)
     out = str(tmp_path / 'v.npz')
     extract_features(out, [TableSpec(str(table), 'train')], modalities=('visual', ),
-                     val_fraction=0.34, standardize=False,
+                     val_fraction=0.34, standardize=False, classes='meld',
                      visual=dict(encoder=stub_encoder, face_detector=None, num_frames=2),
                      **QUIET)
     coll = load_native(out)
@@ -204,7 +204,7 @@ def test_audio_from_the_sound_track_of_videos(av_video_file, tiny_text_model, st
     table = _media_table(tmp_path, rows)
     out = str(tmp_path / 'clips.npz')
     summary = extract_features(out, [TableSpec(str(table), 'train')], modalities='auto',
-                               val_fraction=0.34, standardize=False,
+                               val_fraction=0.34, standardize=False, classes='meld',
                                text=dict(model=tiny_text_model, device='cpu'),
                                visual=dict(encoder=stub_encoder, face_detector=None,
                                            num_frames=2), **QUIET)
@@ -229,7 +229,7 @@ def test_missing_and_short_media_stop_or_skip_whole_dialogues(tmp_path, tiny_tex
     rows[3][5] = 'gone.wav'   # d1 utterance 1: missing file
     rows[6][7] = 4.0          # d3 utterance 0: segment beyond the end of the file
     table = _media_table(tmp_path, rows)
-    kw = dict(modalities=('text', 'audio'), val_fraction=0.2,
+    kw = dict(modalities=('text', 'audio'), val_fraction=0.2, classes='meld',
               text=dict(model=tiny_text_model, device='cpu'), **QUIET)
     with pytest.raises(MediaError, match=r"conv\.csv:5: media file .*gone\.wav' does not "
                        'exist'):

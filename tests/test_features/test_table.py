@@ -132,8 +132,9 @@ def test_speaker_map_keeps_frequent_speakers_and_pools_others():
     mapping, names = build_speaker_map(train, train + ['Z'], max_speakers=3)
     assert names == ['A', 'B', 'other']
     assert [mapping[n] for n in 'ABCDEZ'] == [0, 1, 2, 2, 2, 2]
+    # IEMOCAP's two speakers: M = 0, F = 1 whatever their counts (the pickles' order)
     mapping, names = build_speaker_map(['M', 'F', 'F'], ['M', 'F'], max_speakers=9)
-    assert names == ['F', 'M'] and mapping == {'F': 0, 'M': 1}
+    assert names == ['M', 'F'] and mapping == {'M': 0, 'F': 1}
 
 
 def test_load_tables_on_meld_slice(meld_slice):

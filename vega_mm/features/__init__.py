@@ -8,10 +8,12 @@ from vega_mm.datasets.splits import make_val_split as split_train_val  # former 
 from .audio import OPENSMILE_FEATURE_SETS, OpenSmileExtractor
 from .base import (BaseFeatureExtractor, build_extractor, extractor_class,
                    register_extractor, registered_modalities)
-from .conversations import ConversationTables, TableSpec, load_tables, meld_tables
+from .conversations import (DISCOVER_CLASSES, ConversationTables, TableSpec, load_tables,
+                            meld_tables)
 from .extract import MODALITIES, extract_features
 from .media import MediaError, load_audio_segment, sample_video_frames
 from .parts import PartStore
+from .speakers import OTHER_SPEAKER, speaker_key
 from .standardize import apply_feature_stats, compute_feature_stats
 from .table import (MELD_CLASSES, ConversationTableError, Dialogue, Utterance,
                     build_speaker_map, decode_table_bytes, group_dialogues, parse_time,
@@ -30,5 +32,5 @@ __all__ = [
     'compute_feature_stats', 'apply_feature_stats', 'MELD_CLASSES',
     'ConversationTableError', 'Dialogue', 'Utterance', 'read_conversation_table',
     'group_dialogues', 'split_train_val', 'build_speaker_map', 'decode_table_bytes',
-    'parse_time'
+    'parse_time', 'DISCOVER_CLASSES', 'OTHER_SPEAKER', 'speaker_key'
 ]

@@ -7,17 +7,18 @@ file layout.
 """
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from vega_mm.datasets.meta import KNOWN_DATASETS
 from vega_mm.datasets.splits import SPLITS, make_val_split
 from vega_mm.utils.io import file_digest
 from .table import (MELD_CLASSES, ConversationTableError, Dialogue, build_speaker_map,
                     group_dialogues, read_conversation_table)
 
 __all__ = ['TableSpec', 'ConversationTables', 'load_tables', 'meld_tables',
-           'MELD_TABLE_SPLITS']
+           'MELD_TABLE_SPLITS', 'DISCOVER_CLASSES']
 
 #: MELD's table names (``{name}_sent_emo.csv``), also the dialogue-id tags of its rows.
 MELD_TABLE_SPLITS: Tuple[str, ...] = ('train', 'dev', 'test')
@@ -164,20 +165,34 @@ def _read_tables(tables: Sequence[TableSpec], fix_mojibake: bool,
     return dialogues, repairs, infos, formats
 
 
+#: ``classes=DISCOVER_CLASSES``: the classes are the sorted labels of the training split.
+DISCOVER_CLASSES = 'discover'
+
+
 def _resolve_classes(dialogues: Sequence[Dialogue], formats: Sequence[str],
-                     classes: Optional[Sequence[str]],
+                     classes: Union[None, str, Sequence[str]],
                      log: Callable[[str], None]) -> Tuple[str, ...]:
+    if isinstance(classes, str) and classes.lower() in KNOWN_DATASETS:
+        classes = KNOWN_DATASETS[classes.lower()]['classes']
+    elif isinstance(classes, str) and classes != DISCOVER_CLASSES:
+        raise ValueError(f'classes={classes!r}: expected a list of class names, '
+                         f'{DISCOVER_CLASSES!r} or a known dataset {sorted(KNOWN_DATASETS)}')
     if classes is None:
-        if all(f == 'meld' for f in formats):
-            classes = MELD_CLASSES
-        else:
-            seen = sorted({u.label.lower() for d in dialogues if d.split == 'train'
-                           for u in d.utterances if u.label is not None})
-            if not seen:
-                raise ConversationTableError('the training table has no labels; give the '
-                                             'class names explicitly')
-            classes = tuple(seen)
-            log(f'classes (sorted training labels): {list(classes)}')
+        if not all(f == 'meld' for f in formats):
+            raise ConversationTableError(
+                'the class list is not declared, so a misspelt label could not be told '
+                'from a new class: give the class names in label order (--classes '
+                f'a,b,c), a known dataset ({", ".join(sorted(KNOWN_DATASETS))}), or '
+                f'{DISCOVER_CLASSES!r} to use the sorted labels of the training split')
+        classes = MELD_CLASSES
+    elif classes == DISCOVER_CLASSES:
+        seen = sorted({u.label.lower() for d in dialogues if d.split == 'train'
+                       for u in d.utterances if u.label is not None})
+        if not seen:
+            raise ConversationTableError('the training table has no labels to discover '
+                                         'the classes from; give the class names')
+        classes = tuple(seen)
+        log(f'classes (discovered: sorted training labels): {list(classes)}')
     return tuple(str(c) for c in classes)
 
 
@@ -224,7 +239,8 @@ def _hold_out_val(dialogues: Sequence[Dialogue], fraction: float,
     return dict(source='train', fraction=fraction, seed=seed, num_dialogues=len(val_ids))
 
 
-def load_tables(tables: Sequence[TableSpec], classes: Optional[Sequence[str]] = None,
+def load_tables(tables: Sequence[TableSpec],
+                classes: Union[None, str, Sequence[str]] = None,
                 val_fraction: float = 0.1, split_seed: int = 0,
                 max_speakers: Optional[int] = 9, fix_mojibake: bool = True,
                 log: Callable[[str], None] = print) -> ConversationTables:
@@ -235,11 +251,15 @@ def load_tables(tables: Sequence[TableSpec], classes: Optional[Sequence[str]] = 
 
     Args:
         tables: the tables and their splits (one ``'train'`` at least).
-        classes: class names; default MELD's order for MELD tables, else the sorted
-            labels of the training table(s) (reported).
+        classes: class names in label order; a known dataset's name (``'meld'``,
+            ``'iemocap'``); or :data:`DISCOVER_CLASSES` (``'discover'``): the sorted
+            labels of the training split (reported). ``None`` means MELD's classes for
+            MELD tables and is an error for other tables, so that a misspelt label is
+            never taken for a new class.
         val_fraction: fraction of training dialogues held out, in ``(0, 1)``.
         split_seed: seed of the held-out split.
-        max_speakers: see :func:`~vega_mm.features.table.build_speaker_map`.
+        max_speakers: see :func:`~vega_mm.features.speakers.build_speaker_map` (the
+            speaker-index rule).
         fix_mojibake: repair UTF-8 text once decoded as Windows-1252.
         log: where reports go.
 
@@ -257,7 +277,7 @@ def load_tables(tables: Sequence[TableSpec], classes: Optional[Sequence[str]] = 
     classes = _resolve_classes(dialogues, formats, classes, log)
     labels = _labels(dialogues, classes, log)
     val_rule = _hold_out_val(dialogues, val_fraction, split_seed)
-    # Speakers, by frequency in the (final) training split.
+    # Speakers: the rule of vega_mm.features.speakers, on the (final) training split.
     train_spk = [u.speaker for d in dialogues if d.split == 'train' for u in d.utterances]
     all_spk = [u.speaker for d in dialogues for u in d.utterances]
     speaker_map, speaker_names = build_speaker_map(train_spk, all_spk, max_speakers)

@@ -9,7 +9,7 @@ key        required meaning
 dialogue   yes      dialogue id (any string)
 utterance  yes      utterance id inside the dialogue (integers sort numerically)
 text       for text the transcript
-speaker    no       speaker name (default ``'unknown'``)
+speaker    no       speaker name (default ``'unknown'``; indices: :mod:`.speakers`)
 label      no       emotion name; empty = unlabelled (``-1``)
 media      no       path of a wav / video file, relative to ``media_dir`` or the table
 start, end no       segment of the media file, seconds or ``HH:MM:SS,mmm``
@@ -20,26 +20,30 @@ per-utterance clips ``dia{D}_utt{U}.mp4`` in a directory given by the user, and 
 ``StartTime``/``EndTime`` (times in the episode, not in the clip) are ignored.
 
 Every problem is reported with the file, the line and the column: unknown emotions,
-duplicated (dialogue, utterance) ids, undecodable bytes, malformed times.  Nothing is
+duplicated (dialogue, utterance) ids (integer ids compare by value: ``1`` and ``01`` are
+one id), empty texts, undecodable bytes (UTF-16 needs its byte-order mark), fields
+too long for a CSV reader, malformed times.  Nothing is
 silently dropped or re-ordered: utterances keep their ids, and a dialogue's order is
 the numeric order of its utterance ids (file order when the ids are not integers).
 """
-import codecs
 import csv
 import io
 import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from vega_mm.datasets.meta import MELD_CLASSES
+from .decoding import TextRepairs, decode_table_bytes, fix_mojibake as repair_mojibake
+from .speakers import OTHER_SPEAKER, build_speaker_map, speaker_key
+from .table_errors import ConversationTableError
 
 __all__ = [
     'MELD_CLASSES', 'COLUMN_ALIASES', 'ConversationTableError', 'Utterance', 'Dialogue',
     'TextRepairs', 'decode_table_bytes', 'read_conversation_table', 'group_dialogues',
-    'build_speaker_map', 'parse_time'
+    'build_speaker_map', 'speaker_key', 'OTHER_SPEAKER', 'parse_time', 'id_key'
 ]
 
 #: Column key -> accepted header names (compared case-insensitively).
@@ -56,10 +60,6 @@ COLUMN_ALIASES: Dict[str, Tuple[str, ...]] = {
 }
 
 _MELD_HEADER = {'sr no.', 'utterance', 'speaker', 'emotion', 'dialogue_id', 'utterance_id'}
-
-
-class ConversationTableError(ValueError):
-    """A conversation table cannot be read as it is; the message names file and row."""
 
 
 @dataclass
@@ -89,90 +89,6 @@ class Dialogue:
 
     def __len__(self) -> int:
         return len(self.utterances)
-
-
-@dataclass
-class TextRepairs:
-    """What was repaired while decoding a table (reported, never silent)."""
-    cp1252_bytes: List[Tuple[int, str]] = field(default_factory=list)  # (line, char)
-    mojibake: List[Tuple[str, str]] = field(default_factory=list)  # (source, fragment)
-
-    def __len__(self) -> int:
-        return len(self.cp1252_bytes) + len(self.mojibake)
-
-    def summary(self) -> str:
-        parts = []
-        if self.cp1252_bytes:
-            lines = sorted({line for line, _ in self.cp1252_bytes})
-            parts.append(f'{len(self.cp1252_bytes)} Windows-1252 byte(s) decoded on '
-                         f'line(s) {lines[:10]}{" ..." if len(lines) > 10 else ""}')
-        if self.mojibake:
-            parts.append(f'{len(self.mojibake)} mojibake sequence(s) repaired (first at '
-                         f'{self.mojibake[0][0]}: {self.mojibake[0][1]!r})')
-        return '; '.join(parts) if parts else 'none'
-
-
-# --------------------------------------------------------------------------- decoding
-def decode_table_bytes(data: bytes, path: str = '<bytes>') -> Tuple[str, TextRepairs]:
-    """Decode a table that is UTF-8 with stray Windows-1252 bytes.
-
-    Valid UTF-8 is decoded as such (a BOM is dropped).  A byte that is not part of a
-    valid UTF-8 sequence is decoded as Windows-1252 (MELD's files hold a few, e.g. 0x92
-    for a right quote) and reported in the returned :class:`TextRepairs`.
-
-    Raises:
-        ConversationTableError: a byte that is neither (0x81, 0x8d, 0x8f, 0x90, 0x9d),
-            naming the file, line and byte offset.
-    """
-    repairs = TextRepairs()
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
-    try:
-        return data.decode('utf-8'), repairs
-    except UnicodeDecodeError:
-        pass
-    out: List[str] = []
-    pos = 0
-    while pos < len(data):
-        try:
-            out.append(data[pos:].decode('utf-8'))
-            break
-        except UnicodeDecodeError as exc:
-            out.append(data[pos:pos + exc.start].decode('utf-8'))
-            bad_at = pos + exc.start
-            byte = data[bad_at:bad_at + 1]
-            line = data.count(b'\n', 0, bad_at) + 1
-            try:
-                char = byte.decode('cp1252')
-            except UnicodeDecodeError:
-                raise ConversationTableError(
-                    f'{path}: line {line}: byte 0x{byte[0]:02x} at offset {bad_at} is '
-                    'neither UTF-8 nor Windows-1252; fix the file\'s encoding '
-                    '(e.g. re-save it as UTF-8)') from None
-            out.append(char)
-            repairs.cp1252_bytes.append((line, char))
-            pos = bad_at + 1
-    return ''.join(out), repairs
-
-
-# Runs of characters that UTF-8 bytes become when decoded as Windows-1252 ("â€™").
-_MOJIBAKE = re.compile('[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178'
-                       '\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]+')
-
-
-def _fix_mojibake(text: str, source: str, repairs: TextRepairs) -> str:
-    """Undo UTF-8-read-as-Windows-1252 sequences (``â€™`` -> ``’``), reporting each."""
-
-    def repl(match: 're.Match') -> str:
-        frag = match.group(0)
-        try:
-            fixed = frag.encode('cp1252').decode('utf-8')
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            return frag
-        repairs.mojibake.append((source, frag))
-        return fixed
-
-    return _MOJIBAKE.sub(repl, text)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -241,12 +157,9 @@ def _resolve_columns(header: Sequence[str], path: str, fmt: str,
     return resolved
 
 
-def _read_rows(path: str, fmt: str) -> Tuple[List[Tuple[int, Dict[str, object]]], List[str],
-                                              TextRepairs]:
-    """(line, row) pairs, the header and the decoding repairs of a CSV/TSV/JSONL file."""
-    with open(path, 'rb') as f:
-        data = f.read()
-    text, repairs = decode_table_bytes(data, path)
+def _read_rows(path: str, fmt: str, text: str) -> Tuple[List[Tuple[int, Dict[str, object]]],
+                                                        List[str]]:
+    """(line, row) pairs and the header of a decoded CSV/TSV/JSONL file."""
     rows: List[Tuple[int, Dict[str, object]]] = []
     if fmt == 'jsonl':
         header: List[str] = []
@@ -266,28 +179,34 @@ def _read_rows(path: str, fmt: str) -> Tuple[List[Tuple[int, Dict[str, object]]]
                 if k not in header:
                     header.append(k)
             rows.append((lineno, obj))
-        return rows, header, repairs
+        return rows, header
     delimiter = '\t' if path.lower().endswith('.tsv') else ','
     reader = csv.reader(io.StringIO(text, newline=''), delimiter=delimiter)
+    line_start = 1
     try:
-        header = next(reader)
-    except StopIteration:
-        raise ConversationTableError(f'{path}: the file is empty') from None
-    line_start = reader.line_num + 1
-    for values in reader:
-        if not any(v.strip() for v in values):
-            line_start = reader.line_num + 1
-            continue
-        if len(values) != len(header):
-            raise ConversationTableError(
-                f'{path}: line {line_start}: {len(values)} fields but the header has '
-                f'{len(header)} ({header}); check quoting')
-        rows.append((line_start, dict(zip(header, values))))
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ConversationTableError(f'{path}: the file is empty') from None
         line_start = reader.line_num + 1
-    return rows, header, repairs
+        for values in reader:
+            if not any(v.strip() for v in values):
+                line_start = reader.line_num + 1
+                continue
+            if len(values) != len(header):
+                raise ConversationTableError(
+                    f'{path}: line {line_start}: {len(values)} fields but the header has '
+                    f'{len(header)} ({header}); check quoting')
+            rows.append((line_start, dict(zip(header, values))))
+            line_start = reader.line_num + 1
+    except csv.Error as exc:  # an oversized field (often an unclosed quote), NUL, ...
+        raise ConversationTableError(
+            f'{path}: line {line_start}: not readable as CSV ({exc}); a field longer than '
+            f'{csv.field_size_limit()} characters usually means an unclosed quote') from None
+    return rows, header
 
 
-def _detect_format(path: str, fmt: str) -> str:
+def _detect_format(path: str, fmt: str, text: str) -> str:
     if fmt != 'auto':
         if fmt not in ('meld', 'csv', 'jsonl'):
             raise ValueError(f"table format must be 'auto', 'meld', 'csv' or 'jsonl', got "
@@ -295,9 +214,7 @@ def _detect_format(path: str, fmt: str) -> str:
         return fmt
     if path.lower().endswith(('.jsonl', '.json', '.ndjson')):
         return 'jsonl'
-    with open(path, 'rb') as f:
-        first = f.readline()
-    header, _ = decode_table_bytes(first, path)
+    header = text.split('\n', 1)[0]
     names = {h.strip().lower() for h in next(csv.reader([header.strip()]), [])}
     return 'meld' if _MELD_HEADER <= names else 'csv'
 
@@ -341,18 +258,23 @@ def read_conversation_table(path: str,
         ``(utterances in file order, repairs, detected format)``.
 
     Raises:
-        ConversationTableError: a missing id column, an empty id, a duplicated
-            (dialogue, utterance) pair, a malformed time or an end before a start.
+        ConversationTableError: undecodable bytes, a row the CSV reader cannot read, a
+            missing id column, an empty id, a duplicated (dialogue, utterance) pair or
+            dialogue ids that differ only in formatting, an empty text, a malformed time
+            or an end before a start.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'conversation table {path!r} does not exist')
-    fmt = _detect_format(path, fmt)
-    rows, header, repairs = _read_rows(path, fmt)
+    with open(path, 'rb') as f:
+        text, repairs = decode_table_bytes(f.read(), path)
+    fmt = _detect_format(path, fmt, text)
+    rows, header = _read_rows(path, fmt, text)
     cols = _resolve_columns(header, path, fmt, columns)
     if fmt == 'meld' and media_dir is not None and media_template is None:
         media_template = 'dia{dialogue}_utt{utterance}.mp4'
     base = media_dir if media_dir is not None else os.path.dirname(os.path.abspath(path))
-    seen: Dict[Tuple[str, str], int] = {}
+    seen: Dict[Tuple[str, str], Tuple[int, str]] = {}
+    dialogue_spelling: Dict[str, Tuple[str, int]] = {}
     utterances: List[Utterance] = []
     for line, row in rows:
         where = f'{path}:{line}'
@@ -361,17 +283,28 @@ def read_conversation_table(path: str,
         if not dia or not utt:
             col = cols['dialogue'] if not dia else cols['utterance']
             raise ConversationTableError(f'{where}: column {col!r} is empty')
-        key = (dia, utt)
+        spelled, first_line = dialogue_spelling.setdefault(id_key(dia), (dia, line))
+        if spelled != dia:
+            raise ConversationTableError(
+                f'{where}: dialogue id {dia!r} and {spelled!r} (line {first_line}) differ '
+                'only in formatting; write each dialogue id one way')
+        key = (id_key(dia), id_key(utt))
         if key in seen:
+            first, spelling = seen[key]
             raise ConversationTableError(
                 f'{where}: duplicated (dialogue, utterance) id ({dia!r}, {utt!r}), first '
-                f'seen on line {seen[key]}; every utterance must have its own id')
-        seen[key] = line
+                f'seen on line {first} as {spelling!r}; every utterance must have its own id')
+        seen[key] = (line, utt)
         text = _cell(row, cols.get('text'))
         if text is not None:
             text = text.strip()
+            if not text:
+                raise ConversationTableError(
+                    f'{where}: column {cols["text"]!r} is empty (dialogue {dia!r}, '
+                    f'utterance {utt!r}); every utterance needs its transcript (an empty '
+                    'text would get the same features as every other empty one)')
             if fix_mojibake:
-                text = _fix_mojibake(text, where, repairs)
+                text = repair_mojibake(text, where, repairs)
         speaker = (_cell(row, cols.get('speaker')) or '').strip() or 'unknown'
         label = (_cell(row, cols.get('label')) or '').strip() or None
         media = (_cell(row, cols.get('media')) or '').strip() or None
@@ -398,6 +331,13 @@ def _is_int(value: str) -> bool:
     return re.fullmatch(r'[+-]?\d+', value) is not None
 
 
+def id_key(value: str) -> str:
+    """What makes two spellings of an id the same: integers compare by value
+    (``'1'``, ``'01'`` and ``'+1'`` are one id), other ids as written (trimmed)."""
+    value = value.strip()
+    return str(int(value)) if _is_int(value) else value
+
+
 def group_dialogues(utterances: Iterable[Utterance], split: str = 'train') -> List[Dialogue]:
     """Group utterances into dialogues (first-appearance order of the dialogues).
 
@@ -414,32 +354,3 @@ def group_dialogues(utterances: Iterable[Utterance], split: str = 'train') -> Li
             utts = sorted(utts, key=lambda u: int(u.utterance_id))
         dialogues.append(Dialogue(dia, utts, split))
     return dialogues
-
-
-def build_speaker_map(train_speakers: Iterable[str], all_speakers: Iterable[str],
-                      max_speakers: Optional[int] = 9) -> Tuple[Dict[str, int], List[str]]:
-    """Speaker name -> index, by frequency in the training split.
-
-    If every speaker (of all splits) fits in ``max_speakers``, each gets its own index,
-    most frequent training speaker first.  Otherwise the ``max_speakers - 1`` most
-    frequent training speakers get ``0 .. max_speakers - 2`` and everyone else shares
-    the last index, named ``'other'`` (MELD: 8 main speakers + other = 9).
-
-    Returns:
-        ``(mapping, speaker_names)``; names not in ``mapping`` map to ``'other'``.
-    """
-    counts: Dict[str, int] = {}
-    for name in train_speakers:
-        counts[name] = counts.get(name, 0) + 1
-    everyone = set(counts) | set(all_speakers)
-    ranked = sorted(counts, key=lambda n: (-counts[n], n))
-    ranked += sorted(everyone - set(counts))  # seen only outside train: last
-    if max_speakers is None or len(ranked) <= max_speakers:
-        return {n: i for i, n in enumerate(ranked)}, ranked
-    if max_speakers < 2:
-        raise ValueError(f'max_speakers must be >= 2, got {max_speakers}')
-    kept = ranked[:max_speakers - 1]
-    mapping = {n: i for i, n in enumerate(kept)}
-    for n in ranked[max_speakers - 1:]:
-        mapping[n] = max_speakers - 1
-    return mapping, kept + ['other']

@@ -1,0 +1,86 @@
+"""Conversation tables a careless or hostile user may give: every one is an error naming
+the file and line, or a documented, stable result."""
+import codecs
+import csv
+
+import pytest
+
+from tests.test_features.test_table import HEADER, write
+from vega_mm.features import (ConversationTableError, TableSpec, build_speaker_map,
+                              load_tables, read_conversation_table)
+
+QUIET = dict(log=lambda m: None)
+
+
+def test_undeclared_classes_of_a_generic_table_are_an_error(tmp_path):
+    path = write(tmp_path, 't.csv', HEADER + 'd1,0,Ann,a,joy\nd1,1,Bob,b,jealousy\n')
+    with pytest.raises(ConversationTableError, match="class list is not declared.*'discover'"):
+        load_tables([TableSpec(str(path))], **QUIET)
+    # a typo is an error once the classes are named (here: a known dataset's)
+    with pytest.raises(ConversationTableError, match=r"t\.csv:3: unknown emotion 'jealousy'"):
+        load_tables([TableSpec(str(path))], classes='meld', **QUIET)
+    # discovering them is a declared choice
+    conv = load_tables([TableSpec(str(path))], classes='discover', val_fraction=0.5, **QUIET)
+    assert conv.classes == ('jealousy', 'joy')
+
+
+def test_empty_or_whitespace_text_is_an_error(tmp_path):
+    path = write(tmp_path, 't.csv', HEADER + 'd1,0,Ann,hello,joy\nd1,1,Bob,"   ",joy\n')
+    with pytest.raises(ConversationTableError, match=r"t\.csv:3: column 'text' is empty "
+                       r"\(dialogue 'd1', utterance '1'\)"):
+        read_conversation_table(str(path))
+
+
+@pytest.mark.parametrize('rows, message', [
+    ('d1,1,Ann,a,joy\nd1,01,Bob,b,joy\n', r"t\.csv:3: duplicated .*\('d1', '01'\), first "
+     r"seen on line 2 as '1'"),
+    ('1,0,Ann,a,joy\n01,1,Bob,b,joy\n', r"t\.csv:3: dialogue id '01' and '1' \(line 2\) "
+     'differ only in formatting'),
+])
+def test_ids_differing_only_in_formatting_are_the_same_id(tmp_path, rows, message):
+    path = write(tmp_path, 't.csv', HEADER + rows)
+    with pytest.raises(ConversationTableError, match=message):
+        read_conversation_table(str(path))
+
+
+def test_utf16_table_is_read_with_its_bom_and_named_without(tmp_path):
+    text = HEADER + 'd1,0,Zoë,hello,joy\n'
+    path = write(tmp_path, 'u16.csv', codecs.BOM_UTF16_LE + text.encode('utf-16-le'),
+                 binary=True)
+    utts, _, _ = read_conversation_table(str(path))
+    assert utts[0].speaker == 'Zoë' and utts[0].text == 'hello'
+    path = write(tmp_path, 'nobom.csv', text.encode('utf-16-le'), binary=True)
+    with pytest.raises(ConversationTableError, match=r'nobom\.csv: line 1: NUL byte.*UTF-16'):
+        read_conversation_table(str(path))
+
+
+def test_oversized_csv_field_names_file_and_line(tmp_path):
+    big = 'x' * (csv.field_size_limit() + 10)
+    path = write(tmp_path, 'big.csv', HEADER + 'd1,0,Ann,hi,joy\nd1,1,Bob,"' + big + '",joy\n')
+    with pytest.raises(ConversationTableError, match=r'big\.csv: line 3: not readable as CSV'):
+        read_conversation_table(str(path))
+
+
+def test_speaker_indices_are_stable_under_case_and_stray_names():
+    train = ['Ross'] * 5 + ['rachel'] * 3 + ['Rachel'] * 4 + ['Joey'] * 2
+    mapping, names = build_speaker_map(train, train, max_speakers=9)
+    assert names == ['Rachel', 'Ross', 'Joey'] and mapping['rachel'] == mapping['Rachel'] == 0
+    # a stray name in the test split takes the shared 'other' index, renumbering nobody
+    mapping2, names2 = build_speaker_map(train, train + ['Gunther'], max_speakers=9)
+    assert names2 == names + ['other'] and mapping2['Gunther'] == 3
+    assert all(mapping2[n] == mapping[n] for n in mapping)
+    # a stray training name goes last
+    mapping3, names3 = build_speaker_map(train + ['Janice'], train + ['Janice'])
+    assert names3[:3] == names and mapping3['Janice'] == 3
+    # lowercase m/f are IEMOCAP's M/F
+    mapping4, names4 = build_speaker_map(['f', 'F', 'm'], ['f', 'F', 'm', 'M'])
+    assert names4 == ['M', 'F'] and mapping4 == {'f': 1, 'F': 1, 'm': 0, 'M': 0}
+
+
+def test_lowercase_m_f_speakers_of_a_table_are_m_and_f(tmp_path):
+    path = write(tmp_path, 't.csv', HEADER + ''.join(
+        f'd{d},{u},{"MF"[u % 2].lower()},hi,joy\n' for d in range(4) for u in range(2)))
+    conv = load_tables([TableSpec(str(path))], classes='meld', **QUIET)
+    assert conv.speaker_names == ['M', 'F']
+    d0 = conv.dialogues[0]
+    assert conv.speakers(d0).tolist() == [0, 1]
