@@ -26,8 +26,8 @@ class ConversationRunner(Runner):
       ``save_best`` metric the evaluator produces);
     - every run stops at the first non-finite loss (``NonFiniteCheckHook``);
     - checkpoints (``load_from``, ``--resume``, evaluation) must fit the model exactly
-      and hold finite weights (``NonFiniteCheckHook``); otherwise a :class:`CheckpointError` names the file and
-      the first mismatching keys and shapes;
+      and hold finite weights (``NonFiniteCheckHook``); otherwise a
+      :class:`CheckpointError` names the file and the first mismatching keys and shapes;
     - an automatic ``--resume`` falls back, with a warning, to the newest intact
       checkpoint of the work dir when the newest is truncated or missing.
 

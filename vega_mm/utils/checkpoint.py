@@ -21,7 +21,8 @@ from .safe_pickle import (NUMPY_ARRAY_GLOBALS, AllowList, RestrictedUnpickler,
 
 __all__ = ['RUNNER_CHECKPOINT_ALLOW_LIST', 'CheckpointError', 'ATOMIC_BACKEND',
            'load_runner_checkpoint', 'register_checkpoint_loader', 'checkpoint_problem',
-           'find_intact_checkpoint', 'non_finite_entries', 'describe_mismatch', 'register_atomic_backend']
+           'find_intact_checkpoint', 'non_finite_entries', 'describe_mismatch',
+           'register_atomic_backend']
 
 
 class CheckpointError(RuntimeError):
