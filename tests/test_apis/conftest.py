@@ -10,6 +10,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from vega_mm.datasets.meta import MELD_CLASSES
 from tests.model_utils import model_cfg
 from tests.test_features.conftest import meld_dir, meld_slice, tiny_text_model  # noqa: F401
 
@@ -42,7 +43,7 @@ def feature_file(transcripts, tiny_text_model, tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp('features') / 'feats.npz'
     extract_features(str(out), [dict(path=str(transcripts['train']), split='train'),
                                 dict(path=str(transcripts['test']), split='test')],
-                     text=dict(model=tiny_text_model, batch_size=8),
+                     text=dict(model=tiny_text_model, batch_size=8), classes=MELD_CLASSES,
                      max_speakers=NUM_SPEAKERS, progress=False, log=lambda s: None)
     return str(out)
 

@@ -81,3 +81,21 @@ def test_feature_file_made_another_way_is_refused(text_model, feature_file, tmp_
                         coll.splits, speaker_names=coll.speaker_names, extra=extra)
     with pytest.raises(RecipeError, match='were made with'):
         ConversationInferencer(cfg, ckpt)(other)
+
+
+def test_a_missing_folder_falls_back_to_the_installed_copy_with_the_same_weights(
+        train_meta, tmp_path, monkeypatch):
+    import vega_mm.features.text as text
+    from vega_mm.features.text import _weights_digest
+    local = train_meta['feature_recipe']['extractors']['text']['model']
+    monkeypatch.setattr(text, 'default_text_model', lambda: local)
+    moved = _meta_with_text(train_meta, model=str(tmp_path / 'other_machine' / 'minilm'))
+    ckpt = save_checkpoint(tmp_path / 'c.pth', text_config(), moved)
+    inferencer = ConversationInferencer(text_config(), ckpt)
+    assert inferencer.extractors['text'].model_name == local
+    assert _weights_digest(local) == moved['feature_recipe']['extractors']['text']['weights']
+    # other weights at the installed place are not taken for the recorded ones
+    bad = _meta_with_text(moved, weights='0' * 16)
+    ckpt = save_checkpoint(tmp_path / 'd.pth', text_config(), bad)
+    with pytest.raises(RecipeError, match='not available here'):
+        ConversationInferencer(text_config(), ckpt)

