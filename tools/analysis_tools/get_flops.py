@@ -3,7 +3,8 @@
     python tools/analysis_tools/get_flops.py CONFIG --length 50 [--out-dir DIR]
 
 One random dialogue of ``--length`` utterances goes through the model (random
-weights unless ``--checkpoint``; the counts do not depend on the weights).  Forward =
+weights and, for a config that names an anchor file, random anchors, unless
+``--checkpoint``; the counts depend on neither).  Forward =
 inference (``test_step``); training step = loss forward + backward, both measured by
 PyTorch's ``FlopCounterMode`` (matrix products, convolutions and attention; element-wise
 operations and the optimizer update are not counted).  Writes ``flops.json`` and
@@ -16,9 +17,8 @@ import os.path as osp
 
 from mmengine.config import DictAction
 
-from vega_mm.analysis import (format_flops, model_complexity, plot_complexity, save_figure,
-                              top_level_parts)
-from vega_mm.apis import init_model
+from vega_mm.analysis import (format_flops, init_counting_model, model_complexity,
+                              plot_complexity, save_figure, top_level_parts)
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,7 +39,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     try:
-        model = init_model(args.config, args.checkpoint, 'cpu', args.cfg_options)
+        model = init_counting_model(args.config, args.checkpoint, args.cfg_options)
         results = [model_complexity(model, length) for length in args.length]
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f'error: {exc}')
