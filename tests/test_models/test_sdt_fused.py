@@ -1,0 +1,163 @@
+"""FusedSDTBackbone computes SDTBackbone's maths: same outputs for the same weights, and
+checkpoints interchangeable both ways."""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.runner import load_checkpoint
+
+from vega_mm.models.backbones import FusedSDTBackbone, SDTBackbone
+from vega_mm.registry import MODELS
+from tests.model_utils import make_batch, model_cfg
+
+DATA = osp.join(osp.dirname(osp.dirname(__file__)), 'data')
+
+
+def _pair(dropout=0.0, dtype=torch.float32, **backbone):
+    """The reference and the fused model, built from the same seed."""
+    cfg = model_cfg()
+    cfg['backbone'].update(dropout=dropout, **backbone)
+    torch.manual_seed(0)
+    ref = MODELS.build(copy.deepcopy(cfg)).to(dtype)
+    cfg['backbone']['type'] = 'FusedSDTBackbone'
+    torch.manual_seed(0)
+    fast = MODELS.build(cfg).to(dtype)
+    return ref, fast
+
+
+def _batch(model, lengths=(5, 3, 1), dtype=torch.float32):
+    batch = make_batch(lengths=lengths)
+    batch['data_samples'][0].gt_label[1] = -1  # an unlabelled utterance
+    data = model.data_preprocessor(batch)
+    data['inputs']['feats'] = {k: v.to(dtype) for k, v in data['inputs']['feats'].items()}
+    return data
+
+
+def _assert_close(actual, expected, what, rtol=1e-5, atol=1e-7):
+    """Within ``rtol`` of the tensor's largest magnitude.  In fp32, ``atol`` covers the
+    distillation losses: a KL between nearly equal distributions (~1e-3 here) keeps
+    only ~1e-5 of relative precision in either implementation."""
+    scale = float(expected.detach().abs().max())
+    err = float((actual - expected).detach().abs().max())
+    assert err <= rtol * scale + atol, f'{what}: difference {err:.2e} (scale {scale:.2e})'
+
+
+def _outputs(model, data, seed=1):
+    """Every branch logit (real utterances only) and every loss, from one seed."""
+    mask = data['inputs']['mask']
+    torch.manual_seed(seed)
+    out = {k: v[mask] for k, v in model(**copy.deepcopy(data), mode='tensor').items()}
+    torch.manual_seed(seed)
+    out.update(model(**copy.deepcopy(data), mode='loss'))
+    return out
+
+
+@pytest.mark.parametrize('backbone', [dict(), dict(num_layers=2), dict(attention_window=1)],
+                         ids=['one_layer', 'two_layers', 'window'])
+@pytest.mark.parametrize('mode', ['eval', 'train'])
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64], ids=['fp32', 'fp64'])
+def test_same_outputs_as_the_reference(backbone, mode, dtype):
+    """Same weights (same seed), padded batch: every logit and loss within 1e-5
+    relative in fp32, and within 1e-12 in fp64 (the same maths, only rounding differs);
+    train mode with dropout 0 (anchor sampling from the same seed)."""
+    ref, fast = _pair(dtype=dtype, **backbone)
+    getattr(ref, mode)()
+    getattr(fast, mode)()
+    data = _batch(ref, dtype=dtype)
+    expected, actual = _outputs(ref, data), _outputs(fast, data)
+    assert set(actual) == set(expected)
+    tol = dict(rtol=1e-12, atol=0.0) if dtype == torch.float64 else {}
+    for key in expected:
+        _assert_close(actual[key], expected[key], key, **tol)
+
+
+def test_same_gradients_as_the_reference():
+    ref, fast = _pair(num_layers=2)
+    data = _batch(ref)
+    for model in (ref, fast):
+        model.train()
+        torch.manual_seed(1)
+        loss, _ = model.parse_losses(model(**copy.deepcopy(data), mode='loss'))
+        loss.backward()
+    ref_grads = {k: p.grad for k, p in ref.named_parameters()}
+    for key, param in fast.named_parameters():
+        if '.stacked.' in key:
+            name = key.rsplit('.', 1)[1]
+            rows = [[f'backbone.{k}' for k in ks] for ks in fast.backbone._layout[name]]
+            expected = FusedSDTBackbone._stack(rows, ref_grads)
+        else:
+            expected = ref_grads[key]
+        _assert_close(param.grad, expected, key)
+
+
+def test_dropout_is_drawn_in_training():
+    _, fast = _pair(dropout=0.5)
+    data = _batch(fast)
+    fast.train()
+    feats = [fast.extract_feat(copy.deepcopy(data['inputs']))['fused'] for _ in range(2)]
+    assert not torch.equal(feats[0], feats[1])
+    fast.eval()
+    feats = [fast.extract_feat(copy.deepcopy(data['inputs']))['fused'] for _ in range(2)]
+    assert torch.equal(feats[0], feats[1])
+    # padded positions are zeros
+    assert not feats[0][~data['inputs']['mask']].any()
+
+
+def test_checkpoints_load_both_ways():
+    ref, fast = _pair(num_layers=2)
+    assert sorted(fast.state_dict()) == sorted(ref.state_dict())
+    # a reference model with other weights -> the fused model -> the first reference
+    torch.manual_seed(5)
+    other = MODELS.build(model_cfg())
+    other.backbone = SDTBackbone(**_backbone_args(num_layers=2))
+    fast.load_state_dict(other.state_dict(), strict=True)
+    for key, value in fast.state_dict().items():
+        assert torch.equal(value, other.state_dict()[key]), key
+    ref.load_state_dict(fast.state_dict(), strict=True)
+    data = _batch(ref)
+    ref.eval()
+    fast.eval()
+    with torch.no_grad():
+        expected, actual = _outputs(ref, data), _outputs(fast, data)
+    for key in expected:
+        _assert_close(actual[key], expected[key], key)
+
+
+def _backbone_args(**kwargs):
+    cfg = dict(model_cfg()['backbone'], **kwargs)
+    cfg.pop('type')
+    return cfg
+
+
+def test_an_incomplete_checkpoint_names_the_missing_keys():
+    fast = FusedSDTBackbone(**_backbone_args())
+    state = fast.state_dict()
+    del state['transformers.text_audio.layers.0.ff1.weight']
+    with pytest.raises(RuntimeError, match='stacked.layer0_ff1_weight'):
+        fast.load_state_dict(state)
+
+
+def test_loads_the_legacy_checkpoint_and_reproduces_the_reference_outputs():
+    """The old-layout checkpoint of the faithful code (see test_reference_outputs.py)."""
+    cfg = model_cfg()
+    cfg['backbone']['type'] = 'FusedSDTBackbone'
+    model = MODELS.build(cfg).eval()
+    load_checkpoint(model, osp.join(DATA, 'legacy_checkpoint.pth'), map_location='cpu',
+                    strict=True)
+    ref = torch.load(osp.join(DATA, 'reference_outputs.pt'), weights_only=True)
+    from vega_mm.structures import ConversationDataSample
+    samples = []
+    for i, labels in enumerate(ref['inputs']['labels']):
+        s = ConversationDataSample(metainfo=dict(dialogue_id=f'd{i}'))
+        s.set_gt_label(labels.clone())
+        samples.append(s)
+    inputs = {k: ref['inputs'][k] for k in ('feats', 'mask', 'speakers')}
+    with torch.no_grad():
+        tensor = model(inputs=inputs, data_samples=samples, mode='tensor')
+        losses = model(inputs=inputs, data_samples=samples, mode='loss')
+    mask = inputs['mask']
+    for key, expected in ref['tensor'].items():
+        _assert_close(tensor[key][mask], expected[mask], key)
+    for key, expected in ref['eval_loss'].items():
+        _assert_close(losses[key], expected, key)

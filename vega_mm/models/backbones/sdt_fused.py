@@ -1,0 +1,219 @@
+"""The SDT backbone computed as a few large batched products (the fast path).
+
+:class:`FusedSDTBackbone` is :class:`~vega_mm.models.backbones.sdt.SDTBackbone`'s maths
+with another schedule:
+
+- the nine (target, source) transformers, their unimodal gates and the per-modality
+  reductions run together: their weights are stored stacked ([P, out, in], P pairs)
+  and every linear map is one batched matrix product (``baddbmm``) over all pairs;
+- every position-wise operation (projections, feed-forward, gates, reduction, fusion)
+  runs on the real utterances only, packed to [N, H]; only attention sees the padded
+  [B, L] layout, which it needs for its per-dialogue keys (padded keys get the same
+  -1e4 bias as in the reference, from the same :meth:`SDTBackbone.attention_bias`).
+
+In fp32 it gives the reference's outputs on real utterances within rounding (a test
+holds this); outputs at padded positions are 0.  Dropout draws the same distributions
+on other shapes and in another order, so a training run with dropout consumes the
+random numbers differently from the reference.
+
+Checkpoints are interchangeable: ``state_dict()`` gives the reference's keys (the stacked
+tensors split per pair) and ``load_state_dict`` accepts them, so either backbone loads
+the other's checkpoints.  Optimizer states (resume) belong to one parameter layout.
+"""
+from typing import Dict, List
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vega_mm.registry import MODELS
+from .sdt import SDTBackbone
+
+__all__ = ['FusedSDTBackbone']
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
+    """Batched linear map: x [P, N, in], weight [P, in, out], bias [P, out] or None."""
+    if bias is None:
+        return torch.bmm(x, weight)
+    return torch.baddbmm(bias.unsqueeze(1), x, weight)
+
+
+def _layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """LayerNorm (eps 1e-6, as SDT) with one affine transform per pair: x [P, N, H]."""
+    normed = F.layer_norm(x, x.shape[-1:], eps=1e-6)
+    return torch.addcmul(bias.unsqueeze(1), normed, weight.unsqueeze(1))
+
+
+@MODELS.register_module()
+class FusedSDTBackbone(SDTBackbone):
+    """:class:`SDTBackbone` with the per-pair modules stacked and batched (same maths,
+    same arguments, same checkpoint keys).
+
+    The parameters are created by :class:`SDTBackbone` (so the same seed gives the same
+    initial weights) and then stacked: ``stacked['layer{i}_<name>']`` is [P, ...] over
+    the pairs ``self.pairs`` (targets in order, each with its sources itself first);
+    matrices are stored as [P, in, out], so that their gradients come out of the
+    batched products in the parameters' own layout (no copy per step).
+
+    Forward and returns: as :class:`SDTBackbone`; positions where ``mask`` is False are 0.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        first = next(iter(self.transformers.values())).layers
+        self.num_layers, self.num_heads = len(first), first[0].attn.num_heads
+        self._layout = self._stacked_layout()
+        reference = dict(self.named_parameters())
+        self.stacked = nn.ParameterDict({
+            name: nn.Parameter(self._stack(keys, reference).detach().clone())
+            for name, keys in self._layout.items()
+        })
+        # The per-pair modules now live in ``stacked``.
+        del self.transformers, self.unimodal_gates, self.reduce
+        index = {m: i for i, m in enumerate(self.modalities)}
+        pairs = torch.tensor([[index[t], index[s]] for t, s in self.pairs])
+        self.register_buffer('_target_index', pairs[:, 0], persistent=False)
+        self_pair = pairs[:, 0] == pairs[:, 1]
+        cross = (~self_pair).nonzero().flatten()
+        self.register_buffer('_cross_source_index', pairs[cross, 1], persistent=False)
+        # Row of each pair's source in cat([targets, cross-pair sources]).
+        source_row = torch.arange(len(self.pairs))
+        source_row[cross] = len(self.pairs) + torch.arange(len(cross))
+        self.register_buffer('_source_row', source_row, persistent=False)
+        self.register_buffer('_self_pair', self_pair, persistent=False)
+        self.register_state_dict_post_hook(_to_reference_keys)
+        self.register_load_state_dict_pre_hook(_from_reference_keys)
+
+    def _stacked_layout(self) -> Dict[str, List[List[str]]]:
+        """Stacked name -> per stacked row, the reference keys concatenated (dim 0)."""
+        layout = {}
+        for i in range(self.num_layers):
+            # Queries and keys|values are separate parameters: slicing one stacked
+            # parameter would cost a full-size gradient per slice in backward.
+            parts = dict(q_proj_weight=('attn.q_proj.weight', ),
+                         q_proj_bias=('attn.q_proj.bias', ),
+                         kv_proj_weight=('attn.k_proj.weight', 'attn.v_proj.weight'),
+                         kv_proj_bias=('attn.k_proj.bias', 'attn.v_proj.bias'),
+                         out_proj_weight=('attn.out_proj.weight', ),
+                         out_proj_bias=('attn.out_proj.bias', ),
+                         ff_norm_weight=('ff_norm.weight', ), ff_norm_bias=('ff_norm.bias', ),
+                         ff1_weight=('ff1.weight', ), ff1_bias=('ff1.bias', ),
+                         ff2_weight=('ff2.weight', ), ff2_bias=('ff2.bias', ))
+            if i > 0:  # layers after the first normalise their query (SDT)
+                parts.update(query_norm_weight=('query_norm.weight', ),
+                             query_norm_bias=('query_norm.bias', ))
+            for name, suffixes in parts.items():
+                layout[f'layer{i}_{name}'] = [
+                    [f'transformers.{t}_{s}.layers.{i}.{x}' for x in suffixes]
+                    for t, s in self.pairs]
+        layout['gate_weight'] = [[f'unimodal_gates.{t}_{s}.weight'] for t, s in self.pairs]
+        layout['reduce_weight'] = [[f'reduce.{m}.weight'] for m in self.modalities]
+        layout['reduce_bias'] = [[f'reduce.{m}.bias'] for m in self.modalities]
+        return layout
+
+    @staticmethod
+    def _stack(rows: List[List[str]], tensors: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Reference tensors -> one stacked tensor (matrices as [P, in, out])."""
+        out = torch.stack([torch.cat([tensors[k] for k in keys]) for keys in rows])
+        return out.transpose(1, 2).contiguous() if out.dim() == 3 else out
+
+    def _layer(self, i: int, target: torch.Tensor, source: torch.Tensor,
+               mask: torch.Tensor, attn_bias: torch.Tensor) -> torch.Tensor:
+        """One :class:`CrossModalLayer` for all pairs: target/source [P, N, H]."""
+        w = {k[len(f'layer{i}_'):]: v for k, v in self.stacked.items()
+             if k.startswith(f'layer{i}_')}
+        if i > 0:
+            target = _layer_norm(target, w['query_norm_weight'], w['query_norm_bias'])
+            # Self-attention pairs attend to their normalised target (CrossModalLayer).
+            source = torch.where(self._self_pair[:, None, None], target, source)
+        q = _linear(target, w['q_proj_weight'], w['q_proj_bias'])
+        kv = _linear(source, w['kv_proj_weight'], w['kv_proj_bias'])
+        ctx = self._attention(q, kv, mask, attn_bias)
+        y = self.embed_dropout(_linear(ctx, w['out_proj_weight'], w['out_proj_bias'])) + target
+        ff = F.gelu(_linear(_layer_norm(y, w['ff_norm_weight'], w['ff_norm_bias']),
+                            w['ff1_weight'], w['ff1_bias']), approximate='tanh')
+        ff = _linear(self.embed_dropout(ff), w['ff2_weight'], w['ff2_bias'])
+        return y + self.embed_dropout(ff)
+
+    def _attention(self, q: torch.Tensor, kv: torch.Tensor, mask: torch.Tensor,
+                   attn_bias: torch.Tensor) -> torch.Tensor:
+        """Packed q [P, N, H] and k|v [P, N, 2H] -> packed attention context [P, N, H]."""
+        pairs, hidden = q.shape[0], q.shape[-1]
+        batch, length = mask.shape
+        heads = self.num_heads
+        padded = q.new_zeros(pairs, batch, length, 3 * hidden)
+        padded[:, mask] = torch.cat([q, kv], dim=-1)
+        # [P, B, L, 3, heads, hd] -> three [P * B, heads, L, hd]
+        qkv = padded.view(pairs * batch, length, 3, heads, hidden // heads).permute(
+            2, 0, 3, 1, 4)
+        bias = attn_bias.to(q.dtype)
+        bias = bias.expand(batch, *bias.shape[1:]).repeat(pairs, 1, 1, 1)
+        ctx = F.scaled_dot_product_attention(
+            qkv[0], qkv[1], qkv[2], attn_mask=bias,
+            dropout_p=self.attention_dropout if self.training else 0.0)
+        ctx = ctx.transpose(1, 2).reshape(pairs, batch, length, hidden)
+        return ctx[:, mask]
+
+    def forward(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
+                speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
+        self._check_inputs(feats)
+        mask = mask.bool()
+        key_padding = ~mask
+        batch, length = mask.shape
+        speakers = speakers.masked_fill(key_padding, self.num_speakers)
+        context = (self.position(length) + self.speaker_embedding(speakers))[mask]  # [N, H]
+        embedded = torch.stack([
+            F.linear(feats[m][mask], self.input_proj[m].weight.squeeze(-1)) + context
+            for m in self.modalities])  # [M, N, H]
+        # Each transformer draws its own dropout on its inputs (as in SDT).
+        target = self.embed_dropout(embedded[self._target_index])  # [P, N, H]
+        source = self.embed_dropout(embedded[self._cross_source_index])
+        source = torch.cat([target, source])[self._source_row]
+        attn_bias = self.attention_bias(key_padding)
+        for i in range(self.num_layers):
+            target = self._layer(i, target, source, mask, attn_bias)
+        gated = target * torch.sigmoid(_linear(target, self.stacked['gate_weight']))
+        n_mod, n = len(self.modalities), gated.shape[1]
+        # target m's gated outputs side by side, in its source order: [M, N, M * H]
+        gated = gated.view(n_mod, n_mod, n, -1).transpose(1, 2).reshape(n_mod, n, -1)
+        reduced = _linear(gated, self.stacked['reduce_weight'], self.stacked['reduce_bias'])
+        stacked = reduced.transpose(0, 1)  # [N, M, H]
+        weights = torch.softmax(self.fusion_gate(stacked), dim=-2)
+        fused = (weights * stacked).sum(dim=-2)
+        out = {}
+        for name, x in zip(self.modalities + ('fused', ),
+                           list(reduced.unbind(0)) + [fused]):
+            full = x.new_zeros(batch, length, x.shape[-1])
+            full[mask] = x
+            out[name] = full
+        return out
+
+    @property
+    def attention_dropout(self) -> float:
+        return self.embed_dropout.p
+
+
+def _to_reference_keys(module: FusedSDTBackbone, state_dict: dict, prefix: str,
+                       local_metadata) -> None:
+    """state_dict post-hook: stacked tensors -> the reference's per-pair keys."""
+    for name, rows in module._layout.items():
+        stacked = state_dict.pop(f'{prefix}stacked.{name}')
+        if stacked.dim() == 3:  # [P, in, out] -> [P, out, in], as nn.Linear
+            stacked = stacked.transpose(1, 2)
+        for row, keys in zip(stacked.unbind(0), rows):
+            for key, part in zip(keys, row.chunk(len(keys))):
+                state_dict[prefix + key] = part
+
+
+def _from_reference_keys(module: FusedSDTBackbone, state_dict: dict, prefix: str,
+                         *args) -> None:
+    """load_state_dict pre-hook: the reference's per-pair keys -> stacked tensors.
+
+    Incomplete sets are left alone, so the usual missing/unexpected-key report names them.
+    """
+    for name, rows in module._layout.items():
+        keys = [prefix + k for ks in rows for k in ks]
+        if all(k in state_dict for k in keys):
+            tensors = {k[len(prefix):]: state_dict.pop(k) for k in keys}
+            state_dict[f'{prefix}stacked.{name}'] = module._stack(rows, tensors)
