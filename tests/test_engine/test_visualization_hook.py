@@ -60,3 +60,51 @@ def test_interval_must_be_positive():
     from vega_mm.engine.hooks import ERCVisualizationHook
     with pytest.raises(ValueError, match='interval'):
         ERCVisualizationHook(interval=0)
+
+
+class _Recorder:
+    def __init__(self):
+        self.images, self.scalars = [], []
+
+    def add_image(self, name, image, step=0):
+        self.images.append((name, image, step))
+
+    def add_scalars(self, scalars, step=0):
+        self.scalars.append((scalars, step))
+
+
+def test_each_dialogue_counts_once_and_scalars_are_the_metric_f1():
+    from types import SimpleNamespace
+
+    import torch
+
+    from vega_mm.engine.hooks import ERCVisualizationHook
+    from vega_mm.evaluation import erc_scores
+    from vega_mm.structures import ConversationDataSample
+
+    classes = ['a', 'b', 'c']
+    runner = SimpleNamespace(
+        visualizer=_Recorder(), epoch=3, iter=30,
+        val_dataloader=SimpleNamespace(dataset=SimpleNamespace(metainfo={'classes': classes})))
+
+    def sample(idx, gt, pred):
+        s = ConversationDataSample(metainfo=dict(sample_idx=idx))
+        s.set_gt_label(torch.tensor(gt))
+        s.set_pred_label(torch.tensor(pred))
+        return s
+
+    hook = ERCVisualizationHook()
+    hook.before_val_epoch(runner)
+    hook.after_val_iter(runner, 0, outputs=[sample(0, [0, 1, -1], [0, 2, 1]),
+                                            sample(1, [2, 2], [2, 0])])
+    # a distributed sampler pads the last batch with a copy of an earlier dialogue
+    hook.after_val_iter(runner, 1, outputs=[sample(0, [0, 1, -1], [0, 2, 1])])
+    hook.after_val_epoch(runner, {})
+    (name, image, step), = runner.visualizer.images
+    assert name == 'val_confusion_matrix' and step == 3
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    (scalars, step), = runner.visualizer.scalars
+    expected = erc_scores(np.array([0, 1, -1, 2, 2]), np.array([0, 2, 1, 2, 0]), 3)
+    assert step == 3
+    assert [scalars[f'val_per_class_f1/{c}'] for c in classes] == \
+        pytest.approx(list(expected['per_class_f1']))
