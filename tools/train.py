@@ -23,7 +23,8 @@ def parse_args() -> argparse.Namespace:
         help='resume from the given checkpoint, or (without a value) from the latest '
         'checkpoint in the work dir')
     parser.add_argument('--amp', action='store_true',
-                        help='enable automatic mixed precision training')
+                        help='automatic mixed precision: fp16 with loss scaling on a GPU, '
+                        'bf16 autocast on the CPU')
     parser.add_argument('--no-validate', action='store_true',
                         help='do not validate during training (no model selection!)')
     parser.add_argument('--no-test', action='store_true',
@@ -39,11 +40,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.launcher = args.launcher
     set_work_dir(cfg, args.config, args.work_dir)
     if args.amp:
-        if not torch.cuda.is_available():
-            raise SystemExit('--amp needs a CUDA GPU (MMEngine\'s AmpOptimWrapper does not '
-                             'run on the CPU); train without --amp here')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if torch.cuda.is_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        else:
+            # MMEngine's AmpOptimWrapper is GPU-only: on the CPU, bf16 autocast.
+            cfg.optim_wrapper.type = 'BF16AmpOptimWrapper'
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

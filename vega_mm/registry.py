@@ -47,7 +47,8 @@ HOOKS = Registry(
     'hook', parent=MMPRE_HOOKS, scope=_SCOPE, locations=['vega_mm.engine'])
 LOG_PROCESSORS = Registry('log processor', parent=MMPRE_LOG_PROCESSORS, scope=_SCOPE)
 OPTIMIZERS = Registry('optimizer', parent=MMPRE_OPTIMIZERS, scope=_SCOPE)
-OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMPRE_OPTIM_WRAPPERS, scope=_SCOPE)
+OPTIM_WRAPPERS = Registry(
+    'optim wrapper', parent=MMPRE_OPTIM_WRAPPERS, scope=_SCOPE, locations=['vega_mm.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor', parent=MMPRE_OPTIM_WRAPPER_CONSTRUCTORS, scope=_SCOPE)
 PARAM_SCHEDULERS = Registry(
