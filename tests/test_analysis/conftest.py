@@ -4,6 +4,8 @@ import pytest
 from tests.test_tools.common import SYNTHETIC
 
 TINY = {
+    # the per-pair reference backbone: the FLOPs tests name its layers
+    'model.backbone.type': 'SDTBackbone',
     'model.backbone.hidden_dim': 16, 'model.backbone.num_heads': 2,
     'model.vega_head.anchor_bank.dim': 8,
     'test_dataloader.dataset.num_dialogues': (4, 4, 6),
