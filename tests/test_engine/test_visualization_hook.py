@@ -7,8 +7,6 @@ import pytest
 
 from tests.test_tools.common import REPO, run_tool, val_history, write_tiny_config
 
-pytest.importorskip('tensorboard')
-
 VIS = """
 custom_hooks = [dict(type='ERCVisualizationHook')]
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
@@ -18,6 +16,7 @@ visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
+    pytest.importorskip('tensorboard')  # the `vis` extra
     folder = tmp_path_factory.mktemp('vis_hook')
     cfg = write_tiny_config(folder, epochs=2, extra=VIS)
     work = folder / 'work'
