@@ -102,38 +102,41 @@ def test_benchmark_end_to_end_on_existing_features(tmp_path, capsys):
     # 48-d instead of MiniLM's 384: the benchmark takes the width from the file
     _write_features(data / 'meld_minilm.npz', dim=48)
     args = ['--data-dir', str(data), '--work-dir', str(tmp_path / 'wd'), '--models', 'vega',
-            'vega_nocontext', 'logreg', '--seeds', '0', '1', '--jobs', '2', '--cfg-options',
-            'train_cfg.max_epochs=2', 'default_hooks.logger.interval=1',
+            'vega_nocontext', 'mlp', 'logreg', '--seeds', '0', '--jobs', '2',
+            '--cfg-options', 'train_cfg.max_epochs=2', 'default_hooks.logger.interval=1',
             'model.backbone.hidden_dim=32']
     bench = _benchmark_tool()
     assert bench.main(args) == 0
     out = capsys.readouterr().out
-    assert '| VEGA text-only (vega_meld_text.py) |' in out
-    assert '| logistic regression (no context) |' in out
-    report = json.loads((tmp_path / 'wd' / 'meld_minilm' / 'benchmark.json').read_text())
-    runs = report['runs']
-    assert set(runs) == {'vega/seed0', 'vega/seed1', 'vega_nocontext/seed0',
-                         'vega_nocontext/seed1', 'logreg'}
-    assert '| VEGA text-only without context (ablation, attention window 0) ' in out
+    for row in ('| vega (vega_meld_text.py) |', '| mlp (mlp_meld_text.py) |',
+                '| vega_nocontext (vega_meld_text.py) |',
+                '| logistic regression (no context) |'):
+        assert row in out
+    wd = tmp_path / 'wd' / 'meld_minilm'
+    report = json.loads((wd / 'benchmark.json').read_text())
+    runs = {row['name']: row['runs']['0'] for row in report['rows']}
+    assert set(runs) == {'vega', 'vega_nocontext', 'mlp'}
+    assert report['baseline']['data_of'].endswith('vega_meld_text.py')
     # The ablation is the VEGA config with the context removed, nothing else.
     from mmengine.config import Config
-    wd = tmp_path / 'wd' / 'meld_minilm'
-    cfgs = {m: Config.fromfile(str(wd / m / 'seed0' / 'vega_meld_text.py')).to_dict()
-            for m in ('vega', 'vega_nocontext')}
-    assert cfgs['vega']['model']['backbone']['input_dims']['text'] == 48
-    assert list(cfgs['vega']['model']['modalities']) == ['text']
+    cfgs = {m: Config.fromfile(str(wd / m / 'seed0' / f'{c}.py')).to_dict()
+            for m, c in (('vega', 'vega_meld_text'), ('vega_nocontext', 'vega_meld_text'),
+                         ('mlp', 'mlp_meld_text'))}
+    for c in cfgs.values():
+        assert c['model']['backbone']['input_dims']['text'] == 48
+        assert list(c['model']['modalities']) == ['text']
+        assert c['train_dataloader']['dataset']['ann_file'] == str(data / 'meld_minilm.npz')
+    assert cfgs['mlp']['model']['backbone']['type'] == 'UtteranceMLPBackbone'
     assert cfgs['vega_nocontext']['model']['backbone'].pop('attention_window') == 0
     assert 'attention_window' not in cfgs['vega']['model']['backbone']
     for c in cfgs.values():
         c.pop('work_dir', None)
     assert cfgs['vega'] == cfgs['vega_nocontext']
-    for seed in (0, 1):
-        test = runs[f'vega/seed{seed}']['test']
-        assert 0 <= test['erc/weighted_f1'] <= 100
-        assert 'epoch_' in runs[f'vega/seed{seed}']['best_checkpoint']
+    for res in runs.values():
+        assert 0 <= res['test']['erc/weighted_f1'] <= 100
+        assert 'epoch_' in res['best_checkpoint']
     # A second call reuses the finished runs instead of training again.
-    seconds = runs['vega/seed0']['seconds']
     assert bench.main(args) == 0
-    again = json.loads((tmp_path / 'wd' / 'meld_minilm' / 'benchmark.json').read_text())
-    assert again['runs']['vega/seed0']['seconds'] == seconds
-    assert again['runs']['vega/seed0']['test'] == runs['vega/seed0']['test']
+    assert '(0 to train)' in capsys.readouterr().out
+    again = json.loads((wd / 'benchmark.json').read_text())
+    assert again['rows'][0]['runs']['0'] == report['rows'][0]['runs']['0']

@@ -1,59 +1,47 @@
-"""Real-data benchmark: text-only VEGA and SDT on MELD with MiniLM features.
+"""Real-data benchmark: text-only VEGA, SDT, an MLP and bc-LSTM on MELD (MiniLM features).
 
 One command, from a fresh clone with ``../shared`` beside it::
 
     python tools/benchmarks/meld_text_benchmark.py
 
-1. extracts all-MiniLM-L6-v2 features from ``../shared/data/meld`` (train CSV -> train
-   + a held-out 10% of its dialogues for validation; dev CSV -> test, since the MELD
-   test split is not available here) into ``data/meld_text/`` (skipped when present);
-2. trains ``configs/vega/vega_meld_text.py``, the same without dialogue context (an
-   ablation: ``model.backbone.attention_window=0``) and ``configs/sdt/sdt_meld_text.py`` for
-   each seed through ``tools/train.py`` (the MMEngine Runner; model selection on the
-   validation split, then the best checkpoint is tested);
-3. fits a context-free logistic-regression baseline on the same utterance features
-   (``C`` and the class weighting chosen on validation weighted F1);
-4. prints test weighted F1 / accuracy / macro F1 as mean +- std over the seeds.
+A recipe on top of the benchmark runner (``tools/analysis_tools/benchmark.py``):
 
-Variants: ``--no-standardize`` (raw unit-norm sentence embeddings instead of features
-standardised with training statistics) and ``--finetune-epochs N`` (MiniLM fine-tuned on
-the training split's utterance labels before extraction).  Finished runs are reused
-(their ``results.json``), so an interrupted benchmark continues where it stopped.
+1. extracts all-MiniLM-L6-v2 features from ``../shared/data/meld`` into
+   ``data/meld_text/`` (skipped when present), with MELD's split rule
+   (``vega_mm.features.meld_tables``): with ``test_sent_emo.csv`` present, train / dev
+   (model selection) / test; without it, dev is the test split and 10% of the training
+   dialogues are held out for model selection;
+2. trains each model of ``--models`` for each seed through ``tools/train.py`` (the
+   MMEngine Runner; the best epoch is chosen on validation, then tested), reusing
+   finished runs; ``vega_nocontext`` is VEGA with each utterance attending only to itself
+   (``model.backbone.attention_window=0``), an ablation of what the dialogue adds;
+3. ``logreg``: the context-free logistic regression on the same features (``C`` and
+   the class weighting chosen on validation);
+4. prints the runner's table (val and test metrics as mean +- std over the seeds) and
+   writes it with a JSON of per-class and per-branch F1 per run.
+
+Variants: ``--no-standardize`` (raw unit-norm sentence embeddings) and
+``--finetune-epochs N`` (MiniLM fine-tuned on the training split's labels first).
 """
 import argparse
-import json
-import os
 import os.path as osp
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import List, Optional
 
 from vega_mm.datasets.formats import load_conversations
-from vega_mm.evaluation import (BASELINE_METRICS, collect_run_metrics, config_class_weights,
-                                finished_run_results, logistic_regression_baseline, mean_std,
-                                results_path, run_metric, update_run_results)
+from vega_mm.evaluation import (BenchmarkEntry, benchmark_table, run_benchmark,
+                                save_benchmark)
 
-# The configs and the default data folder are found next to this checkout.
+# The configs, tools/train.py and the default data folder are found next to this checkout.
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-class BenchModel(NamedTuple):
-    """A trained model of the benchmark: config, table label, extra cfg-options."""
-    config: str
-    label: str
-    cfg_options: Tuple[str, ...] = ()
-
-
 MODELS = {
-    'vega': BenchModel('configs/vega/vega_meld_text.py', 'VEGA text-only'),
-    # VEGA with each utterance attending only to itself: what the dialogue context adds.
-    'vega_nocontext': BenchModel(
-        'configs/vega/vega_meld_text.py',
-        'VEGA text-only without context (ablation, attention window 0)',
-        ('model.backbone.attention_window=0', )),
-    'sdt': BenchModel('configs/sdt/sdt_meld_text.py', 'SDT text-only'),
+    'vega': BenchmarkEntry(osp.join(ROOT, 'configs/vega/vega_meld_text.py'), 'vega'),
+    'sdt': BenchmarkEntry(osp.join(ROOT, 'configs/sdt/sdt_meld_text.py'), 'sdt'),
+    'mlp': BenchmarkEntry(osp.join(ROOT, 'configs/baselines/mlp_meld_text.py'), 'mlp'),
+    'bclstm': BenchmarkEntry(osp.join(ROOT, 'configs/baselines/bclstm_meld_text.py'), 'bclstm'),
+    'vega_nocontext': BenchmarkEntry(osp.join(ROOT, 'configs/vega/vega_meld_text.py'),
+                                     'vega_nocontext', ('model.backbone.attention_window=0', )),
 }
 
 
@@ -62,24 +50,25 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--meld', default=osp.join(ROOT, '..', 'shared', 'data', 'meld'),
-                   help='folder with train_sent_emo.csv and dev_sent_emo.csv')
+                   help='folder with train_sent_emo.csv, dev_sent_emo.csv '
+                   '(and test_sent_emo.csv if available)')
     p.add_argument('--data-dir', default='data/meld_text',
                    help='where the feature files go (relative to the working dir)')
     p.add_argument('--work-dir', default='work_dirs/meld_text_benchmark')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--models', nargs='+', default=['vega', 'vega_nocontext', 'sdt', 'logreg'],
+    p.add_argument('--models', nargs='+', default=['vega', 'sdt', 'mlp', 'bclstm', 'logreg'],
                    choices=[*MODELS, 'logreg'])
     p.add_argument('--text-model', default='minilm', help='encoder (hub name or folder)')
     p.add_argument('--finetune-epochs', type=int, default=0,
                    help='fine-tune the encoder on training-split labels first')
     p.add_argument('--no-standardize', action='store_true',
                    help='raw sentence embeddings (no training-split standardisation)')
-    p.add_argument('--jobs', type=int, default=2,
-                   help='training runs in parallel (each gets cpu_count / jobs threads; '
-                   'on 2 cores, 2 single-threaded runs are faster than 1 with 2 threads)')
+    p.add_argument('--jobs', type=int, default=None,
+                   help='training runs in parallel (default: one per core); each gets '
+                   'cores / jobs threads')
     p.add_argument('--rerun', action='store_true', help='ignore finished runs')
     p.add_argument('--cfg-options', nargs='+', default=[],
-                   help='passed on to tools/train.py for both configs')
+                   help='passed on to tools/train.py for every model')
     p.add_argument('--tag', default='',
                    help='name of this run group (work-dir subfolder), e.g. for --cfg-options')
     return p.parse_args(argv)
@@ -110,101 +99,37 @@ def feature_file(args: argparse.Namespace) -> str:
     return out
 
 
-def baseline_class_weights() -> List[float]:
-    """The VEGA text config's class weights (chosen there on validation), offered to the
-    baseline too, so that it gets the same choices as the models."""
-    return config_class_weights(osp.join(ROOT, MODELS['vega'].config))
-
-
-def train_run(config: str, features: str, seed: int, work_dir: str,
-              cfg_options: Sequence[str], rerun: bool, threads: int = 0) -> Dict:
-    """One ``tools/train.py`` run (train, select on val, test the best checkpoint)."""
-    res = None if rerun else finished_run_results(work_dir)
-    if res is not None:
-        res.setdefault('seconds', None)
-        return res
-    ann = osp.abspath(features)
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
-           '--work-dir', work_dir, '--seed', str(seed), '--cfg-options',
-           *[f'{dl}.dataset.ann_file={ann}' for dl in
-             ('train_dataloader', 'val_dataloader', 'test_dataloader')],
-           *cfg_options]
-    os.makedirs(work_dir, exist_ok=True)
-    start = time.time()
-    env = dict(os.environ, HF_HUB_OFFLINE='1')
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    with open(osp.join(work_dir, 'stdout.log'), 'w') as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    if proc.returncode != 0 or not osp.isfile(results_path(work_dir)):
-        raise SystemExit(f'training failed ({" ".join(cmd)}); see '
-                         f'{osp.join(work_dir, "stdout.log")}')
-    return update_run_results(work_dir, seconds=time.time() - start)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    t0 = time.time()
-    features = feature_file(args)
+    features = osp.abspath(feature_file(args))
+    coll = load_conversations(features)
+    sizes = {s: sum(len(d['labels']) for d in coll.get_split(s)) for s in ('val', 'test')}
     # The configs are written for MiniLM's 384 dimensions; any other encoder
     # (--text-model) gets its own width, read from the feature file.
-    text_dim = load_conversations(features).feature_dims['text']
-    cfg_options = [f'model.backbone.input_dims.text={text_dim}', *args.cfg_options]
+    cfg_options = [*[f'{dl}.dataset.ann_file={features}' for dl in
+                     ('train_dataloader', 'val_dataloader', 'test_dataloader')],
+                   f'model.backbone.input_dims.text={coll.feature_dims["text"]}',
+                   *args.cfg_options]
+    entries = [MODELS[m] for m in args.models if m != 'logreg']
     variant = osp.splitext(osp.basename(features))[0] + (f'_{args.tag}' if args.tag else '')
-    rows, report = [], dict(features=features, seeds=args.seeds, runs={})
-    # Training runs (model x seed), `--jobs` at a time.
-    jobs = [(m, s) for m in args.models if m != 'logreg' for s in args.seeds]
-    threads = max(1, (os.cpu_count() or 1) // max(1, args.jobs))
-
-    def run(job):
-        model, seed = job
-        wd = osp.join(args.work_dir, variant, model, f'seed{seed}')
-        res = train_run(MODELS[model].config, features, seed, wd,
-                        [*cfg_options, *MODELS[model].cfg_options], args.rerun, threads)
-        print(f'{model} seed {seed}: test weighted F1 '
-              f'{run_metric(res, "test", "weighted_f1"):.2f} ({res.get("seconds") or 0:.0f} s)',
-              flush=True)
-        return res
-
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        done = dict(zip(jobs, pool.map(run, jobs)))
-    for model in args.models:
-        if model == 'logreg':
-            start = time.time()
-            lr = logistic_regression_baseline(
-                features, class_weights=(None, baseline_class_weights()))
-            report['runs']['logreg'] = lr
-            rows.append(('logistic regression (no context)',
-                         {m: [lr['test'][m]] for m in BASELINE_METRICS},
-                         [lr['val']['weighted_f1']], time.time() - start))
-            print(f'logreg: C={lr["C"]}, class weights {lr["class_weight"]} (chosen on '
-                  f'val), test {lr["test"]}', flush=True)
-            continue
-        runs = [done[(model, seed)] for seed in args.seeds]
-        report['runs'].update({f'{model}/seed{seed}': res
-                               for seed, res in zip(args.seeds, runs)})
-        rows.append((f'{MODELS[model].label} ({osp.basename(MODELS[model].config)})',
-                     collect_run_metrics(runs, 'test', BASELINE_METRICS),
-                     collect_run_metrics(runs, 'val', ['weighted_f1'])['weighted_f1'],
-                     sum(res.get('seconds') or 0.0 for res in runs)))
-    lines = [
-        f'MELD text-only, features {features} (test = MELD dev, {len(args.seeds)} seed(s) '
-        f'{args.seeds}; model selection on the held-out 10% of train)'
-        + (f'; cfg-options {args.cfg_options}' if args.cfg_options else ''), '',
-        '| model | test weighted F1 | test accuracy | test macro F1 | val weighted F1 | '
-        'run time (sum) |', '|---|---|---|---|---|---|']
-    for name, test, val, secs in rows:
-        lines.append(f'| {name} | ' + ' | '.join(mean_std(test[m]) for m in BASELINE_METRICS)
-                     + f' | {mean_std(val)} | {secs / 60:.1f} min |')
-    total = time.time() - t0
-    lines += ['', f'total wall time: {total / 60:.1f} min']
-    table = '\n'.join(lines)
-    print('\n' + table, flush=True)
-    os.makedirs(osp.join(args.work_dir, variant), exist_ok=True)
-    with open(osp.join(args.work_dir, variant, 'benchmark.md'), 'w') as f:
-        f.write(table + '\n')
-    with open(osp.join(args.work_dir, variant, 'benchmark.json'), 'w') as f:
-        json.dump(dict(report, seconds=total, table=table), f, indent=1)
+    work_dir = osp.join(args.work_dir, variant)
+    try:
+        report = run_benchmark(
+            entries, args.seeds, work_dir, osp.join(ROOT, 'tools', 'train.py'),
+            jobs=args.jobs, cfg_options=cfg_options, rerun=args.rerun,
+            baseline='logreg' if 'logreg' in args.models else None,
+            baseline_entry=MODELS['vega'],
+            log=lambda msg: print(msg, flush=True))
+    except (RuntimeError, ValueError) as exc:
+        print(f'benchmark failed: {exc}', file=sys.stderr)
+        return 1
+    title = (f'MELD text-only, features {features} ({sizes["val"]} val / {sizes["test"]} '
+             f'test utterances), {len(args.seeds)} seed(s) {args.seeds}, model selection '
+             'on val' + (f'; cfg-options {args.cfg_options}' if args.cfg_options else ''))
+    table = benchmark_table(report, title)
+    md, js = save_benchmark(report, table, work_dir)
+    print(f'\n{table}\n\ntotal wall time: {report["seconds"] / 60:.1f} min\n'
+          f'written: {md}, {js}', flush=True)
     return 0
 
 
