@@ -73,8 +73,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     from vega_mm.anchors import (AnchorClassError, anchor_build_config,
                                  build_anchor_bank_from_folder)
 
+    from vega_mm.utils.io import check_output_file
+
     torch.manual_seed(args.seed)
     try:
+        check_output_file(args.out, '--out')  # before the long work, not after
         kwargs = anchor_build_config(
             args.config, encoder=args.encoder, model=args.model, weights=args.weights,
             quick_gelu=args.quick_gelu, device=args.device, classes=args.classes,
@@ -86,7 +89,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             RuntimeError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
-    report.save(args.out)
+    try:
+        report.save(args.out)
+    except (OSError, ValueError) as exc:
+        print(f'error: could not write {args.out!r}: {exc}', file=sys.stderr)
+        return 1
     print(report.to_table())
     print(f'\nwrote {len(report.class_names)} classes x {report.dim}-d anchors to '
           f'{os.path.abspath(args.out)}')

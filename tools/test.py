@@ -9,7 +9,9 @@ import argparse
 from mmengine.config import Config
 
 from vega_mm.apis import test_checkpoint
-from vega_mm.utils import add_runner_args, export_local_rank, set_work_dir
+from vega_mm.utils import (CheckpointError, ConfigError, add_runner_args, export_local_rank,
+                           set_work_dir)
+from vega_mm.utils.io import check_output_file
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,8 +40,11 @@ def main() -> None:
     cfg.launcher = args.launcher
     set_work_dir(cfg, args.config, args.work_dir)
     try:
+        if args.out is not None:
+            check_output_file(args.out, '--out')  # before the evaluation, not after
         test_checkpoint(cfg, args.checkpoint, args.split, amp=args.amp, out=args.out)
-    except FileNotFoundError as exc:  # the checkpoint or a data file: no traceback needed
+    except (FileNotFoundError, CheckpointError, ConfigError, ValueError) as exc:
+        # the checkpoint, a data file, the config: each message names it
         raise SystemExit(f'error: {exc}')
 
 

@@ -11,7 +11,8 @@ from mmengine.config import Config
 
 from vega_mm.apis import evaluate_best_checkpoint
 from vega_mm.engine import build_runner
-from vega_mm.utils import add_runner_args, export_local_rank, set_work_dir, setup_cpu_distributed
+from vega_mm.utils import (CheckpointError, ConfigError, add_runner_args, export_local_rank,
+                           set_work_dir, setup_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,10 +73,14 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     setup_cpu_distributed(cfg, args.launcher)
-    runner = build_runner(cfg)
-    runner.train()
-    if not args.no_test:
-        evaluate_best_checkpoint(runner)
+    try:
+        runner = build_runner(cfg)
+        runner.train()
+        if not args.no_test:
+            evaluate_best_checkpoint(runner)
+    except (ConfigError, CheckpointError, FloatingPointError) as exc:
+        # errors the user can fix, each naming the key, file or step: no traceback
+        raise SystemExit(f'error: {exc}')
 
 
 if __name__ == '__main__':

@@ -80,3 +80,32 @@ def test_resuming_another_runs_checkpoint_reports_only_own_files(full_run, tmp_p
     assert os.path.dirname(res['best_checkpoint']) == str(other)
     assert os.path.isfile(res['best_checkpoint'])
     assert res['val'] == read_results(full_run['work'])['val']
+
+
+def _fails(args):
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable] + args, cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    return proc.stderr
+
+
+def test_test_tool_refuses_a_checkpoint_that_does_not_fit(full_run, tmp_path):
+    err = _fails([str(REPO / 'tools' / 'test.py'), str(full_run['cfg']),
+                  str(full_run['work'] / 'epoch_4.pth'), '--work-dir', str(tmp_path / 'w'),
+                  '--cfg-options', 'model.backbone.hidden_dim=32'])
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: checkpoint '") and 'epoch_4.pth' in last
+    assert 'tensors of another shape' in last and '[16' in last and 'Traceback' not in err
+    (tmp_path / 'preds.json').mkdir()
+    err = _fails([str(REPO / 'tools' / 'test.py'), str(full_run['cfg']),
+                  str(full_run['work'] / 'epoch_4.pth'), '--work-dir', str(tmp_path / 'w'),
+                  '--out', str(tmp_path / 'preds.json')])
+    assert 'is a directory; expected a file name' in err
+
+
+def test_train_tool_refuses_a_misspelt_top_level_key_before_training(tmp_path):
+    cfg = write_tiny_config(tmp_path, epochs=1, extra='train_cfgg = dict(max_epochs=50)\n')
+    err = _fails([TRAIN, str(cfg), '--work-dir', str(tmp_path / 'work')])
+    assert "error: " in err and "'train_cfgg' (did you mean 'train_cfg'?)" in err
+    assert not (tmp_path / 'work' / 'epoch_1.pth').exists()

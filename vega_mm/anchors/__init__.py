@@ -16,7 +16,7 @@ or from generic options and a config file (what ``tools/build_anchors.py`` does)
     report = build_anchor_bank_from_folder('faces/', **kwargs)
 """
 from .builder import (AnchorBuildReport, AnchorClassError, build_anchor_bank_from_folder,
-                      load_rgb_image, scan_class_folders)
+                      scan_class_folders)
 from .classes import (DATASET_CLASSES, EMOTION_ALIASES, IEMOCAP_DEFAULT_MAPPING,
                       canonical_emotion, parse_class_list, parse_class_mapping,
                       resolve_class_order)
@@ -26,11 +26,12 @@ from .encoders import (ENCODER_ALIASES, HFCLIPImageEncoder, ImageEncoder,
                        MMPretrainCLIPImageEncoder, OpenCLIPImageEncoder, build_image_encoder,
                        file_sha256)
 from .faces import FaceDetector, HaarCascadeFaceDetector, build_face_detector
+from .images import load_rgb_image, probe_image
 from .io import ANCHOR_FILE_FORMAT, load_anchor_file, read_anchors, save_anchor_file
 
 __all__ = [
     'AnchorBuildReport', 'AnchorClassError', 'build_anchor_bank_from_folder',
-    'load_rgb_image', 'scan_class_folders', 'DATASET_CLASSES', 'EMOTION_ALIASES',
+    'load_rgb_image', 'probe_image', 'scan_class_folders', 'DATASET_CLASSES', 'EMOTION_ALIASES',
     'IEMOCAP_DEFAULT_MAPPING', 'canonical_emotion', 'parse_class_list',
     'parse_class_mapping', 'resolve_class_order', 'ENCODER_ALIASES', 'ImageEncoder',
     'OpenCLIPImageEncoder', 'HFCLIPImageEncoder', 'MMPretrainCLIPImageEncoder',

@@ -19,61 +19,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from .classes import canonical_emotion, parse_class_list, parse_class_mapping
 from .encoders import ImageEncoder, build_image_encoder
 from .faces import FaceDetector, build_face_detector
+from .images import load_rgb_image, probe_image
 from .io import ANCHOR_FILE_FORMAT, save_anchor_file
 
 __all__ = ['AnchorBuildReport', 'AnchorClassError', 'build_anchor_bank_from_folder',
-           'load_rgb_image', 'scan_class_folders']
+           'scan_class_folders']
 
 
 class AnchorClassError(ValueError):
     """Some wanted classes have no images; the message lists all of them."""
-
-
-def load_rgb_image(path: str) -> Image.Image:
-    """Read an image file fully and return it as RGB.
-
-    EXIF orientation is applied; grayscale becomes 3-channel; transparency (RGBA, LA,
-    palette) is composited on a white background; 16-bit and float images are rescaled
-    to 8 bits.
-
-    Raises:
-        ValueError: the file is not an image or cannot be decoded (message says which).
-    """
-    try:
-        with Image.open(path) as im:
-            im.load()  # decode now: truncated and corrupt files fail here, not later
-            im = ImageOps.exif_transpose(im)
-            return _to_rgb(im)
-    except UnidentifiedImageError as exc:
-        raise ValueError('not an image (unrecognised format)') from exc
-    except Image.DecompressionBombError as exc:
-        raise ValueError(f'image too large ({exc})') from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ValueError(f'corrupt or unreadable image ({type(exc).__name__}: {exc})') from exc
-
-
-def _to_rgb(im: Image.Image) -> Image.Image:
-    if im.mode == 'RGB':
-        return im.copy()
-    if im.mode == 'P':
-        im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
-    if im.mode in ('RGBA', 'LA', 'RGBa', 'La', 'PA'):
-        rgba = im.convert('RGBA')
-        background = Image.new('RGBA', rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert('RGB')
-    if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F'):
-        arr = np.asarray(im, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        arr = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
-        return Image.fromarray(arr.round().astype(np.uint8)).convert('RGB')
-    return im.convert('RGB')  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
 @dataclass
@@ -208,6 +168,28 @@ def _list_files(folder: str) -> List[str]:
     return sorted(out, key=lambda p: os.path.relpath(p, folder).split(os.sep))
 
 
+def _empty_folder_problems(wanted: Sequence[str], sources: Mapping[str, str],
+                           with_images: set, skipped: Sequence[Tuple[str, str]]) -> List[str]:
+    problems = []
+    for name in wanted:
+        sub = sources.get(name)
+        if sub is not None and sub not in with_images:
+            n_bad = sum(1 for rel, _ in skipped if rel.startswith(sub + '/'))
+            problems.append(f'{name!r}: folder {sub!r} has no readable image '
+                            f'({n_bad} files skipped)')
+    return problems
+
+
+def _raise_class_problems(problems: Sequence[str], wanted: Sequence[str], root: str,
+                          by_class: Mapping[str, str]) -> None:
+    if problems:
+        raise AnchorClassError(
+            f'face folder {root!r}: {len(problems)} of {len(wanted)} classes have no '
+            f'images: ' + '; '.join(problems) + f'. Folders found: {sorted(by_class.values())}.'
+            " Add a subfolder of face images per class, or map a class to another one "
+            "(--map excited=happy, or class_mapping={'excited': 'happy'}).")
+
+
 def build_anchor_bank_from_folder(
         folder: str,
         encoder: Union[ImageEncoder, Mapping[str, Any]],
@@ -215,7 +197,9 @@ def build_anchor_bank_from_folder(
         class_mapping: Union[None, str, Mapping[str, str], Sequence[str]] = None,
         face_detector: Union[None, FaceDetector, Mapping[str, Any]] = None,
         batch_size: int = 32,
-        progress: bool = True) -> AnchorBuildReport:
+        progress: bool = True,
+        max_image_pixels: Optional[int] = None,
+        max_batch_pixels: int = 1 << 26) -> AnchorBuildReport:
     """Encode a folder of face images (one subfolder per class) into anchor banks.
 
     Args:
@@ -230,8 +214,13 @@ def build_anchor_bank_from_folder(
             class that has its own folder keeps its own images.
         face_detector: a :class:`~vega_mm.anchors.faces.FaceDetector`, its config, or
             ``None`` to encode whole images.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass, and at most this many decoded images are
+            held in memory at a time.
         progress: show a progress bar while encoding.
+        max_image_pixels: larger images are skipped (reported) before they are decoded;
+            default PIL's ``Image.MAX_IMAGE_PIXELS`` (see :func:`load_rgb_image`).
+        max_batch_pixels: a batch is encoded as soon as its decoded images hold this
+            many pixels (64 Mpx by default: about 200 MB of RGB), whatever its size.
 
     Returns:
         :class:`AnchorBuildReport`; ``report.save(path)`` writes the anchor file.
@@ -276,53 +265,77 @@ def build_anchor_bank_from_folder(
     used = set(sources.values())
     unused = [f for f in sorted(by_class.values()) if f not in used]
 
-    # 2. Read every image of the folders in use (each folder once).
-    detector = build_face_detector(face_detector)
-    images: Dict[str, List[Image.Image]] = {}
-    rel_paths: Dict[str, List[str]] = {}
+    # 2. Read and encode every image of the folders in use (each folder once), a batch
+    #    at a time: decoded images are dropped once encoded, so memory stays bounded
+    #    by the batch (at most batch_size images and max_batch_pixels pixels).
+    order = sorted(used)
+    rel_paths: Dict[str, List[str]] = {sub: [] for sub in order}
+    feats_of: Dict[str, List[torch.Tensor]] = {sub: [] for sub in order}
     skipped: List[Tuple[str, str]] = []
     faces_not_found: List[str] = []
-    for sub in sorted(used):
-        images[sub], rel_paths[sub] = [], []
+    files = []
+    for sub in order:  # a first look at every file, so that class problems come first
         for path in _list_files(os.path.join(root, sub)):
-            rel = os.path.relpath(path, root).replace(os.sep, '/')
             try:
-                img = load_rgb_image(path)
+                probe_image(path, max_image_pixels)
             except ValueError as exc:
-                skipped.append((rel, str(exc)))
+                skipped.append((os.path.relpath(path, root).replace(os.sep, '/'), str(exc)))
                 continue
-            if detector is not None:
-                img, found = detector.crop(img)
-                if not found:
-                    faces_not_found.append(rel)
-            images[sub].append(img)
-            rel_paths[sub].append(rel)
-    for name in wanted:
-        sub = sources.get(name)
-        if sub is not None and not images[sub]:
-            n_bad = sum(1 for rel, _ in skipped if rel.startswith(sub + '/'))
-            problems.append(f'{name!r}: folder {sub!r} has no readable image '
-                            f'({n_bad} files skipped)')
-    if problems:
-        raise AnchorClassError(
-            f'face folder {root!r}: {len(problems)} of {len(wanted)} classes have no '
-            f'images: ' + '; '.join(problems) + f'. Folders found: {sorted(by_class.values())}.'
-            " Add a subfolder of face images per class, or map a class to another one "
-            "(--map excited=happy, or class_mapping={'excited': 'happy'}).")
-
-    # 3. Encode every distinct image once.
+            files.append((sub, path))
+    _raise_class_problems(problems + _empty_folder_problems(
+        wanted, sources, {sub for sub, _ in files}, skipped), wanted, root, by_class)
+    detector = build_face_detector(face_detector)
     encoder = build_image_encoder(encoder)
-    order = sorted(used)
-    flat = [im for sub in order for im in images[sub]]
-    t0 = time.perf_counter()
-    feats = encoder.encode(flat, batch_size=batch_size, progress=progress)
-    encode_seconds = time.perf_counter() - t0
-    offsets, start = {}, 0
-    for sub in order:
-        offsets[sub] = (start, start + len(images[sub]))
-        start += len(images[sub])
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(files), desc=f'encoding ({encoder.identity.get("model")})',
+                   unit='img')
+    batch: List[Tuple[str, Image.Image]] = []
+    encode_seconds = 0.0
 
-    exemplars = [feats[slice(*offsets[sources[n]])].clone() for n in wanted]
+    def flush() -> None:
+        nonlocal encode_seconds
+        if not batch:
+            return
+        t0 = time.perf_counter()
+        feats = encoder.encode([im for _, im in batch], batch_size=batch_size)
+        encode_seconds += time.perf_counter() - t0
+        for (sub, _), feat in zip(batch, feats):
+            feats_of[sub].append(feat)
+        batch.clear()
+
+    pixels = 0
+    for sub, path in files:
+        rel = os.path.relpath(path, root).replace(os.sep, '/')
+        if bar is not None:
+            bar.update(1)
+        try:
+            img = load_rgb_image(path, max_pixels=max_image_pixels)
+        except ValueError as exc:
+            skipped.append((rel, str(exc)))
+            continue
+        if detector is not None:
+            img, found = detector.crop(img)
+            if not found:
+                faces_not_found.append(rel)
+        batch.append((sub, img))
+        rel_paths[sub].append(rel)
+        pixels += img.width * img.height
+        if len(batch) >= batch_size or pixels >= max_batch_pixels:
+            flush()
+            pixels = 0
+    flush()
+    if bar is not None:
+        bar.close()
+    # files that passed the first look but could not be decoded
+    _raise_class_problems(_empty_folder_problems(
+        wanted, sources, {sub for sub in order if rel_paths[sub]}, skipped), wanted, root,
+        by_class)
+    stacked = {sub: torch.stack(feats_of[sub]) for sub in order if feats_of[sub]}
+    n_images = sum(len(v) for v in feats_of.values())
+
+    exemplars = [stacked[sources[n]].clone() for n in wanted]
     return AnchorBuildReport(
         root=root,
         class_names=list(wanted),
@@ -335,7 +348,7 @@ def build_anchor_bank_from_folder(
         faces_not_found=faces_not_found,
         face_detector=detector.config() if detector is not None else None,
         unused_folders=unused,
-        n_images=len(flat),
+        n_images=n_images,
         encode_seconds=encode_seconds,
         total_seconds=time.perf_counter() - t_start,
     )

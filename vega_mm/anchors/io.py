@@ -10,12 +10,14 @@ list, dimension).  Files are read with ``weights_only=True``: they hold tensors 
 containers only, so a hostile file cannot run code.  Published files (no ``meta``) are
 read unchanged: their class order is the order of ``anchor_img_dict``.
 """
+import io
 import os
 import warnings
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
+from vega_mm.utils.io import atomic_write_bytes
 from .classes import resolve_class_order
 
 __all__ = ['ANCHOR_FILE_FORMAT', 'load_anchor_file', 'read_anchors', 'save_anchor_file']
@@ -110,8 +112,12 @@ def save_anchor_file(path: str, class_names: List[str], exemplars: List[torch.Te
     ``meta`` must hold plain Python values (str, int, float, bool, None, list, dict) so
     that the file loads with ``weights_only=True``.
 
+    The file is written atomically (temporary file, then rename): an interrupted save
+    leaves the previous file, if any, untouched.
+
     Raises:
-        ValueError: names and exemplar banks disagree, a bank is empty or dimensions differ.
+        ValueError: names and exemplar banks disagree, a bank is empty, dimensions differ
+            or an exemplar holds NaN/Inf; ``path`` is a directory.
     """
     class_names = [str(n) for n in class_names]
     if len(class_names) != len(exemplars):
@@ -125,6 +131,13 @@ def save_anchor_file(path: str, class_names: List[str], exemplars: List[torch.Te
             raise ValueError(
                 f'save_anchor_file({path!r}): class {name!r} has exemplars of shape '
                 f'{tuple(e.shape)}; expected [K >= 1, {exemplars[0].shape[-1]}]')
+    bad = [n for n, e in zip(class_names, exemplars) if not bool(torch.isfinite(e).all())]
+    if bad:
+        raise ValueError(f'save_anchor_file({path!r}): the exemplars of {bad} hold NaN or '
+                         'Inf; nothing was written')
+    if os.path.isdir(path):
+        raise ValueError(f'save_anchor_file({path!r}): the path is a directory; expected '
+                         'a file name such as anchors.pt')
     centers = torch.stack([e.mean(0) for e in exemplars])
     meta = dict(meta or {})
     meta.setdefault('format', ANCHOR_FILE_FORMAT)
@@ -135,8 +148,9 @@ def save_anchor_file(path: str, class_names: List[str], exemplars: List[torch.Te
         'anchor_img_dict': {n: {'feature': e} for n, e in zip(class_names, exemplars)},
         'meta': meta,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    torch.save(obj, path)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def read_anchors(path: str,

@@ -13,8 +13,8 @@ from typing import Any, Callable, IO, Mapping, Optional
 
 import numpy as np
 
-__all__ = ['atomic_savez', 'atomic_write_bytes', 'atomic_write_json', 'file_digest',
-           'update_digest']
+__all__ = ['atomic_savez', 'atomic_write_bytes', 'atomic_write_json', 'check_output_file',
+           'file_digest', 'update_digest']
 
 _CHUNK = 1 << 20
 
@@ -91,6 +91,34 @@ def atomic_write_json(path: str, obj: Any, indent: Optional[int] = None) -> str:
     """
     text = json.dumps(obj, indent=indent)  # serialise first: a bad object writes nothing
     return _atomic_write(path, lambda f: f.write(text.encode('utf-8')))
+
+
+def check_output_file(path: str, what: str = 'output') -> str:
+    """Check, before long work starts, that a file can be written at ``path``.
+
+    Args:
+        path: the file to be written (it may exist: it will be replaced).
+        what: how the message calls it (``'--out'``, ``'feature file'``, ...).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: ``path`` is a directory, a folder on its way is a file, or the
+            folder it goes to cannot be written.
+    """
+    path = os.fspath(path)
+    if not path or path.endswith(os.sep) or os.path.isdir(path):
+        raise ValueError(f'{what} {path!r} is a directory; expected a file name')
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = folder
+    while not os.path.exists(existing):  # the nearest folder that exists
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f'{what} {path!r}: {existing!r} is a file, not a folder')
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f'{what} {path!r}: folder {existing!r} is not writable')
+    return path
 
 
 def update_digest(digest: Any, path: str, max_bytes: Optional[int] = None,

@@ -14,6 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 import numpy as np
 
 from vega_mm.utils.io import atomic_savez
+from vega_mm.datasets.meta import MODALITIES
 from .collection import SPLITS, ConversationCollection, validate_collection
 
 __all__ = ['save_native', 'load_native', 'NATIVE_FORMAT', 'NATIVE_VERSION']
@@ -114,6 +115,53 @@ def save_native(path: str,
     return path
 
 
+def _is_list_of(value: Any, kinds: tuple) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, kinds) and not isinstance(v, bool) for v in value)
+
+
+# meta key -> (check, what it must be); keys marked optional may also be null/absent
+_META_TYPES = {
+    'classes': (lambda v: _is_list_of(v, (str, )) and len(v) > 0,
+                'a non-empty list of class names'),
+    'modalities': (lambda v: _is_list_of(v, (str, )) and set(v) <= set(MODALITIES),
+                   f'a list of modality names from {list(MODALITIES)}'),
+    'dialogue_ids': (lambda v: _is_list_of(v, (str, int)), 'a list of dialogue ids'),
+    'splits': (lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and _is_list_of(x, (str, int)) for k, x in v.items()),
+        'a dict split -> list of dialogue ids'),
+    'num_speakers': (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+                     'an integer >= 1'),
+}
+_OPTIONAL_META_TYPES = {
+    'version': (lambda v: isinstance(v, int) and not isinstance(v, bool), 'an integer'),
+    'speaker_names': (lambda v: _is_list_of(v, (str, )), 'a list of names'),
+    'utterance_ids': (lambda v: isinstance(v, list) and all(
+        u is None or _is_list_of(u, (str, int)) for u in v),
+        'a list (one entry per dialogue) of lists of ids'),
+    'extra': (lambda v: isinstance(v, dict), 'a dict'),
+}
+
+
+def _check_meta_types(meta: Dict[str, Any], path: str) -> None:
+    """Every key of the JSON index has the type the format says (a string where a list
+    is expected would otherwise be read as a list of characters)."""
+    for key, (ok, what) in _META_TYPES.items():
+        if key not in meta:
+            raise ValueError(f'{path}: meta has no {key!r}')
+        if not ok(meta[key]):
+            raise ValueError(f'{path}: meta {key!r} must be {what}, got '
+                             f'{type(meta[key]).__name__} {str(meta[key])[:80]!r}')
+    for key, (ok, what) in _OPTIONAL_META_TYPES.items():
+        if meta.get(key) is not None and not ok(meta[key]):
+            raise ValueError(f'{path}: meta {key!r} must be {what} or null, got '
+                             f'{type(meta[key]).__name__} {str(meta[key])[:80]!r}')
+    uids = meta.get('utterance_ids')
+    if uids is not None and len(uids) != len(meta['dialogue_ids']):
+        raise ValueError(f"{path}: meta 'utterance_ids' has {len(uids)} entries for "
+                         f"{len(meta['dialogue_ids'])} dialogues")
+
+
 def load_native(path: str) -> ConversationCollection:
     """Read a native ``.npz`` file (with ``allow_pickle=False``) and validate it.
 
@@ -139,13 +187,14 @@ def load_native(path: str) -> ConversationCollection:
         raise ValueError(f'{path}: meta is not a JSON index ({e})') from e
     if not isinstance(meta, dict) or meta.get('format') != NATIVE_FORMAT:
         raise ValueError(f'{path}: meta format is not {NATIVE_FORMAT!r}')
-    if int(meta.get('version', 0)) > NATIVE_VERSION:
+    _check_meta_types(meta, path)
+    if (meta.get('version') or 0) > NATIVE_VERSION:
         raise ValueError(f'{path}: format version {meta["version"]} is newer than this '
                          f'vega_mm reads ({NATIVE_VERSION}); update vega_mm')
-    for key in ('classes', 'modalities', 'dialogue_ids', 'splits', 'num_speakers'):
-        if key not in meta:
-            raise ValueError(f'{path}: meta has no {key!r}')
     offsets, speakers, labels = arrays['offsets'], arrays['speakers'], arrays['labels']
+    if offsets.ndim != 1 or offsets.dtype.kind not in 'iu':
+        raise ValueError(f'{path}: offsets must be a 1-d integer array, got '
+                         f'{offsets.dtype} of shape {offsets.shape}')
     # Files from other writers may use narrower integer types; the contract is int64.
     if speakers.dtype.kind in 'iu':
         speakers = speakers.astype(np.int64, copy=False)

@@ -126,6 +126,12 @@ class AnchorBank(nn.Module):
             key = prefix + name
             if key in state_dict and state_dict[key].shape != getattr(self, name).shape:
                 setattr(self, name, torch.empty_like(state_dict[key], device=self.centers.device))
+        for name in ('exemplars', 'centers'):
+            # the third way anchors enter (after files and random ones): a checkpoint
+            value = state_dict.get(prefix + name)
+            if value is not None and not bool(torch.isfinite(value).all()):
+                raise ValueError(f'{prefix}{name}: the anchors being loaded hold NaN or Inf '
+                                 '(a checkpoint of a diverged run?); refusing them')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         if prefix + 'num_exemplars' in state_dict:
             self.filled = bool((state_dict[prefix + 'num_exemplars'] > 0).all())
