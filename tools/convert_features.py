@@ -17,6 +17,7 @@ from typing import List, Optional
 
 from vega_mm.datasets.formats import load_conversations, save_native
 from vega_mm.datasets.synthetic import make_synthetic_conversations
+from vega_mm.utils.io import check_output_file
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -47,6 +48,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
+        check_output_file(args.paths[-1], 'OUTPUT')  # before reading the input
         if args.synthetic:
             coll = make_synthetic_conversations(seed=args.seed)
         else:

@@ -137,6 +137,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from vega_mm.features import extract_features
     from vega_mm.features.table import ConversationTableError
     from vega_mm.features.media import MediaError
+    from vega_mm.utils.io import check_output_file
     modalities = 'auto' if args.modalities == ['auto'] else args.modalities
     visual = None
     if args.anchors is not None:
@@ -149,6 +150,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                       num_frames=args.num_frames)
     start = time.time()
     try:
+        check_output_file(args.out, 'output')  # before the extraction, not after it
         summary = extract_features(
             args.out, build_tables(args), modalities=modalities,
             text=dict(model=args.text_model, pooling=args.text_pooling,
