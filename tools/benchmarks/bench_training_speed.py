@@ -1,104 +1,300 @@
-"""Training and inference speed of a vega_mm config, in utterances per second.
+"""Training and inference speed of vega_mm models on synthetic dialogues, in one table.
 
-Runs the model's train step (forward, backward, AdamW update) and predict step on
-batches from the config's training set, or on random IEMOCAP-shaped dialogues with
-``--random``, and prints the numbers.  Not a test: numbers depend on the machine.
+For each dialogue shape (MELD-like, IEMOCAP-like, fixed lengths) and precision (fp32,
+bf16 autocast) it runs training steps (forward, backward, optimizer step) and inference
+steps on random dialogues and prints utterances/s, the peak memory the run added, and
+where training time goes (data = padding by the data preprocessor, forward, backward,
+optimizer).  ``--compare REF`` runs the same measurements on another checkout (e.g.
+today's main: ``git worktree add /tmp/vega_ref <commit>``) in the same invocation,
+alternating between the two, and prints the ratios.  Not a test: numbers depend on the
+machine and on what else runs on it.
 
-    python tools/benchmarks/bench_training_speed.py configs/vega/vega_synthetic.py
-    python tools/benchmarks/bench_training_speed.py configs/vega/vega_iemocap.py --random
+    python tools/benchmarks/bench_training_speed.py
+    python tools/benchmarks/bench_training_speed.py --compare /tmp/vega_ref --repeats 3
+    python tools/benchmarks/bench_training_speed.py --shapes meld --precisions fp32 \\
+        --cfg-options model.backbone.type=SDTBackbone   # the reference implementation
+
+Every measurement runs in a fresh subprocess whose ``PYTHONPATH`` and working directory
+are the checkout being measured, so each side imports its own ``vega_mm`` and configs.
+Models are built from the config of each shape (the checkout's own file) with random
+weights; anchor files that are not present are replaced by random anchors of the
+configured dimension (speed does not depend on their values).
 """
 import argparse
+import json
+import os
 import os.path as osp
+import statistics
+import subprocess
+import sys
+import threading
 import time
 
-import torch
-from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
-from mmengine.optim import OptimWrapper
-from mmengine.registry import init_default_scope
+# Shapes: config, dialogues (count, shortest, longest), batch size.  MELD-like: the
+# issue's 200 dialogues of 2-19 utterances.  IEMOCAP-like: 54 dialogues of 24-72
+# utterances (IEMOCAP's training dialogues average 48).  Fixed lengths: about 1000
+# utterances each (at least one batch).
+SHAPES = {
+    'meld': ('configs/vega/vega_meld.py', 200, 2, 19),
+    'iemocap': ('configs/vega/vega_iemocap.py', 54, 24, 72),
+    **{f'len{n}': ('configs/vega/vega_iemocap.py', 9 * max(1, round(1000 / (9 * n))), n, n)
+       for n in (10, 50, 200, 500)},
+}
+BATCH = 9
+PHASES = ('data', 'forward', 'backward', 'optimizer')
 
-import vega_mm  # noqa: F401
-from vega_mm.registry import DATASETS, MODELS
-from vega_mm.structures import ConversationDataSample
-from vega_mm.utils import apply_modalities
+
+# ----------------------------------------------------------------------------- worker
+class PeakRSS:
+    """Peak resident memory of this process while in the block, sampled every 2 ms, in
+    MB above the value at entry (glibc returns freed large blocks to the system, see
+    ``MALLOC_MMAP_THRESHOLD_`` in :func:`run_worker`)."""
+
+    def __enter__(self):
+        self.base = self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    def _watch(self):
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, self._rss())
+
+    @staticmethod
+    def _rss() -> float:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+    @property
+    def added_mb(self) -> float:
+        return self.peak - self.base
 
 
-def random_batches(cfg, num_batches: int, batch_size: int, length: int):
-    model = cfg.model
-    dims = model.backbone.input_dims
-    modalities = model.get('modalities') or tuple(dims)
-    dims = {m: dims[m] for m in modalities}
-    num_classes = len(model.classes) if model.get('classes') else model.num_classes
-    speakers = model.backbone.num_speakers
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(num_batches):
+def _model_cfg(config: str, cfg_options):
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    try:  # the modalities declaration (absent from older checkouts)
+        from vega_mm.utils import apply_modalities
+        cfg = apply_modalities(cfg)
+    except ImportError:
+        pass
+    vega = cfg.model.get('vega_head') or {}
+    bank = vega.get('anchor_bank')
+    if bank is not None and bank.get('anchor_file') and not osp.isfile(bank.anchor_file):
+        bank.update(anchor_file=None, random_anchors=True, dim=bank.get('dim') or 512)
+    return cfg
+
+
+def _dialogues(model_cfg, count: int, shortest: int, longest: int, seed: int = 0):
+    """Batches of random dialogues as ``pseudo_collate`` gives them."""
+    import torch
+    from vega_mm.structures import ConversationDataSample
+    backbone = model_cfg.get('backbone') or model_cfg.get('neck')  # 'neck': older name
+    dims = dict(backbone.input_dims)
+    if model_cfg.get('modalities'):
+        dims = {m: dims[m] for m in model_cfg.modalities}
+    classes = len(model_cfg.classes) if model_cfg.get('classes') else \
+        model_cfg.head.num_classes
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(shortest, longest + 1, (count, ), generator=gen).tolist()
+    batches = []
+    for start in range(0, count, BATCH):
         inputs, samples = [], []
-        for i in range(batch_size):
-            inputs.append({m: torch.randn(length, d, generator=gen) for m, d in dims.items()})
-            s = ConversationDataSample(metainfo=dict(dialogue_id=str(i)))
-            s.set_gt_label(torch.randint(0, num_classes, (length, ), generator=gen))
-            s.set_speaker(torch.randint(0, speakers, (length, ), generator=gen))
+        for i, n in enumerate(lengths[start:start + BATCH]):
+            inputs.append({m: torch.randn(n, d, generator=gen) for m, d in dims.items()})
+            s = ConversationDataSample(metainfo=dict(dialogue_id=str(start + i)))
+            s.set_gt_label(torch.randint(0, classes, (n, ), generator=gen))
+            s.set_speaker(torch.randint(0, backbone.num_speakers, (n, ), generator=gen))
             samples.append(s)
-        yield dict(inputs=inputs, data_samples=samples)
+        batches.append(dict(inputs=inputs, data_samples=samples))
+    return batches
 
 
-def dataset_batches(cfg, num_batches: int, batch_size: int):
-    ds = DATASETS.build(cfg.train_dataloader.dataset)
-    for b in range(num_batches):
-        idx = [(b * batch_size + i) % len(ds) for i in range(batch_size)]
-        yield pseudo_collate([ds[i] for i in idx])
+def measure(config: str, shape: tuple, precisions, cfg_options=None) -> dict:
+    """Train and inference speed of one config on one dialogue shape, per precision."""
+    import torch
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+
+    from vega_mm.registry import MODELS
+    init_default_scope('vega_mm')
+    cfg = _model_cfg(config, cfg_options)
+    batches = _dialogues(cfg.model, *shape)
+    warmup = _dialogues(cfg.model, BATCH, 4, 4, seed=1)[0]
+    utterances = sum(len(s.gt_label) for b in batches for s in b['data_samples'])
+    results = {}
+    for precision in precisions:
+        torch.manual_seed(0)
+        autocast = dict(device_type='cpu', dtype=torch.bfloat16,
+                        enabled=precision == 'bf16')
+        with PeakRSS() as memory:
+            model = MODELS.build(cfg.model)
+            parameters = sum(p.numel() for p in model.parameters())
+            # The same optimizer as the config, with autocast done here (as the bf16
+            # optim wrapper does), so that both checkouts run the same steps.
+            optim_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
+            optim_cfg.pop('dtype', None)
+            optim = build_optim_wrapper(model, optim_cfg)
+            model.train()
+            times = dict.fromkeys(PHASES, 0.0)
+            for i, batch in enumerate([warmup] + batches):
+                marks = [time.perf_counter()]
+                with torch.autocast(**autocast):
+                    data = model.data_preprocessor(batch, True)
+                    marks.append(time.perf_counter())
+                    loss, _ = model.parse_losses(model(**data, mode='loss'))
+                marks.append(time.perf_counter())
+                loss.backward()
+                marks.append(time.perf_counter())
+                optim.step()
+                optim.zero_grad()
+                marks.append(time.perf_counter())
+                if i:  # not the warm-up step
+                    for phase, a, b in zip(PHASES, marks, marks[1:]):
+                        times[phase] += b - a
+            model.eval()
+            with torch.no_grad(), torch.autocast(**autocast):
+                model.test_step(warmup)
+                start = time.perf_counter()
+                for batch in batches:
+                    model.test_step(batch)
+                infer = time.perf_counter() - start
+        train = sum(times.values())
+        results[precision] = dict(
+            train=utterances / train, infer=utterances / infer, peak_mb=memory.added_mb,
+            split={k: v / train for k, v in times.items()})
+        del model, optim
+    import vega_mm
+    return dict(results=results, utterances=utterances, package=vega_mm.__file__,
+                threads=torch.get_num_threads(), parameters=parameters)
+
+
+# ----------------------------------------------------------------------------- driver
+def run_worker(checkout: str, shape: str, args) -> dict:
+    """One measurement in a subprocess that imports ``checkout``'s vega_mm."""
+    env = dict(os.environ, PYTHONPATH=checkout, OMP_NUM_THREADS=str(args.threads),
+               MALLOC_MMAP_THRESHOLD_='131072')
+    job = dict(config=args.config or SHAPES[shape][0], shape=SHAPES[shape][1:],
+               precisions=args.precisions, cfg_options=args.cfg_options,
+               threads=args.threads)
+    proc = subprocess.run([sys.executable, osp.abspath(__file__), '--worker', json.dumps(job)],
+                          cwd=checkout, env=env, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
+    if proc.returncode or not lines:
+        raise SystemExit(f'benchmark of {shape} in {checkout} failed (exit '
+                         f'{proc.returncode}):\n{proc.stderr[-3000:]}')
+    result = json.loads(lines[-1])
+    expected = osp.realpath(checkout)
+    if not osp.realpath(result['package']).startswith(expected + os.sep):
+        raise SystemExit(f'the worker for {checkout} imported vega_mm from '
+                         f"{result['package']}, not from that checkout")
+    return result
+
+
+def spread(values) -> str:
+    """Median and range of repeated measurements, e.g. '412 (398-430)'."""
+    med = statistics.median(values)
+    fmt = (lambda v: f'{v:.2f}') if med < 10 else (lambda v: f'{v:.0f}')
+    return fmt(med) if len(values) == 1 else f'{fmt(med)} ({fmt(min(values))}-' \
+        f'{fmt(max(values))})'
+
+
+def table(runs: dict, args) -> str:
+    """runs[(side, shape)] = list of worker results, one per repeat."""
+    head = ['shape', 'precision', 'train utt/s', 'infer utt/s', 'peak MB',
+            'data/fwd/bwd/opt %']
+    if args.compare:
+        head += ['REF train', 'REF infer', 'REF peak MB', 'train x', 'infer x',
+                 'train x REF fp32']
+    rows = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for shape in args.shapes:
+        ours = runs[('ours', shape)]
+        for precision in args.precisions:
+            res = [r['results'][precision] for r in ours]
+            split = '/'.join(f"{statistics.median(r['split'][p] for r in res) * 100:.0f}"
+                             for p in PHASES)
+            cells = [shape, precision, spread([r['train'] for r in res]),
+                     spread([r['infer'] for r in res]), spread([r['peak_mb'] for r in res]),
+                     split]
+            if args.compare:
+                ref = [r['results'][precision] for r in runs[('ref', shape)]]
+                ref32 = [r['results']['fp32'] for r in runs[('ref', shape)]] \
+                    if 'fp32' in args.precisions else None
+                # ratios of runs made next to each other, then their median and range
+                cells += [spread([r['train'] for r in ref]), spread([r['infer'] for r in ref]),
+                          spread([r['peak_mb'] for r in ref]),
+                          spread([a['train'] / b['train'] for a, b in zip(res, ref)]),
+                          spread([a['infer'] / b['infer'] for a, b in zip(res, ref)]),
+                          spread([a['train'] / b['train'] for a, b in zip(res, ref32)])
+                          if ref32 else '']
+            rows.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(rows)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config', help='one config for every shape (default: the '
+                        "shape's own: vega_meld.py for meld, vega_iemocap.py otherwise)")
+    parser.add_argument('--shapes', nargs='+', default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument('--precisions', nargs='+', default=['fp32', 'bf16'],
+                        choices=['fp32', 'bf16'])
+    parser.add_argument('--compare', metavar='REF', help='another checkout to measure '
+                        'alternately with this one (its own configs and package)')
+    parser.add_argument('--repeats', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--cfg-options', nargs='+', default=None,
+                        help='key=value overrides for this checkout\'s configs only')
+    parser.add_argument('--worker', help=argparse.SUPPRESS)
+    return parser.parse_args()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config')
-    parser.add_argument('--random', action='store_true',
-                        help='random dialogues shaped like the config (no data files)')
-    parser.add_argument('--length', type=int, default=48,
-                        help='utterances per random dialogue (IEMOCAP averages ~48)')
-    parser.add_argument('--batches', type=int, default=10)
-    parser.add_argument('--threads', type=int, default=None)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    init_default_scope('vega_mm')
-    cfg = apply_modalities(Config.fromfile(args.config))
-    bank = (cfg.model.get('vega_head') or {}).get('anchor_bank')
-    if bank is not None and bank.get('anchor_file') and not osp.isfile(bank.anchor_file):
-        # Speed does not depend on the anchors' values, only on their shape: random
-        # anchors of the configured dimension stand in for a file that is not here.
-        bank.update(anchor_file=None, random_anchors=True, dim=bank.get('dim') or 512)
-    model = MODELS.build(cfg.model)
-    bs = cfg.train_dataloader.batch_size
-    make = (lambda: random_batches(cfg, args.batches, bs, args.length)) if args.random \
-        else (lambda: dataset_batches(cfg, args.batches, bs))
-    batches = list(make())
-    optim = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-4))
-    n_params = sum(p.numel() for p in model.parameters())
-
-    def utterances(batch):
-        first = batch['inputs']
-        first = next(iter(first.values())) if isinstance(first, dict) else \
-            [next(iter(x.values())) for x in first]
-        return sum(int(x.shape[0]) for x in first)
-
-    model.train()
-    model.train_step(batches[0], optim)  # warm-up
-    start, count = time.perf_counter(), 0
-    for batch in batches:
-        model.train_step(batch, optim)
-        count += utterances(batch)
-    train_rate = count / (time.perf_counter() - start)
-    model.eval()
-    start, count = time.perf_counter(), 0
-    with torch.no_grad():
-        for batch in batches:
-            model.test_step(batch)
-            count += utterances(batch)
-    infer_rate = count / (time.perf_counter() - start)
-    print(f'config: {args.config}  parameters: {n_params / 1e6:.2f} M  '
-          f'batch: {bs} dialogues  threads: {torch.get_num_threads()}')
-    print(f'train: {train_rate:.0f} utterances/s   inference: {infer_rate:.0f} utterances/s')
+    args = parse_args()
+    if args.worker:
+        job = json.loads(args.worker)
+        import torch
+        torch.set_num_threads(job['threads'])
+        print(json.dumps(measure(job['config'], tuple(job['shape']), job['precisions'],
+                                 job['cfg_options'])))
+        return
+    if args.cfg_options:
+        from mmengine.config import DictAction
+        opts = argparse.Namespace()
+        DictAction(option_strings=[], dest='o')(None, opts, args.cfg_options)
+        args.cfg_options = opts.o
+    here = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    sides = [('ours', here)] + ([('ref', osp.abspath(args.compare))] if args.compare else [])
+    runs = {}
+    for repeat in range(args.repeats):
+        for shape in args.shapes:
+            # alternate which side goes first, so drifting load hits both alike
+            for side, checkout in (sides if repeat % 2 == 0 else sides[::-1]):
+                opts = args.cfg_options if side == 'ours' else None
+                result = run_worker(checkout, shape, argparse.Namespace(
+                    **{**vars(args), 'cfg_options': opts}))
+                runs.setdefault((side, shape), []).append(result)
+                print(f'[{repeat + 1}/{args.repeats}] {side} {shape}: ' + ', '.join(
+                    f"{p} train {r['train']:.0f} infer {r['infer']:.0f} utt/s"
+                    for p, r in result['results'].items()), flush=True)
+    first = runs[('ours', args.shapes[0])][0]
+    print(f"\nthreads: {first['threads']}  parameters ({args.shapes[0]}): "
+          f"{first['parameters'] / 1e6:.1f} M  batch: {BATCH} dialogues  repeats: "
+          f'{args.repeats}  (median, range in brackets)')
+    print('shapes: ' + '; '.join(f'{k} = {v[1]} dialogues of {v[2]}-{v[3]} utterances, '
+                                 f'{osp.basename(args.config or v[0])}'
+                                 for k, v in SHAPES.items() if k in args.shapes))
+    if args.compare:
+        print(f'REF = {args.compare}; "x" columns: this checkout / REF, per pair of '
+              'adjacent runs')
+    print(table(runs, args))
 
 
 if __name__ == '__main__':

@@ -6,7 +6,9 @@ model = dict(
     type='ConversationClassifier',
     data_preprocessor=dict(type='ConversationDataPreprocessor'),
     backbone=dict(
-        type='SDTBackbone',
+        # SDTBackbone's maths computed as a few batched products (same outputs, same
+        # checkpoint keys); type='SDTBackbone' is the per-pair reference implementation.
+        type='FusedSDTBackbone',
         hidden_dim=768,
         num_heads=4,
         num_layers=1,
