@@ -17,6 +17,7 @@ import os.path as osp
 
 from vega_mm.apis import init_model, predict_dialogues
 from vega_mm.datasets.formats import load_conversations
+from vega_mm.utils.io import check_output_file
 
 
 def main() -> None:
@@ -33,6 +34,10 @@ def main() -> None:
     for path in (args.config, args.checkpoint, args.features):
         if not osp.isfile(path):
             raise SystemExit(f'{path!r} does not exist')
+    try:
+        check_output_file(args.out, '--out')  # before the model runs, not after
+    except ValueError as exc:
+        raise SystemExit(f'error: {exc}')
     model = init_model(args.config, args.checkpoint, device=args.device)
     data = load_conversations(args.features)
     dialogues = data.dialogues
