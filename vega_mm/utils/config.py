@@ -1,5 +1,6 @@
 """Config-level derivations and checks that MMEngine's merging cannot express."""
 import difflib
+import os
 from typing import Any, Iterator, List, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict
@@ -155,6 +156,7 @@ def check_config(cfg: Config) -> Config:
       whose name starts with ``_``, or a variable whose value is used by such a key
       (MMEngine silently drops unknown keys, so a typo such as ``train_cfgg`` would
       train with the defaults);
+    - ``work_dir`` is not a file;
     - ``train_cfg.max_epochs`` / ``max_iters`` is at least 1;
     - the checkpoint hook's ``save_best`` and early stopping's ``monitor`` name a metric
       the validation evaluator produces (MMEngine fails only after the first epoch).
@@ -177,6 +179,10 @@ def check_config(cfg: Config) -> Config:
         raise ConfigError(
             f'{cfg.filename}: top-level key(s) {", ".join(hints)} are read by nothing: '
             'MMEngine would ignore them. Fix the name, or start a helper variable with "_"')
+    work_dir = cfg.get('work_dir')
+    if isinstance(work_dir, str) and os.path.exists(work_dir) and not os.path.isdir(work_dir):
+        raise ConfigError(f'{cfg.filename}: work_dir={work_dir!r} is a file; expected a '
+                          'folder (where logs and checkpoints go)')
     train_cfg = cfg.get('train_cfg')
     if isinstance(train_cfg, dict):
         for key in ('max_epochs', 'max_iters'):
