@@ -106,3 +106,16 @@ def test_auto_resume_without_any_intact_checkpoint_is_an_error(tiny_cfg, tmp_pat
     runner = build_runner(tiny_cfg)
     with pytest.raises(CheckpointError, match='no intact checkpoint'):
         runner.load_or_resume()
+
+
+def test_nan_loss_stops_training_before_any_checkpoint(tiny_cfg, tmp_path):
+    runner = build_runner(tiny_cfg)
+
+    def poison(module, args, kwargs):  # one NaN feature in the first batch
+        if kwargs.get('mode') == 'loss':
+            kwargs['inputs']['feats']['text'][0, 0, 0] = float('nan')
+    runner.model.register_forward_pre_hook(poison, with_kwargs=True)
+    with pytest.raises(FloatingPointError, match=r'non-finite loss at epoch 1, iteration 1 '
+                       r'\(batch 1 of the epoch\): loss_'):
+        runner.train()
+    assert not list((tmp_path / 'work').glob('*.pth'))
