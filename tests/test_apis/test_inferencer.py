@@ -59,7 +59,13 @@ def test_unknown_speakers_share_other_or_fail(text_model, train_meta):
     names = train_meta['speaker_names']
     assert names[-1] == 'other'  # the slice has more speakers than the 4 kept
     inferencer = ConversationInferencer(cfg, ckpt)
+    from vega_mm.apis.recipe import speaker_indices
+    idx = speaker_indices([names[0], f'  {names[0].upper()} ', 'Nobody', 1], names,
+                          len(names), 'test')
+    assert idx.tolist() == [0, 0, len(names) - 1, 1]  # spelling-insensitive, like extraction
     r = inferencer([dict(speaker=names[0], text='yes'), dict(speaker='Nobody', text='no')])
     assert len(r) == 2
+    with pytest.raises(ValueError, match="speaker 'Nobody' is not one the model"):
+        speaker_indices(['Nobody'], names[:-1], len(names) - 1, 'test')
     with pytest.raises(ValueError, match='unknown keys'):
         inferencer([dict(speaker='x', txt='oops')])

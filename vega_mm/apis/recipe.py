@@ -13,14 +13,13 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 import numpy as np
 
 from vega_mm.features.base import BaseFeatureExtractor, build_extractor, extractor_class
+from vega_mm.features.speakers import OTHER_SPEAKER, speaker_key
 from vega_mm.features.standardize import apply_feature_stats
 from vega_mm.features.table import Dialogue, Utterance
 
-__all__ = ['RecipeError', 'OTHER_SPEAKER', 'build_recipe_extractors', 'speaker_indices',
+__all__ = ['RecipeError', 'build_recipe_extractors', 'speaker_indices',
            'dialogue_features', 'dialogue_from_records']
 
-#: The shared index of speakers not kept by name (``build_speaker_map``).
-OTHER_SPEAKER = 'other'
 # Recorded facts about the features, not constructor arguments; compared after building.
 _CHECKED_KEYS = ('weights', 'dim', 'type')
 _UTTERANCE_KEYS = ('speaker', 'text', 'media', 'start', 'end', 'utterance_id', 'label')
@@ -139,9 +138,10 @@ def speaker_indices(speakers: Sequence[Any], speaker_names: Optional[Sequence[st
                     num_speakers: int, where: str) -> np.ndarray:
     """Speaker names (or indices) -> the indices the model was trained with.
 
-    A name is looked up in the checkpoint's ``speaker_names``; names it does not know
-    take the shared ``'other'`` index when the training data had one (speakers beyond
-    ``max_speakers``), otherwise they are an error.  Integers are taken as indices.
+    A name is looked up in the checkpoint's ``speaker_names`` by the rule the feature
+    files were made with (:mod:`vega_mm.features.speakers`: case and spacing do not
+    matter); names it does not know take the shared ``'other'`` index when the training
+    data had one, otherwise they are an error.  Integers are taken as indices.
 
     Returns:
         int64 ``[len(speakers)]``.
@@ -149,13 +149,13 @@ def speaker_indices(speakers: Sequence[Any], speaker_names: Optional[Sequence[st
     Raises:
         RecipeError: an unknown name and no ``'other'``, or an index out of range.
     """
-    lookup = {n: i for i, n in enumerate(speaker_names or ())}
+    lookup = {speaker_key(n): i for i, n in enumerate(speaker_names or ())}
     out = []
     for s in speakers:
         if isinstance(s, (int, np.integer)) and not isinstance(s, bool):
             idx = int(s)
-        elif s in lookup:
-            idx = lookup[s]
+        elif speaker_key(s) in lookup:
+            idx = lookup[speaker_key(s)]
         elif OTHER_SPEAKER in lookup:
             idx = lookup[OTHER_SPEAKER]
         else:
