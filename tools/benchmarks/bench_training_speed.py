@@ -118,9 +118,16 @@ def _dialogues(model_cfg, count: int, shortest: int, longest: int, seed: int = 0
     return batches
 
 
-def measure(config: str, shape: tuple, precisions, cfg_options=None) -> dict:
-    """Train and inference speed of one config on one dialogue shape, per precision."""
+def measure(config: str, shape: tuple, precisions, cfg_options=None,
+            clock: str = 'wall') -> dict:
+    """Train and inference speed of one config on one dialogue shape, per precision.
+
+    ``clock='cpu'`` counts the process's CPU time instead of wall time: on a machine
+    shared with other jobs it measures the work done rather than the share of the CPU
+    received (meaningful with one thread; with several, waiting threads count too).
+    """
     import torch
+    now = time.process_time if clock == 'cpu' else time.perf_counter
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import init_default_scope
 
@@ -146,27 +153,27 @@ def measure(config: str, shape: tuple, precisions, cfg_options=None) -> dict:
             model.train()
             times = dict.fromkeys(PHASES, 0.0)
             for i, batch in enumerate([warmup] + batches):
-                marks = [time.perf_counter()]
+                marks = [now()]
                 with torch.autocast(**autocast):
                     data = model.data_preprocessor(batch, True)
-                    marks.append(time.perf_counter())
+                    marks.append(now())
                     loss, _ = model.parse_losses(model(**data, mode='loss'))
-                marks.append(time.perf_counter())
+                marks.append(now())
                 loss.backward()
-                marks.append(time.perf_counter())
+                marks.append(now())
                 optim.step()
                 optim.zero_grad()
-                marks.append(time.perf_counter())
+                marks.append(now())
                 if i:  # not the warm-up step
                     for phase, a, b in zip(PHASES, marks, marks[1:]):
                         times[phase] += b - a
             model.eval()
             with torch.no_grad(), torch.autocast(**autocast):
                 model.test_step(warmup)
-                start = time.perf_counter()
+                start = now()
                 for batch in batches:
                     model.test_step(batch)
-                infer = time.perf_counter() - start
+                infer = now() - start
         train = sum(times.values())
         results[precision] = dict(
             train=utterances / train, infer=utterances / infer, peak_mb=memory.added_mb,
@@ -182,9 +189,12 @@ def run_worker(checkout: str, shape: str, args) -> dict:
     """One measurement in a subprocess that imports ``checkout``'s vega_mm."""
     env = dict(os.environ, PYTHONPATH=checkout, OMP_NUM_THREADS=str(args.threads),
                MALLOC_MMAP_THRESHOLD_='131072')
-    job = dict(config=args.config or SHAPES[shape][0], shape=SHAPES[shape][1:],
+    count, shortest, longest = SHAPES[shape][1:]
+    if args.max_dialogues:
+        count = min(count, args.max_dialogues)
+    job = dict(config=args.config or SHAPES[shape][0], shape=(count, shortest, longest),
                precisions=args.precisions, cfg_options=args.cfg_options,
-               threads=args.threads)
+               threads=args.threads, clock=args.clock)
     proc = subprocess.run([sys.executable, osp.abspath(__file__), '--worker', json.dumps(job)],
                           cwd=checkout, env=env, capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
@@ -250,6 +260,11 @@ def parse_args():
                         'alternately with this one (its own configs and package)')
     parser.add_argument('--repeats', type=int, default=1)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
+                        help='cpu: utterances per CPU-second of the process, steadier than '
+                        'wall time on a shared machine (use with --threads 1)')
+    parser.add_argument('--max-dialogues', type=int, default=None,
+                        help="at most this many dialogues per shape (a quick run)")
     parser.add_argument('--cfg-options', nargs='+', default=None,
                         help='key=value overrides for this checkout\'s configs only')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
@@ -263,7 +278,7 @@ def main() -> None:
         import torch
         torch.set_num_threads(job['threads'])
         print(json.dumps(measure(job['config'], tuple(job['shape']), job['precisions'],
-                                 job['cfg_options'])))
+                                 job['cfg_options'], job['clock'])))
         return
     if args.cfg_options:
         from mmengine.config import DictAction
@@ -285,10 +300,11 @@ def main() -> None:
                     f"{p} train {r['train']:.0f} infer {r['infer']:.0f} utt/s"
                     for p, r in result['results'].items()), flush=True)
     first = runs[('ours', args.shapes[0])][0]
-    print(f"\nthreads: {first['threads']}  parameters ({args.shapes[0]}): "
+    print(f"\nclock: {args.clock}  threads: {first['threads']}  parameters ({args.shapes[0]}): "
           f"{first['parameters'] / 1e6:.1f} M  batch: {BATCH} dialogues  repeats: "
           f'{args.repeats}  (median, range in brackets)')
-    print('shapes: ' + '; '.join(f'{k} = {v[1]} dialogues of {v[2]}-{v[3]} utterances, '
+    print('shapes: ' + '; '.join(f'{k} = {min(v[1], args.max_dialogues or v[1])} dialogues '
+                                 f'of {v[2]}-{v[3]} utterances, '
                                  f'{osp.basename(args.config or v[0])}'
                                  for k, v in SHAPES.items() if k in args.shapes))
     if args.compare:
