@@ -46,7 +46,7 @@ PHASES = ('data', 'forward', 'backward', 'optimizer')
 
 # ----------------------------------------------------------------------------- worker
 class PeakRSS:
-    """Peak resident memory of this process while in the block, sampled every 2 ms, in
+    """Peak resident memory of this process while in the block, sampled every 5 ms, in
     MB above the value at entry (glibc returns freed large blocks to the system, see
     ``MALLOC_MMAP_THRESHOLD_`` in :func:`run_worker`)."""
 
@@ -63,7 +63,7 @@ class PeakRSS:
         self.peak = max(self.peak, self._rss())
 
     def _watch(self):
-        while not self._stop.wait(0.002):
+        while not self._stop.wait(0.005):
             self.peak = max(self.peak, self._rss())
 
     @staticmethod
@@ -122,12 +122,13 @@ def measure(config: str, shape: tuple, precisions, cfg_options=None,
             clock: str = 'wall') -> dict:
     """Train and inference speed of one config on one dialogue shape, per precision.
 
-    ``clock='cpu'`` counts the process's CPU time instead of wall time: on a machine
-    shared with other jobs it measures the work done rather than the share of the CPU
-    received (meaningful with one thread; with several, waiting threads count too).
+    ``clock='cpu'`` counts the CPU time of this (the main) thread instead of wall time:
+    on a machine shared with other jobs it measures the work done rather than the share
+    of the CPU received.  Only meaningful with one thread, where every operator runs
+    on the main thread.
     """
     import torch
-    now = time.process_time if clock == 'cpu' else time.perf_counter
+    now = time.thread_time if clock == 'cpu' else time.perf_counter
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import init_default_scope
 
@@ -261,8 +262,8 @@ def parse_args():
     parser.add_argument('--repeats', type=int, default=1)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
-                        help='cpu: utterances per CPU-second of the process, steadier than '
-                        'wall time on a shared machine (use with --threads 1)')
+                        help='cpu: utterances per CPU-second of the main thread, steadier '
+                        'than wall time on a shared machine (needs --threads 1)')
     parser.add_argument('--max-dialogues', type=int, default=None,
                         help="at most this many dialogues per shape (a quick run)")
     parser.add_argument('--cfg-options', nargs='+', default=None,
@@ -273,6 +274,8 @@ def parse_args():
 
 def main() -> None:
     args = parse_args()
+    if args.clock == 'cpu' and args.threads != 1:
+        raise SystemExit('--clock cpu counts the main thread only: use it with --threads 1')
     if args.worker:
         job = json.loads(args.worker)
         import torch
