@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from vega_mm.models import ConversationDataPreprocessor, SDTBackbone
+from vega_mm.models.backbones import FusedSDTBackbone
 from tests.model_utils import DIMS, make_batch
 
 MODALITIES = ('text', 'audio', 'visual')
@@ -13,11 +14,12 @@ def _outputs(backbone, batch):
     return backbone(inputs['feats'], inputs['mask'], inputs['speakers'])
 
 
+@pytest.mark.parametrize('cls', [SDTBackbone, FusedSDTBackbone])
 @pytest.mark.parametrize('causal', [True, False])
-def test_later_utterances_change_earlier_outputs_only_without_causal(causal):
+def test_later_utterances_change_earlier_outputs_only_without_causal(cls, causal):
     torch.manual_seed(0)
-    backbone = SDTBackbone({m: DIMS[m] for m in MODALITIES}, hidden_dim=16, num_heads=2,
-                           dropout=0.1, num_speakers=2, causal=causal).eval()
+    backbone = cls({m: DIMS[m] for m in MODALITIES}, hidden_dim=16, num_heads=2,
+                   dropout=0.1, num_speakers=2, causal=causal).eval()
     batch = make_batch((6, ), MODALITIES)
     before = _outputs(backbone, batch)
     for m in MODALITIES:  # a different future: utterances 4 and 5 change in every modality
