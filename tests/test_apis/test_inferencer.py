@@ -38,7 +38,8 @@ def test_jsonl_transcript_equals_extracted_feature_file(text_model, transcripts,
 
 def test_outputs_per_utterance(text_model):
     cfg, ckpt = text_model
-    inferencer = ConversationInferencer(cfg, ckpt)
+    inferencer = ConversationInferencer(cfg, ckpt, device='cpu')
+    assert str(inferencer.extractors['text'].device) == 'cpu'  # the encoder follows
     results = inferencer([dict(speaker='Ross', text='we were on a break!'),
                           dict(speaker='Rachel', text='oh my god.')])
     assert [r['speaker'] for r in results] == ['Ross', 'Rachel']

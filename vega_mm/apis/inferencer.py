@@ -10,6 +10,7 @@
 The checkpoint's recipe (:mod:`vega_mm.apis.recipe`) says how to encode raw
 utterances; feature files (``.npz``/``.pkl``) are read as they are.
 """
+import inspect
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -30,6 +31,23 @@ __all__ = ['ConversationInferencer', 'FEATURE_FILE_SUFFIXES', 'TABLE_SUFFIXES']
 
 FEATURE_FILE_SUFFIXES = ('.npz', '.pkl', '.pickle')
 TABLE_SUFFIXES = ('.csv', '.tsv', '.jsonl')
+
+
+def _with_device(options: Optional[Mapping[str, Mapping[str, Any]]],
+                 recipe: Optional[Mapping[str, Any]], modalities: Sequence[str],
+                 device: Optional[str]) -> dict:
+    """Extractor options with the inferencer's device for extractors that take one
+    (an explicit ``device`` option wins)."""
+    out = {m: dict(o) for m, o in (options or {}).items()}
+    if device is None or not recipe:
+        return out
+    for m, rec in (recipe.get('extractors') or {}).items():
+        if m not in modalities:
+            continue
+        cls = extractor_class(m, rec)
+        if 'device' in inspect.signature(cls.__init__).parameters:
+            out.setdefault(m, {}).setdefault('device', device)
+    return out
 
 
 class ConversationInferencer(BaseInferencer):
@@ -72,7 +90,8 @@ class ConversationInferencer(BaseInferencer):
         self.modalities = tuple(net.modalities)
         self.num_speakers = int(net.backbone.num_speakers)
         self.speaker_names = meta.get('speaker_names')
-        self._extractor_options = extractor_options
+        self._extractor_options = _with_device(extractor_options, self.recipe,
+                                               self.modalities, device)
         self._extractors = None
         if self.recipe is not None:  # a recipe that cannot be honoured fails now
             self.extractors
@@ -186,17 +205,16 @@ class ConversationInferencer(BaseInferencer):
         return [dict(meta=s.metainfo, logits={k: v[b][mask[b]] for k, v in logits.items()})
                 for b, s in enumerate(data['data_samples'])]
 
-    def __call__(self, inputs, return_datasamples: bool = False, batch_size: int = 16,
-                 **kwargs) -> List[dict]:
-        """Predict every utterance of ``inputs`` (see the class docstring)."""
+    def __call__(self, inputs, batch_size: int = 16) -> List[dict]:
+        """Predict every utterance of ``inputs`` (see the class docstring);
+        ``batch_size`` dialogues go through the model at a time."""
         dialogues = self._inputs_to_list(inputs)
         preds = []
         for batch in self.preprocess(dialogues, batch_size=batch_size):
             preds.extend(self.forward(batch))
         return self.postprocess(preds, dialogues)
 
-    def postprocess(self, preds: List[dict], dialogues: List[dict],
-                    return_datasamples: bool = False) -> List[dict]:
+    def postprocess(self, preds: List[dict], dialogues: List[dict]) -> List[dict]:
         """Per utterance: ``dialogue_id``, ``utterance_id``, ``speaker``, ``text``,
         ``label``, ``label_index``, ``probabilities`` {class: p}, ``anchor_similarity``
         {class: cosine to its anchor, fused anchor branch} (VEGA models) and
