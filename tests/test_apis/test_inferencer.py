@@ -70,3 +70,15 @@ def test_unknown_speakers_share_other_or_fail(text_model, train_meta):
         speaker_indices(['Nobody'], names[:-1], len(names) - 1, 'test')
     with pytest.raises(ValueError, match='unknown keys'):
         inferencer([dict(speaker='x', txt='oops')])
+
+
+
+def test_a_meld_csv_table_reads_like_the_jsonl_transcript(text_model, transcripts, meld_slice):
+    cfg, ckpt = text_model
+    inferencer = ConversationInferencer(cfg, ckpt)
+    from_jsonl = _by_utterance(inferencer(str(transcripts['test'])))
+    from_csv = _by_utterance(inferencer(str(meld_slice / 'dev_sent_emo.csv')))
+    assert len(from_csv) > len(from_jsonl)  # the slice has 6 dev dialogues, the JSONL 4
+    for (uid_a, label_a, p_a), (uid_b, label_b, p_b) in zip(from_csv, from_jsonl):
+        assert (uid_a, label_a) == (uid_b, label_b)
+        np.testing.assert_allclose(p_a, p_b, atol=1e-5)
