@@ -80,3 +80,16 @@ def test_checked_config_still_takes_its_modalities(cfg):
     cfg.modalities = ('text', )
     out = apply_modalities(check_config(cfg))
     assert out.model.modalities == ('text', )
+
+
+def test_base_helper_variables_a_child_bypasses_are_not_errors(tmp_path):
+    (tmp_path / 'base.py').write_text(
+        f"_base_ = {str(CONFIGS / 'vega' / 'vega_synthetic.py')!r}\n"
+        "data_root = 'data/x/'\n"
+        "train_dataloader = dict(dataset=dict(seed=data_root and 1))\n")
+    (tmp_path / 'child.py').write_text(
+        "_base_ = './base.py'\ntrain_dataloader = dict(dataset=dict(seed=3))\n")
+    check_config(Config.fromfile(str(tmp_path / 'child.py')))  # data_root: the base's
+    (tmp_path / 'child.py').write_text("_base_ = './base.py'\nval_cfgg = dict()\n")
+    with pytest.raises(ConfigError, match="'val_cfgg'"):
+        check_config(Config.fromfile(str(tmp_path / 'child.py')))

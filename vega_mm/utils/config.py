@@ -1,7 +1,7 @@
 """Config-level derivations and checks that MMEngine's merging cannot express."""
 import difflib
 import os
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import Any, Iterator, List, Optional, Sequence, Set
 
 from mmengine.config import Config, ConfigDict
 
@@ -91,12 +91,36 @@ def _is_used(value: Any, used: List[Any]) -> bool:
     return any(type(u) is type(value) and u == value for u in used)
 
 
+def _inherited_keys(filename: Optional[str]) -> Set[str]:
+    """Top-level keys the ``_base_`` files of a config define.
+
+    A child config may set a dataset's fields directly and leave a base's helper
+    variables (``data_root``, ``ann_file``) unused; that is not a typo of the child's.
+    """
+    if not filename or not os.path.isfile(filename):
+        return set()
+    keys: Set[str] = set()
+    try:
+        for base in Config._get_base_files(filename):
+            path, _ = Config._get_cfg_path(base, filename)
+            if not os.path.isabs(path):
+                path = os.path.join(os.path.dirname(filename), path)
+            keys |= set(Config.fromfile(path).keys())
+    except Exception:  # noqa: BLE001 - a base MMEngine itself reads: it reported it
+        return keys
+    return keys
+
+
 def _unread_keys(cfg: Config) -> List[str]:
     read = [k for k in cfg.keys() if k in RUNNER_KEYS]
     used = [v for k in read for v in _values(cfg[k])]
-    return [k for k in cfg.keys()
-            if k not in RUNNER_KEYS and not k.startswith('_') and
-            not _is_used(cfg[k], used)]
+    unread = [k for k in cfg.keys()
+              if k not in RUNNER_KEYS and not k.startswith('_') and
+              not _is_used(cfg[k], used)]
+    if unread:  # only then: reading the bases costs a little
+        inherited = _inherited_keys(cfg.filename)
+        unread = [k for k in unread if k not in inherited]
+    return unread
 
 
 def _metric_prefixes(evaluator: Any) -> List[tuple]:
@@ -153,9 +177,10 @@ def check_config(cfg: Config) -> Config:
     Checks:
 
     - every top-level key is read: a key of MMEngine's Runner or vega_mm's, a helper
-      whose name starts with ``_``, or a variable whose value is used by such a key
-      (MMEngine silently drops unknown keys, so a typo such as ``train_cfgg`` would
-      train with the defaults);
+      whose name starts with ``_``, a variable whose value is used by such a key, or a
+      key that a ``_base_`` file defines (MMEngine silently drops unknown keys, so a
+      typo such as ``train_cfgg`` in a config or ``--cfg-options`` would train with
+      the defaults);
     - ``work_dir`` is not a file;
     - ``train_cfg.max_epochs`` / ``max_iters`` is at least 1;
     - the checkpoint hook's ``save_best`` and early stopping's ``monitor`` name a metric
