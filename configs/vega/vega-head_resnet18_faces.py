@@ -123,13 +123,11 @@ test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(save_best='accuracy/top1', rule='greater'),
-    # the default one monitors the conversation metric erc/weighted_f1, which this
-    # evaluator never reports (it silently did nothing); the custom hook below stops
-    early_stopping=None)
+    # the runtime's early stopping watched the conversation metric erc/weighted_f1,
+    # which this evaluator never reports (so it silently did nothing)
+    early_stopping=dict(monitor='accuracy/top1', rule='greater', patience=15))
 custom_hooks = [
     dict(type='EpochSeedHook'),
     # ramps/logs distillation where a head has it (DualBranchHead); harmless otherwise
     dict(type='SelfDistillationHook', warmup_epochs=0),
-    dict(type='ResumableEarlyStoppingHook', monitor='accuracy/top1', rule='greater',
-         patience=15),
 ]
