@@ -65,10 +65,13 @@ class FusedSDTBackbone(SDTBackbone):
         self.num_layers, self.num_heads = len(first), first[0].attn.num_heads
         self._layout = self._stacked_layout()
         reference = dict(self.named_parameters())
-        self.stacked = nn.ParameterDict({
-            name: nn.Parameter(self._stack(keys, reference).detach().clone())
-            for name, keys in self._layout.items()
-        })
+        self.stacked = nn.ParameterDict()
+        for name, rows in self._layout.items():
+            self.stacked[name] = nn.Parameter(self._stack(rows, reference).detach().clone())
+            for key in (k for keys in rows for k in keys):
+                # free each per-pair tensor once stacked: building does not hold two
+                # copies of the transformers' weights (peak memory)
+                reference[key].data = torch.empty(0)
         # The per-pair modules now live in ``stacked``.
         del self.transformers, self.unimodal_gates, self.reduce
         index = {m: i for i, m in enumerate(self.modalities)}
