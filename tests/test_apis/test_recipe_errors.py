@@ -95,7 +95,7 @@ def test_a_missing_folder_falls_back_to_the_installed_copy_with_the_same_weights
     assert inferencer.extractors['text'].model_name == local
     assert _weights_digest(local) == moved['feature_recipe']['extractors']['text']['weights']
     # other weights at the installed place are not taken for the recorded ones
-    bad = _meta_with_text(moved, weights='0' * 16)
+    bad = _meta_with_text(moved, weights={'model.safetensors': '0' * 64})
     ckpt = save_checkpoint(tmp_path / 'd.pth', text_config(), bad)
     with pytest.raises(RecipeError, match='not available here'):
         ConversationInferencer(text_config(), ckpt)

