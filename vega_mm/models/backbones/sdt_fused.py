@@ -67,7 +67,8 @@ class FusedSDTBackbone(SDTBackbone):
         reference = dict(self.named_parameters())
         self.stacked = nn.ParameterDict()
         for name, rows in self._layout.items():
-            self.stacked[name] = nn.Parameter(self._stack(rows, reference).detach().clone())
+            # _stack returns new memory: no clone needed
+            self.stacked[name] = nn.Parameter(self._stack(rows, reference).detach())
             for key in (k for keys in rows for k in keys):
                 # free each per-pair tensor once stacked: building does not hold two
                 # copies of the transformers' weights (peak memory)
