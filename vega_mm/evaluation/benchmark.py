@@ -154,6 +154,7 @@ def run_benchmark(entries: Sequence[BenchmarkEntry], seeds: Sequence[int], work_
                   train_script: str, jobs: Optional[int] = None,
                   cfg_options: Sequence[str] = (), rerun: bool = False,
                   baseline: Optional[str] = None,
+                  baseline_entry: Optional[BenchmarkEntry] = None,
                   log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Train every (entry, seed), ``jobs`` at a time, and collect the results.
 
@@ -166,7 +167,9 @@ def run_benchmark(entries: Sequence[BenchmarkEntry], seeds: Sequence[int], work_
         cfg_options: ``key=value`` options for every run (before each entry's own).
         rerun: ignore finished runs.
         baseline: ``'logreg'`` adds the context-free logistic regression on the data of
-            the first entry (``C`` and class weighting chosen on validation).
+            ``baseline_entry`` (``C`` and class weighting chosen on validation).
+        baseline_entry: whose data (config and options) the baseline uses; default the
+            first entry.
         log: progress messages.
 
     Returns:
@@ -181,6 +184,9 @@ def run_benchmark(entries: Sequence[BenchmarkEntry], seeds: Sequence[int], work_
         raise ValueError(f'benchmark entries need distinct names, got {labels}')
     if baseline not in (None, 'logreg'):
         raise ValueError(f"baseline must be None or 'logreg', got {baseline!r}")
+    baseline_entry = baseline_entry or (entries[0] if entries else None)
+    if baseline and baseline_entry is None:
+        raise ValueError('a baseline needs a config for its data: give baseline_entry')
     start = time.time()
     todo = [(e, s) for e in entries for s in seeds]
     pending = sum(rerun or finished_run_results(run_dir(work_dir, e.label, s)) is None
@@ -217,11 +223,11 @@ def run_benchmark(entries: Sequence[BenchmarkEntry], seeds: Sequence[int], work_
         baseline=None)
     if baseline == 'logreg':
         t0 = time.time()
-        first = entries[0]
         res = config_logistic_regression(
-            first.config, parse_cfg_options([*cfg_options, *first.cfg_options]))
+            baseline_entry.config,
+            parse_cfg_options([*cfg_options, *baseline_entry.cfg_options]))
         report['baseline'] = dict(res, name='logistic regression (no context)',
-                                  data_of=first.config, seconds=time.time() - t0)
+                                  data_of=baseline_entry.config, seconds=time.time() - t0)
         log(f'logreg: C={res["C"]}, class weights {res["class_weight"]} (chosen on val)')
     report['seconds'] = time.time() - start
     return report
@@ -274,7 +280,10 @@ def benchmark_table(report: Dict[str, Any], title: str = '') -> str:
         epochs = ', '.join(str(_best_epoch(r)) for r in runs)
         secs = [r['seconds'] for r in runs if r.get('seconds') is not None]
         time_cell = f'{sum(secs) / len(secs) / 60:.1f} min' if secs else 'n/a'
-        lines.append(f'| {row["name"]} | ' + ' | '.join(cells)
+        stem = osp.splitext(osp.basename(row['config']))[0]
+        label = row['name'] if row['name'] == stem else \
+            f'{row["name"]} ({osp.basename(row["config"])})'
+        lines.append(f'| {label} | ' + ' | '.join(cells)
                      + f' | {epochs} | {time_cell} |')
     base = report.get('baseline')
     if base:
