@@ -4,8 +4,6 @@
 :func:`test_checkpoint` with argument parsing around it.
 """
 import copy
-import json
-import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -15,6 +13,7 @@ from mmengine.runner import Runner, TestLoop
 from vega_mm.engine.runner import build_runner
 from vega_mm.evaluation.results import results_path
 from vega_mm.utils import setup_cpu_distributed
+from vega_mm.utils.io import atomic_write_json
 from .results import format_results_table
 
 __all__ = ['EVALUATED_SPLITS', 'evaluate_splits', 'evaluate_best_checkpoint',
@@ -25,12 +24,6 @@ EVALUATED_SPLITS = ('val', 'test')
 # Training-time hooks that must not act while a checkpoint is only being evaluated.
 _TRAINING_ONLY_HOOKS = ('ResumableEarlyStoppingHook', 'EarlyStoppingHook')
 _COLLECTOR = 'ConversationPredictionCollector'
-
-
-def _write_json(path: str, obj: Any, indent: int) -> None:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w') as f:
-        json.dump(obj, f, indent=indent)
 
 
 def evaluate_splits(runner: Runner,
@@ -110,7 +103,7 @@ def evaluate_best_checkpoint(runner: Runner,
         monitor = runner.cfg.default_hooks.get('checkpoint', {}).get('save_best')
         how = f'model selected on val {monitor}' if monitor else 'final model'
         print(f'\nResults of {runner.cfg.filename} ({how})\n{table}\n', flush=True)
-        _write_json(results_file or results_path(runner.work_dir), results, indent=2)
+        atomic_write_json(results_file or results_path(runner.work_dir), results, indent=2)
     return results
 
 
@@ -197,7 +190,7 @@ def test_checkpoint(cfg: Config, checkpoint: str, split: str = 'test', amp: bool
     print(f'\n{format_results_table({split: metrics})}\n', flush=True)
     if out:
         predictions = _collected_predictions(runner)
-        _write_json(out, dict(
+        atomic_write_json(out, dict(
             config=cfg.filename, checkpoint=checkpoint, split=split, metrics=metrics,
             classes=list(runner.test_dataloader.dataset.metainfo.get('classes', [])),
             predictions=predictions), indent=1)
