@@ -93,3 +93,17 @@ def test_base_helper_variables_a_child_bypasses_are_not_errors(tmp_path):
     (tmp_path / 'child.py').write_text("_base_ = './base.py'\nval_cfgg = dict()\n")
     with pytest.raises(ConfigError, match="'val_cfgg'"):
         check_config(Config.fromfile(str(tmp_path / 'child.py')))
+
+
+def test_a_config_dumped_into_a_work_dir_passes(tmp_path):
+    """The Runner dumps the config after the modalities were applied: the pipeline
+    variables then lack the ``modalities`` their datasets' copies carry."""
+    cfg = apply_modalities(Config.fromfile(str(CONFIGS / 'sdt' / 'sdt_synthetic.py')))
+    dumped = tmp_path / 'sdt_synthetic.py'
+    cfg.dump(str(dumped))
+    check_config(Config.fromfile(str(dumped)))
+    # a typo in a dumped config is still caught
+    text = dumped.read_text().replace('train_cfg = ', 'train_cfgg = ', 1)
+    dumped.write_text(text)
+    with pytest.raises(ConfigError, match='train_cfgg'):
+        check_config(Config.fromfile(str(dumped)))

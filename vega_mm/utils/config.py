@@ -85,10 +85,30 @@ def _values(obj: Any) -> Iterator[Any]:
 
 
 def _is_used(value: Any, used: List[Any]) -> bool:
-    """Whether a helper variable's value was used by a key the runner reads."""
+    """Whether a helper variable's value was used by a key the runner reads.
+
+    A dict (or a list of dicts, such as a pipeline) counts as used where a read value
+    holds all of its entries, perhaps with more: a config dumped into a work dir after
+    ``apply_modalities`` has ``modalities`` in its datasets' pipelines but not in the
+    ``train_pipeline`` variable they were made from.
+    """
     if isinstance(value, str):
         return any(isinstance(u, str) and value in u for u in used)
-    return any(type(u) is type(value) and u == value for u in used)
+    return any(_holds(u, value) for u in used)
+
+
+def _holds(used: Any, value: Any) -> bool:
+    """``used`` equals ``value`` or extends it with more dict entries (an empty value
+    is held only by an equal one: ``val_cfgg = dict()`` is still a typo)."""
+    if not value and isinstance(value, (dict, list, tuple)):
+        return type(used) is type(value) and used == value
+    if isinstance(value, dict):
+        return isinstance(used, dict) and all(
+            k in used and _holds(used[k], v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return isinstance(used, (list, tuple)) and len(used) == len(value) and all(
+            _holds(u, v) for u, v in zip(used, value))
+    return type(used) is type(value) and used == value
 
 
 def _inherited_keys(filename: Optional[str]) -> Set[str]:
