@@ -53,3 +53,23 @@ def test_kd_teacher_gets_gradient_unless_detached():
     LearnedTemperatureKDLoss(['s'], detach_teacher=True)(teacher, {'s': student},
                                                           {'s': 1}).backward()
     assert teacher.grad is None
+
+
+def test_distillation_gradient_stays_finite_when_a_teacher_probability_underflows():
+    """A teacher logit far below the others (softmax underflows to exactly 0 in float32)
+    must not give the teacher an infinite gradient: training once turned to NaN there."""
+    from vega_mm.models.losses import LearnedTemperatureKDLoss
+    kd = LearnedTemperatureKDLoss(('text', ), init_temperature=0.5)
+    teacher = torch.tensor([[0.0, 60.0, -60.0]], requires_grad=True)
+    student = torch.tensor([[0.1, 50.0, -40.0]], requires_grad=True)
+    assert float(torch.softmax(teacher / 0.5, -1)[0, 2]) == 0.0  # the underflow
+    loss = kd(teacher, {'text': student}, {'text': 1.0})
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(teacher.grad).all()
+    assert torch.isfinite(student.grad).all()
+    # and it is the same KL as the probability form
+    t = 0.5
+    p = torch.softmax(teacher.detach() / t, -1)
+    ref = torch.nn.functional.kl_div(torch.log_softmax(student.detach() / t, -1), p,
+                                     reduction='none').mean() * t * t
+    torch.testing.assert_close(loss.detach(), ref)

@@ -50,7 +50,12 @@ class LearnedTemperatureKDLoss(nn.Module):
                 continue
             t = self.log_temperature[name].exp().to(teacher.dtype)
             log_p_student = F.log_softmax(students[name] / t, dim=-1)
-            p_teacher = F.softmax(teacher / t, dim=-1)
-            kl = F.kl_div(log_p_student, p_teacher, reduction='none').mean()
+            # The same KL as kl_div(log_p_student, softmax(teacher / t)), computed from the
+            # teacher's log-probabilities: when a teacher probability underflows to 0,
+            # the probability form's gradient into the (not detached) teacher is
+            # log(0) = -inf and turns the weights into NaN; this form's is finite.
+            log_p_teacher = F.log_softmax(teacher / t, dim=-1)
+            kl = F.kl_div(log_p_student, log_p_teacher, reduction='none',
+                          log_target=True).mean()
             total = total + weight * kl * t * t
         return total
