@@ -117,6 +117,25 @@ class CrossModalTransformer(nn.Module):
         return target
 
 
+def check_modality_inputs(who: str, input_dims: Dict[str, int],
+                          feats: Dict[str, torch.Tensor]) -> None:
+    """Check a batch against a backbone's configured modalities and dimensions.
+
+    Raises:
+        KeyError: a configured modality is missing from ``feats``.
+        ValueError: a modality's feature dimension differs from ``input_dims``.
+    """
+    modalities = tuple(input_dims)
+    missing = [m for m in modalities if m not in feats]
+    if missing:
+        raise KeyError(f'{who} was configured with modalities {modalities} but the batch '
+                       f'has no {missing} (it has {sorted(feats)})')
+    for m in modalities:
+        if feats[m].shape[-1] != input_dims[m]:
+            raise ValueError(f'{who}: {m} features have dimension {feats[m].shape[-1]} but '
+                             f'the config says input_dims[{m!r}]={input_dims[m]}')
+
+
 @MODELS.register_module(name=['SDTBackbone', 'SDTNeck'])
 class SDTBackbone(BaseModule):
     """Cross-modal transformer of SDT/VEGA over the utterances of each dialogue.
@@ -220,15 +239,7 @@ class SDTBackbone(BaseModule):
         return [target] + [m for m in self.modalities if m != target]
 
     def _check_inputs(self, feats: Dict[str, torch.Tensor]) -> None:
-        missing = [m for m in self.modalities if m not in feats]
-        if missing:
-            raise KeyError(f'SDTBackbone was configured with modalities {self.modalities} but '
-                           f'the batch has no {missing} (it has {sorted(feats)})')
-        for m in self.modalities:
-            if feats[m].shape[-1] != self.input_dims[m]:
-                raise ValueError(
-                    f'SDTBackbone: {m} features have dimension {feats[m].shape[-1]} but the '
-                    f'config says input_dims[{m!r}]={self.input_dims[m]}')
+        check_modality_inputs('SDTBackbone', self.input_dims, feats)
 
     def forward(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
                 speakers: torch.Tensor) -> Dict[str, torch.Tensor]:

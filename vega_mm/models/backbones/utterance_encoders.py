@@ -16,6 +16,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from vega_mm.datasets.meta import MODALITIES
 from vega_mm.registry import MODELS
+from .sdt import check_modality_inputs
 
 
 @MODELS.register_module()
@@ -48,15 +49,7 @@ class ModalityProjection(BaseModule):
 
     def forward(self, feats: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """``{modality: [B, L, D_m]}`` -> ``{modality: [B, L, H]}``."""
-        missing = [m for m in self.modalities if m not in feats]
-        if missing:
-            raise KeyError(f'{self.name} was configured with modalities {self.modalities} '
-                           f'but the batch has no {missing} (it has {sorted(feats)})')
-        for m in self.modalities:
-            if feats[m].shape[-1] != self.input_dims[m]:
-                raise ValueError(f'{self.name}: {m} features have dimension '
-                                 f'{feats[m].shape[-1]} but the config says '
-                                 f'input_dims[{m!r}]={self.input_dims[m]}')
+        check_modality_inputs(self.name, self.input_dims, feats)
         return {m: self.proj[m](feats[m]) for m in self.modalities}
 
 
