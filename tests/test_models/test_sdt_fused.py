@@ -161,3 +161,58 @@ def test_loads_the_legacy_checkpoint_and_reproduces_the_reference_outputs():
         _assert_close(tensor[key][mask], expected[mask], key)
     for key, expected in ref['eval_loss'].items():
         _assert_close(losses[key], expected, key)
+
+
+@pytest.mark.parametrize('backbone', [dict(), dict(num_layers=2), dict(attention_window=1)],
+                         ids=['one_layer', 'two_layers', 'window'])
+def test_training_path_with_dropout_computes_the_reference_maths(backbone, monkeypatch):
+    """In training with dropout > 0 the fused backbone computes attention itself (scores,
+    bias, softmax, dropout, values) instead of calling SDPA.  With its dropout made the
+    identity, outputs and gradients equal the reference backbone without dropout."""
+    from vega_mm.models.backbones import sdt_fused
+    calls = []
+
+    def identity(x, p, training=True):
+        calls.append(tuple(x.shape))
+        return x
+
+    monkeypatch.setattr(sdt_fused, 'dropout', identity)
+    args = _backbone_args(**backbone)
+    torch.manual_seed(0)
+    ref = SDTBackbone(**dict(args, dropout=0.0)).train()
+    torch.manual_seed(0)
+    fast = FusedSDTBackbone(**dict(args, dropout=0.3)).train()
+    data = _batch(MODELS.build(model_cfg()))['inputs']
+    weights = torch.randn(*data['mask'].shape, args['hidden_dim'])
+    mask = data['mask']
+    outs, grads = [], []
+    for model in (ref, fast):
+        out = model(data['feats'], mask, data['speakers'])
+        sum((v * weights)[mask].sum() for v in out.values()).backward()
+        outs.append({k: v[mask] for k, v in out.items()})
+        grads.append({k: p.grad for k, p in model.named_parameters()})
+    # the attention weights [P, B, heads, L, L] went through the (patched) dropout
+    length = mask.shape[1]
+    assert any(len(s) == 5 and s[-2:] == (length, length) for s in calls)
+    for key in outs[0]:
+        _assert_close(outs[1][key], outs[0][key], key)
+    for key, grad in grads[1].items():
+        if key.startswith('stacked.'):
+            name = key.split('.', 1)[1]
+            expected = FusedSDTBackbone._stack(fast._layout[name], grads[0])
+        else:
+            expected = grads[0][key]
+        _assert_close(grad, expected, key)
+
+
+def test_pad_heads_gradient():
+    """The packed -> padded head-major layout and its hand-written backward."""
+    from vega_mm.models.backbones.sdt_fused import _PadHeads
+    mask = torch.tensor([[True, True, True], [True, False, False]])
+    x = torch.randn(2, int(mask.sum()), 2 * 6, dtype=torch.float64, requires_grad=True)
+    k, v = _PadHeads.apply(x, mask, 2, 3)
+    assert k.shape == v.shape == (2 * 2, 3, 3, 2)
+    # row 1 of dialogue 0, pair 1, head 2 of the values is x[1, 1, 6 + 2 * 2: 6 + 3 * 2]
+    assert torch.equal(v.view(2, 2, 3, 3, 2)[1, 0, 2, 1], x[1, 1, 10:12])
+    assert not k.view(2, 2, 3, 3, 2)[:, 1, :, 1:].any()  # padding is 0
+    assert torch.autograd.gradcheck(lambda t: _PadHeads.apply(t, mask, 2, 3), (x, ))

@@ -12,7 +12,7 @@ machine and on what else runs on it.
     python tools/benchmarks/bench_training_speed.py
     python tools/benchmarks/bench_training_speed.py --compare /tmp/vega_ref --repeats 3
     python tools/benchmarks/bench_training_speed.py --shapes meld --precisions fp32 \\
-        --cfg-options model.backbone.type=SDTBackbone   # the reference implementation
+        --cfg-options model.backbone.type=SDTBackbone model.fast_dropout=False  # reference
 
 Every measurement runs in a fresh subprocess whose ``PYTHONPATH`` and working directory
 are the checkout being measured, so each side imports its own ``vega_mm`` and configs.
@@ -21,6 +21,7 @@ weights; anchor files that are not present are replaced by random anchors of the
 configured dimension (speed does not depend on their values).
 """
 import argparse
+import contextlib
 import json
 import os
 import os.path as osp
@@ -119,13 +120,17 @@ def _dialogues(model_cfg, count: int, shortest: int, longest: int, seed: int = 0
 
 
 def measure(config: str, shape: tuple, precisions, cfg_options=None,
-            clock: str = 'wall') -> dict:
+            clock: str = 'wall', memory: bool = False) -> dict:
     """Train and inference speed of one config on one dialogue shape, per precision.
 
     ``clock='cpu'`` counts the CPU time of this (the main) thread instead of wall time:
     on a machine shared with other jobs it measures the work done rather than the share
     of the CPU received.  Only meaningful with one thread, where every operator runs
     on the main thread.
+
+    ``memory=True`` measures the peak memory instead, on the two largest batches (the
+    peak comes from the largest padded batch, the model and the optimizer state), while
+    a thread samples the resident size; times are then not reported.
     """
     import torch
     now = time.thread_time if clock == 'cpu' else time.perf_counter
@@ -137,13 +142,18 @@ def measure(config: str, shape: tuple, precisions, cfg_options=None,
     cfg = _model_cfg(config, cfg_options)
     batches = _dialogues(cfg.model, *shape)
     warmup = _dialogues(cfg.model, BATCH, 4, 4, seed=1)[0]
+    if memory:
+        def padded(b):
+            lengths = [len(s.gt_label) for s in b['data_samples']]
+            return len(lengths) * max(lengths)
+        batches = sorted(batches, key=padded, reverse=True)[:2]
     utterances = sum(len(s.gt_label) for b in batches for s in b['data_samples'])
     results = {}
     for precision in precisions:
         torch.manual_seed(0)
         autocast = dict(device_type='cpu', dtype=torch.bfloat16,
                         enabled=precision == 'bf16')
-        with PeakRSS() as memory:
+        with (PeakRSS() if memory else contextlib.nullcontext()) as peak:
             model = MODELS.build(cfg.model)
             parameters = sum(p.numel() for p in model.parameters())
             # The same optimizer as the config, with autocast done here (as the bf16
@@ -176,8 +186,8 @@ def measure(config: str, shape: tuple, precisions, cfg_options=None,
                     model.test_step(batch)
                 infer = now() - start
         train = sum(times.values())
-        results[precision] = dict(
-            train=utterances / train, infer=utterances / infer, peak_mb=memory.added_mb,
+        results[precision] = dict(peak_mb=peak.added_mb) if memory else dict(
+            train=utterances / train, infer=utterances / infer,
             split={k: v / train for k, v in times.items()})
         del model, optim
     import vega_mm
@@ -187,27 +197,38 @@ def measure(config: str, shape: tuple, precisions, cfg_options=None,
 
 # ----------------------------------------------------------------------------- driver
 def run_worker(checkout: str, shape: str, args) -> dict:
-    """One measurement in a subprocess that imports ``checkout``'s vega_mm."""
-    env = dict(os.environ, PYTHONPATH=checkout, OMP_NUM_THREADS=str(args.threads),
-               MALLOC_MMAP_THRESHOLD_='131072')
+    """One measurement of ``checkout``'s vega_mm, in two subprocesses: speed with the
+    default allocator, then peak memory with ``MALLOC_MMAP_THRESHOLD_`` lowered so that
+    freed blocks go back to the system and the resident size follows what is in use
+    (that setting costs page faults, which is why speed is not measured under it)."""
     count, shortest, longest = SHAPES[shape][1:]
     if args.max_dialogues:
         count = min(count, args.max_dialogues)
     job = dict(config=args.config or SHAPES[shape][0], shape=(count, shortest, longest),
                precisions=args.precisions, cfg_options=args.cfg_options,
                threads=args.threads, clock=args.clock)
-    proc = subprocess.run([sys.executable, osp.abspath(__file__), '--worker', json.dumps(job)],
-                          cwd=checkout, env=env, capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
-    if proc.returncode or not lines:
-        raise SystemExit(f'benchmark of {shape} in {checkout} failed (exit '
-                         f'{proc.returncode}):\n{proc.stderr[-3000:]}')
-    result = json.loads(lines[-1])
-    expected = osp.realpath(checkout)
-    if not osp.realpath(result['package']).startswith(expected + os.sep):
-        raise SystemExit(f'the worker for {checkout} imported vega_mm from '
-                         f"{result['package']}, not from that checkout")
-    return result
+    results = []
+    for memory in (False, True):
+        env = dict(os.environ, PYTHONPATH=checkout, OMP_NUM_THREADS=str(args.threads))
+        if memory:
+            env['MALLOC_MMAP_THRESHOLD_'] = '131072'
+        proc = subprocess.run(
+            [sys.executable, osp.abspath(__file__), '--worker',
+             json.dumps(dict(job, memory=memory))],
+            cwd=checkout, env=env, capture_output=True, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
+        if proc.returncode or not lines:
+            raise SystemExit(f'benchmark of {shape} in {checkout} failed (exit '
+                             f'{proc.returncode}):\n{proc.stderr[-3000:]}')
+        results.append(json.loads(lines[-1]))
+        expected = osp.realpath(checkout)
+        if not osp.realpath(results[-1]['package']).startswith(expected + os.sep):
+            raise SystemExit(f'the worker for {checkout} imported vega_mm from '
+                             f"{results[-1]['package']}, not from that checkout")
+    speed, memory = results
+    for precision, res in speed['results'].items():
+        res.update(memory['results'][precision])
+    return speed
 
 
 def spread(values) -> str:
@@ -281,7 +302,7 @@ def main() -> None:
         import torch
         torch.set_num_threads(job['threads'])
         print(json.dumps(measure(job['config'], tuple(job['shape']), job['precisions'],
-                                 job['cfg_options'], job['clock'])))
+                                 job['cfg_options'], job['clock'], job['memory'])))
         return
     if args.cfg_options:
         from mmengine.config import DictAction

@@ -44,4 +44,7 @@ model = dict(
             init_temperature=2.0),
         anchor_bank=dict(type='AnchorBank', dim=512, sample_prob=0.4)),
     predict_with='label',
+    # the heads' dropout with the faster mask (same distribution); with
+    # backbone.type='SDTBackbone', fast_dropout=False is the reference implementation
+    fast_dropout=True,
 )

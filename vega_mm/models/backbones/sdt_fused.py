@@ -13,8 +13,9 @@ with another schedule:
 
 In fp32 it gives the reference's outputs on real utterances within rounding (a test
 holds this); outputs at padded positions are 0.  Dropout draws the same distributions
-on other shapes and in another order, so a training run with dropout consumes the
-random numbers differently from the reference.
+on other shapes, in another order and with a faster mask (:func:`vega_mm.models.dropout.
+dropout`, also inside attention), so a training run with dropout consumes the random
+numbers differently from the reference.
 
 Checkpoints are interchangeable: ``state_dict()`` gives the reference's keys (the stacked
 tensors split per pair) and ``load_state_dict`` accepts them, so either backbone loads
@@ -27,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vega_mm.registry import MODELS
+from ..dropout import dropout
 from .sdt import SDTBackbone
 
 __all__ = ['FusedSDTBackbone']
@@ -37,6 +39,37 @@ def _linear(x: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
     if bias is None:
         return torch.bmm(x, weight)
     return torch.baddbmm(bias.unsqueeze(1), x, weight)
+
+
+class _PadHeads(torch.autograd.Function):
+    """Packed rows [P, N, parts * H] -> ``parts`` zero-padded, head-major tensors
+    [P * B, heads, L, H / heads] (row n of ``x`` is the n-th True of ``mask`` [B, L]).
+
+    Written directly in the layout the attention products read, with a backward that
+    gathers the gradient rows back (autograd's own version would copy the padded tensor
+    for every write into it)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, mask: torch.Tensor, parts: int, heads: int):
+        pairs, n, channels = x.shape
+        batch, length = mask.shape
+        head_dim = channels // parts // heads
+        rows = x.view(pairs, n, parts, heads, head_dim)
+        outs = []
+        for j in range(parts):
+            out = x.new_zeros(pairs, batch, heads, length, head_dim)
+            out.permute(0, 1, 3, 2, 4)[:, mask] = rows[:, :, j]
+            outs.append(out.view(pairs * batch, heads, length, head_dim))
+        ctx.save_for_backward(mask)
+        ctx.shape = (pairs, batch, heads, length, head_dim)
+        return tuple(outs)
+
+    @staticmethod
+    def backward(ctx, *grads: torch.Tensor):
+        mask, = ctx.saved_tensors
+        rows = [g.view(ctx.shape).permute(0, 1, 3, 2, 4)[:, mask] for g in grads]
+        grad = torch.stack(rows, dim=2) if len(rows) > 1 else rows[0]
+        return grad.flatten(2), None, None, None
 
 
 def _layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -134,11 +167,11 @@ class FusedSDTBackbone(SDTBackbone):
         q = _linear(target, w['q_proj_weight'], w['q_proj_bias'])
         kv = _linear(source, w['kv_proj_weight'], w['kv_proj_bias'])
         ctx = self._attention(q, kv, mask, attn_bias)
-        y = self.embed_dropout(_linear(ctx, w['out_proj_weight'], w['out_proj_bias'])) + target
+        y = self._dropout(_linear(ctx, w['out_proj_weight'], w['out_proj_bias'])) + target
         ff = F.gelu(_linear(_layer_norm(y, w['ff_norm_weight'], w['ff_norm_bias']),
                             w['ff1_weight'], w['ff1_bias']), approximate='tanh')
-        ff = _linear(self.embed_dropout(ff), w['ff2_weight'], w['ff2_bias'])
-        return y + self.embed_dropout(ff)
+        ff = _linear(self._dropout(ff), w['ff2_weight'], w['ff2_bias'])
+        return y + self._dropout(ff)
 
     def _attention(self, q: torch.Tensor, kv: torch.Tensor, mask: torch.Tensor,
                    attn_bias: torch.Tensor) -> torch.Tensor:
@@ -146,18 +179,22 @@ class FusedSDTBackbone(SDTBackbone):
         pairs, hidden = q.shape[0], q.shape[-1]
         batch, length = mask.shape
         heads = self.num_heads
-        padded = q.new_zeros(pairs, batch, length, 3 * hidden)
-        padded[:, mask] = torch.cat([q, kv], dim=-1)
-        # [P, B, L, 3, heads, hd] -> three [P * B, heads, L, hd]
-        qkv = padded.view(pairs * batch, length, 3, heads, hidden // heads).permute(
-            2, 0, 3, 1, 4)
-        bias = attn_bias.to(q.dtype)
-        bias = bias.expand(batch, *bias.shape[1:]).repeat(pairs, 1, 1, 1)
-        ctx = F.scaled_dot_product_attention(
-            qkv[0], qkv[1], qkv[2], attn_mask=bias,
-            dropout_p=self.attention_dropout if self.training else 0.0)
-        ctx = ctx.transpose(1, 2).reshape(pairs, batch, length, hidden)
-        return ctx[:, mask]
+        # padded, head-major [P * B, heads, L, hd]: the batched products read them as is
+        q, = _PadHeads.apply(q, mask, 1, heads)
+        k, v = _PadHeads.apply(kv, mask, 2, heads)
+        bias = attn_bias.to(q.dtype)  # [B, 1, 1 or L, L]
+        p = self.attention_dropout if self.training else 0.0
+        if p == 0.0:
+            bias = bias.expand(batch, *bias.shape[1:]).repeat(pairs, 1, 1, 1)
+            ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        else:  # SDPA's maths (scaled scores + bias, softmax, dropout), faster dropout
+            scores = torch.matmul(q, k.transpose(-2, -1)) * (hidden // heads)**-0.5
+            scores = scores.view(pairs, batch, heads, length, length) + bias
+            weights = dropout(torch.softmax(scores, dim=-1), p, True)
+            ctx = torch.matmul(weights.view(pairs * batch, heads, length, length), v)
+        # [P * B, heads, L, hd] -> packed [P, N, H]
+        ctx = ctx.view(pairs, batch, heads, length, hidden // heads).permute(0, 1, 3, 2, 4)
+        return ctx[:, mask].reshape(pairs, -1, hidden)
 
     def forward(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
                 speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -171,8 +208,8 @@ class FusedSDTBackbone(SDTBackbone):
             F.linear(feats[m][mask], self.input_proj[m].weight.squeeze(-1)) + context
             for m in self.modalities])  # [M, N, H]
         # Each transformer draws its own dropout on its inputs (as in SDT).
-        target = self.embed_dropout(embedded[self._target_index])  # [P, N, H]
-        source = self.embed_dropout(embedded[self._cross_source_index])
+        target = self._dropout(embedded[self._target_index])  # [P, N, H]
+        source = self._dropout(embedded[self._cross_source_index])
         source = torch.cat([target, source])[self._source_row]
         attn_bias = self.attention_bias(key_padding)
         for i in range(self.num_layers):
@@ -196,6 +233,9 @@ class FusedSDTBackbone(SDTBackbone):
     @property
     def attention_dropout(self) -> float:
         return self.embed_dropout.p
+
+    def _dropout(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.embed_dropout.p, self.training)
 
 
 def _to_reference_keys(module: FusedSDTBackbone, state_dict: dict, prefix: str,

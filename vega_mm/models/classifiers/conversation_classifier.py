@@ -9,6 +9,7 @@ from vega_mm.datasets.meta import MODALITIES
 from vega_mm.registry import MODELS
 from vega_mm.structures import ConversationDataSample
 from ..heads.branch_head import PREDICT_WITH, prediction_logits
+from ..dropout import use_fast_dropout
 
 
 @MODELS.register_module()
@@ -36,6 +37,11 @@ class ConversationClassifier(BaseModel):
         predict_with: ``'label'`` predicts with the fused label-space logits (the
             published setting); ``'anchor'`` with the fused anchor logits; ``'mean'``
             averages the two probability vectors.
+        fast_dropout: the heads' dropout layers draw their masks with
+            :class:`~vega_mm.models.dropout.FastDropout` (the same Bernoulli
+            distribution, about 2.5x cheaper on a CPU than ``nn.Dropout``; other random
+            numbers from the same seed).  The default configs set it with
+            ``FusedSDTBackbone`` (the fast path); False keeps ``nn.Dropout``.
         data_preprocessor: ``ConversationDataPreprocessor`` config.
         init_cfg: initialisation config.
         neck: old name of ``backbone`` (accepted with a warning).
@@ -55,6 +61,7 @@ class ConversationClassifier(BaseModel):
                  num_classes: Optional[int] = None,
                  class_weight: Optional[Sequence[float]] = None,
                  predict_with: str = 'label',
+                 fast_dropout: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
                  neck: Optional[dict] = None) -> None:
@@ -99,6 +106,13 @@ class ConversationClassifier(BaseModel):
                   list(classes))
         self.vega_head = None if vega_head is None else MODELS.build(vega_head)
         self.predict_with = predict_with
+        if not isinstance(fast_dropout, bool):
+            raise ValueError(f'fast_dropout must be True or False, got {fast_dropout!r}')
+        self.fast_dropout = fast_dropout
+        if fast_dropout:
+            use_fast_dropout(self.head)
+            if self.vega_head is not None:
+                use_fast_dropout(self.vega_head)
         # checkpoints written before the consolidation keep loading (see _legacy_keys)
         self._register_load_state_dict_pre_hook(_legacy_keys)
 
