@@ -14,21 +14,24 @@ __all__ = ['dropout', 'FastDropout', 'use_fast_dropout']
 
 
 class _Dropout(torch.autograd.Function):
-    """Inverted dropout keeping a boolean mask (1 byte per element) for backward."""
+    """Inverted dropout: ``x * m`` with ``m`` = 1 / (1 - p) where kept, else 0, in x's
+    dtype; ``m`` is kept for backward (the same memory as ``F.dropout``'s mask)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, p: float) -> torch.Tensor:
         keep = 1.0 - p
         # float32 uniforms whatever x's dtype: a bf16 uniform has 8 bits of resolution
-        mask = torch.rand(x.shape, device=x.device) < keep
-        ctx.save_for_backward(mask)
-        ctx.scale = 1.0 / keep
-        return torch.where(mask, x, 0).mul_(ctx.scale)
+        scaled = torch.rand(x.shape, device=x.device).lt_(keep)  # 1.0 kept, 0.0 dropped
+        if x.dtype != scaled.dtype:
+            scaled = scaled.to(x.dtype)
+        scaled.mul_(1.0 / keep)
+        ctx.save_for_backward(scaled)
+        return x * scaled
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        mask, = ctx.saved_tensors
-        return torch.where(mask, grad, 0).mul_(ctx.scale), None
+        scaled, = ctx.saved_tensors
+        return grad * scaled, None
 
 
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
