@@ -4,7 +4,9 @@ For each dialogue shape (MELD-like, IEMOCAP-like, fixed lengths) and precision (
 bf16 autocast) it runs training steps (forward, backward, optimizer step) and inference
 steps on random dialogues and prints utterances/s, the peak memory the run added, and
 where training time goes (data = padding by the data preprocessor, forward, backward,
-optimizer).  ``--compare REF`` runs the same measurements on another checkout (e.g.
+optimizer).  Speed is measured with the default memory allocator; peak memory in a
+second process, on the two largest batches, with freed memory returned to the system
+(see :func:`run_worker`), after the libraries a run imports are loaded.  ``--compare REF`` runs the same measurements on another checkout (e.g.
 today's main: ``git worktree add /tmp/vega_ref <commit>``) in the same invocation,
 alternating between the two, and prints the ratios.  Not a test: numbers depend on the
 machine and on what else runs on it.
@@ -200,6 +202,30 @@ def measure(config: str, shape: tuple, precisions, cfg_options=None,
                 threads=torch.get_num_threads(), parameters=parameters)
 
 
+def matmul_peak(threads: int) -> str:
+    """GFLOP/s of the model's typical products on this machine (the ceiling of a step
+    made only of matrix products): [9, N, 768] x [9, 768, 768] batched and [N, 768] x
+    [768, 768] single, fp32 and bf16."""
+    import torch
+    torch.set_num_threads(threads)
+    rows = ['| product | fp32 GFLOP/s | bf16 GFLOP/s |', '|---|---:|---:|']
+    for n in (90, 430):
+        for batched in (True, False):
+            cells = []
+            for dtype in (torch.float32, torch.bfloat16):
+                p = 9 if batched else 1
+                a = torch.randn(p, n, 768, dtype=dtype)
+                b = torch.randn(p, 768, 768, dtype=dtype)
+                torch.bmm(a, b)
+                start, reps = time.perf_counter(), 20
+                for _ in range(reps):
+                    torch.bmm(a, b)
+                cells.append(f'{2 * p * n * 768 * 768 * reps / (time.perf_counter() - start) / 1e9:.0f}')
+            name = f'[9, {n}, 768] x [9, 768, 768]' if batched else f'[{n}, 768] x [768, 768]'
+            rows.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(rows)
+
+
 # ----------------------------------------------------------------------------- driver
 def run_worker(checkout: str, shape: str, args) -> dict:
     """One measurement of ``checkout``'s vega_mm, in two subprocesses: speed with the
@@ -294,6 +320,9 @@ def parse_args():
                         help="at most this many dialogues per shape (a quick run)")
     parser.add_argument('--cfg-options', nargs='+', default=None,
                         help='key=value overrides for this checkout\'s configs only')
+    parser.add_argument('--matmul-peak', action='store_true',
+                        help="print this machine's matrix-product GFLOP/s at --threads "
+                        "(the ceiling for a step that is all products) and exit")
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -302,6 +331,10 @@ def main() -> None:
     args = parse_args()
     if args.clock == 'cpu' and args.threads != 1:
         raise SystemExit('--clock cpu counts the main thread only: use it with --threads 1')
+    if args.matmul_peak:
+        print(f'threads: {args.threads}')
+        print(matmul_peak(args.threads))
+        return
     if args.worker:
         job = json.loads(args.worker)
         import torch
