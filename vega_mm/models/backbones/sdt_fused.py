@@ -55,10 +55,14 @@ class _PadHeads(torch.autograd.Function):
         batch, length = mask.shape
         head_dim = channels // parts // heads
         rows = x.view(pairs, n, parts, heads, head_dim)
+        padding = ~mask if not bool(mask.all()) else None
         outs = []
         for j in range(parts):
-            out = x.new_zeros(pairs, batch, heads, length, head_dim)
-            out.permute(0, 1, 3, 2, 4)[:, mask] = rows[:, :, j]
+            out = x.new_empty(pairs, batch, heads, length, head_dim)
+            by_position = out.permute(0, 1, 3, 2, 4)  # [P, B, L, heads, hd] view
+            by_position[:, mask] = rows[:, :, j]
+            if padding is not None:  # only the padded positions need zeros
+                by_position[:, padding] = 0
             outs.append(out.view(pairs * batch, heads, length, head_dim))
         ctx.save_for_backward(mask)
         ctx.shape = (pairs, batch, heads, length, head_dim)
@@ -222,11 +226,13 @@ class FusedSDTBackbone(SDTBackbone):
         stacked = reduced.transpose(0, 1)  # [N, M, H]
         weights = torch.softmax(self.fusion_gate(stacked), dim=-2)
         fused = (weights * stacked).sum(dim=-2)
-        out = {}
+        out, padded = {}, bool(key_padding.any())
         for name, x in zip(self.modalities + ('fused', ),
                            list(reduced.unbind(0)) + [fused]):
-            full = x.new_zeros(batch, length, x.shape[-1])
+            full = x.new_empty(batch, length, x.shape[-1])
             full[mask] = x
+            if padded:
+                full[key_padding] = 0
             out[name] = full
         return out
 
