@@ -71,3 +71,8 @@ def test_use_fast_dropout_counts_and_keeps_p():
     assert [seq[1].p, seq[2].p] == [0.2, 0.4]
     with pytest.raises(ValueError, match='in-place'):
         FastDropout(0.2, inplace=True)(torch.ones(2))
+    # an in-place nn.Dropout is refused when converting, not at its first forward
+    mixed = nn.Sequential(nn.Dropout(0.2), nn.Dropout(0.3, inplace=True))
+    with pytest.raises(ValueError, match=r"in-place mode: \['1'\]"):
+        use_fast_dropout(mixed)
+    assert [type(m) for m in mixed] == [nn.Dropout, nn.Dropout]

@@ -56,10 +56,17 @@ class FastDropout(nn.Dropout):
 
 def use_fast_dropout(module: nn.Module) -> int:
     """Turn every ``nn.Dropout`` inside ``module`` into a :class:`FastDropout` with the
-    same ``p`` (in place; no parameters change).  Returns how many were turned."""
-    count = 0
-    for sub in module.modules():
-        if type(sub) is nn.Dropout:
-            sub.__class__ = FastDropout
-            count += 1
-    return count
+    same ``p`` (in place; no parameters change).  Returns how many were turned.
+
+    Raises:
+        ValueError: one of them is in-place (``FastDropout`` has no in-place mode), named
+            by its path in ``module``; nothing is turned then.
+    """
+    found = [(name, sub) for name, sub in module.named_modules() if type(sub) is nn.Dropout]
+    inplace = [name for name, sub in found if sub.inplace]
+    if inplace:
+        raise ValueError(f'FastDropout has no in-place mode: {inplace} use '
+                         'nn.Dropout(inplace=True)')
+    for _, sub in found:
+        sub.__class__ = FastDropout
+    return len(found)

@@ -108,7 +108,6 @@ class ConversationClassifier(BaseModel):
         self.predict_with = predict_with
         if not isinstance(fast_dropout, bool):
             raise ValueError(f'fast_dropout must be True or False, got {fast_dropout!r}')
-        self.fast_dropout = fast_dropout
         if fast_dropout:
             use_fast_dropout(self.head)
             if self.vega_head is not None:
