@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # The PyTorch requirement; override for a specific build, e.g.
 #   make test TORCH_SPEC="torch==2.5.1 torchvision==0.20.1 --index-url https://download.pytorch.org/whl/cpu"
-TORCH_SPEC ?= torch>=2.0 torchvision
+TORCH_SPEC ?= "torch>=2.0" torchvision
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.vega_mm_installed
 
