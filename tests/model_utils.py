@@ -35,11 +35,12 @@ def model_cfg(modalities: Sequence[str] = ('text', 'audio', 'visual'), num_class
         num_classes=num_classes,
         backbone=dict(type='SDTBackbone', input_dims=dict(DIMS), hidden_dim=hidden,
                       num_heads=2, dropout=0.1, num_speakers=2),
-        head=dict(type='LabelHead', dropout=0.1, loss=dict(loss)),
-        vega_head=None)
+        head=dict(type='LabelHead', dropout=0.1, loss=dict(loss)))
     if vega:
-        cfg['vega_head'] = dict(
-            type='VEGAHead', proj_dropout=0.1, loss=dict(loss),
-            anchor_bank=dict(type='AnchorBank', dim=anchor_dim, random_anchors=True,
-                             num_exemplars=4))
+        cfg['head'] = dict(
+            type='DualBranchHead', distill=None, label_head=cfg['head'],
+            vega_head=dict(
+                type='VEGAHead', proj_dropout=0.1, loss=dict(loss),
+                anchor_bank=dict(type='AnchorBank', dim=anchor_dim, random_anchors=True,
+                                 num_exemplars=4)))
     return cfg

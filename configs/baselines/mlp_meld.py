@@ -10,6 +10,8 @@ model = dict(
     backbone=dict(
         _delete_=True, type='UtteranceMLPBackbone', input_dims=dict(text=1024, audio=300, visual=342),
         hidden_dim=768, dropout=0.53, num_speakers=9),
-    head=dict(loss=dict(loss_weight=1.0, kd_loss_weight=0.0,
-                        branch_weights=dict(fused=1.0, text=0.0, audio=0.0, visual=0.0))),
-    vega_head=None)
+    head=dict(
+        vega_head=None,
+        label_head=dict(loss=dict(
+            loss_weight=1.0, kd_loss_weight=0.0,
+            branch_weights=dict(fused=1.0, text=0.0, audio=0.0, visual=0.0)))))

@@ -10,6 +10,8 @@ model = dict(
     backbone=dict(
         _delete_=True, type='UtteranceMLPBackbone', input_dims=dict(text=100, audio=60, visual=40),
         hidden_dim=128, dropout=0.1, num_speakers=2),
-    head=dict(loss=dict(loss_weight=1.0, kd_loss_weight=0.0,
-                        branch_weights=dict(fused=1.0, text=0.0, audio=0.0, visual=0.0))),
-    vega_head=None)
+    head=dict(
+        vega_head=None,
+        label_head=dict(loss=dict(
+            loss_weight=1.0, kd_loss_weight=0.0,
+            branch_weights=dict(fused=1.0, text=0.0, audio=0.0, visual=0.0)))))

@@ -2,4 +2,4 @@
 # the VEGA anchor branch (the ablation; see there for the data and every setting).
 _base_ = ['../vega/vega_meld_text.py']
 
-model = dict(vega_head=None)
+model = dict(head=dict(vega_head=None))

@@ -2,4 +2,4 @@
 # the VEGA anchor branch (the ablation, on data that needs no files).
 _base_ = ['../vega/vega_synthetic.py']
 
-model = dict(vega_head=None)
+model = dict(head=dict(vega_head=None))

@@ -15,10 +15,11 @@ model = dict(
     classes={{_base_.classes}},
     class_weight=[2.85339499, 1.70571959, 1.08255267, 1.67633724, 1.77617681, 1.0],
     backbone=dict(input_dims=dict(text=1024, audio=1582, visual=342), num_speakers=2),
-    vega_head=dict(
-        anchor_bank=dict(
-            anchor_file='data/anchors/iemocap_anchor.pt',
-            # IEMOCAP's excited and frustration have no face exemplars of their own in
-            # most face collections: they borrow the nearest basic emotion.  Only used
-            # when the anchor file has no entry for them.
-            class_mapping=dict(excited='happy', frustration='angry'))))
+    head=dict(
+        vega_head=dict(
+            anchor_bank=dict(
+                anchor_file='data/anchors/iemocap_anchor.pt',
+                # IEMOCAP's excited and frustration have no face exemplars of their own in
+                # most face collections: they borrow the nearest basic emotion.  Only used
+                # when the anchor file has no entry for them.
+                class_mapping=dict(excited='happy', frustration='angry')))))

@@ -19,4 +19,5 @@ model = dict(
     class_weight=[1.0, 3.93398523, 17.97765350, 6.42315388, 2.78856158, 17.82825470,
                   4.00497818],
     backbone=dict(input_dims=dict(text=1024, audio=300, visual=342), num_speakers=9),
-    vega_head=dict(anchor_bank=dict(anchor_file='data/anchors/meld_anchor.pt')))
+    head=dict(
+        vega_head=dict(anchor_bank=dict(anchor_file='data/anchors/meld_anchor.pt'))))

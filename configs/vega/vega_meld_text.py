@@ -34,10 +34,11 @@ class_weight = [1.0, 1.983, 4.240, 2.534, 1.670, 4.222, 2.001]
 model = dict(
     class_weight=class_weight,
     backbone=dict(input_dims=dict(text=384), hidden_dim=128),
-    vega_head=dict(
-        anchor_bank=dict(
-            _delete_=True, type='AnchorBank', dim=512, sample_prob=0.4,
-            random_anchors=True, num_exemplars=8, random_seed=0)),
+    head=dict(
+        vega_head=dict(
+            anchor_bank=dict(
+                _delete_=True, type='AnchorBank', dim=512, sample_prob=0.4,
+                random_anchors=True, num_exemplars=8, random_seed=0))),
 )
 
 _data = dict(data_root=data_root, ann_file=ann_file)

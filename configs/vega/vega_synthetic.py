@@ -22,12 +22,13 @@ model = dict(
         num_heads=4,
         dropout=0.1,
         num_speakers=2),
-    head=dict(dropout=0.1),
-    vega_head=dict(
-        proj_dropout=0.1,
-        anchor_bank=dict(
-            type='AnchorBank', dim=32, random_anchors=True, num_exemplars=8,
-            random_seed=0)),
+    head=dict(
+        label_head=dict(dropout=0.1),
+        vega_head=dict(
+            proj_dropout=0.1,
+            anchor_bank=dict(
+                type='AnchorBank', dim=32, random_anchors=True, num_exemplars=8,
+                random_seed=0))),
 )
 
 train_pipeline = [

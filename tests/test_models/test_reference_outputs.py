@@ -41,17 +41,20 @@ def _data(ref):
     return dict(inputs=inputs, data_samples=samples)
 
 
-def _assert_same(actual: dict, expected: dict) -> None:
+def _assert_same(actual: dict, expected: dict, mask=None) -> None:
+    """``mask``: the reference's padded [B, L, C] outputs -> the real utterances' rows
+    (today's layout)."""
     assert set(actual) == set(expected)
     for key in expected:
-        torch.testing.assert_close(actual[key], expected[key], rtol=1e-5, atol=1e-5,
+        want = expected[key] if mask is None else expected[key][mask]
+        torch.testing.assert_close(actual[key], want, rtol=1e-5, atol=1e-5,
                                    msg=lambda m, key=key: f'{key}: {m}')
 
 
 def test_eval_outputs_equal_the_reference():
     ref, model = _reference(), _model().eval()
     with torch.no_grad():
-        _assert_same(model(**_data(ref), mode='tensor'), ref['tensor'])
+        _assert_same(model(**_data(ref), mode='tensor'), ref['tensor'], ref['inputs']['mask'])
         _assert_same(model(**_data(ref), mode='loss'), ref['eval_loss'])
         preds = model(**_data(ref), mode='predict')
     for sample, score in zip(preds, ref['pred_score']):
@@ -76,10 +79,53 @@ def test_init_model_loads_an_old_checkpoint_without_the_anchor_file(tmp_path):
 
     from vega_mm.apis import init_model
     cfg = dict(model=model_cfg(), default_scope='vega_mm')
-    cfg['model']['vega_head']['anchor_bank'] = dict(
+    cfg['model']['head']['vega_head']['anchor_bank'] = dict(
         type='AnchorBank', anchor_file=str(tmp_path / 'not_here.pt'), dim=None)
     model = init_model(Config(cfg), osp.join(DATA, 'legacy_checkpoint.pth'))
-    assert model.vega_head.anchor_bank.dim == 8
+    assert model.anchor_head.anchor_bank.dim == 8
     ref = _reference()
     with torch.no_grad():
+        _assert_same(model(**_data(ref), mode='tensor'), ref['tensor'], ref['inputs']['mask'])
+
+
+# ---------------------------------------------------------------- the default path
+# ``tests/data/reference_default_path.pt``: the default path of the configs
+# (FusedSDTBackbone, fast dropout masks) on the same tiny model, written with the code
+# before the classifier got its one composite head (commit 9c76ad5; the two-slot
+# layout ``head.`` + ``vega_head.``): its state dict, eval outputs and losses, train-mode
+# losses from a seed and the gradient norm of every parameter after one backward pass.
+
+
+def _default_path():
+    saved = torch.load(osp.join(DATA, 'reference_default_path.pt'), weights_only=True)
+    cfg = model_cfg()
+    cfg['backbone']['type'] = 'FusedSDTBackbone'
+    cfg['fast_dropout'] = True
+    model = MODELS.build(cfg)
+    model.load_state_dict(saved['state_dict'], strict=True)
+    return saved['ref'], model
+
+
+def test_default_path_outputs_losses_and_gradients_equal_the_earlier_code():
+    from vega_mm.models.legacy import _TWO_HEAD_SLOTS, rename_keys
+    ref, model = _default_path()
+    model.eval()
+    with torch.no_grad():
         _assert_same(model(**_data(ref), mode='tensor'), ref['tensor'])
+        _assert_same(model(**_data(ref), mode='loss'), ref['eval_loss'])
+        preds = model(**_data(ref), mode='predict')
+    for sample, score in zip(preds, ref['pred_score']):
+        torch.testing.assert_close(sample.pred_score, score, rtol=1e-6, atol=1e-6)
+    model.train()
+    torch.manual_seed(123)
+    out = {}
+    with torch.no_grad():
+        for step in range(3):
+            out.update({f'{k}_{step}': v for k, v in model(**_data(ref), mode='loss').items()})
+    _assert_same(out, ref['train_loss'])
+    torch.manual_seed(7)
+    sum(model(**_data(ref), mode='loss').values()).backward()
+    norms = dict(ref['grad_norms'])
+    rename_keys(norms, '', _TWO_HEAD_SLOTS)  # the parameters' names of today's layout
+    grads = {k: p.grad.norm() for k, p in model.named_parameters() if p.grad is not None}
+    _assert_same(grads, norms)

@@ -8,6 +8,7 @@ from mmengine.dataset import pseudo_collate
 from torch.utils.flop_counter import (FlopCounterMode, sdpa_backward_flop_count,
                                       sdpa_flop_count)
 
+from vega_mm.models.anchor_banks import anchor_banks_from
 from vega_mm.registry import TRANSFORMS
 from .figures import new_figure
 
@@ -43,10 +44,10 @@ def init_counting_model(config: Union[str, Config], checkpoint: Optional[str] = 
     cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    bank = (cfg.model.get('vega_head') or {}).get('anchor_bank')
-    if checkpoint is None and isinstance(bank, dict) and bank.get('anchor_file'):
-        bank.update(anchor_file=None, random_anchors=True)
-    return init_model(cfg, checkpoint, 'cpu')
+    if checkpoint is not None:
+        return init_model(cfg, checkpoint, 'cpu')
+    with anchor_banks_from(random=True):
+        return init_model(cfg, None, 'cpu')
 
 
 def dummy_dialogue_batch(model: torch.nn.Module, length: int, seed: int = 0) -> dict:

@@ -8,6 +8,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint_to_model
 
+from vega_mm.models.anchor_banks import anchor_banks_from
 from vega_mm.registry import MODELS, TRANSFORMS
 from vega_mm.utils.config import apply_modalities
 
@@ -35,32 +36,16 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     init_default_scope(cfg.get('default_scope', 'vega_mm'))
     model_cfg = copy.deepcopy(cfg.model)
     ckpt = None
-    if checkpoint is not None:
+    if checkpoint is None:
+        model = MODELS.build(model_cfg)
+    else:
         ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-        anchors_from_checkpoint(model_cfg, ckpt.get('state_dict', ckpt))
-    model = MODELS.build(model_cfg)
-    if ckpt is not None:
+        with anchor_banks_from(ckpt.get('state_dict', ckpt)):
+            model = MODELS.build(model_cfg)
         _load_checkpoint_to_model(model, ckpt, strict=True)
         model.dataset_meta = ckpt.get('meta', {}).get('dataset_meta')
     model.cfg = cfg
     return model.to(device).eval()
-
-
-def anchors_from_checkpoint(model_cfg: dict, state_dict: dict) -> None:
-    """Make a conversation model config build its anchor bank from a checkpoint's shapes
-    instead of the anchor file (which need not exist where the model is used).
-
-    Changes ``model_cfg`` in place; a config without a VEGA head is left as it is.
-    """
-    head = model_cfg.get('vega_head')
-    if not head or not isinstance(head.get('anchor_bank'), dict):
-        return
-    centers = state_dict.get('vega_head.anchor_bank.centers')
-    if centers is None:
-        raise KeyError('the checkpoint has no vega_head.anchor_bank.centers: it was not '
-                       'trained with this config\'s VEGA head')
-    head.anchor_bank.update(anchor_file=None, random_anchors=False,
-                            dim=int(centers.shape[1]))
 
 
 def _test_pipeline(model) -> Compose:

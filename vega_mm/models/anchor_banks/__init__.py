@@ -1,3 +1,3 @@
-from .anchor_bank import AnchorBank
+from .anchor_bank import AnchorBank, anchor_banks_from
 
-__all__ = ['AnchorBank']
+__all__ = ['AnchorBank', 'anchor_banks_from']

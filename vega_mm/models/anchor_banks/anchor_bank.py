@@ -1,5 +1,7 @@
 """The bank of visual emotion anchors used by :class:`~vega_mm.models.heads.VEGAHead`."""
-from typing import Dict, Mapping, Optional, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -7,6 +9,56 @@ import torch.nn.functional as F
 
 from vega_mm.anchors.io import read_anchors
 from vega_mm.registry import MODELS
+
+
+# (classes, dim, exemplars) of the banks of the checkpoint being loaded, or 'random'
+_SHAPES: ContextVar = ContextVar('vega_mm_anchor_bank_shapes', default=None)
+
+
+@contextmanager
+def anchor_banks_from(state_dict: Optional[Mapping[str, torch.Tensor]] = None,
+                      random: bool = False) -> Iterator[None]:
+    """Build models whose anchor banks read no anchor file.
+
+    Within the context every :class:`AnchorBank` built
+    - with ``state_dict`` (a checkpoint's): is an empty bank of the checkpoint's shapes
+      (classes, dimension, exemplars), to be filled by loading that checkpoint; so a
+      trained model never needs its anchor file, whichever way its config names it
+      (``anchor_bank.anchor_file`` or a head's ``anchors=`` shorthand);
+    - with ``random=True``: has seeded random anchors of its configured dimension (512
+      when the config leaves it to the file), for tools that only count or time.
+
+    Raises (when a bank is built):
+        KeyError: the checkpoint has no anchor bank of the bank's class count.
+        ValueError: it has several of different dimensions and the config names none.
+    """
+    if (state_dict is None) == (not random):
+        raise ValueError('anchor_banks_from: give a state_dict or random=True')
+    shapes = 'random' if random else sorted({
+        (int(v.shape[0]), int(v.shape[-1]), int(state_dict[k[:-len('centers')] +
+                                                           'exemplars'].shape[1]))
+        for k, v in state_dict.items()
+        if k.endswith('anchor_bank.centers') and
+        k[:-len('centers')] + 'exemplars' in state_dict})
+    token = _SHAPES.set(shapes)
+    try:
+        yield
+    finally:
+        _SHAPES.reset(token)
+
+
+def _checkpoint_shape(shapes, num_classes: int, dim: Optional[int]) -> Tuple[int, int]:
+    found = [(d, k) for c, d, k in shapes if c == num_classes]
+    if dim is not None:
+        found = [(d, k) for d, k in found if d == dim] or found
+    if not found:
+        raise KeyError(f'AnchorBank: the checkpoint being loaded has no anchor bank of '
+                       f'{num_classes} classes (it has {[s[:2] for s in shapes]} as '
+                       '(classes, dim)): it was not trained with this config\'s VEGA head')
+    if len({d for d, _ in found}) > 1:
+        raise ValueError(f'AnchorBank: the checkpoint has anchor banks of dimensions '
+                         f'{sorted({d for d, _ in found})}; set the bank\'s dim')
+    return found[0]
 
 
 @MODELS.register_module()
@@ -70,7 +122,7 @@ class AnchorBank(nn.Module):
                 raise ValueError('AnchorBank: random_num_exemplars is the old name of '
                                  'num_exemplars; give one of them')
             num_exemplars = random_num_exemplars
-        if anchor_file is None and dim is None:
+        if anchor_file is None and dim is None and _SHAPES.get() is None:
             raise ValueError('AnchorBank needs dim (the anchor dimension) unless it reads '
                              'an anchor_file')
         self.num_classes = num_classes
@@ -78,7 +130,14 @@ class AnchorBank(nn.Module):
         self.sample_prob = sample_prob
         self.anchor_file = anchor_file
         self.class_names = list(class_names) if class_names is not None else None
-        if anchor_file is not None:
+        shapes = _SHAPES.get()
+        if shapes == 'random':
+            self.dim = dim or 512
+            self._set_exemplars(self._random(num_exemplars or 8, random_seed))
+        elif shapes is not None:  # filled by the checkpoint being loaded
+            self.dim, kmax = _checkpoint_shape(shapes, num_classes, dim)
+            self._set_empty(kmax)
+        elif anchor_file is not None:
             self.class_names, exemplars, _ = read_anchors(
                 anchor_file, class_names, num_classes, dim, class_mapping)
             self.dim = int(exemplars[0].shape[1])

@@ -1,11 +1,10 @@
+from .base import ConversationBackbone
 from .sdt import (CrossModalLayer, CrossModalTransformer, MaskedMultiHeadAttention,
-                  SDTBackbone, SinusoidalPositionalEncoding)
-from .sdt_fused import FusedSDTBackbone
+                  SDTBackbone, SinusoidalPositionalEncoding, attention_bias)
+from .sdt_fused import FusedSDTBackbone, SDTWeightLayout
 from .utterance_encoders import BcLSTMBackbone, ModalityProjection, UtteranceMLPBackbone
 
-# The backbone's name before it was named as one (still registered).
-SDTNeck = SDTBackbone
-
-__all__ = ['SDTBackbone', 'SDTNeck', 'FusedSDTBackbone', 'CrossModalTransformer',
-           'CrossModalLayer', 'MaskedMultiHeadAttention', 'SinusoidalPositionalEncoding',
-           'UtteranceMLPBackbone', 'BcLSTMBackbone', 'ModalityProjection']
+__all__ = ['ConversationBackbone', 'SDTBackbone', 'FusedSDTBackbone', 'SDTWeightLayout',
+           'CrossModalTransformer', 'CrossModalLayer', 'MaskedMultiHeadAttention',
+           'SinusoidalPositionalEncoding', 'attention_bias', 'UtteranceMLPBackbone',
+           'BcLSTMBackbone', 'ModalityProjection']

@@ -1,20 +1,22 @@
 """SDT's cross-modal transformer with gated fusion: the backbone of VEGA's conversation
 model (it reads utterance features, not raw media).
 
-Follows ``vega-method.md`` section 1: per-modality input projection, speaker and
-sinusoidal position embeddings, one transformer per (target, source) modality pair,
-unimodal gates, per-modality reduction and multimodal gated fusion.
+Per-modality input projection, speaker and sinusoidal position embeddings, one
+transformer per (target, source) modality pair, unimodal gates, per-modality reduction
+and multimodal gated fusion (docs/method.md).  :class:`SDTBackbone` is the reference
+implementation, one module per pair; :class:`~.sdt_fused.FusedSDTBackbone` computes the
+same maths with the pairs' weights stacked (:class:`SDTWeightLayout` converts between
+the two layouts).
 """
 import math
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 
-from vega_mm.datasets.meta import MODALITIES
 from vega_mm.registry import MODELS
+from .base import ConversationBackbone
 
 
 @MODELS.register_module()
@@ -117,30 +119,31 @@ class CrossModalTransformer(nn.Module):
         return target
 
 
-def check_modality_inputs(who: str, input_dims: Dict[str, int],
-                          feats: Dict[str, torch.Tensor]) -> None:
-    """Check a batch against a backbone's configured modalities and dimensions.
-
-    Raises:
-        KeyError: a configured modality is missing from ``feats``.
-        ValueError: a modality's feature dimension differs from ``input_dims``.
-    """
-    modalities = tuple(input_dims)
-    missing = [m for m in modalities if m not in feats]
-    if missing:
-        raise KeyError(f'{who} was configured with modalities {modalities} but the batch '
-                       f'has no {missing} (it has {sorted(feats)})')
-    for m in modalities:
-        if feats[m].shape[-1] != input_dims[m]:
-            raise ValueError(f'{who}: {m} features have dimension {feats[m].shape[-1]} but '
-                             f'the config says input_dims[{m!r}]={input_dims[m]}')
+def attention_bias(key_padding: torch.Tensor, attention_window: Optional[int] = None,
+                   causal: bool = False) -> torch.Tensor:
+    """Additive attention score bias for a batch, built once and shared by every
+    transformer: -1e4 for padded keys ([B, 1, 1, L]) and, with ``attention_window``,
+    for keys more than that many positions from the query ([B, 1, L, L]); with
+    ``causal``, for keys after the query."""
+    hidden = key_padding[:, None, None, :]
+    if attention_window is not None:
+        pos = torch.arange(key_padding.shape[1], device=key_padding.device)
+        hidden = hidden | ((pos[None, :] - pos[:, None]).abs() > attention_window)
+    if causal:
+        pos = torch.arange(key_padding.shape[1], device=key_padding.device)
+        hidden = hidden | (pos[None, :] > pos[:, None])
+    return torch.zeros(hidden.shape, device=hidden.device).masked_fill(hidden, -1e4)
 
 
-@MODELS.register_module(name=['SDTBackbone', 'SDTNeck'])
-class SDTBackbone(BaseModule):
+def sdt_pairs(modalities: Sequence[str]) -> List[Tuple[str, str]]:
+    """The (target, source) pairs of SDT, targets in order, each with its sources
+    itself first, then the others in canonical order (t: [t, a, v]; a: [a, t, v])."""
+    return [(t, s) for t in modalities for s in [t] + [m for m in modalities if m != t]]
+
+
+@MODELS.register_module()
+class SDTBackbone(ConversationBackbone):
     """Cross-modal transformer of SDT/VEGA over the utterances of each dialogue.
-
-    Registered also as ``SDTNeck``, its name before it was named as the backbone it is.
 
     Args:
         input_dims: feature dimension per modality, e.g. ``dict(text=1024, audio=1582,
@@ -161,12 +164,9 @@ class SDTBackbone(BaseModule):
             utterance is labelled before the conversation goes on).  Combines with
             ``attention_window`` (then only the k previous utterances).
 
-    Forward:
-        feats: dict modality -> [B, L, D_m]; mask: [B, L] bool (True = real
-        utterance); speakers: [B, L] long.
-
-    Returns:
-        dict with one [B, L, H] tensor per modality and ``'fused'``.
+    Forward and returns: the backbone contract (:mod:`.base`): padded features,
+    mask and speakers in; ``{modality: [N, H], 'fused': [N, H]}`` for the N real
+    utterances out.
     """
 
     def __init__(self,
@@ -180,20 +180,12 @@ class SDTBackbone(BaseModule):
                  attention_window: Optional[int] = None,
                  causal: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(input_dims, hidden_dim, num_speakers, max_len, causal, init_cfg)
         if attention_window is not None and (isinstance(attention_window, bool)
                                              or int(attention_window) != attention_window
                                              or attention_window < 0):
             raise ValueError(f'SDTBackbone.attention_window must be None or an integer >= 0, '
                              f'got {attention_window!r}')
-        unknown = set(input_dims) - set(MODALITIES)
-        if not input_dims or unknown:
-            raise ValueError(f'SDTBackbone.input_dims must name modalities among '
-                             f'{MODALITIES}, got {dict(input_dims)}')
-        self.modalities: Tuple[str, ...] = tuple(m for m in MODALITIES if m in input_dims)
-        self.input_dims = {m: int(input_dims[m]) for m in self.modalities}
-        self.hidden_dim = hidden_dim
-        self.num_speakers = num_speakers
         self.input_proj = nn.ModuleDict({
             m: nn.Conv1d(self.input_dims[m], hidden_dim, kernel_size=1, bias=False)
             for m in self.modalities
@@ -202,7 +194,7 @@ class SDTBackbone(BaseModule):
             num_speakers + 1, hidden_dim, padding_idx=num_speakers)
         self.position = SinusoidalPositionalEncoding(hidden_dim, max_len)
         self.embed_dropout = nn.Dropout(dropout)
-        self.pairs = [(t, s) for t in self.modalities for s in self._source_order(t)]
+        self.pairs = sdt_pairs(self.modalities)
         self.transformers = nn.ModuleDict({
             f'{t}_{s}': CrossModalTransformer(hidden_dim, num_heads, num_layers, dropout)
             for t, s in self.pairs
@@ -215,36 +207,14 @@ class SDTBackbone(BaseModule):
             {m: nn.Linear(n * hidden_dim, hidden_dim) for m in self.modalities})
         self.fusion_gate = nn.Linear(hidden_dim, hidden_dim, bias=False)
         self.attention_window = attention_window
-        if not isinstance(causal, bool):
-            raise ValueError(f'SDTBackbone.causal must be True or False, got {causal!r}')
-        self.causal = causal
 
     def attention_bias(self, key_padding: torch.Tensor) -> torch.Tensor:
-        """Additive attention score bias for a batch, built once and shared by every
-        transformer: -1e4 for padded keys ([B, 1, 1, L]) and, with ``attention_window``,
-        for keys more than that many positions from the query ([B, 1, L, L]); with
-        ``causal``, for keys after the query."""
-        hidden = key_padding[:, None, None, :]
-        if self.attention_window is not None:
-            pos = torch.arange(key_padding.shape[1], device=key_padding.device)
-            hidden = hidden | ((pos[None, :] - pos[:, None]).abs() > self.attention_window)
-        if self.causal:
-            pos = torch.arange(key_padding.shape[1], device=key_padding.device)
-            hidden = hidden | (pos[None, :] > pos[:, None])
-        return torch.zeros(hidden.shape, device=hidden.device).masked_fill(hidden, -1e4)
+        """This backbone's :func:`attention_bias` for a batch's padding [B, L]."""
+        return attention_bias(key_padding, self.attention_window, self.causal)
 
-    def _source_order(self, target: str) -> Sequence[str]:
-        # The target itself first, then the others in canonical order:
-        # t: [t, a, v]; a: [a, t, v]; v: [v, t, a].
-        return [target] + [m for m in self.modalities if m != target]
-
-    def _check_inputs(self, feats: Dict[str, torch.Tensor]) -> None:
-        check_modality_inputs('SDTBackbone', self.input_dims, feats)
-
-    def forward(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
-                speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
-        self._check_inputs(feats)
-        key_padding = ~mask.bool()
+    def encode(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
+               speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
+        key_padding = ~mask
         length = mask.shape[1]
         # Padded positions take the speaker padding index.
         speakers = speakers.masked_fill(key_padding, self.num_speakers)
@@ -257,7 +227,7 @@ class SDTBackbone(BaseModule):
         reduced = {}
         for t in self.modalities:
             gated = []
-            for s in self._source_order(t):
+            for s in [src for tgt, src in self.pairs if tgt == t]:
                 key = f'{t}_{s}'
                 # Each transformer draws its own dropout on its inputs (as in SDT).
                 target = self.embed_dropout(embedded[t])
@@ -269,4 +239,4 @@ class SDTBackbone(BaseModule):
         weights = torch.softmax(self.fusion_gate(stacked), dim=-2)
         out = dict(reduced)
         out['fused'] = (weights * stacked).sum(dim=-2)
-        return out
+        return {k: v[mask] for k, v in out.items()}

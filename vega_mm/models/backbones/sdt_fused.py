@@ -11,17 +11,17 @@ with another schedule:
   [B, L] layout, which it needs for its per-dialogue keys (padded keys get the same
   -1e4 bias as in the reference, from the same :meth:`SDTBackbone.attention_bias`).
 
-In fp32 it gives the reference's outputs on real utterances within rounding (a test
-holds this); outputs at padded positions are 0.  Dropout draws the same distributions
+In fp32 it gives the reference's outputs within rounding (a test holds this).  Dropout draws the same distributions
 on other shapes, in another order and with a faster mask (:func:`vega_mm.models.dropout.
 dropout`, also inside attention), so a training run with dropout consumes the random
 numbers differently from the reference.
 
-Checkpoints are interchangeable: ``state_dict()`` gives the reference's keys (the stacked
-tensors split per pair) and ``load_state_dict`` accepts them, so either backbone loads
-the other's checkpoints.  Optimizer states (resume) belong to one parameter layout.
+Checkpoints are interchangeable: :class:`SDTWeightLayout` converts between the two
+weight layouts, so ``state_dict()`` gives the reference's keys (the stacked tensors split
+per pair) and ``load_state_dict`` accepts them; either backbone loads the other's
+checkpoints.  Optimizer states (resume) belong to one parameter layout.
 """
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -29,9 +29,10 @@ import torch.nn.functional as F
 
 from vega_mm.registry import MODELS
 from ..dropout import dropout
-from .sdt import SDTBackbone
+from .base import ConversationBackbone
+from .sdt import SDTBackbone, attention_bias
 
-__all__ = ['FusedSDTBackbone']
+__all__ = ['FusedSDTBackbone', 'SDTWeightLayout']
 
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
@@ -82,54 +83,31 @@ def _layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> to
     return torch.addcmul(bias.unsqueeze(1), normed, weight.unsqueeze(1))
 
 
-@MODELS.register_module()
-class FusedSDTBackbone(SDTBackbone):
-    """:class:`SDTBackbone` with the per-pair modules stacked and batched (same maths,
-    same arguments, same checkpoint keys).
+class SDTWeightLayout:
+    """The two weight layouts of the SDT backbone and the conversion between them.
 
-    The parameters are created by :class:`SDTBackbone` (so the same seed gives the same
-    initial weights) and then stacked: ``stacked['layer{i}_<name>']`` is [P, ...] over
-    the pairs ``self.pairs`` (targets in order, each with its sources itself first);
-    matrices are stored as [P, in, out], so that their gradients come out of the
-    batched products in the parameters' own layout (no copy per step).
+    The reference layout (:class:`SDTBackbone`) has one module per (target, source) pair:
+    ``transformers.<t>_<s>.layers.<i>.<name>``, ``unimodal_gates.<t>_<s>.weight`` and
+    ``reduce.<m>.{weight,bias}``.  The stacked layout (:class:`FusedSDTBackbone`) has one
+    tensor per name, ``stacked.layer<i>_<name>``, ``stacked.gate_weight``,
+    ``stacked.reduce_{weight,bias}``, stacked over the pairs (or modalities), matrices as
+    [P, in, out].
 
-    Forward and returns: as :class:`SDTBackbone`; positions where ``mask`` is False are 0.
+    Args:
+        pairs: the (target, source) pairs, in the backbone's order.
+        modalities: the modalities, in order.
+        num_layers: layers per transformer.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        first = next(iter(self.transformers.values())).layers
-        self.num_layers, self.num_heads = len(first), first[0].attn.num_heads
-        self._layout = self._stacked_layout()
-        reference = dict(self.named_parameters())
-        self.stacked = nn.ParameterDict()
-        for name, rows in self._layout.items():
-            # _stack returns new memory: no clone needed
-            self.stacked[name] = nn.Parameter(self._stack(rows, reference).detach())
-            for key in (k for keys in rows for k in keys):
-                # free each per-pair tensor once stacked: building does not hold two
-                # copies of the transformers' weights (peak memory)
-                reference[key].data = torch.empty(0)
-        # The per-pair modules now live in ``stacked``.
-        del self.transformers, self.unimodal_gates, self.reduce
-        index = {m: i for i, m in enumerate(self.modalities)}
-        pairs = torch.tensor([[index[t], index[s]] for t, s in self.pairs])
-        self.register_buffer('_target_index', pairs[:, 0], persistent=False)
-        self_pair = pairs[:, 0] == pairs[:, 1]
-        cross = (~self_pair).nonzero().flatten()
-        self.register_buffer('_cross_source_index', pairs[cross, 1], persistent=False)
-        # Row of each pair's source in cat([targets, cross-pair sources]).
-        source_row = torch.arange(len(self.pairs))
-        source_row[cross] = len(self.pairs) + torch.arange(len(cross))
-        self.register_buffer('_source_row', source_row, persistent=False)
-        self.register_buffer('_self_pair', self_pair, persistent=False)
-        self.register_state_dict_post_hook(_to_reference_keys)
-        self.register_load_state_dict_pre_hook(_from_reference_keys)
+    def __init__(self, pairs: Sequence[Tuple[str, str]], modalities: Sequence[str],
+                 num_layers: int) -> None:
+        self.rows = self._rows(list(pairs), list(modalities), num_layers)
 
-    def _stacked_layout(self) -> Dict[str, List[List[str]]]:
+    @staticmethod
+    def _rows(pairs, modalities, num_layers) -> Dict[str, List[List[str]]]:
         """Stacked name -> per stacked row, the reference keys concatenated (dim 0)."""
-        layout = {}
-        for i in range(self.num_layers):
+        rows = {}
+        for i in range(num_layers):
             # Queries and keys|values are separate parameters: slicing one stacked
             # parameter would cost a full-size gradient per slice in backward.
             parts = dict(q_proj_weight=('attn.q_proj.weight', ),
@@ -145,19 +123,114 @@ class FusedSDTBackbone(SDTBackbone):
                 parts.update(query_norm_weight=('query_norm.weight', ),
                              query_norm_bias=('query_norm.bias', ))
             for name, suffixes in parts.items():
-                layout[f'layer{i}_{name}'] = [
+                rows[f'layer{i}_{name}'] = [
                     [f'transformers.{t}_{s}.layers.{i}.{x}' for x in suffixes]
-                    for t, s in self.pairs]
-        layout['gate_weight'] = [[f'unimodal_gates.{t}_{s}.weight'] for t, s in self.pairs]
-        layout['reduce_weight'] = [[f'reduce.{m}.weight'] for m in self.modalities]
-        layout['reduce_bias'] = [[f'reduce.{m}.bias'] for m in self.modalities]
-        return layout
+                    for t, s in pairs]
+        rows['gate_weight'] = [[f'unimodal_gates.{t}_{s}.weight'] for t, s in pairs]
+        rows['reduce_weight'] = [[f'reduce.{m}.weight'] for m in modalities]
+        rows['reduce_bias'] = [[f'reduce.{m}.bias'] for m in modalities]
+        return rows
 
-    @staticmethod
-    def _stack(rows: List[List[str]], tensors: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """Reference tensors -> one stacked tensor (matrices as [P, in, out])."""
-        out = torch.stack([torch.cat([tensors[k] for k in keys]) for keys in rows])
+    def stack(self, name: str, tensors: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Reference tensors -> the stacked tensor ``name`` (matrices as [P, in, out])."""
+        out = torch.stack([torch.cat([tensors[k] for k in keys]) for keys in self.rows[name]])
         return out.transpose(1, 2).contiguous() if out.dim() == 3 else out
+
+    def stacked_parameters(self, reference: nn.Module) -> nn.ParameterDict:
+        """The stacked parameters of a reference backbone's weights.
+
+        Each per-pair tensor of ``reference`` is freed once stacked, so building never
+        holds two copies of the transformers' weights (peak memory).
+        """
+        tensors = dict(reference.named_parameters())
+        stacked = nn.ParameterDict()
+        for name, rows in self.rows.items():
+            # stack returns new memory: no clone needed
+            stacked[name] = nn.Parameter(self.stack(name, tensors).detach())
+            for key in (k for keys in rows for k in keys):
+                tensors[key].data = torch.empty(0)
+        return stacked
+
+    def to_reference(self, state_dict: dict, prefix: str) -> None:
+        """In place: ``<prefix>stacked.*`` -> the reference's per-pair keys."""
+        for name, rows in self.rows.items():
+            stacked = state_dict.pop(f'{prefix}stacked.{name}')
+            if stacked.dim() == 3:  # [P, in, out] -> [P, out, in], as nn.Linear
+                stacked = stacked.transpose(1, 2)
+            for row, keys in zip(stacked.unbind(0), rows):
+                for key, part in zip(keys, row.chunk(len(keys))):
+                    state_dict[prefix + key] = part
+
+    def from_reference(self, state_dict: dict, prefix: str) -> None:
+        """In place: the reference's per-pair keys -> ``<prefix>stacked.*``.
+
+        Incomplete sets are left alone, so the usual missing/unexpected-key report
+        names them.
+        """
+        for name, rows in self.rows.items():
+            keys = [prefix + k for ks in rows for k in ks]
+            if all(k in state_dict for k in keys):
+                tensors = {k[len(prefix):]: state_dict.pop(k) for k in keys}
+                state_dict[f'{prefix}stacked.{name}'] = self.stack(name, tensors)
+
+
+@MODELS.register_module()
+class FusedSDTBackbone(ConversationBackbone):
+    """:class:`SDTBackbone`'s maths with the per-pair modules stacked and batched (same
+    arguments, same outputs, same checkpoint keys).
+
+    The initial weights are those of an :class:`SDTBackbone` built with the same
+    arguments (so the same seed gives the same model), stacked by
+    :class:`SDTWeightLayout`: ``stacked['layer{i}_<name>']`` is [P, ...] over the pairs
+    ``self.pairs``; matrices are stored as [P, in, out], so that their gradients come out
+    of the batched products in the parameters' own layout (no copy per step).
+
+    Args: as :class:`SDTBackbone`.  Forward and returns: the backbone contract.
+    """
+
+    def __init__(self,
+                 input_dims: Dict[str, int],
+                 hidden_dim: int = 768,
+                 num_heads: int = 4,
+                 num_layers: int = 1,
+                 dropout: float = 0.53,
+                 num_speakers: int = 2,
+                 max_len: int = 512,
+                 attention_window: Optional[int] = None,
+                 causal: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(input_dims, hidden_dim, num_speakers, max_len, causal, init_cfg)
+        reference = SDTBackbone(input_dims, hidden_dim, num_heads, num_layers, dropout,
+                                num_speakers, max_len, attention_window, causal)
+        # the position-wise modules are shared as they are; the per-pair ones are stacked
+        self.input_proj = reference.input_proj
+        self.speaker_embedding = reference.speaker_embedding
+        self.position = reference.position
+        self.embed_dropout = reference.embed_dropout
+        self.fusion_gate = reference.fusion_gate
+        self.pairs = reference.pairs
+        self.attention_window = attention_window
+        self.num_layers, self.num_heads = num_layers, num_heads
+        self.layout = SDTWeightLayout(self.pairs, self.modalities, num_layers)
+        self.stacked = self.layout.stacked_parameters(reference)
+        del reference
+        index = {m: i for i, m in enumerate(self.modalities)}
+        pairs = torch.tensor([[index[t], index[s]] for t, s in self.pairs])
+        self.register_buffer('_target_index', pairs[:, 0], persistent=False)
+        self_pair = pairs[:, 0] == pairs[:, 1]
+        cross = (~self_pair).nonzero().flatten()
+        self.register_buffer('_cross_source_index', pairs[cross, 1], persistent=False)
+        # Row of each pair's source in cat([targets, cross-pair sources]).
+        source_row = torch.arange(len(self.pairs))
+        source_row[cross] = len(self.pairs) + torch.arange(len(cross))
+        self.register_buffer('_source_row', source_row, persistent=False)
+        self.register_buffer('_self_pair', self_pair, persistent=False)
+        self.register_state_dict_post_hook(_to_reference_keys)
+        self.register_load_state_dict_pre_hook(_from_reference_keys)
+
+    def attention_bias(self, key_padding: torch.Tensor) -> torch.Tensor:
+        """The reference's :func:`~.sdt.attention_bias` for a batch's padding [B, L]."""
+        return attention_bias(key_padding, self.attention_window, self.causal)
 
     def _layer(self, i: int, target: torch.Tensor, source: torch.Tensor,
                mask: torch.Tensor, attn_bias: torch.Tensor) -> torch.Tensor:
@@ -200,10 +273,8 @@ class FusedSDTBackbone(SDTBackbone):
         ctx = ctx.view(pairs, batch, heads, length, hidden // heads).permute(0, 1, 3, 2, 4)
         return ctx[:, mask].reshape(pairs, -1, hidden)
 
-    def forward(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
-                speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
-        self._check_inputs(feats)
-        mask = mask.bool()
+    def encode(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
+               speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
         key_padding = ~mask
         batch, length = mask.shape
         speakers = speakers.masked_fill(key_padding, self.num_speakers)
@@ -226,14 +297,8 @@ class FusedSDTBackbone(SDTBackbone):
         stacked = reduced.transpose(0, 1)  # [N, M, H]
         weights = torch.softmax(self.fusion_gate(stacked), dim=-2)
         fused = (weights * stacked).sum(dim=-2)
-        out, padded = {}, bool(key_padding.any())
-        for name, x in zip(self.modalities + ('fused', ),
-                           list(reduced.unbind(0)) + [fused]):
-            full = x.new_empty(batch, length, x.shape[-1])
-            full[mask] = x
-            if padded:
-                full[key_padding] = 0
-            out[name] = full
+        out = dict(zip(self.modalities, reduced.unbind(0)))
+        out['fused'] = fused
         return out
 
     @property
@@ -246,24 +311,11 @@ class FusedSDTBackbone(SDTBackbone):
 
 def _to_reference_keys(module: FusedSDTBackbone, state_dict: dict, prefix: str,
                        local_metadata) -> None:
-    """state_dict post-hook: stacked tensors -> the reference's per-pair keys."""
-    for name, rows in module._layout.items():
-        stacked = state_dict.pop(f'{prefix}stacked.{name}')
-        if stacked.dim() == 3:  # [P, in, out] -> [P, out, in], as nn.Linear
-            stacked = stacked.transpose(1, 2)
-        for row, keys in zip(stacked.unbind(0), rows):
-            for key, part in zip(keys, row.chunk(len(keys))):
-                state_dict[prefix + key] = part
+    """state_dict post-hook: the stacked layout -> the reference's keys."""
+    module.layout.to_reference(state_dict, prefix)
 
 
 def _from_reference_keys(module: FusedSDTBackbone, state_dict: dict, prefix: str,
                          *args) -> None:
-    """load_state_dict pre-hook: the reference's per-pair keys -> stacked tensors.
-
-    Incomplete sets are left alone, so the usual missing/unexpected-key report names them.
-    """
-    for name, rows in module._layout.items():
-        keys = [prefix + k for ks in rows for k in ks]
-        if all(k in state_dict for k in keys):
-            tensors = {k[len(prefix):]: state_dict.pop(k) for k in keys}
-            state_dict[f'{prefix}stacked.{name}'] = module._stack(rows, tensors)
+    """load_state_dict pre-hook: the reference's keys -> the stacked layout."""
+    module.layout.from_reference(state_dict, prefix)

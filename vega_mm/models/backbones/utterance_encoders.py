@@ -1,9 +1,9 @@
 """Baseline backbones of the benchmark: a context-free MLP on each utterance and bc-LSTM.
 
-Both follow the backbone contract of ``docs/internals.md``: ``forward(feats, mask,
-speakers)`` returns ``{modality: [B, L, H], 'fused': [B, L, H]}`` and the module has
-``hidden_dim``, ``num_speakers`` and ``modalities``, so ``ConversationClassifier`` with a
-``LabelHead`` (and ``vega_head=None``) trains, evaluates and checkpoints them unchanged.
+Both follow the backbone contract (:mod:`.base`): ``forward(feats, mask, speakers)``
+returns ``{modality: [N, H], 'fused': [N, H]}`` for the N real utterances, so
+``ConversationClassifier`` with a ``LabelHead`` trains, evaluates and checkpoints them
+unchanged.
 Each modality's output is its projected utterance features (no context); only
 ``'fused'`` differs between the two.
 """
@@ -14,33 +14,26 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from vega_mm.datasets.meta import MODALITIES
 from vega_mm.registry import MODELS
-from .sdt import check_modality_inputs
+from .base import ConversationBackbone
 
 
 @MODELS.register_module()
 class ModalityProjection(BaseModule):
-    """Per-modality ``Linear(D_m, H) -> GELU -> Dropout`` with the input checks every
-    baseline backbone needs.
+    """Per-modality ``Linear(D_m, H) -> GELU -> Dropout`` of the baseline backbones.
 
     Args:
-        name: the owning backbone's class name (for error messages).
-        input_dims: feature dimension per modality; its keys name the modalities.
+        input_dims: feature dimension per modality (validated by the owning backbone);
+            its keys name the modalities, in order.
         hidden_dim: H.
         dropout: dropout after the projection.
     """
 
-    def __init__(self, name: str, input_dims: Dict[str, int], hidden_dim: int,
+    def __init__(self, input_dims: Dict[str, int], hidden_dim: int,
                  dropout: float) -> None:
         super().__init__()
-        unknown = set(input_dims) - set(MODALITIES)
-        if not input_dims or unknown:
-            raise ValueError(f'{name}.input_dims must name modalities among {MODALITIES}, '
-                             f'got {dict(input_dims)}')
-        self.name = name
-        self.modalities: Tuple[str, ...] = tuple(m for m in MODALITIES if m in input_dims)
-        self.input_dims = {m: int(input_dims[m]) for m in self.modalities}
+        self.modalities: Tuple[str, ...] = tuple(input_dims)
+        self.input_dims = dict(input_dims)
         self.proj = nn.ModuleDict({
             m: nn.Sequential(nn.Linear(self.input_dims[m], hidden_dim), nn.GELU(),
                              nn.Dropout(dropout))
@@ -48,13 +41,12 @@ class ModalityProjection(BaseModule):
         })
 
     def forward(self, feats: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """``{modality: [B, L, D_m]}`` -> ``{modality: [B, L, H]}``."""
-        check_modality_inputs(self.name, self.input_dims, feats)
+        """``{modality: [..., D_m]}`` -> ``{modality: [..., H]}``."""
         return {m: self.proj[m](feats[m]) for m in self.modalities}
 
 
 @MODELS.register_module()
-class UtteranceMLPBackbone(BaseModule):
+class UtteranceMLPBackbone(ConversationBackbone):
     """Context-free baseline: every utterance on its own, no dialogue, no speakers.
 
     ``h_m = GELU(W_m x_m)`` per modality; ``h_fused = GELU(W [h_t; h_a; h_v])``.  With a
@@ -68,13 +60,8 @@ class UtteranceMLPBackbone(BaseModule):
         num_speakers: recorded for the data preprocessor (speakers are not used).
         init_cfg: initialisation config.
 
-    Forward:
-        feats: dict modality -> [B, L, D_m]; mask: [B, L] bool (True = real
-        utterance); speakers: [B, L] long (ignored).
-
-    Returns:
-        dict with one [B, L, H] tensor per modality and ``'fused'``; padded positions
-        are 0.
+    Forward and returns: the backbone contract (speakers are ignored).  Causal: an
+    utterance's outputs depend on itself only.
     """
 
     def __init__(self,
@@ -83,26 +70,24 @@ class UtteranceMLPBackbone(BaseModule):
                  dropout: float = 0.1,
                  num_speakers: int = 2,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.projection = ModalityProjection(type(self).__name__, input_dims, hidden_dim,
-                                             dropout)
-        self.modalities = self.projection.modalities
-        self.hidden_dim = hidden_dim
-        self.num_speakers = num_speakers
+        super().__init__(input_dims, hidden_dim, num_speakers, causal=True,
+                         init_cfg=init_cfg)
+        self.projection = ModalityProjection(self.input_dims, hidden_dim, dropout)
         self.fuse = nn.Sequential(
             nn.Linear(len(self.modalities) * hidden_dim, hidden_dim), nn.GELU(),
             nn.Dropout(dropout))
 
-    def forward(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
-                speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def encode(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
+               speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
+        # computed on the padded batch, then packed: dropout draws the same numbers
+        # whatever the layout of the output
         out = self.projection(feats)
         out['fused'] = self.fuse(torch.cat([out[m] for m in self.modalities], dim=-1))
-        keep = mask.bool()[..., None]
-        return {k: v * keep for k, v in out.items()}
+        return {k: v[mask] for k, v in out.items()}
 
 
 @MODELS.register_module()
-class BcLSTMBackbone(BaseModule):
+class BcLSTMBackbone(ConversationBackbone):
     """bc-LSTM (Poria et al., ACL 2017): a bidirectional LSTM over the utterances of a
     dialogue, on the concatenated per-modality utterance features.
 
@@ -119,13 +104,8 @@ class BcLSTMBackbone(BaseModule):
             bc-LSTM).
         init_cfg: initialisation config.
 
-    Forward:
-        feats: dict modality -> [B, L, D_m]; mask: [B, L] bool, True on each dialogue's
-        first n_b positions; speakers: [B, L] long (ignored).
-
-    Returns:
-        dict with one [B, L, H] tensor per modality and ``'fused'``; padded positions
-        are 0.
+    Forward and returns: the backbone contract (speakers are ignored; the mask must
+    mark each dialogue's first n_b positions).
     """
 
     def __init__(self,
@@ -135,15 +115,11 @@ class BcLSTMBackbone(BaseModule):
                  dropout: float = 0.1,
                  num_speakers: int = 2,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(input_dims, hidden_dim, num_speakers, init_cfg=init_cfg)
         if hidden_dim % 2:
             raise ValueError(f'BcLSTMBackbone.hidden_dim must be even (H/2 units per '
                              f'direction), got {hidden_dim}')
-        self.projection = ModalityProjection(type(self).__name__, input_dims, hidden_dim,
-                                             dropout)
-        self.modalities = self.projection.modalities
-        self.hidden_dim = hidden_dim
-        self.num_speakers = num_speakers
+        self.projection = ModalityProjection(self.input_dims, hidden_dim, dropout)
         self.lstm = nn.LSTM(len(self.modalities) * hidden_dim, hidden_dim // 2,
                             num_layers=num_layers, batch_first=True, bidirectional=True,
                             dropout=dropout if num_layers > 1 else 0.0)
@@ -163,8 +139,8 @@ class BcLSTMBackbone(BaseModule):
             raise ValueError('BcLSTMBackbone: a dialogue of the batch has no utterance')
         return lengths
 
-    def forward(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
-                speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def encode(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
+               speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
         lengths = self.lengths(mask)
         out = self.projection(feats)
         x = torch.cat([out[m] for m in self.modalities], dim=-1)
@@ -173,5 +149,4 @@ class BcLSTMBackbone(BaseModule):
         y, _ = self.lstm(packed)
         y, _ = pad_packed_sequence(y, batch_first=True, total_length=mask.shape[1])
         out['fused'] = self.out_dropout(y)
-        keep = mask.bool()[..., None]
-        return {k: v * keep for k, v in out.items()}
+        return {k: v[mask] for k, v in out.items()}

@@ -3,11 +3,15 @@
 A head owns one set of logits per *branch* (``fused``, ``text``, ... in a conversation
 model; a single branch in an image model) and follows mmpretrain's ``ClsHead``:
 
-- ``forward(feats) -> {branch: logits [N, C]}``;
-- ``loss(feats, data_samples) -> dict`` of losses, computed by ``self.loss_module``,
+- ``forward(feats) -> {name: logits [N, C]}``;
+- ``loss(feats, data_samples) -> dict`` of losses, computed with ``self.loss_module``,
   built from ``loss=dict(type=...)`` (:class:`~vega_mm.models.losses.MultiBranchLoss`
   by default);
-- ``predict(feats, data_samples) -> data_samples`` with ``pred_score`` / ``pred_label``.
+- ``predict(feats, data_samples) -> data_samples`` with everything a user reads:
+  ``pred_score`` (probabilities of the prediction), ``pred_label``, ``branch_scores``
+  (probabilities of every branch), ``branch_pred_labels`` and, for heads with an anchor
+  space, ``anchor_similarity`` (cosine to every class anchor).  Nothing downstream
+  recomputes these.
 
 ``feats`` is either a dict of branch features ``{branch: Tensor[N, H]}`` (conversation
 models, whose rows are the real utterances of a batch in dialogue order) or, for a
@@ -15,6 +19,8 @@ single-branch head, what mmpretrain backbones and necks give: a tuple of feature
 last one is pooled to [N, H] (:func:`pool_features`).  Targets come from the data
 samples' ``gt_label`` (concatenated, so a conversation sample gives one label per
 utterance; -1 marks an unlabelled one).
+
+A new head subclasses :class:`BranchHead` and implements :meth:`BranchHead.branch_logits`.
 """
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -22,17 +28,16 @@ import torch
 import torch.nn as nn
 from mmpretrain.evaluation.metrics import Accuracy
 from mmpretrain.models.heads import ClsHead
+from mmpretrain.structures import DataSample
 
 from vega_mm.registry import MODELS
+from vega_mm.structures import ConversationDataSample
+from vega_mm.utils.merge import merge_derived
 
 __all__ = ['BranchHead', 'PREDICT_WITH', 'prediction_logits', 'pool_features', 'gt_labels']
 
 #: What a model with a label-space and an anchor-space branch predicts with.
 PREDICT_WITH = ('label', 'anchor', 'mean')
-
-# Loss arguments that heads took before the loss became a module of its own.
-_LOSS_ARGS = ('class_weight', 'loss_weight', 'branch_weights', 'kd_loss_weight', 'kd_weights',
-              'init_temperature', 'detach_teacher', 'teacher')
 
 
 def prediction_logits(label: Optional[torch.Tensor], anchor: Optional[torch.Tensor],
@@ -116,19 +121,6 @@ def topk_accuracy(scores: torch.Tensor, target: torch.Tensor,
     return {f'accuracy_top-{k}': a[0] for k, a in zip(topk, acc)}
 
 
-def predictions(head: ClsHead, scores: torch.Tensor, data_samples: Optional[List]) -> List:
-    """``ClsHead``-style predictions from scores [N * V, C] (V views averaged)."""
-    if data_samples is not None and len(data_samples) and \
-            scores.shape[0] != len(data_samples):
-        n = len(data_samples)
-        if scores.shape[0] % n:
-            raise ValueError(f'{type(head).__name__}.predict: {scores.shape[0]} score rows '
-                             f'for {n} data samples')
-        prob = scores.float().softmax(-1).reshape(n, -1, scores.shape[-1]).mean(1)
-        scores = prob.clamp_min(1e-12).log()  # softmax(log p) == p
-    return head._get_predictions(scores, data_samples)
-
-
 def num_segs_of(kwargs: Mapping, who: str) -> Optional[int]:
     """``num_segs`` that mmaction2 recognizers pass to their heads."""
     if kwargs.get('fcn_test'):
@@ -137,20 +129,51 @@ def num_segs_of(kwargs: Mapping, who: str) -> Optional[int]:
     return kwargs.get('num_segs')
 
 
+def _group_rows(fields: Dict[str, object], data_samples: Optional[List],
+                lengths: Optional[Sequence[int]], who: str) -> List[Dict[str, object]]:
+    """Per-row prediction fields -> one dict of fields per sample.
+
+    ``lengths`` (conversations): sample i owns the next ``lengths[i]`` rows, its fields
+    are [L_i, ...].  Without: one row per sample (fields [C]); several rows per sample
+    (mmaction2 multi-view testing) are averaged.
+    """
+    def apply(fn):
+        return {k: {b: fn(x) for b, x in v.items()} if isinstance(v, dict) else fn(v)
+                for k, v in fields.items()}
+
+    rows = fields['pred_score'].shape[0]
+    if lengths is not None:
+        lengths = [int(n) for n in lengths]
+        if sum(lengths) != rows:
+            raise ValueError(f'{who}.predict: {rows} score rows for dialogues of '
+                             f'{sum(lengths)} utterances')
+        out, start = [], 0
+        for n in lengths:
+            out.append(apply(lambda x, a=start, b=start + n: x[a:b]))
+            start += n
+        return out
+    n = rows if not data_samples else len(data_samples)
+    if rows % n:
+        raise ValueError(f'{who}.predict: {rows} score rows for {n} data samples')
+    views = rows // n
+    return [apply(lambda x, i=i: x[i * views:(i + 1) * views].mean(0)) for i in range(n)]
+
+
 class BranchHead(ClsHead):
     """Base of vega_mm's heads: branches, input handling, ``loss`` and ``predict``.
 
     Subclasses implement :meth:`branch_logits` (branch features [N, H] -> logits
-    [N, C]); everything else is shared.
+    [N, C]); heads whose prediction is not the first branch's logits override
+    :meth:`scores`, heads with an anchor space :meth:`anchor_similarity`.
 
     Args:
         num_classes: C.
         in_channels: H.
         branches: branch names; a single-branch head also reads mmpretrain features.
-        loss: the loss module's config (``MultiBranchLoss`` by default; ``branches`` is
-            filled in) or a built module.
+        loss: the loss module's config (``MultiBranchLoss`` by default; ``branches`` and
+            ``loss_names`` are filled in) or a built module.
         topk, cal_acc, init_cfg: as in mmpretrain's ``ClsHead`` (``cal_acc`` logs the
-            accuracy of the first branch during training).
+            accuracy of the prediction during training).
     """
 
     #: names of the CE and distillation entries this head's loss reports
@@ -163,34 +186,25 @@ class BranchHead(ClsHead):
                  loss: Union[None, dict, nn.Module] = None,
                  topk: Union[int, Tuple[int]] = (1, ),
                  cal_acc: bool = False,
-                 init_cfg: Optional[dict] = None,
-                 **legacy) -> None:
-        moved = sorted(k for k in legacy if k in _LOSS_ARGS)
-        if moved:
-            raise TypeError(f'{type(self).__name__}: {moved} now belong to the loss module: '
-                            f"write loss=dict(type='MultiBranchLoss', "
-                            + ', '.join(f'{k}=...' for k in moved) + ')')
-        if legacy:
-            raise TypeError(f'{type(self).__name__} got unexpected arguments '
-                            f'{sorted(legacy)}')
-        # ClsHead builds its loss from the mmpretrain registry: ours is built below.
-        super().__init__(loss=nn.Identity(), topk=topk, cal_acc=cal_acc, init_cfg=init_cfg)
-        self.num_classes = num_classes
-        self.in_channels = in_channels
-        self.branches = tuple(branches)
-        if not self.branches:
+                 init_cfg: Optional[dict] = None) -> None:
+        branches = tuple(branches)
+        if not branches:
             raise ValueError(f'{type(self).__name__}: branches must not be empty')
         if not isinstance(loss, nn.Module):
-            cfg = dict(loss or {})
+            where = f'{type(self).__name__}.loss'
+            cfg = merge_derived(loss, where, dict(branches=(branches, 'its branches')))
             cfg.setdefault('type', 'MultiBranchLoss')
             cfg.setdefault('_scope_', 'vega_mm')  # buildable from any default scope
             cfg.setdefault('loss_names', self.loss_names)
-            cfg['branches'] = self.branches
             loss = MODELS.build(cfg)
-        self.loss_module = loss
+        super().__init__(loss=loss, topk=topk, cal_acc=cal_acc, init_cfg=init_cfg)
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.branches = branches
 
+    # ------------------------------------------------------------------ logits
     def branch_logits(self, feats: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """Branch features [..., H] -> branch logits [..., C]."""
+        """Branch features [N, H] -> logits [N, C], by name."""
         raise NotImplementedError
 
     def pre_logits(self, feats: Union[Mapping[str, torch.Tensor], torch.Tensor,
@@ -214,25 +228,77 @@ class BranchHead(ClsHead):
         return {self.branches[0]: pool_features(feats, num_segs, self.in_channels)}
 
     def forward(self, feats, **kwargs) -> Dict[str, torch.Tensor]:
-        """Logits [N, C] per branch.  ``kwargs``: ``num_segs`` of mmaction2 recognizers."""
+        """Logits [N, C] by name.  ``kwargs``: ``num_segs`` of mmaction2 recognizers."""
         return self.branch_logits(
             self.pre_logits(feats, num_segs_of(kwargs, type(self).__name__)))
+
+    def scores(self, logits: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """The logits [N, C] whose softmax is the prediction (the first branch's)."""
+        return logits[self.branches[0]]
+
+    def anchor_similarity(self, logits: Dict[str, torch.Tensor]) -> Optional[torch.Tensor]:
+        """Cosine [N, C] of the prediction branch to every class anchor; None for a
+        head without an anchor space."""
+        return None
+
+    # ------------------------------------------------------------------ loss
+    def losses(self, logits: Dict[str, torch.Tensor], target: torch.Tensor,
+               data_samples: List) -> Dict[str, torch.Tensor]:
+        """The losses of computed logits and targets [N] (-1: unlabelled)."""
+        return self.loss_module(logits, target)
 
     def loss(self, feats, data_samples: List, **kwargs) -> Dict[str, torch.Tensor]:
         """Losses from features and data samples (targets: their ``gt_label``)."""
         logits = self(feats, **kwargs)
-        first = logits[self.branches[0]]
+        first = next(iter(logits.values()))
         target = gt_labels(data_samples, first.device, type(self).__name__)
         if first.shape[0] != target.shape[0]:
             raise ValueError(f'{type(self).__name__}.loss: {first.shape[0]} feature rows '
                              f'but {target.shape[0]} labels (several views per sample are '
                              'only supported in predict)')
-        losses = self.loss_module(logits, target)
+        losses = self.losses(logits, target, data_samples)
         if self.cal_acc:
-            losses.update(topk_accuracy(first, target, self.topk))
+            losses.update(topk_accuracy(self.scores(logits), target, self.topk))
         return losses
 
-    def predict(self, feats, data_samples: Optional[List] = None, **kwargs) -> List:
-        """Predictions of the first branch set on the data samples (``pred_score`` [C],
-        ``pred_label``); several views per sample (mmaction2) are averaged."""
-        return predictions(self, self(feats, **kwargs)[self.branches[0]], data_samples)
+    # ------------------------------------------------------------------ predict
+    def predict(self, feats, data_samples: Optional[List] = None,
+                lengths: Optional[Sequence[int]] = None, **kwargs) -> List:
+        """Predictions written into the data samples (see the module docstring).
+
+        Args:
+            feats: as :meth:`forward`.
+            data_samples: one per dialogue (conversations) or per image; None: new ones.
+            lengths: utterances per dialogue (conversation models); None: one row (or
+                several views, averaged) per sample, as mmpretrain heads.
+        """
+        return self.write_predictions(self(feats, **kwargs), data_samples, lengths)
+
+    def write_predictions(self, logits: Dict[str, torch.Tensor],
+                          data_samples: Optional[List] = None,
+                          lengths: Optional[Sequence[int]] = None) -> List:
+        """Computed logits -> data samples with every prediction field (the one place
+        predictions are assembled)."""
+        with torch.no_grad():
+            fields = dict(pred_score=self.scores(logits).detach().float().softmax(-1),
+                          branch_scores={k: v.detach().float().softmax(-1)
+                                         for k, v in logits.items()})
+            similarity = self.anchor_similarity(logits)
+            if similarity is not None:
+                fields['anchor_similarity'] = similarity.detach().float()
+            groups = _group_rows(fields, data_samples, lengths, type(self).__name__)
+        if data_samples is None:
+            make = ConversationDataSample if lengths is not None else DataSample
+            data_samples = [make() for _ in groups]
+        for sample, group in zip(data_samples, groups):
+            score = group['pred_score']
+            sample.set_pred_score(score)
+            sample.set_pred_label(score.argmax(-1) if lengths is not None
+                                  else score.argmax(-1, keepdim=True))
+            sample.set_field(group['branch_scores'], 'branch_scores', dtype=dict)
+            sample.set_field({k: v.argmax(-1) for k, v in group['branch_scores'].items()},
+                             'branch_pred_labels', dtype=dict)
+            if 'anchor_similarity' in group:
+                sample.set_field(group['anchor_similarity'], 'anchor_similarity',
+                                 dtype=torch.Tensor)
+        return data_samples

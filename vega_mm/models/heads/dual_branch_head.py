@@ -1,8 +1,9 @@
-"""A label-space head and a VEGA head on the same features, distilling into each other.
+"""VEGA's composite head: a label space and an anchor space over the same branches.
 
-The single-feature counterpart of the conversation model's two heads, for mmpretrain
-``ImageClassifier``s, mmaction2 recognizers and any model whose head receives a tuple of
-features and mmpretrain-style ``DataSample``s.
+The one head of a VEGA conversation model (branches ``fused`` plus the modalities) and,
+with a single branch, a VEGA head for mmpretrain ``ImageClassifier``s, mmaction2
+recognizers and any model whose head receives a tuple of features and
+mmpretrain-style ``DataSample``s.
 """
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -12,8 +13,8 @@ from mmpretrain.models.heads import ClsHead
 
 from vega_mm.models.losses import LearnedTemperatureKDLoss
 from vega_mm.registry import MODELS
-from .branch_head import (PREDICT_WITH, BranchHead, gt_labels, num_segs_of, pool_features,
-                          prediction_logits, predictions, topk_accuracy)
+from vega_mm.utils.merge import merge_derived
+from .branch_head import PREDICT_WITH, BranchHead, prediction_logits
 from .vega_head import VEGAHead
 
 _DISTILL = {
@@ -24,64 +25,75 @@ _DISTILL = {
     'mutual': ('anchor', 'label'),
 }
 
+#: prefix of the anchor-space logits in :meth:`DualBranchHead.forward`'s output
+ANCHOR_PREFIX = 'anchor_'
+
+
+def _head_class(cfg: dict, where: str) -> type:
+    cls = MODELS.get(cfg['type']) if isinstance(cfg['type'], str) else cfg['type']
+    if cls is None:
+        raise KeyError(f"{where}: type {cfg['type']!r} is not registered")
+    return cls
+
 
 @MODELS.register_module()
-class DualBranchHead(ClsHead):
-    """A label-space classifier and a :class:`VEGAHead` on one feature, with
-    distillation between the two spaces.
+class DualBranchHead(BranchHead):
+    """A label-space head and a :class:`VEGAHead` on the same branch features, with
+    optional distillation between the two spaces.
 
-    Both branches read the same feature ``x`` [N, in_channels]: the last of a tuple
-    (mmpretrain, e.g. a ResNet's pooled feature) or an mmaction2 feature map, globally
-    averaged and averaged over ``num_segs`` (see :func:`~.branch_head.pool_features`).
-    Losses::
+    For every branch ``b`` (``fused``, ``text``, ... in a conversation model; one branch
+    in an image model)::
 
-        loss_cls = label_head's class-weighted CE on z = label_head(x)
-        loss_anc = VEGA's class-weighted CE on s = 100 * cos(proj(x), anchors)
-        loss_kd  = kd_scale * kd_loss_weight * (
-                       KL(softmax(z / T_a) || softmax(s / T_a)) T_a^2    # label -> anchor
-                     + KL(softmax(s / T_l) || softmax(z / T_l)) T_l^2)   # anchor -> label
+        z_b = label_head(x_b)                          # label space
+        s_b = 100 * cos(proj_b(x_b), anchors)          # anchor space (VEGAHead)
+        loss_cls, loss_kd   = the label head's losses  # CE (+ distillation between branches)
+        loss_anc, loss_akd  = the VEGA head's losses
+        loss_kd (one branch) / loss_xkd (several) = kd_scale * kd_loss_weight * sum_b (
+                KL(softmax(z_b / T_a) || softmax(s_b / T_a)) T_a^2    # label -> anchor
+              + KL(softmax(s_b / T_l) || softmax(z_b / T_l)) T_l^2)   # anchor -> label
 
-    where ``distill`` chooses the directions (both for ``'mutual'``) and each direction
-    has its own learned temperature (:class:`LearnedTemperatureKDLoss`, ``T = exp(theta)``).
+    where ``distill`` chooses the directions between the spaces (VEGA's conversation
+    model has none: ``distill=None``) and each direction has its own learned
+    temperature (this head's ``loss_module``, a :class:`LearnedTemperatureKDLoss`).
     ``kd_scale`` is 1 unless :class:`~vega_mm.engine.hooks.SelfDistillationHook` ramps
     it during a warm-up.
 
-    ``forward`` returns ``{'label': z, 'anchor': s}`` like every vega_mm head; ``predict``
-    uses the label branch by default (as VEGA), the anchor branch, or the mean of the two
-    probability vectors (:func:`~.branch_head.prediction_logits`), so mmpretrain's
-    metrics work unchanged.
+    ``forward`` returns ``{b: z_b, 'anchor_' + b: s_b}``; the prediction is decided by
+    ``predict_with`` (:func:`~.branch_head.prediction_logits` on the first branch), so
+    mmpretrain's metrics work unchanged.
 
     Args:
         num_classes: C.
-        in_channels: channels of the last feature.
-        vega_head: extra arguments of the :class:`VEGAHead` (``proj_dropout``,
-            ``logit_scale``, ``loss``...); ``num_classes``, ``in_channels`` and the
-            loss's ``class_weight`` are filled in.
-        label_head: the label-space classifier: ``LabelHead`` (VEGA's supervision MLP
-            H -> H -> H -> C, the default) or an mmpretrain ``ClsHead`` that takes
+        in_channels: H.
+        branches: branch names (the first one predicts).
+        label_head: the label-space head: ``LabelHead`` (VEGA's MLP H -> H -> H -> C per
+            branch, the default) or, with one branch, an mmpretrain ``ClsHead`` that takes
             ``num_classes`` and ``in_channels``, such as ``dict(type='LinearClsHead')``
-            (both are filled in).  An mmpretrain head keeps its own ``loss`` config
-            (its ``'loss'`` is reported as ``loss_cls``).
+            (its own ``loss`` is reported as ``loss_cls``).
+        vega_head: the :class:`VEGAHead`'s arguments (``proj_dropout``, ``logit_scale``,
+            ``loss``, ``anchor_bank``...).  None with neither ``anchors`` nor
+            ``anchor_bank``: no anchor space, the label head alone (the SDT ablation of
+            VEGA, ``model.head.vega_head=None``).
         anchors, anchor_bank, anchor_dim, class_names, class_mapping, sample_prob:
-            the VEGA branch's anchors, as in :class:`VEGAHead` (passed to it).
-        class_weight: per-class CE weights of both branches (an mmpretrain label head
-            takes them in its own ``loss`` config instead).
+            the VEGA head's anchors, as in :class:`VEGAHead` (given here or there, once).
+        class_weight: per-class CE weights of both spaces (an mmpretrain label head takes
+            them in its own ``loss`` config instead).
         distill: ``'mutual'`` (default), ``'label_to_anchor'``, ``'anchor_to_label'`` or
-            ``None``: which way(s) knowledge is distilled.
-        kd_loss_weight: weight of ``loss_kd`` (0 switches distillation off).
+            ``None``: which way(s) knowledge is distilled between the spaces.
+        kd_loss_weight: weight of that distillation (0 switches it off).
         init_temperature: initial learned temperature of each direction.
-        detach_teacher: stop the distillation gradient into the teaching branch (the
-            default here: in mutual learning each direction updates only its student).
-        predict_with: ``'label'``, ``'anchor'`` or ``'mean'``.
-        topk, cal_acc, init_cfg: as in mmpretrain's ``ClsHead`` (``cal_acc`` logs the
-            accuracy of the prediction during training).
+        detach_teacher: stop the distillation gradient into the teaching space (in mutual
+            learning each direction updates only its student).
+        predict_with: ``'label'`` (VEGA's published setting), ``'anchor'`` or ``'mean'``.
+        topk, cal_acc, init_cfg: as in mmpretrain's ``ClsHead``.
     """
 
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
-                 vega_head: Optional[dict] = None,
+                 branches: Sequence[str] = ('fused', ),
                  label_head: Optional[dict] = None,
+                 vega_head: Optional[dict] = None,
                  anchors: Optional[str] = None,
                  anchor_bank: Union[None, dict, nn.Module] = None,
                  anchor_dim: Optional[int] = None,
@@ -97,134 +109,161 @@ class DualBranchHead(ClsHead):
                  topk: Union[int, Tuple[int]] = (1, ),
                  cal_acc: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(loss=nn.Identity(), topk=topk, cal_acc=cal_acc, init_cfg=init_cfg)
         if distill not in _DISTILL:
             raise ValueError(f'DualBranchHead: distill must be one of '
                              f"{[k for k in _DISTILL if k]} or None, got {distill!r}")
         if predict_with not in PREDICT_WITH:
             raise ValueError(f'DualBranchHead: predict_with must be one of {PREDICT_WITH}, '
                              f'got {predict_with!r}')
-        self.num_classes = num_classes
-        self.in_channels = in_channels
+        anchor_space = not (vega_head is None and anchors is None and anchor_bank is None)
+        if not anchor_space and predict_with != 'label':
+            raise ValueError(f'DualBranchHead: predict_with={predict_with!r} needs an anchor '
+                             'space, but vega_head=None and no anchors are given')
+        kd_loss = LearnedTemperatureKDLoss(_DISTILL[distill] if anchor_space else (),
+                                           init_temperature, detach_teacher)
+        super().__init__(num_classes, in_channels, branches, kd_loss, topk, cal_acc,
+                         init_cfg)
         self.distill = distill
         self.kd_loss_weight = float(kd_loss_weight)
         self.predict_with = predict_with
         self.kd_scale = 1.0
-
-        # ---- anchor space: a VEGAHead with one branch
-        vcfg = dict(vega_head or {})
-        vcfg.setdefault('type', 'VEGAHead')
-        vcfg.setdefault('_scope_', 'vega_mm')  # buildable from any default scope
+        weight = None if class_weight is None else list(class_weight)
+        shared = dict(num_classes=(num_classes, 'DualBranchHead.num_classes'),
+                      in_channels=(in_channels, 'DualBranchHead.in_channels'),
+                      branches=(self.branches, 'DualBranchHead.branches'))
         anchor_args = dict(anchors=anchors, anchor_bank=anchor_bank, anchor_dim=anchor_dim,
                            class_names=class_names, class_mapping=class_mapping,
                            sample_prob=sample_prob)
-        for key, value in anchor_args.items():
-            if value is None:
-                continue
-            if vcfg.get(key) is not None:
-                raise ValueError(f'DualBranchHead: {key} is given both at the top level and '
-                                 'in vega_head; give it once')
-            vcfg[key] = value
-        vcfg.setdefault('num_classes', num_classes)
-        vcfg.setdefault('in_channels', in_channels)
-        _fill_class_weight(vcfg, class_weight)
-        self.vega_head = MODELS.build(vcfg)
-        if not isinstance(self.vega_head, VEGAHead):
+        if not anchor_space:
+            stray = sorted(k for k in ('anchor_dim', 'class_mapping', 'sample_prob')
+                           if anchor_args[k] is not None)
+            if stray:
+                raise ValueError(f'DualBranchHead: {stray} are anchor settings, but the '
+                                 'head has no anchor space (vega_head=None and no anchors)')
+            self.vega_head = None
+        else:
+            self.vega_head = self._vega_head(vega_head, shared, weight, anchor_args)
+        self.label_head = self._label_head(label_head, shared, weight)
+        self._register_load_state_dict_pre_hook(_legacy_keys)
+
+    @staticmethod
+    def _with_class_weight(cfg: dict, where: str, class_weight) -> dict:
+        loss = merge_derived(cfg.get('loss'), f'{where}.loss',
+                             dict(class_weight=(class_weight, 'DualBranchHead.class_weight')))
+        return dict(cfg, loss=loss) if loss else cfg
+
+    def _vega_head(self, cfg: Optional[dict], shared: dict, class_weight,
+                   anchor_args: dict) -> VEGAHead:
+        cfg = dict(cfg or {})
+        cfg.setdefault('type', 'VEGAHead')
+        cfg.setdefault('_scope_', 'vega_mm')  # buildable from any default scope
+        cfg = merge_derived(cfg, 'DualBranchHead.vega_head', dict(shared, **{
+            k: (v, f'DualBranchHead.{k}') for k, v in anchor_args.items()}))
+        head = MODELS.build(self._with_class_weight(cfg, 'DualBranchHead.vega_head',
+                                                    class_weight))
+        if not isinstance(head, VEGAHead):
             raise TypeError(f'DualBranchHead: vega_head must build a VEGAHead, got '
-                            f'{type(self.vega_head).__name__}')
-        if len(self.vega_head.branches) != 1:
-            raise ValueError('DualBranchHead works on one feature: vega_head must have one '
-                             f'branch, got {self.vega_head.branches}')
-        self.branch = self.vega_head.branches[0]
+                            f'{type(head).__name__}')
+        return head
 
-        # ---- label space: VEGA's MLP classifier or an mmpretrain ClsHead
-        lcfg = dict(label_head or {})
-        lcfg.setdefault('type', 'LabelHead')
-        lcfg.setdefault('_scope_', 'vega_mm')
-        lcfg.setdefault('num_classes', num_classes)
-        lcfg.setdefault('in_channels', in_channels)
-        label_cls = MODELS.get(lcfg['type']) if isinstance(lcfg['type'], str) else lcfg['type']
-        if label_cls is None:
-            raise KeyError(f"DualBranchHead: label_head type {lcfg['type']!r} is not "
-                           'registered')
-        self._vega_label_head = isinstance(label_cls, type) and issubclass(label_cls,
-                                                                             BranchHead)
+    def _label_head(self, cfg: Optional[dict], shared: dict, class_weight) -> ClsHead:
+        cfg = dict(cfg or {})
+        cfg.setdefault('type', 'LabelHead')
+        cfg.setdefault('_scope_', 'vega_mm')
+        cls = _head_class(cfg, 'DualBranchHead.label_head')
+        self._vega_label_head = isinstance(cls, type) and issubclass(cls, BranchHead)
         if self._vega_label_head:
-            lcfg.setdefault('branches', (self.branch, ))
-            _fill_class_weight(lcfg, class_weight)
-        self.label_head = MODELS.build(lcfg)
-        if not isinstance(self.label_head, ClsHead):
+            cfg = merge_derived(cfg, 'DualBranchHead.label_head', shared)
+            cfg = self._with_class_weight(cfg, 'DualBranchHead.label_head', class_weight)
+        else:
+            if len(self.branches) != 1:
+                raise ValueError('DualBranchHead: an mmpretrain label head reads one '
+                                 f'feature, but the head has branches {self.branches}; use '
+                                 "label_head=dict(type='LabelHead')")
+            cfg = merge_derived(cfg, 'DualBranchHead.label_head', dict(
+                num_classes=shared['num_classes'], in_channels=shared['in_channels']))
+        head = MODELS.build(cfg)
+        if not isinstance(head, ClsHead):
             raise TypeError('DualBranchHead: label_head must be a LabelHead or an '
-                            f'mmpretrain ClsHead, got {type(self.label_head).__name__}')
-        if self._vega_label_head and tuple(self.label_head.branches) != (self.branch, ):
-            raise ValueError(f'DualBranchHead: label_head must have the one branch '
-                             f'{self.branch!r}, got {self.label_head.branches}')
+                            f'mmpretrain ClsHead, got {type(head).__name__}')
+        return head
 
-        # ---- distillation between the spaces
-        self.kd_loss = LearnedTemperatureKDLoss(_DISTILL[distill], init_temperature,
-                                                detach_teacher)
+    # ------------------------------------------------------------------ logits
+    @property
+    def kd_loss(self) -> LearnedTemperatureKDLoss:
+        """The distillation between the spaces (this head's loss module)."""
+        return self.loss_module
 
     def temperatures(self) -> Dict[str, float]:
-        """Learned temperatures, by student branch (``'anchor'``, ``'label'``)."""
+        """Learned temperatures, by student space (``'anchor'``, ``'label'``)."""
         return self.kd_loss.temperatures()
 
-    def forward(self, feats, **kwargs) -> Dict[str, torch.Tensor]:
-        """``{'label': z [N, C], 'anchor': s [N, C]}`` from mmpretrain features."""
-        x = pool_features(feats, num_segs_of(kwargs, type(self).__name__), self.in_channels)
-        label = self.label_head((x, ))
+    def branch_logits(self, feats: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """``{b: z_b, 'anchor_' + b: s_b}``; the label head runs first (the order of
+        the random numbers its dropout draws)."""
         if self._vega_label_head:
-            label = label[self.branch]
-        anchor = self.vega_head({self.branch: x})[self.branch]
-        return dict(label=label, anchor=anchor)
+            out = dict(self.label_head(feats))
+        else:
+            b = self.branches[0]
+            out = {b: self.label_head((feats[b], ))}
+        if self.vega_head is not None:
+            out.update({ANCHOR_PREFIX + b: s for b, s in self.vega_head(feats).items()})
+        return out
 
+    def split(self, logits: Dict[str, torch.Tensor]
+              ) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
+        """:meth:`forward`'s output -> (label-space, anchor-space) logits by branch
+        (the anchor-space dict is empty without an anchor space)."""
+        return ({b: logits[b] for b in self.branches},
+                {b: logits[ANCHOR_PREFIX + b] for b in self.branches
+                 if ANCHOR_PREFIX + b in logits})
+
+    def scores(self, logits: Dict[str, torch.Tensor]) -> torch.Tensor:
+        b = self.branches[0]
+        return prediction_logits(logits[b], logits.get(ANCHOR_PREFIX + b),
+                                 self.predict_with)
+
+    def anchor_similarity(self, logits: Dict[str, torch.Tensor]) -> Optional[torch.Tensor]:
+        if self.vega_head is None:
+            return None
+        return self.vega_head.anchor_similarity(self.split(logits)[1])
+
+    # ------------------------------------------------------------------ loss
     def distillation(self, logits: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """The (unweighted) distillation between the label and anchor logits."""
-        z, s = logits['label'], logits['anchor']
-        total = z.new_zeros(())
-        if 'anchor' in self.kd_loss.students:
-            total = total + self.kd_loss(z, {'anchor': s}, {'anchor': 1.0})
-        if 'label' in self.kd_loss.students:
-            total = total + self.kd_loss(s, {'label': z}, {'label': 1.0})
+        """The (unweighted) distillation between the spaces, summed over branches."""
+        label, anchor = self.split(logits)
+        total = next(iter(label.values())).new_zeros(())
+        for b in self.branches:
+            if 'anchor' in self.kd_loss.students:
+                total = total + self.kd_loss(label[b], {'anchor': anchor[b]}, {'anchor': 1.0})
+            if 'label' in self.kd_loss.students:
+                total = total + self.kd_loss(anchor[b], {'label': label[b]}, {'label': 1.0})
         return total
 
-    def loss(self, feats, data_samples: List, **kwargs) -> Dict[str, torch.Tensor]:
-        """``loss_cls``, ``loss_anc`` and ``loss_kd`` from features and ``DataSample``s."""
-        logits = self(feats, **kwargs)
-        target = gt_labels(data_samples, logits['label'].device, type(self).__name__)
-        if logits['label'].shape[0] != target.shape[0]:
-            raise ValueError(f"DualBranchHead.loss: {logits['label'].shape[0]} feature rows "
-                             f'but {target.shape[0]} labels (several views per sample are '
-                             'only supported in predict)')
+    def losses(self, logits: Dict[str, torch.Tensor], target: torch.Tensor,
+               data_samples: List) -> Dict[str, torch.Tensor]:
+        label, anchor = self.split(logits)
         if self._vega_label_head:
-            losses = self.label_head.loss_module({self.branch: logits['label']}, target)
-        else:
-            losses = self.label_head._get_loss(logits['label'], data_samples)
-            losses['loss_cls'] = losses.pop('loss')
-        losses.update(self.vega_head.loss_module({self.branch: logits['anchor']}, target))
+            losses = self.label_head.loss_module(label, target)
+        else:  # an mmpretrain ClsHead's loss, as its own _get_loss computes it
+            z = label[self.branches[0]]
+            losses = dict(loss_cls=self.label_head.loss_module(z, target,
+                                                               avg_factor=z.size(0)))
+        if self.vega_head is None:
+            return losses
+        losses.update(self.vega_head.loss_module(anchor, target))
         if self.kd_loss.students and self.kd_loss_weight > 0:
-            losses['loss_kd'] = self.kd_scale * self.kd_loss_weight * \
-                self.distillation(logits)
-        if self.cal_acc:
-            losses.update(topk_accuracy(self._scores(logits), target, self.topk))
+            name = 'loss_kd' if len(self.branches) == 1 else 'loss_xkd'
+            losses[name] = self.kd_scale * self.kd_loss_weight * self.distillation(logits)
         return losses
 
-    def _scores(self, logits: Dict[str, torch.Tensor]) -> torch.Tensor:
-        return prediction_logits(logits['label'], logits['anchor'], self.predict_with)
-
-    def predict(self, feats, data_samples: Optional[List] = None, **kwargs) -> List:
-        """Predictions set on the data samples; several views per sample (mmaction2
-        multi-view testing) are averaged."""
-        return predictions(self, self._scores(self(feats, **kwargs)), data_samples)
-
     def extra_repr(self) -> str:
-        return (f'distill={self.distill!r}, kd_loss_weight={self.kd_loss_weight}, '
-                f'predict_with={self.predict_with!r}')
+        return (f'branches={self.branches}, distill={self.distill!r}, '
+                f'kd_loss_weight={self.kd_loss_weight}, predict_with={self.predict_with!r}')
 
 
-def _fill_class_weight(head_cfg: dict, class_weight: Optional[Sequence[float]]) -> None:
-    """Put ``class_weight`` into a vega_mm head config's loss unless it has its own."""
-    if class_weight is None:
-        return
-    loss = dict(head_cfg.get('loss') or {})
-    loss.setdefault('class_weight', class_weight)
-    head_cfg['loss'] = loss
+def _legacy_keys(state_dict: dict, prefix: str, *args, **kwargs) -> None:
+    """Checkpoints of image models written before the distillation between the spaces
+    became this head's loss module: ``kd_loss.*`` -> ``loss_module.*``."""
+    from vega_mm.models.legacy import rename_keys
+    rename_keys(state_dict, prefix, (('kd_loss.', 'loss_module.'), ))

@@ -16,15 +16,14 @@ def mlp_classifier(in_channels: int, num_classes: int, dropout: float) -> nn.Seq
         nn.Linear(in_channels, num_classes))
 
 
-@MODELS.register_module(name=['LabelHead', 'MultiBranchClsHead'])
+@MODELS.register_module()
 class LabelHead(BranchHead):
     """Label-space classifiers ``z_b = MLP_b(h_b)`` for every branch, with VEGA's
     losses: ``L_cls = loss_weight * sum_b w_b CE_w(z_b, y)`` and
     ``L_kd = kd_loss_weight * sum_m lambda_m KL(z_teacher || z_m) T_m^2``, both in
-    ``loss=dict(type='MultiBranchLoss', ...)``.
-
-    Registered also as ``MultiBranchClsHead``, its name before the head contract was
-    unified.
+    ``loss=dict(type='MultiBranchLoss', ...)``.  Alone in a conversation model it is
+    the SDT ablation; with a :class:`VEGAHead` it is the label space of a
+    :class:`DualBranchHead`.
 
     Args:
         num_classes: C.
@@ -45,10 +44,8 @@ class LabelHead(BranchHead):
                  loss: Union[None, dict, nn.Module] = None,
                  topk: Union[int, Tuple[int]] = (1, ),
                  cal_acc: bool = False,
-                 init_cfg: Optional[dict] = None,
-                 **legacy) -> None:
-        super().__init__(num_classes, in_channels, branches, loss, topk, cal_acc, init_cfg,
-                         **legacy)
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(num_classes, in_channels, branches, loss, topk, cal_acc, init_cfg)
         self.classifiers = nn.ModuleDict(
             {b: mlp_classifier(in_channels, num_classes, dropout) for b in self.branches})
 

@@ -6,6 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vega_mm.registry import MODELS
+from vega_mm.utils.merge import merge_derived
 from .branch_head import BranchHead
 
 
@@ -18,6 +19,7 @@ def projection_mlp(in_channels: int, out_channels: int, dropout: float) -> nn.Se
 
 def anchor_bank_config(anchors: Optional[str],
                        anchor_bank: Union[None, dict, nn.Module],
+                       num_classes: int,
                        anchor_dim: Optional[int] = None,
                        class_names: Optional[Sequence[str]] = None,
                        class_mapping: Optional[Mapping[str, str]] = None,
@@ -26,10 +28,11 @@ def anchor_bank_config(anchors: Optional[str],
     """Merge a head's anchor arguments into one ``AnchorBank`` config (or module).
 
     ``anchors='x.pt'`` is short for ``anchor_bank=dict(type='AnchorBank',
-    anchor_file='x.pt')`` (the bank takes the file's dimension).  ``anchor_dim``,
-    ``class_names``, ``class_mapping`` and ``sample_prob``, when given, are set on the
-    config; a different value already in ``anchor_bank`` is an error, not silently
-    overridden.  The file itself is read only by the bank.
+    anchor_file='x.pt')`` (the bank takes the file's dimension).  ``num_classes``,
+    ``anchor_dim``, ``class_names``, ``class_mapping`` and ``sample_prob`` fill the config
+    by the one merge rule (:func:`~vega_mm.utils.merge.merge_derived`): a contradicting
+    value already in ``anchor_bank`` is an error.  The file itself is read only by the
+    bank.
 
     Raises:
         ValueError: both or neither of ``anchors`` / ``anchor_bank``; a conflict; extra
@@ -42,31 +45,26 @@ def anchor_bank_config(anchors: Optional[str],
         raise ValueError(f"{who} needs anchors: set anchors='<anchor file>' (see "
                          "tools/build_anchors.py) or anchor_bank=dict(type='AnchorBank', "
                          '...)')
-    extra = {k: v for k, v in dict(dim=anchor_dim, class_names=class_names,
-                                   class_mapping=class_mapping,
-                                   sample_prob=sample_prob).items() if v is not None}
+    derived = dict(num_classes=(num_classes, f'{who}.num_classes'),
+                   dim=(anchor_dim, f'{who}.anchor_dim'),
+                   class_names=(None if class_names is None else list(class_names),
+                                f'{who}.class_names'),
+                   class_mapping=(class_mapping, f'{who}.class_mapping'),
+                   sample_prob=(sample_prob, f'{who}.sample_prob'))
     if isinstance(anchor_bank, nn.Module):
+        extra = sorted(k for k, (v, _) in derived.items() if v is not None and
+                       k != 'num_classes')
         if extra:
-            raise ValueError(f'{who}: {sorted(extra)} cannot be applied to an AnchorBank '
-                             'that is already built; set them on the AnchorBank')
+            raise ValueError(f'{who}: {extra} cannot be applied to an AnchorBank that is '
+                             'already built; set them on the AnchorBank')
         return anchor_bank
     cfg = dict(type='AnchorBank', anchor_file=str(anchors)) if anchors is not None \
         else dict(anchor_bank)
-    for key, value in extra.items():
-        old = cfg.get(key)
-        if old is not None and _normalised(old) != _normalised(value):
-            raise ValueError(f'{who}: {key}={value!r} conflicts with '
-                             f'anchor_bank.{key}={old!r}')
-        cfg[key] = value
+    cfg = merge_derived(cfg, f'{who}.anchor_bank', derived)
+    cfg.setdefault('type', 'AnchorBank')
+    # found from any default scope (e.g. 'mmaction' in an mmaction2 config)
+    cfg.setdefault('_scope_', 'vega_mm')
     return cfg
-
-
-def _normalised(value):
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return value
 
 
 @MODELS.register_module()
@@ -125,19 +123,13 @@ class VEGAHead(BranchHead):
                  anchor_dim: Optional[int] = None,
                  class_names: Optional[Sequence[str]] = None,
                  class_mapping: Optional[Mapping[str, str]] = None,
-                 sample_prob: Optional[float] = None,
-                 **legacy) -> None:
-        super().__init__(num_classes, in_channels, branches, loss, topk, cal_acc, init_cfg,
-                         **legacy)
-        anchor_bank = anchor_bank_config(anchors, anchor_bank, anchor_dim, class_names,
-                                         class_mapping, sample_prob, type(self).__name__)
+                 sample_prob: Optional[float] = None) -> None:
+        super().__init__(num_classes, in_channels, branches, loss, topk, cal_acc, init_cfg)
+        anchor_bank = anchor_bank_config(anchors, anchor_bank, num_classes, anchor_dim,
+                                         class_names, class_mapping, sample_prob,
+                                         type(self).__name__)
         if isinstance(anchor_bank, dict):
-            cfg = dict(anchor_bank)
-            cfg.setdefault('type', 'AnchorBank')
-            cfg.setdefault('num_classes', num_classes)
-            # found from any default scope (e.g. 'mmaction' in an mmaction2 config)
-            cfg.setdefault('_scope_', 'vega_mm')
-            anchor_bank = MODELS.build(cfg)
+            anchor_bank = MODELS.build(anchor_bank)
         if anchor_bank.num_classes != num_classes:
             raise ValueError(f'VEGAHead: the anchor bank has {anchor_bank.num_classes} '
                              f'classes but num_classes={num_classes}')
@@ -155,3 +147,7 @@ class VEGAHead(BranchHead):
             z = F.normalize(self.projections[b](x), dim=-1)
             out[b] = self.logit_scale * z @ anchors.to(z.dtype).t()
         return out
+
+    def anchor_similarity(self, logits: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Cosine [N, C] of the first branch's projection to every class anchor."""
+        return logits[self.branches[0]].float() / self.logit_scale

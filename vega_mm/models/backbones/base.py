@@ -1,0 +1,128 @@
+"""The backbone contract of vega_mm's conversation models.
+
+Every backbone reads the utterance features of a padded batch of dialogues and returns
+one feature per *real* utterance, per branch:
+
+    forward(feats, mask, speakers) -> {modality: [N, H], ..., 'fused': [N, H]}
+
+- ``feats``: ``{modality: [B, L, D_m]}`` (zero-padded), the configured modalities;
+- ``mask``: ``[B, L]`` bool, True on the real utterances (each dialogue's first n_b
+  positions, as :class:`~vega_mm.models.data_preprocessors.ConversationDataPreprocessor`
+  pads them);
+- ``speakers``: ``[B, L]`` long speaker indices (padded with ``num_speakers``);
+- output rows are the N = ``mask.sum()`` real utterances in dialogue order (row-major
+  over ``mask``), the order of the data samples' concatenated labels.
+
+The input is padded because attention needs each dialogue as a sequence; the output is
+packed because everything after the backbone (heads, losses, metrics) works per
+utterance and must never see a padded row.
+
+:class:`ConversationBackbone` validates what every backbone declares once, at
+construction (modalities and their input dimensions, hidden size, speakers, causality,
+the longest dialogue) and every batch against it; subclasses implement :meth:`encode`.
+"""
+from typing import Dict, Mapping, Optional, Tuple
+
+import torch
+from mmengine.model import BaseModule
+
+from vega_mm.datasets.meta import MODALITIES
+
+__all__ = ['ConversationBackbone']
+
+
+def _positive_int(who: str, name: str, value, allow_none: bool = False) -> Optional[int]:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f'{who}.{name} must be a positive integer'
+                         f'{" or None" if allow_none else ""}, got {value!r}')
+    return value
+
+
+class ConversationBackbone(BaseModule):
+    """Base class of the conversation backbones (see the module docstring).
+
+    Args:
+        input_dims: feature dimension per modality, e.g. ``dict(text=384)``; its keys
+            name the modalities (a non-empty subset of ``text``, ``audio``, ``visual``,
+            kept in that canonical order).
+        hidden_dim: H, the width of every output.
+        num_speakers: speaker indices are in ``[0, num_speakers)``; ``num_speakers`` is
+            the padding index.
+        max_len: the longest dialogue the backbone can read (None: no limit).
+        causal: True when an utterance's outputs depend only on itself and earlier
+            utterances (then the live mode's answers equal the offline ones).
+        init_cfg: initialisation config.
+
+    Attributes:
+        modalities (tuple[str]), input_dims (dict[str, int]), hidden_dim, num_speakers,
+        max_len, causal: as given, validated.
+    """
+
+    def __init__(self,
+                 input_dims: Mapping[str, int],
+                 hidden_dim: int,
+                 num_speakers: int,
+                 max_len: Optional[int] = None,
+                 causal: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        who = type(self).__name__
+        if not isinstance(input_dims, Mapping) or not input_dims or \
+                set(input_dims) - set(MODALITIES):
+            raise ValueError(f'{who}.input_dims must map modalities among {MODALITIES} to '
+                             f'feature dimensions, got {input_dims!r}')
+        self.modalities: Tuple[str, ...] = tuple(m for m in MODALITIES if m in input_dims)
+        self.input_dims: Dict[str, int] = {
+            m: _positive_int(who, f'input_dims[{m!r}]', input_dims[m])
+            for m in self.modalities}
+        self.hidden_dim = _positive_int(who, 'hidden_dim', hidden_dim)
+        self.num_speakers = _positive_int(who, 'num_speakers', num_speakers)
+        self.max_len = _positive_int(who, 'max_len', max_len, allow_none=True)
+        if not isinstance(causal, bool):
+            raise ValueError(f'{who}.causal must be True or False, got {causal!r}')
+        self.causal = causal
+
+    def check_inputs(self, feats: Mapping[str, torch.Tensor], mask: torch.Tensor,
+                     speakers: torch.Tensor) -> None:
+        """Check a batch against the declared modalities, dimensions and length.
+
+        Raises:
+            KeyError: a configured modality is missing from ``feats``.
+            ValueError: a feature dimension differs from ``input_dims``, shapes disagree,
+                or a dialogue is longer than ``max_len``.
+        """
+        who = type(self).__name__
+        missing = [m for m in self.modalities if m not in feats]
+        if missing:
+            raise KeyError(f'{who} was configured with modalities {self.modalities} but '
+                           f'the batch has no {missing} (it has {sorted(feats)})')
+        for m in self.modalities:
+            x = feats[m]
+            if x.shape[-1] != self.input_dims[m]:
+                raise ValueError(f'{who}: {m} features have dimension {x.shape[-1]} but '
+                                 f'the config says input_dims[{m!r}]={self.input_dims[m]}')
+            if x.dim() != 3 or tuple(x.shape[:2]) != tuple(mask.shape):
+                raise ValueError(f'{who}: {m} features have shape {tuple(x.shape)}, '
+                                 f'expected [B, L, D] with [B, L] = {tuple(mask.shape)} '
+                                 'of the mask')
+        if tuple(speakers.shape) != tuple(mask.shape):
+            raise ValueError(f'{who}: speakers have shape {tuple(speakers.shape)}, the mask '
+                             f'{tuple(mask.shape)}')
+        if self.max_len is not None and mask.shape[1] > self.max_len:
+            raise ValueError(f'{who}: a dialogue of {mask.shape[1]} utterances exceeds '
+                             f'max_len={self.max_len}; raise model.backbone.max_len '
+                             f'(e.g. --cfg-options model.backbone.max_len={mask.shape[1]})')
+
+    def forward(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
+                speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Checked batch -> ``{modality: [N, H], 'fused': [N, H]}`` (see the module
+        docstring)."""
+        self.check_inputs(feats, mask, speakers)
+        return self.encode(feats, mask.bool(), speakers)
+
+    def encode(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
+               speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The backbone's computation on a checked batch (``mask`` is bool)."""
+        raise NotImplementedError
