@@ -44,3 +44,33 @@ def model_cfg(modalities: Sequence[str] = ('text', 'audio', 'visual'), num_class
                 anchor_bank=dict(type='AnchorBank', dim=anchor_dim, random_anchors=True,
                                  num_exemplars=4)))
     return cfg
+
+
+def to_padded(out: Dict[str, torch.Tensor], mask: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """A backbone's packed outputs ``{name: [N, H]}`` -> ``{name: [B, L, H]}`` (zeros at
+    padded positions), to compare positions of dialogues."""
+    mask = mask.bool()
+    padded = {}
+    for k, v in out.items():
+        full = v.new_zeros(*mask.shape, v.shape[-1])
+        full[mask] = v
+        padded[k] = full
+    return padded
+
+
+class Padded(torch.nn.Module):
+    """A backbone whose outputs are re-padded with :func:`to_padded` (for tests that
+    index dialogue positions); attributes are the backbone's."""
+
+    def __init__(self, backbone: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = backbone
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.inner, name)
+
+    def forward(self, feats, mask, speakers):
+        return to_padded(self.inner(feats, mask, speakers), mask)

@@ -15,7 +15,7 @@ def _published_file(path, names, dim=6, k=3, seed=0):
 
 
 def test_random_anchors_eval_uses_centres_and_train_samples_exemplars():
-    bank = AnchorBank(num_classes=3, dim=8, random_anchors=True, random_num_exemplars=5,
+    bank = AnchorBank(num_classes=3, dim=8, random_anchors=True, num_exemplars=5,
                       sample_prob=1.0)
     bank.eval()
     torch.testing.assert_close(bank(), F.normalize(bank.centers, dim=-1))
@@ -113,7 +113,7 @@ def test_state_dict_round_trip_across_bank_sizes(tmp_path):
     path = str(tmp_path / 'own.pt')
     save_anchor_file(path, ['a', 'b'], [torch.randn(7, 4), torch.randn(2, 4)])
     trained = AnchorBank(num_classes=2, dim=4, anchor_file=path, class_names=['a', 'b'])
-    other = AnchorBank(num_classes=2, dim=4, random_anchors=True, random_num_exemplars=3)
+    other = AnchorBank(num_classes=2, dim=4, random_anchors=True, num_exemplars=3)
     other.load_state_dict(trained.state_dict())
     torch.testing.assert_close(other.centers, trained.centers)
     assert other.exemplars.shape == (2, 7, 4)

@@ -4,14 +4,15 @@ import torch
 
 from vega_mm.models import ConversationDataPreprocessor, SDTBackbone
 from vega_mm.models.backbones import FusedSDTBackbone
-from tests.model_utils import DIMS, make_batch
+from tests.model_utils import DIMS, make_batch, to_padded
 
 MODALITIES = ('text', 'audio', 'visual')
 
 
 def _outputs(backbone, batch):
     inputs = ConversationDataPreprocessor(num_speakers=2)(batch)['inputs']
-    return backbone(inputs['feats'], inputs['mask'], inputs['speakers'])
+    return to_padded(backbone(inputs['feats'], inputs['mask'], inputs['speakers']),
+                     inputs['mask'])
 
 
 @pytest.mark.parametrize('cls', [SDTBackbone, FusedSDTBackbone])

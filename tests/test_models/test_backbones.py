@@ -2,12 +2,13 @@ import pytest
 import torch
 
 from vega_mm.models import ConversationDataPreprocessor, SDTBackbone
-from tests.model_utils import DIMS, make_batch
+from tests.model_utils import DIMS, Padded, make_batch
 
 
 def _backbone(modalities, **kw):
-    return SDTBackbone(input_dims={m: DIMS[m] for m in modalities}, hidden_dim=16, num_heads=2,
-                   dropout=0.1, num_speakers=2, **kw)
+    """The backbone with its outputs re-padded to [B, L, H] (to compare positions)."""
+    return Padded(SDTBackbone(input_dims={m: DIMS[m] for m in modalities}, hidden_dim=16,
+                              num_heads=2, dropout=0.1, num_speakers=2, **kw))
 
 
 def _padded(modalities, lengths=(5, 3)):
@@ -70,9 +71,9 @@ def test_bad_inputs_have_clear_errors():
     with pytest.raises(ValueError,
                        match=r"text features have dimension 7.*input_dims\['text'\]=12"):
         backbone(feats, batch['mask'], batch['speakers'])
-    with pytest.raises(ValueError, match='must name modalities'):
+    with pytest.raises(ValueError, match='must map modalities'):
         SDTBackbone(input_dims=dict(video=3))
-    with pytest.raises(ValueError, match='exceeds the positional encoding'):
+    with pytest.raises(ValueError, match='exceeds max_len=3; raise model.backbone.max_len'):
         small = _backbone(('text', ), max_len=3)
         small(batch['feats'], batch['mask'], batch['speakers'])
 

@@ -58,11 +58,9 @@ def test_distillation_averages_over_every_real_utterance_labelled_or_not():
     for key in ('loss_cls', 'loss_anc'):
         assert not torch.isclose(changed[key], base[key])
     # and the KD term is the mean over the 8 real utterances (5 + 3) of the 2 dialogues
-    feats = model.extract_feat(data['inputs'])
-    mask = data['inputs']['mask']
-    logits = model.head({k: v[mask] for k, v in feats.items()})
+    logits = model.head(model.extract_feat(data['inputs']))
     assert logits['fused'].shape[0] == 8
-    loss = model.head.loss_module
+    loss = model.head.label_head.loss_module
     expected = loss.kd_loss(logits['fused'], logits, loss.kd_weights)
     torch.testing.assert_close(changed['loss_kd'], loss.kd_loss_weight * expected)
 
@@ -88,12 +86,22 @@ def test_predict_fills_per_utterance_predictions():
     assert [s.pred_label.shape[0] for s in samples] == [5, 3]
     assert samples[1].pred_score.shape == (3, 4)
     torch.testing.assert_close(samples[0].pred_score.sum(-1), torch.ones(5))
-    assert set(samples[0].branch_pred_labels) == {
-        'fused', 'text', 'audio', 'visual', 'anchor_fused', 'anchor_text', 'anchor_audio',
-        'anchor_visual'}
-    # fused label-space logits decide (the published setting)
+    names = {'fused', 'text', 'audio', 'visual', 'anchor_fused', 'anchor_text',
+             'anchor_audio', 'anchor_visual'}
+    assert set(samples[0].branch_pred_labels) == set(samples[0].branch_scores) == names
+    # fused label-space logits decide (the published setting); rows: real utterances
     logits = model(**_data(model), mode='tensor')
-    torch.testing.assert_close(samples[0].pred_label, logits['fused'][0, :5].argmax(-1))
+    torch.testing.assert_close(samples[0].pred_label, logits['fused'][:5].argmax(-1))
+    torch.testing.assert_close(samples[0].pred_score, logits['fused'][:5].softmax(-1))
+    torch.testing.assert_close(samples[1].branch_scores['anchor_text'],
+                               logits['anchor_text'][5:].softmax(-1))
+    # the cosine to every class anchor: the anchor logits over the logit scale (100)
+    torch.testing.assert_close(samples[1].anchor_similarity,
+                               logits['anchor_fused'][5:] / 100.0)
+    assert float(samples[1].anchor_similarity.abs().max()) <= 1.0 + 1e-6
+    # an SDT model has no anchor space: no similarity field
+    sdt = _model(vega=False).eval()
+    assert 'anchor_similarity' not in sdt(**_data(sdt), mode='predict')[0]
 
 
 @pytest.mark.parametrize('modalities', [('text', ), ('text', 'audio')])
@@ -114,17 +122,21 @@ def test_sdt_ablation_and_predict_with_anchor():
     model = MODELS.build(cfg).eval()
     samples = model(**_data(model), mode='predict')
     torch.testing.assert_close(samples[0].pred_label, samples[0].branch_pred_labels['anchor_fused'])
-    cfg['vega_head'] = None
-    with pytest.raises(ValueError, match='needs a vega_head'):
+    cfg['head']['vega_head'] = None
+    with pytest.raises(ValueError, match="predict_with='anchor' needs an anchor space"):
         MODELS.build(cfg)
+    sdt_cfg = model_cfg(vega=False)
+    sdt_cfg['predict_with'] = 'mean'
+    with pytest.raises(ValueError, match="needs an anchor space.*DualBranchHead"):
+        MODELS.build(sdt_cfg)
 
 
 def test_checkpoint_state_keeps_vega_branch_and_anchors():
     state = _model().state_dict()
-    assert 'vega_head.anchor_bank.centers' in state
-    assert 'vega_head.anchor_bank.exemplars' in state
-    assert any(k.startswith('vega_head.projections.fused') for k in state)
-    assert 'vega_head.loss_module.kd_loss.log_temperature.text' in state
+    assert 'head.vega_head.anchor_bank.centers' in state
+    assert 'head.vega_head.anchor_bank.exemplars' in state
+    assert any(k.startswith('head.vega_head.projections.fused') for k in state)
+    assert 'head.vega_head.loss_module.kd_loss.log_temperature.text' in state
 
 
 def test_missing_modality_in_batch_is_named():
@@ -144,14 +156,22 @@ def test_modalities_declared_once_shape_the_whole_model():
     assert model.backbone.modalities == ('text', 'audio')
     assert set(model.backbone.input_proj) == {'text', 'audio'}
     assert model.data_preprocessor.modalities == ('text', 'audio')
-    assert model.head.branches == model.vega_head.branches == ('fused', 'text', 'audio')
+    assert model.head.branches == model.head.label_head.branches == \
+        model.anchor_head.branches == ('fused', 'text', 'audio')
     # distillation weights of the absent modality are dropped, the others kept
-    assert model.head.loss_module.kd_weights == dict(text=0.5, audio=0.5)
+    assert model.head.label_head.loss_module.kd_weights == dict(text=0.5, audio=0.5)
     assert model.head.num_classes == 4 and model.head.in_channels == 16
-    # a sub-config that contradicts the declaration is an error naming the key
+    # a sub-config that contradicts the declaration is an error naming both keys
     cfg = model_cfg(modalities=('text', ))
     cfg['head']['branches'] = ('fused', 'text', 'audio')
-    with pytest.raises(ValueError, match=r'head.branches=.*remove head.branches'):
+    with pytest.raises(ValueError, match=r"model.head.branches=.*contradicts "
+                                         r"model.modalities=\['fused', 'text'\]|"
+                                         r"model.head.branches=.*contradicts model.modalities"):
+        MODELS.build(cfg)
+    cfg = model_cfg()
+    cfg['head']['label_head']['num_classes'] = 5
+    with pytest.raises(ValueError, match=r'DualBranchHead.label_head.num_classes=5 '
+                                         r'contradicts DualBranchHead.num_classes=4'):
         MODELS.build(cfg)
     cfg = model_cfg()
     cfg['modalities'] = ('text', 'smell')
@@ -159,16 +179,25 @@ def test_modalities_declared_once_shape_the_whole_model():
         MODELS.build(cfg)
 
 
-def test_old_config_names_still_build_or_name_their_replacement():
+def test_old_config_names_name_their_replacement():
     cfg = model_cfg()
-    cfg['neck'] = dict(cfg.pop('backbone'), type='SDTNeck')  # names before the reshaping
-    cfg['head']['type'] = 'MultiBranchClsHead'
-    with pytest.warns(DeprecationWarning, match="'neck' is now called 'backbone'"):
-        model = MODELS.build(cfg)
-    assert type(model.backbone).__name__ == 'SDTBackbone'
-    assert type(model.head).__name__ == 'LabelHead'
-    # loss arguments at the head level name the loss config that replaced them
-    cfg = model_cfg()
+    cfg['neck'] = cfg.pop('backbone')
+    with pytest.raises(ValueError, match="'neck' is now called 'backbone'"):
+        MODELS.build(cfg)
+    # the two head slots of earlier configs: the VEGA head now lives in the one head
+    cfg = model_cfg(vega=False)
+    cfg['vega_head'] = dict(type='VEGAHead', anchor_bank=dict(anchor_file='x.pt'))
+    with pytest.raises(ValueError, match=r'model.head.vega_head.anchor_bank.anchor_file'):
+        MODELS.build(cfg)
+    # loss arguments at the head level are not head arguments
+    cfg = model_cfg(vega=False)
     cfg['head'] = dict(type='LabelHead', loss_weight=0.9)
-    with pytest.raises(TypeError, match=r"loss=dict\(type='MultiBranchLoss', loss_weight=...\)"):
+    with pytest.raises(TypeError, match='loss_weight'):
+        MODELS.build(cfg)
+    # a class weight given twice must agree
+    cfg = model_cfg(vega=False)
+    cfg['class_weight'] = [1.0, 2.0, 1.0, 1.0]
+    cfg['head']['loss']['class_weight'] = [1.0, 1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match=r'model.head.loss.class_weight=.*contradicts '
+                                         r'model.class_weight'):
         MODELS.build(cfg)

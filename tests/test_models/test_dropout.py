@@ -49,7 +49,7 @@ def test_heads_use_the_fast_dropout_only_when_asked():
     slow = MODELS.build(model_cfg())
     assert dropouts(slow) and set(dropouts(slow)) == {nn.Dropout}
     fast = MODELS.build(dict(model_cfg(), fast_dropout=True))
-    head_drops = dropouts(fast.head) + dropouts(fast.vega_head)
+    head_drops = dropouts(fast.head)
     assert head_drops and set(head_drops) == {FastDropout}
     # same parameters, same p
     assert list(fast.state_dict()) == list(slow.state_dict())

@@ -37,23 +37,36 @@ def test_label_head_losses_and_kd_scale():
     losses = head.loss(_feats(), samples)
     assert set(losses) == {'loss_cls', 'loss_kd'}
     assert losses['loss_kd'] > 0
-    # the loss is the loss module's, on the head's logits
+    # VEGA's label-space losses, by hand: CE of every branch over the labelled rows, and
+    # KL(fused || branch) at the initial temperature T = 2, averaged over every row and
+    # class (as the published code), times T^2
     target = torch.tensor([0, 1, 2, 0, -1, 1, 2])
-    torch.testing.assert_close(losses, head.loss_module(head(_feats()), target))
+    logits = head(_feats())
+    labelled = target >= 0
+    ce = sum(F.cross_entropy(logits[b][labelled], target[labelled]) for b in BRANCHES)
+    torch.testing.assert_close(losses['loss_cls'], 0.9 * ce)
+    t = 2.0
+    log_teacher = F.log_softmax(logits['fused'] / t, -1)
+
+    def kl(student):
+        log_student = F.log_softmax(logits[student] / t, -1)
+        return (log_teacher.exp() * (log_teacher - log_student)).mean() * t * t
+
+    torch.testing.assert_close(losses['loss_kd'], 0.3 * (1.0 * kl('text') + 0.5 * kl('audio')))
     head.loss_module.kd_scale = 0.0
     assert float(head.loss(_feats(), samples)['loss_kd']) == 0.0
     assert set(head.loss_module.temperatures()) == {'text', 'audio'}
 
 
 def test_loss_arguments_live_in_the_loss_config():
-    with pytest.raises(TypeError, match=r"\['kd_weights', 'loss_weight'\] now belong to the "
-                                        r"loss module: write loss=dict\(type='MultiBranchLoss'"):
+    with pytest.raises(TypeError, match='loss_weight'):
         LabelHead(num_classes=3, in_channels=4, loss_weight=0.5, kd_weights=dict(text=1))
-    # the old registry name still builds the label head
-    from vega_mm.registry import MODELS
-    head = MODELS.build(dict(type='MultiBranchClsHead', num_classes=3, in_channels=4,
-                             branches=('fused', )))
-    assert isinstance(head, LabelHead)
+    # the loss module's branches are the head's
+    head = LabelHead(num_classes=3, in_channels=4, branches=('fused', 'text'))
+    assert head.loss_module.branches == ('fused', 'text')
+    with pytest.raises(ValueError, match=r'LabelHead.loss.branches=.*contradicts'):
+        LabelHead(num_classes=3, in_channels=4, branches=('fused', ),
+                  loss=dict(branches=('fused', 'text')))
 
 
 def test_branch_weights_must_cover_branches():

@@ -41,8 +41,8 @@ def _samples(labels):
 
 def _first(logits):
     """The logits a head predicts with by default (VEGAHead: its branch; DualBranchHead:
-    the label branch)."""
-    return logits['label'] if 'label' in logits else logits['fused']
+    the label space of its branch)."""
+    return logits['fused']
 
 
 def _feats(n=6, seed=0):
@@ -70,7 +70,8 @@ def test_vega_head_anchor_arguments_are_checked(anchor_file):
         VEGAHead(num_classes=C, in_channels=H, anchors=str(path), anchor_bank=_random_bank())
     with pytest.raises(ValueError, match='needs anchors'):
         VEGAHead(num_classes=C, in_channels=H)
-    with pytest.raises(ValueError, match='sample_prob=0.1 conflicts'):
+    with pytest.raises(ValueError, match=r'anchor_bank.sample_prob=0.4 contradicts '
+                                         r'VEGAHead.sample_prob=0.1'):
         VEGAHead(num_classes=C, in_channels=H, anchor_bank=_random_bank(sample_prob=0.4),
                  sample_prob=0.1)
     with pytest.raises(ValueError, match='already built'):
@@ -180,8 +181,8 @@ def test_dual_head_distillation_direction_and_scale():
     assert head.label_head.classifiers['fused'][0].weight.grad is None
     # the value is LearnedTemperatureKDLoss's: KL(p_label/T || p_anchor/T) * T^2, T=2
     t = 2.0
-    manual = F.kl_div(F.log_softmax(logits['anchor'] / t, -1),
-                      F.softmax(logits['label'] / t, -1), reduction='none').mean() * t * t
+    manual = F.kl_div(F.log_softmax(logits['anchor_fused'] / t, -1),
+                      F.softmax(logits['fused'] / t, -1), reduction='none').mean() * t * t
     torch.testing.assert_close(kd, manual)
     samples = _samples([0, 1, 2, 0, 1, 2])
     with torch.no_grad():
@@ -197,7 +198,7 @@ def test_dual_head_predicts_with_the_chosen_branch(mode):
     with torch.no_grad():
         logits = head(feats)
         preds = head.predict(feats)
-    p_label, p_anchor = logits['label'].softmax(-1), logits['anchor'].softmax(-1)
+    p_label, p_anchor = logits['fused'].softmax(-1), logits['anchor_fused'].softmax(-1)
     expected = dict(label=p_label, anchor=p_anchor, mean=(p_label + p_anchor) / 2)[mode]
     scores = torch.stack([p.pred_score for p in preds])
     torch.testing.assert_close(scores, expected)
@@ -213,7 +214,7 @@ def test_dual_head_with_an_mmpretrain_label_head():
     assert {'loss_cls', 'loss_anc', 'loss_kd'} == set(losses)
     # the mmpretrain head keeps its own loss (plain CE); VEGA gets the class weights
     torch.testing.assert_close(losses['loss_cls'],
-                               F.cross_entropy(head(feats)['label'], labels))
+                               F.cross_entropy(head(feats)['fused'], labels))
     torch.testing.assert_close(head.vega_head.loss_module.ce_loss.class_weight,
                                torch.tensor([1.0, 2.0, 3.0]))
 
@@ -223,11 +224,15 @@ def test_dual_head_rejects_bad_arguments(anchor_file):
         _dual(distill='sideways')
     with pytest.raises(ValueError, match='predict_with must be one of'):
         _dual(predict_with='vote')
-    with pytest.raises(ValueError, match='given both at the top level and in vega_head'):
+    with pytest.raises(ValueError, match=r'vega_head.anchors=.*contradicts '
+                                         r'DualBranchHead.anchors='):
         _dual(anchors=str(anchor_file[0]), anchor_bank=None,
-              vega_head=dict(anchors=str(anchor_file[0])))
-    with pytest.raises(ValueError, match='one branch'):
+              vega_head=dict(anchors='other.pt'))
+    with pytest.raises(ValueError, match=r'vega_head.branches=.*contradicts '
+                                         r'DualBranchHead.branches'):
         _dual(vega_head=dict(branches=('fused', 'text')))
+    with pytest.raises(ValueError, match='an mmpretrain label head reads one feature'):
+        _dual(branches=('fused', 'text'), label_head=dict(type='LinearClsHead'))
     with pytest.raises(KeyError, match='not registered'):
         _dual(label_head=dict(type='NoSuchHead'))
 

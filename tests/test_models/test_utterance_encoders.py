@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from tests.model_utils import DIMS, make_batch
+from tests.model_utils import DIMS, Padded, make_batch
 from tests.test_tools.common import REPO
 from vega_mm.registry import MODELS
 from vega_mm.utils import apply_modalities
@@ -14,8 +14,8 @@ TYPES = ('UtteranceMLPBackbone', 'BcLSTMBackbone')
 
 def _backbone(kind, modalities=('text', 'audio', 'visual'), hidden=16):
     torch.manual_seed(0)
-    return MODELS.build(dict(type=kind, input_dims={m: DIMS[m] for m in modalities},
-                             hidden_dim=hidden, dropout=0.1, num_speakers=2)).eval()
+    return Padded(MODELS.build(dict(type=kind, input_dims={m: DIMS[m] for m in modalities},
+                                    hidden_dim=hidden, dropout=0.1, num_speakers=2))).eval()
 
 
 def _inputs(batch=2, length=6, modalities=('text', 'audio', 'visual'), seed=0):
@@ -83,7 +83,7 @@ def test_bad_inputs_are_named():
         net(feats, hole, speakers)
     with pytest.raises(ValueError, match='must be even'):
         MODELS.build(dict(type='BcLSTMBackbone', input_dims=dict(text=4), hidden_dim=5))
-    with pytest.raises(ValueError, match='input_dims must name modalities'):
+    with pytest.raises(ValueError, match='input_dims must map modalities'):
         MODELS.build(dict(type='UtteranceMLPBackbone', input_dims=dict(depth=4)))
 
 
@@ -95,10 +95,10 @@ def test_baseline_config_trains_in_the_conversation_model(name):
     apply_modalities(cfg)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    assert model.vega_head is None
+    assert model.anchor_head is None
     # Only the fused branch's class-weighted CE: no distillation, no unimodal CE.
-    assert model.head.loss_module.kd_loss_weight == 0
-    assert model.head.loss_module.branch_weights == dict(fused=1.0, text=0.0, audio=0.0,
+    assert model.head.label_head.loss_module.kd_loss_weight == 0
+    assert model.head.label_head.loss_module.branch_weights == dict(fused=1.0, text=0.0, audio=0.0,
                                                          visual=0.0)
     batch = model.data_preprocessor(make_batch((6, 4, 5)), training=True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)

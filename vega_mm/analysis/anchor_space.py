@@ -21,10 +21,10 @@ EMBEDDING_METHODS = ('tsne', 'umap')
 
 
 def _vega_head(model: torch.nn.Module, branch: str):
-    head = getattr(model, 'vega_head', None)
+    head = getattr(model, 'anchor_head', None)
     if head is None:
-        raise ValueError('the model has no VEGA head (vega_head=None): it has no anchor '
-                         'space to draw; use a VEGA config')
+        raise ValueError('the model has no VEGA head (model.head.vega_head=None): it has '
+                         'no anchor space to draw; use a VEGA config')
     if branch not in head.projections:
         raise ValueError(f'the VEGA head has no branch {branch!r}; it has '
                          f'{list(head.projections)}')
@@ -37,7 +37,7 @@ def anchor_space_embeddings(model: torch.nn.Module, dataloader: Iterable,
     """The anchor-space projections of every real utterance of a dataloader.
 
     For each batch: the model's data preprocessor, backbone and the VEGA head's
-    projection of ``branch`` (``vega_head.projections[branch]``), L2-normalised, which
+    projection of ``branch`` (``model.anchor_head.projections[branch]``), L2-normalised, which
     is what the head compares with the anchors.
 
     Args:
@@ -54,8 +54,7 @@ def anchor_space_embeddings(model: torch.nn.Module, dataloader: Iterable,
     for batch in dataloader:
         data = model.data_preprocessor(batch, False)
         inputs = data['inputs']
-        feats = model.extract_feat(inputs)
-        flat = feats[branch][inputs['mask']]
+        flat = model.extract_feat(inputs)[branch]  # [N, H], the real utterances
         projections.append(F.normalize(head.projections[branch](flat), dim=-1).float().cpu())
         labels.extend(torch.cat([s.gt_label.reshape(-1).cpu() for s in data['data_samples']])
                       .tolist())

@@ -1,6 +1,6 @@
 from .evaluate import (EVALUATED_SPLITS, evaluate_best_checkpoint, evaluate_splits,
                        test_checkpoint, test_config)
-from .inference import init_model, predict_dialogues
+from .inference import init_model
 from .inferencer import ConversationInferencer
 from .recipe import RecipeError
 from .results import format_results_table
@@ -8,6 +8,6 @@ from .streaming import StreamSession
 
 __all__ = [
     'EVALUATED_SPLITS', 'evaluate_best_checkpoint', 'evaluate_splits', 'test_checkpoint',
-    'test_config', 'format_results_table', 'init_model', 'predict_dialogues',
+    'test_config', 'format_results_table', 'init_model',
     'ConversationInferencer', 'StreamSession', 'RecipeError'
 ]

@@ -1,10 +1,10 @@
 """Inference on new conversations with a trained vega_mm model."""
 import copy
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Optional, Union
 
 import torch
 from mmengine.config import Config
-from mmengine.dataset import Compose, pseudo_collate
+from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint_to_model
 
@@ -56,40 +56,3 @@ def _test_pipeline(model) -> Compose:
         modalities = tuple(model.modalities)
         pipeline = [dict(type='PackConversationInputs', modalities=modalities)]
     return Compose([TRANSFORMS.build(t) for t in pipeline])
-
-
-@torch.no_grad()
-def predict_dialogues(model: torch.nn.Module, dialogues: Sequence[dict],
-                      classes: Optional[Sequence[str]] = None,
-                      batch_size: int = 16) -> List[Dict]:
-    """Predict the emotion of every utterance of raw dialogues.
-
-    Args:
-        model: from :func:`init_model`.
-        dialogues: raw dialogue dicts (``docs/internals.md``): ``dialogue_id``,
-            ``features`` {modality: [L, D]}, ``speakers`` [L], optional ``labels``
-            and ``utterance_ids``.
-        classes: class names; by default the checkpoint's dataset classes.
-        batch_size: dialogues per forward pass.
-
-    Returns:
-        one dict per dialogue: ``dialogue_id``, ``utterance_ids``, ``pred_label``,
-        ``pred_class`` (when classes are known) and ``pred_score`` (lists).
-    """
-    classes = classes or (getattr(model, 'dataset_meta', None) or {}).get('classes')
-    pipeline = _test_pipeline(model)
-    out = []
-    for start in range(0, len(dialogues), batch_size):
-        items = [pipeline(dict(d, sample_idx=start + i))
-                 for i, d in enumerate(dialogues[start:start + batch_size])]
-        samples = model.test_step(pseudo_collate(items))
-        for sample in samples:
-            labels = sample.pred_label.cpu().tolist()
-            entry = dict(dialogue_id=sample.metainfo.get('dialogue_id'),
-                         utterance_ids=sample.metainfo.get('utterance_ids'),
-                         pred_label=labels,
-                         pred_score=sample.pred_score.cpu().tolist())
-            if classes is not None:
-                entry['pred_class'] = [classes[i] for i in labels]
-            out.append(entry)
-    return out

@@ -21,7 +21,6 @@ from mmpretrain.apis import BaseInferencer
 from vega_mm.datasets.formats import load_conversations
 from vega_mm.features.base import extractor_class
 from vega_mm.features.table import Dialogue, group_dialogues, read_conversation_table
-from vega_mm.models.heads.branch_head import prediction_logits
 from .inference import _test_pipeline, init_model
 from .recipe import (RecipeError, build_recipe_extractors, dialogue_features,
                      dialogue_from_records, speaker_indices)
@@ -87,6 +86,8 @@ class ConversationInferencer(BaseInferencer):
         self.recipe = meta.get('feature_recipe')
         self.classes = list(meta.get('classes') or net.cfg.model.get('classes') or
                             range(net.head.num_classes))
+        self.max_len = net.backbone.max_len
+        self.causal = bool(net.backbone.causal)
         self.modalities = tuple(net.modalities)
         self.num_speakers = int(net.backbone.num_speakers)
         self.speaker_names = meta.get('speaker_names')
@@ -197,13 +198,10 @@ class ConversationInferencer(BaseInferencer):
         yield from map(pseudo_collate, chunks)
 
     @torch.no_grad()
-    def forward(self, inputs: dict, **kwargs) -> List[dict]:
-        """One batch -> per dialogue ``{meta, logits: {branch: [L, C]}}``."""
-        data = self.model.data_preprocessor(inputs, False)
-        logits = self.model(data['inputs'], mode='tensor')
-        mask = data['inputs']['mask']
-        return [dict(meta=s.metainfo, logits={k: v[b][mask[b]] for k, v in logits.items()})
-                for b, s in enumerate(data['data_samples'])]
+    def forward(self, inputs: dict, **kwargs) -> list:
+        """One batch -> its data samples with the model's prediction fields
+        (``model.test_step``)."""
+        return self.model.test_step(inputs)
 
     def __call__(self, inputs, batch_size: int = 16) -> List[dict]:
         """Predict every utterance of ``inputs`` (see the class docstring);
@@ -214,28 +212,28 @@ class ConversationInferencer(BaseInferencer):
             preds.extend(self.forward(batch))
         return self.postprocess(preds, dialogues)
 
-    def postprocess(self, preds: List[dict], dialogues: List[dict]) -> List[dict]:
+    def postprocess(self, preds: list, dialogues: List[dict]) -> List[dict]:
         """Per utterance: ``dialogue_id``, ``utterance_id``, ``speaker``, ``text``,
         ``label``, ``label_index``, ``probabilities`` {class: p}, ``anchor_similarity``
         {class: cosine to its anchor, fused anchor branch} (VEGA models) and
         ``branch_predictions`` {branch: class} (``anchor_`` prefix: anchor space)."""
         out = []
-        for pred, dia in zip(preds, dialogues):
-            out.extend(self.utterance_results(pred['logits'], dia))
+        for sample, dia in zip(preds, dialogues):
+            out.extend(self.utterance_results(sample, dia))
         return out
 
-    def utterance_results(self, logits: Dict[str, torch.Tensor], dia: dict,
-                           positions: Optional[Sequence[int]] = None) -> List[dict]:
-        probs = prediction_logits(logits['fused'], logits.get('anchor_fused'),
-                                  self.model.predict_with).float().softmax(-1)
-        cosine = None
-        if 'anchor_fused' in logits:
-            cosine = logits['anchor_fused'].float() / self.model.vega_head.logit_scale
-        branch = {k: v.argmax(-1) for k, v in logits.items()}
+    def utterance_results(self, sample, dia: dict,
+                          positions: Optional[Sequence[int]] = None) -> List[dict]:
+        """The per-utterance records of one dialogue's predicted data sample (its
+        fields as the model's head wrote them; nothing is recomputed)."""
+        probs = sample.pred_score
+        labels = sample.pred_label.tolist()
+        cosine = sample.get('anchor_similarity')
+        branch = sample.branch_pred_labels
         n = probs.shape[0]
         results = []
         for i in (range(n) if positions is None else positions):
-            label = int(probs[i].argmax())
+            label = int(labels[i])
             r = dict(dialogue_id=dia['dialogue_id'],
                      utterance_id=(dia.get('utterance_ids') or [str(j) for j in range(n)])[i],
                      speaker=(dia.get('speaker_names') or [None] * n)[i],

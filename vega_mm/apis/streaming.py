@@ -39,8 +39,8 @@ class StreamSession:
         self.inferencer = inferencer
         self.dialogue_id = dialogue_id
         self.extractors = inferencer.extractors  # a recipe error shows here, not later
-        self.max_len = int(inferencer.config.model.backbone.get('max_len', 512))
-        self.causal = bool(getattr(inferencer.model.backbone, 'causal', False))
+        self.max_len = inferencer.max_len  # None: the backbone has no limit
+        self.causal = inferencer.causal
         if not self.causal:
             warnings.warn(
                 'streaming a non-causal model: each answer uses the conversation so far '
@@ -70,7 +70,7 @@ class StreamSession:
         """
         inf = self.inferencer
         i = len(self)
-        if i >= self.max_len:
+        if self.max_len is not None and i >= self.max_len:
             raise ValueError(f'stream {self.dialogue_id!r}: the model covers at most '
                              f'{self.max_len} utterances (backbone max_len)')
         record = dict(speaker=speaker, text=text, media=media, start=start, end=end,
@@ -93,7 +93,7 @@ class StreamSession:
                    features={m: np.stack(v) for m, v in self._feats.items()},
                    speakers=np.asarray(self._speakers, dtype=np.int64),
                    labels=np.full(i + 1, -1, dtype=np.int64))
-        pred = inf.forward(pseudo_collate([inf.pipeline(raw)]))[0]
-        result = inf.utterance_results(pred['logits'], raw, positions=[i])[0]
+        sample = inf.forward(pseudo_collate([inf.pipeline(raw)]))[0]
+        result = inf.utterance_results(sample, raw, positions=[i])[0]
         self.results.append(result)
         return result

@@ -44,7 +44,7 @@ class SelfDistillationHook(Hook):
     def _heads(runner) -> List[Tuple[str, torch.nn.Module]]:
         """(name, module) of every module with a ``kd_scale`` (the heads' loss modules,
         a ``DualBranchHead``); the name is the path of the head that owns it
-        (``head``, ``vega_head``, ``head_vega_head``...)."""
+        (``head``, ``label_head``, ``vega_head``...)."""
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         return [(_owner(name).replace('.', '_') or 'model', m)
                 for name, m in model.named_modules() if hasattr(m, 'kd_scale')]
@@ -80,8 +80,11 @@ class SelfDistillationHook(Hook):
 
 
 def _owner(name: str) -> str:
-    """A loss module is logged under its head: ``vega_head.loss_module`` -> ``vega_head``."""
+    """A loss module is logged under its head, inside the model's one head by its own
+    name: ``head.vega_head.loss_module`` -> ``vega_head``, ``head.loss_module`` ->
+    ``head``."""
     suffix = '.loss_module'
     if name == 'loss_module':
         return ''
-    return name[:-len(suffix)] if name.endswith(suffix) else name
+    name = name[:-len(suffix)] if name.endswith(suffix) else name
+    return name[len('head.'):] if name.startswith('head.') else name

@@ -11,7 +11,9 @@ class ConversationPredictionCollector(BaseMetric):
     """Keeps every dialogue's (or image's) predictions in ``self.predictions``.
 
     Each entry: ``dialogue_id``, ``utterance_ids`` (when known), ``gt_label``,
-    ``pred_label``, ``pred_class``, ``pred_score`` (lists, one item per utterance).
+    ``pred_label``, ``pred_class``, ``pred_score``, ``branch_pred_labels`` and, for
+    models with an anchor space, ``anchor_similarity`` (lists, one item per utterance):
+    the fields the model's head wrote, never recomputed.
     Results are gathered from all ranks like any metric.
     """
 
@@ -34,6 +36,16 @@ class ConversationPredictionCollector(BaseMetric):
                          # [L, C] per dialogue; an image sample is one row
                          pred_score=[[round(float(p), 6) for p in row]
                                      for row in score.reshape(-1, score.shape[-1])])
+            branch = get('branch_pred_labels')
+            if branch is not None:
+                entry['branch_pred_labels'] = {k: v.cpu().reshape(-1).tolist()
+                                               for k, v in branch.items()}
+            similarity = get('anchor_similarity')
+            if similarity is not None:
+                similarity = similarity.cpu()
+                entry['anchor_similarity'] = [
+                    [round(float(c), 6) for c in row]
+                    for row in similarity.reshape(-1, similarity.shape[-1])]
             if entry['dialogue_id'] is None:
                 entry['img_path'] = get('img_path') or meta.get('img_path')
             gt = get('gt_label')

@@ -97,7 +97,6 @@ class AnchorBank(nn.Module):
         num_exemplars: exemplars per class of random or empty banks (8 random, 1 empty
             by default).
         random_seed: seed of the random anchors.
-        random_num_exemplars: old name of ``num_exemplars``.
     """
 
     def __init__(self,
@@ -109,19 +108,13 @@ class AnchorBank(nn.Module):
                  sample_prob: float = 0.4,
                  random_anchors: bool = False,
                  num_exemplars: Optional[int] = None,
-                 random_seed: int = 0,
-                 random_num_exemplars: Optional[int] = None) -> None:
+                 random_seed: int = 0) -> None:
         super().__init__()
         if not 0.0 <= sample_prob <= 1.0:
             raise ValueError(f'AnchorBank.sample_prob must be in [0, 1], got {sample_prob}')
         if anchor_file is not None and random_anchors:
             raise ValueError('AnchorBank: give either anchor_file or random_anchors=True, '
                              'not both')
-        if random_num_exemplars is not None:
-            if num_exemplars is not None and num_exemplars != random_num_exemplars:
-                raise ValueError('AnchorBank: random_num_exemplars is the old name of '
-                                 'num_exemplars; give one of them')
-            num_exemplars = random_num_exemplars
         if anchor_file is None and dim is None and _SHAPES.get() is None:
             raise ValueError('AnchorBank needs dim (the anchor dimension) unless it reads '
                              'an anchor_file')

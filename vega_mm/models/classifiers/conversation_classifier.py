@@ -63,8 +63,8 @@ class ConversationClassifier(BaseModel):
     """
 
     def __init__(self,
-                 backbone: dict,
-                 head: dict,
+                 backbone: Optional[dict] = None,
+                 head: Optional[dict] = None,
                  modalities: Optional[Sequence[str]] = None,
                  classes: Optional[Sequence[str]] = None,
                  num_classes: Optional[int] = None,
@@ -85,6 +85,8 @@ class ConversationClassifier(BaseModel):
                 "...), vega_head=dict(type='VEGAHead', ...), distill=None), so its keys "
                 'are model.head.vega_head.* (e.g. '
                 'model.head.vega_head.anchor_bank.anchor_file)')
+        if backbone is None or head is None:
+            raise ValueError('ConversationClassifier needs a backbone and a head')
         if classes is not None:
             if num_classes is not None and num_classes != len(classes):
                 raise ValueError(f'ConversationClassifier: num_classes={num_classes} but '
