@@ -19,7 +19,7 @@ Examples::
     python tools/build_anchors.py FACES_DIR --out X.pt --config my_anchor_cfg.py
 
 The report (images per class, skipped files, faces not found, images/s) is printed at
-the end.  Point a VEGA config's ``model.vega_head.anchor_bank.anchor_file`` to the output.
+the end.  Point a VEGA config's ``model.head.vega_head.anchor_bank.anchor_file`` to the output.
 """
 import argparse
 import os

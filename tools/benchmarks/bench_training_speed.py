@@ -89,7 +89,8 @@ def _model_cfg(config: str, cfg_options):
         cfg = apply_modalities(cfg)
     except ImportError:
         pass
-    vega = cfg.model.get('vega_head') or {}
+    # the VEGA head: inside the one head (today) or its own slot (older checkouts)
+    vega = (cfg.model.get('head') or {}).get('vega_head') or cfg.model.get('vega_head') or {}
     bank = vega.get('anchor_bank')
     if bank is not None and bank.get('anchor_file') and not osp.isfile(bank.anchor_file):
         bank.update(anchor_file=None, random_anchors=True, dim=bank.get('dim') or 512)
