@@ -1,9 +1,11 @@
 """SDT's cross-modal transformer with gated fusion: the backbone of VEGA's conversation
 model (it reads utterance features, not raw media).
 
-Follows ``vega-method.md`` section 1: per-modality input projection, speaker and
-sinusoidal position embeddings, one transformer per (target, source) modality pair,
-unimodal gates, per-modality reduction and multimodal gated fusion.
+The backbone of the VEGA paper (Hu, Kollias, Yang, ACM MM 2025) and of SDT (Ma et al.,
+IEEE TMM 2023); docs/method.md says where each part lives: per-modality input
+projection, speaker and sinusoidal position embeddings, one transformer per (target,
+source) modality pair, unimodal gates, per-modality reduction and multimodal gated
+fusion.
 """
 import math
 from typing import Dict, Optional, Sequence, Tuple
