@@ -1,7 +1,9 @@
 # VEGA on an SDT backbone with the published IEMOCAP hyperparameters (docs/method.md).
-# Dataset facts (modalities, feature dimensions, speakers, classes, class weights) come
-# from the dataset config; the model derives its heads' branches, widths and class count
-# from them (see ConversationClassifier).
+# Dataset facts are not set here: the modalities and classes come from the dataset
+# config (configs/_base_/datasets/), the feature dimensions, speakers and class weights
+# from each method config (model.backbone.input_dims, model.backbone.num_speakers,
+# model.class_weight, e.g. configs/vega/vega_iemocap.py); the model derives its heads'
+# branches, widths and class count from them (see ConversationClassifier).
 model = dict(
     type='ConversationClassifier',
     data_preprocessor=dict(type='ConversationDataPreprocessor'),
