@@ -1,7 +1,8 @@
 # VEGA on IEMOCAP (6 classes) with the published hyperparameters (docs/method.md).
 # Data: the SDT/MMGCN feature pickle at data/iemocap/iemocap_multimodal_features.pkl;
 # anchors: data/anchors/iemocap_anchor.pt (published file or tools/build_anchors.py).
-# Classes, feature dimensions, speakers and class weights: configs/_base_/datasets/iemocap.py.
+# Classes, modalities, files and pipelines: configs/_base_/datasets/iemocap.py; the
+# feature dimensions, speakers and class weights are set below (model=...).
 _base_ = [
     '../_base_/models/vega_sdt.py',
     '../_base_/datasets/iemocap.py',

@@ -2,7 +2,8 @@
 # config keeps every one of them (architecture, dropouts, loss weights, optimiser,
 # batch of 9 dialogues, early stopping) and changes only what MELD itself dictates:
 # feature dimensions (text 1024, audio 300, visual 342), 9 speakers, 7 classes and the
-# published MELD class weights (configs/_base_/datasets/meld.py).
+# published MELD class weights (set below, model.class_weight; classes and files in
+# configs/_base_/datasets/meld.py).
 # Data: the SDT/MMGCN feature pickle at data/meld/meld_multimodal_features.pkl;
 # anchors: data/anchors/meld_anchor.pt (published file or tools/build_anchors.py).
 _base_ = [

@@ -2,7 +2,7 @@
 # backbone. Each utterance attends only to itself and earlier utterances, in every self-
 # and cross-modal transformer, so an utterance can be labelled as soon as it is said
 # (ConversationInferencer.stream()) and later utterances never change its label.
-# Not in the paper; the accuracy it costs is measured in docs/inference.md.
+# Not in the paper; docs/inference.md describes the live mode.
 _base_ = ['./vega_meld_text.py']
 
 model = dict(backbone=dict(causal=True))

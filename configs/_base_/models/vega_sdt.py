@@ -1,9 +1,12 @@
 # VEGA on an SDT backbone with the published IEMOCAP hyperparameters (docs/method.md).
-# The experiment config gives the dataset facts (modalities, feature dimensions,
-# speakers, classes, class weights); the model derives its head's branches, widths and
-# class count from them (see ConversationClassifier).  One head: VEGA's label space
-# (LabelHead) and anchor space (VEGAHead) in a DualBranchHead, without distillation
-# between the two spaces (each distils from its fused branch to the modalities).
+# Dataset facts are not set here: the modalities and classes come from the dataset
+# config (configs/_base_/datasets/), the feature dimensions, speakers and class weights
+# from each method config (model.backbone.input_dims, model.backbone.num_speakers,
+# model.class_weight, e.g. configs/vega/vega_iemocap.py); the model derives its head's
+# branches, widths and class count from them (see ConversationClassifier).  One head:
+# VEGA's label space (LabelHead) and anchor space (VEGAHead) in a DualBranchHead,
+# without distillation between the two spaces (each distils from its fused branch to
+# the modalities).
 model = dict(
     type='ConversationClassifier',
     data_preprocessor=dict(type='ConversationDataPreprocessor'),

@@ -1,12 +1,13 @@
 """SDT's cross-modal transformer with gated fusion: the backbone of VEGA's conversation
 model (it reads utterance features, not raw media).
 
-Per-modality input projection, speaker and sinusoidal position embeddings, one
-transformer per (target, source) modality pair, unimodal gates, per-modality reduction
-and multimodal gated fusion (docs/method.md).  :class:`SDTBackbone` is the reference
-implementation, one module per pair; :class:`~.sdt_fused.FusedSDTBackbone` computes the
-same maths with the pairs' weights stacked (:class:`SDTWeightLayout` converts between
-the two layouts).
+The backbone of the VEGA paper (Hu, Kollias, Yang, ACM MM 2025) and of SDT (Ma et al.,
+IEEE TMM 2023); docs/method.md says where each part lives: per-modality input
+projection, speaker and sinusoidal position embeddings, one transformer per (target,
+source) modality pair, unimodal gates, per-modality reduction and multimodal gated
+fusion.  :class:`SDTBackbone` is the reference implementation, one module per pair;
+:class:`~.sdt_fused.FusedSDTBackbone` computes the same maths with the pairs' weights
+stacked (:class:`~.sdt_fused.SDTWeightLayout` converts between the two layouts).
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
