@@ -117,3 +117,41 @@ def test_vega_head_rejects_mismatched_anchor_bank():
     with pytest.raises(ValueError, match='anchor bank has 4 classes'):
         VEGAHead(num_classes=3, in_channels=8,
                  anchor_bank=AnchorBank(num_classes=4, dim=4, random_anchors=True))
+
+
+def test_the_new_head_example_of_internals_md_trains_in_the_conversation_model():
+    """docs/internals.md shows how to add a head: its code, run as it is, gives a head
+    that the conversation model fills, trains and predicts with, alone and as VEGA's
+    label space."""
+    import os.path as osp
+    import re
+
+    from tests.model_utils import make_batch, model_cfg
+    from vega_mm.registry import MODELS
+    doc = open(osp.join(osp.dirname(__file__), '..', '..', 'docs', 'internals.md')).read()
+    code = [c for c in re.findall(r'```python\n(.*?)```', doc, re.S) if 'class CosineHead' in c]
+    assert len(code) == 1
+    if MODELS.get('CosineHead') is None:
+        exec(compile(code[0], 'docs/internals.md', 'exec'), {})
+    for cfg in (model_cfg(vega=False), model_cfg()):
+        if 'label_head' in cfg['head']:
+            cfg['head']['label_head'] = dict(type='CosineHead')
+        else:
+            cfg['head'] = dict(type='CosineHead')
+        torch.manual_seed(0)
+        model = MODELS.build(cfg)
+        head = model.head.label_head if 'label_head' in cfg['head'] else model.head
+        assert head.branches == ('fused', 'text', 'audio', 'visual')
+        assert head.num_classes == 4 and head.in_channels == 16
+        batch = model.data_preprocessor(make_batch((6, 4)), True)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        losses = []
+        for _ in range(20):
+            loss = sum(model(**batch, mode='loss').values())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss))
+        assert losses[-1] < 0.7 * losses[0]
+        preds = model.eval()(**batch, mode='predict')
+        assert [p.pred_score.shape for p in preds] == [(6, 4), (4, 4)]
