@@ -7,7 +7,7 @@ TINY = {
     # the per-pair reference backbone: the FLOPs tests name its layers
     'model.backbone.type': 'SDTBackbone',
     'model.backbone.hidden_dim': 16, 'model.backbone.num_heads': 2,
-    'model.vega_head.anchor_bank.dim': 8,
+    'model.head.vega_head.anchor_bank.dim': 8,
     'test_dataloader.dataset.num_dialogues': (4, 4, 6),
     'test_dataloader.batch_size': 4,
 }

@@ -23,7 +23,7 @@ def test_nearest_centre_is_the_anchor_branch_prediction(tiny_model, tiny_loader)
     np.testing.assert_array_equal(emb['labels'], torch.cat(labels).numpy())
     nearest = (emb['projections'] @ anchors['centres'].T).argmax(1)
     np.testing.assert_array_equal(nearest, torch.cat(preds).numpy())
-    bank = tiny_model.vega_head.anchor_bank
+    bank = tiny_model.anchor_head.anchor_bank
     assert len(anchors['exemplars']) == int(bank.num_exemplars.sum())
     assert anchors['exemplar_labels'].tolist() == sorted(anchors['exemplar_labels'].tolist())
 
@@ -61,6 +61,6 @@ def test_embed_2d_checks_its_input():
 
 def test_model_without_vega_head_is_refused(tiny_model):
     class NoHead(torch.nn.Module):
-        vega_head = None
+        anchor_head = None
     with pytest.raises(ValueError, match='no VEGA head'):
         anchor_points(NoHead())

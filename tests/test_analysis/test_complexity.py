@@ -40,8 +40,8 @@ def test_counting_model_needs_no_anchor_file():
     from tests.test_analysis.conftest import TINY
     from tests.test_tools.common import SYNTHETIC
     from vega_mm.analysis import init_counting_model
-    options = dict(TINY, **{'model.vega_head.anchor_bank.anchor_file': 'missing_anchor.pt',
-                            'model.vega_head.anchor_bank.random_anchors': False})
+    options = dict(TINY, **{'model.head.vega_head.anchor_bank.anchor_file': 'missing_anchor.pt',
+                            'model.head.vega_head.anchor_bank.random_anchors': False})
     model = init_counting_model(str(SYNTHETIC), None, options)
-    assert model.vega_head.anchor_bank.filled
+    assert model.anchor_head.anchor_bank.filled
     assert model_complexity(model, 3)['forward_flops'] > 0

@@ -120,9 +120,9 @@ def test_vega_meld_config_consumes_built_anchors(built):
     import vega_mm  # noqa: F401  (registries)
     from vega_mm.registry import MODELS
     cfg = Config.fromfile(str(cfg_path))
-    cfg.model.vega_head.anchor_bank.anchor_file = str(out)
+    cfg.model.head.vega_head.anchor_bank.anchor_file = str(out)
     model = MODELS.build(cfg.model)
-    bank = model.vega_head.anchor_bank
+    bank = model.anchor_head.anchor_bank
     meld = list(cfg.model.classes)
     _, exemplars, _ = read_anchors(str(out), meld, dim=512)
     centers = torch.stack([e.mean(0) for e in exemplars])  # the builder's are L2-normalised
@@ -140,7 +140,7 @@ def test_short_vega_training_run_with_built_anchors(built, tmp_path):
     if not (train.is_file() and cfg_path.is_file()):
         pytest.skip('tools/train.py or configs/vega/vega_synthetic.py not present yet')
     work = tmp_path / 'work'
-    bank = 'model.vega_head.anchor_bank'
+    bank = 'model.anchor_head.anchor_bank'
     cmd = [sys.executable, str(train), str(cfg_path), '--work-dir', str(work),
            '--no-validate', '--no-test', '--cfg-options', 'train_cfg.max_epochs=1',
            'train_dataloader.dataset.num_dialogues=18', f'{bank}.anchor_file={out}',
@@ -156,5 +156,5 @@ def test_short_vega_training_run_with_built_anchors(built, tmp_path):
     iemocap = ['happy', 'sad', 'neutral', 'anger', 'excited', 'frustration']
     _, exemplars, _ = read_anchors(str(out), iemocap, dim=512, class_mapping=IEMOCAP_MAP)
     centers = torch.stack([e.mean(0) for e in exemplars])
-    torch.testing.assert_close(state['vega_head.anchor_bank.centers'], centers,
+    torch.testing.assert_close(state['head.vega_head.anchor_bank.centers'], centers,
                                rtol=0, atol=1e-6)

@@ -106,6 +106,23 @@ def _default_path():
     return saved['ref'], model
 
 
+def test_the_same_seed_builds_the_same_initial_weights_as_the_earlier_code():
+    """Building draws the initial weights in the earlier code's order (so a seeded
+    training run starts where it started)."""
+    from vega_mm.models.legacy import _TWO_HEAD_SLOTS, rename_keys
+    saved = dict(torch.load(osp.join(DATA, 'reference_default_path.pt'),
+                            weights_only=True)['state_dict'])
+    rename_keys(saved, '', _TWO_HEAD_SLOTS)
+    cfg = model_cfg()
+    cfg['backbone']['type'] = 'FusedSDTBackbone'
+    cfg['fast_dropout'] = True
+    torch.manual_seed(0)
+    state = MODELS.build(cfg).state_dict()
+    assert list(state) == list(saved)
+    for key, value in saved.items():
+        torch.testing.assert_close(state[key], value, rtol=0, atol=0, msg=key)
+
+
 def test_default_path_outputs_losses_and_gradients_equal_the_earlier_code():
     from vega_mm.models.legacy import _TWO_HEAD_SLOTS, rename_keys
     ref, model = _default_path()

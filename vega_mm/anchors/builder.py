@@ -190,6 +190,113 @@ def _raise_class_problems(problems: Sequence[str], wanted: Sequence[str], root: 
             "(--map excited=happy, or class_mapping={'excited': 'happy'}).")
 
 
+def _class_sources(by_class: Mapping[str, str], classes, class_mapping
+                   ) -> Tuple[List[str], Dict[str, str], Dict[str, str], List[str]]:
+    """The anchor classes and which folder feeds each: (wanted classes, class -> folder,
+    class -> the class it is mapped to, problems of classes without images)."""
+    wanted = parse_class_list(classes)
+    mapping = {canonical_emotion(k): (k, v) for k, v in parse_class_mapping(class_mapping).items()}
+    if wanted is None:
+        # Every folder, plus the mapped classes that have no folder of their own.
+        wanted = sorted(by_class.values())
+        wanted += [src for canon, (src, _) in mapping.items() if canon not in by_class]
+    unknown = [src for canon, (src, _) in mapping.items()
+               if canon not in {canonical_emotion(w) for w in wanted}]
+    if unknown:
+        raise AnchorClassError(f'class mapping names classes {unknown} that are not among '
+                               f'the anchor classes {wanted}')
+    sources: Dict[str, str] = {}
+    mapped: Dict[str, str] = {}
+    problems: List[str] = []
+    for name in wanted:
+        canon = canonical_emotion(name)
+        if canon in by_class:
+            sources[name] = by_class[canon]
+        elif canon in mapping:
+            target = mapping[canon][1]
+            if canonical_emotion(target) in by_class:
+                sources[name] = by_class[canonical_emotion(target)]
+                mapped[name] = target
+            else:
+                problems.append(f'{name!r} is mapped to {target!r}, which has no folder')
+        else:
+            problems.append(f'{name!r} has no folder and no mapping')
+    return wanted, sources, mapped, problems
+
+
+def _probe_files(root: str, order: Sequence[str], max_image_pixels: Optional[int]
+                 ) -> Tuple[List[Tuple[str, str]], List[Tuple[str, str]]]:
+    """(folder, path) of every file of the folders that looks like an image, and
+    (relative path, reason) of the others."""
+    files, skipped = [], []
+    for sub in order:
+        for path in _list_files(os.path.join(root, sub)):
+            try:
+                probe_image(path, max_image_pixels)
+            except ValueError as exc:
+                skipped.append((os.path.relpath(path, root).replace(os.sep, '/'), str(exc)))
+                continue
+            files.append((sub, path))
+    return files, skipped
+
+
+def _encode_files(root: str, order: Sequence[str], files: Sequence[Tuple[str, str]],
+                  encoder: ImageEncoder, detector: Optional[FaceDetector], batch_size: int,
+                  progress: bool, max_image_pixels: Optional[int],
+                  max_batch_pixels: int) -> Dict[str, Any]:
+    """Read, crop and encode the files a batch at a time: decoded images are dropped
+    once encoded, so memory stays bounded by the batch (at most ``batch_size`` images
+    and ``max_batch_pixels`` pixels).
+
+    Returns:
+        ``rel_paths`` and ``feats`` (per folder, in file order), ``skipped`` (files that
+        could not be decoded), ``faces_not_found`` and ``encode_seconds``.
+    """
+    out = dict(rel_paths={sub: [] for sub in order}, feats={sub: [] for sub in order},
+               skipped=[], faces_not_found=[], encode_seconds=0.0)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(files), desc=f'encoding ({encoder.identity.get("model")})',
+                   unit='img')
+    batch: List[Tuple[str, Image.Image]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        t0 = time.perf_counter()
+        feats = encoder.encode([im for _, im in batch], batch_size=batch_size)
+        out['encode_seconds'] += time.perf_counter() - t0
+        for (sub, _), feat in zip(batch, feats):
+            out['feats'][sub].append(feat)
+        batch.clear()
+
+    pixels = 0
+    for sub, path in files:
+        rel = os.path.relpath(path, root).replace(os.sep, '/')
+        if bar is not None:
+            bar.update(1)
+        try:
+            img = load_rgb_image(path, max_pixels=max_image_pixels)
+        except ValueError as exc:
+            out['skipped'].append((rel, str(exc)))
+            continue
+        if detector is not None:
+            img, found = detector.crop(img)
+            if not found:
+                out['faces_not_found'].append(rel)
+        batch.append((sub, img))
+        out['rel_paths'][sub].append(rel)
+        pixels += img.width * img.height
+        if len(batch) >= batch_size or pixels >= max_batch_pixels:
+            flush()
+            pixels = 0
+    flush()
+    if bar is not None:
+        bar.close()
+    return out
+
+
 def build_anchor_bank_from_folder(
         folder: str,
         encoder: Union[ImageEncoder, Mapping[str, Any]],
@@ -233,107 +340,27 @@ def build_anchor_bank_from_folder(
     t_start = time.perf_counter()
     root = os.path.abspath(os.fspath(folder))
     by_class = scan_class_folders(root)
-    wanted = parse_class_list(classes)
-    mapping = {canonical_emotion(k): (k, v) for k, v in parse_class_mapping(class_mapping).items()}
-    if wanted is None:
-        # Every folder, plus the mapped classes that have no folder of their own.
-        wanted = sorted(by_class.values())
-        wanted += [src for canon, (src, _) in mapping.items() if canon not in by_class]
-    unknown = [src for canon, (src, _) in mapping.items()
-               if canon not in {canonical_emotion(w) for w in wanted}]
-    if unknown:
-        raise AnchorClassError(f'class mapping names classes {unknown} that are not among '
-                               f'the anchor classes {wanted}')
-
-    # 1. Which folder feeds which class.
-    sources: Dict[str, str] = {}
-    mapped: Dict[str, str] = {}
-    problems: List[str] = []
-    for name in wanted:
-        canon = canonical_emotion(name)
-        if canon in by_class:
-            sources[name] = by_class[canon]
-        elif canon in mapping:
-            target = mapping[canon][1]
-            if canonical_emotion(target) in by_class:
-                sources[name] = by_class[canonical_emotion(target)]
-                mapped[name] = target
-            else:
-                problems.append(f'{name!r} is mapped to {target!r}, which has no folder')
-        else:
-            problems.append(f'{name!r} has no folder and no mapping')
+    wanted, sources, mapped, problems = _class_sources(by_class, classes, class_mapping)
     used = set(sources.values())
     unused = [f for f in sorted(by_class.values()) if f not in used]
-
-    # 2. Read and encode every image of the folders in use (each folder once), a batch
-    #    at a time: decoded images are dropped once encoded, so memory stays bounded
-    #    by the batch (at most batch_size images and max_batch_pixels pixels).
     order = sorted(used)
-    rel_paths: Dict[str, List[str]] = {sub: [] for sub in order}
-    feats_of: Dict[str, List[torch.Tensor]] = {sub: [] for sub in order}
-    skipped: List[Tuple[str, str]] = []
-    faces_not_found: List[str] = []
-    files = []
-    for sub in order:  # a first look at every file, so that class problems come first
-        for path in _list_files(os.path.join(root, sub)):
-            try:
-                probe_image(path, max_image_pixels)
-            except ValueError as exc:
-                skipped.append((os.path.relpath(path, root).replace(os.sep, '/'), str(exc)))
-                continue
-            files.append((sub, path))
+    # a first look at every file, so that class problems come before any encoding
+    files, skipped = _probe_files(root, order, max_image_pixels)
     _raise_class_problems(problems + _empty_folder_problems(
         wanted, sources, {sub for sub, _ in files}, skipped), wanted, root, by_class)
     detector = build_face_detector(face_detector)
     encoder = build_image_encoder(encoder)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(files), desc=f'encoding ({encoder.identity.get("model")})',
-                   unit='img')
-    batch: List[Tuple[str, Image.Image]] = []
-    encode_seconds = 0.0
-
-    def flush() -> None:
-        nonlocal encode_seconds
-        if not batch:
-            return
-        t0 = time.perf_counter()
-        feats = encoder.encode([im for _, im in batch], batch_size=batch_size)
-        encode_seconds += time.perf_counter() - t0
-        for (sub, _), feat in zip(batch, feats):
-            feats_of[sub].append(feat)
-        batch.clear()
-
-    pixels = 0
-    for sub, path in files:
-        rel = os.path.relpath(path, root).replace(os.sep, '/')
-        if bar is not None:
-            bar.update(1)
-        try:
-            img = load_rgb_image(path, max_pixels=max_image_pixels)
-        except ValueError as exc:
-            skipped.append((rel, str(exc)))
-            continue
-        if detector is not None:
-            img, found = detector.crop(img)
-            if not found:
-                faces_not_found.append(rel)
-        batch.append((sub, img))
-        rel_paths[sub].append(rel)
-        pixels += img.width * img.height
-        if len(batch) >= batch_size or pixels >= max_batch_pixels:
-            flush()
-            pixels = 0
-    flush()
-    if bar is not None:
-        bar.close()
+    run = _encode_files(root, order, files, encoder, detector, batch_size, progress,
+                        max_image_pixels, max_batch_pixels)
+    skipped += run['skipped']
+    rel_paths, feats_of = run['rel_paths'], run['feats']
     # files that passed the first look but could not be decoded
     _raise_class_problems(_empty_folder_problems(
         wanted, sources, {sub for sub in order if rel_paths[sub]}, skipped), wanted, root,
         by_class)
     stacked = {sub: torch.stack(feats_of[sub]) for sub in order if feats_of[sub]}
     n_images = sum(len(v) for v in feats_of.values())
+    faces_not_found, encode_seconds = run['faces_not_found'], run['encode_seconds']
 
     exemplars = [stacked[sources[n]].clone() for n in wanted]
     return AnchorBuildReport(

@@ -21,7 +21,7 @@ weight layouts, so ``state_dict()`` gives the reference's keys (the stacked tens
 per pair) and ``load_state_dict`` accepts them; either backbone loads the other's
 checkpoints.  Optimizer states (resume) belong to one parameter layout.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -188,20 +188,11 @@ class FusedSDTBackbone(ConversationBackbone):
     Args: as :class:`SDTBackbone`.  Forward and returns: the backbone contract.
     """
 
-    def __init__(self,
-                 input_dims: Dict[str, int],
-                 hidden_dim: int = 768,
-                 num_heads: int = 4,
-                 num_layers: int = 1,
-                 dropout: float = 0.53,
-                 num_speakers: int = 2,
-                 max_len: int = 512,
-                 attention_window: Optional[int] = None,
-                 causal: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(input_dims, hidden_dim, num_speakers, max_len, causal, init_cfg)
-        reference = SDTBackbone(input_dims, hidden_dim, num_heads, num_layers, dropout,
-                                num_speakers, max_len, attention_window, causal)
+    def __init__(self, *args, **kwargs) -> None:
+        # the reference with the same arguments: its checks, its initial weights
+        reference = SDTBackbone(*args, **kwargs)
+        super().__init__(reference.input_dims, reference.hidden_dim, reference.num_speakers,
+                         reference.max_len, reference.causal, reference.init_cfg)
         # the position-wise modules are shared as they are; the per-pair ones are stacked
         self.input_proj = reference.input_proj
         self.speaker_embedding = reference.speaker_embedding
@@ -209,9 +200,10 @@ class FusedSDTBackbone(ConversationBackbone):
         self.embed_dropout = reference.embed_dropout
         self.fusion_gate = reference.fusion_gate
         self.pairs = reference.pairs
-        self.attention_window = attention_window
-        self.num_layers, self.num_heads = num_layers, num_heads
-        self.layout = SDTWeightLayout(self.pairs, self.modalities, num_layers)
+        self.attention_window = reference.attention_window
+        first = next(iter(reference.transformers.values())).layers
+        self.num_layers, self.num_heads = len(first), first[0].attn.num_heads
+        self.layout = SDTWeightLayout(self.pairs, self.modalities, self.num_layers)
         self.stacked = self.layout.stacked_parameters(reference)
         del reference
         index = {m: i for i, m in enumerate(self.modalities)}

@@ -131,6 +131,8 @@ class DualBranchHead(BranchHead):
         shared = dict(num_classes=(num_classes, 'DualBranchHead.num_classes'),
                       in_channels=(in_channels, 'DualBranchHead.in_channels'),
                       branches=(self.branches, 'DualBranchHead.branches'))
+        # the label head first: the order of the initial weights' random draws
+        self.label_head = self._label_head(label_head, shared, weight)
         anchor_args = dict(anchors=anchors, anchor_bank=anchor_bank, anchor_dim=anchor_dim,
                            class_names=class_names, class_mapping=class_mapping,
                            sample_prob=sample_prob)
@@ -143,7 +145,6 @@ class DualBranchHead(BranchHead):
             self.vega_head = None
         else:
             self.vega_head = self._vega_head(vega_head, shared, weight, anchor_args)
-        self.label_head = self._label_head(label_head, shared, weight)
         self._register_load_state_dict_pre_hook(_legacy_keys)
 
     @staticmethod
