@@ -140,7 +140,7 @@ def test_short_vega_training_run_with_built_anchors(built, tmp_path):
     if not (train.is_file() and cfg_path.is_file()):
         pytest.skip('tools/train.py or configs/vega/vega_synthetic.py not present yet')
     work = tmp_path / 'work'
-    bank = 'model.anchor_head.anchor_bank'
+    bank = 'model.head.vega_head.anchor_bank'
     cmd = [sys.executable, str(train), str(cfg_path), '--work-dir', str(work),
            '--no-validate', '--no-test', '--cfg-options', 'train_cfg.max_epochs=1',
            'train_dataloader.dataset.num_dialogues=18', f'{bank}.anchor_file={out}',
