@@ -5,9 +5,9 @@ import csv
 
 import pytest
 
-from tests.test_features.test_table import HEADER, write
-from vega_mm.features import (ConversationTableError, TableSpec, build_speaker_map,
-                              load_tables, read_conversation_table)
+from tests.test_datasets.test_table import HEADER, write
+from vega_mm.datasets.formats import (ConversationTableError, TableSpec, build_speaker_map,
+                                      load_tables, read_conversation_table)
 
 QUIET = dict(log=lambda m: None)
 
