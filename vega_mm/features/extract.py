@@ -15,8 +15,8 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Unio
 
 import numpy as np
 
-from vega_mm.datasets.formats import (MODALITIES, ConversationTables, Dialogue, TableSpec,
-                                      load_tables)
+from vega_mm.datasets.formats import ConversationTables, Dialogue, TableSpec, load_tables
+from vega_mm.datasets.formats.collection import MODALITIES
 from vega_mm.datasets.splits import SPLITS
 from vega_mm.utils.io import atomic_write_json
 from .base import (BaseFeatureExtractor, build_extractor, extractor_class, jsonable,

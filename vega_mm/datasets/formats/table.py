@@ -199,16 +199,17 @@ def _looks_jsonl(path: str, head: bytes) -> bool:
         return b'\n' not in head.strip()
 
 
-def _detect_format(path: str, fmt: str, text: str) -> str:
-    """``'meld'``, ``'csv'`` or ``'jsonl'``: ``fmt`` checked, or the registry's format
-    of the file (MELD's CSVs told by their header)."""
+def _table_format(path: str, fmt: str) -> str:
+    """``fmt`` checked, or the registry's format of the file (``'csv'`` or ``'jsonl'``)."""
     if fmt != 'auto':
         format_of_variant(fmt, TABLE, path)
         return fmt
-    if detect_format(path, kind=TABLE) is JSONL:
-        return 'jsonl'
-    names = _header_names(text.split('\n', 1)[0], ',')
-    return 'meld' if _MELD_HEADER <= names else 'csv'
+    return 'jsonl' if detect_format(path, kind=TABLE) is JSONL else 'csv'
+
+
+def _is_meld(text: str) -> bool:
+    """MELD's ``*_sent_emo.csv`` header."""
+    return _MELD_HEADER <= _header_names(text.split('\n', 1)[0], ',')
 
 
 def _cell(row: Mapping[str, object], col: Optional[str]) -> Optional[str]:
@@ -301,9 +302,12 @@ def read_conversation_table(path: str,
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'conversation table {path!r} does not exist')
+    auto = fmt == 'auto'
+    fmt = _table_format(path, fmt)
     with open(path, 'rb') as f:
         text, repairs = decode_table_bytes(f.read(), path)
-    fmt = _detect_format(path, fmt, text)
+    if auto and fmt == 'csv' and _is_meld(text):
+        fmt = 'meld'
     rows, header = _read_rows(path, fmt, text)
     cols = _resolve_columns(header, path, fmt, columns)
     if fmt == 'meld' and media_dir is not None and media_template is None:
