@@ -190,4 +190,3 @@ def dialogue_features(dialogues: Sequence[Dialogue],
         for f, x in zip(feats, parts):
             f[m] = x if stats is None else apply_feature_stats(x, stats, m)
     return feats
-

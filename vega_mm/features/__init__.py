@@ -22,7 +22,8 @@ from .visual import VisualFeatureExtractor
 
 __all__ = [
     'extract_features', 'meld_tables', 'TableSpec', 'MODALITIES', 'PartStore',
-    'BaseFeatureExtractor', 'register_extractor', 'extractor_class', 'build_extractor', 'registered_modalities',
+    'BaseFeatureExtractor', 'register_extractor', 'extractor_class', 'build_extractor',
+    'registered_modalities',
     'TextFeatureExtractor', 'OpenSmileExtractor', 'VisualFeatureExtractor',
     'finetune_text_encoder', 'default_text_model', 'DEFAULT_TEXT_MODEL',
     'OPENSMILE_FEATURE_SETS', 'MediaError', 'load_audio_segment', 'sample_video_frames',
