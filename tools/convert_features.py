@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from vega_mm.datasets.formats import load_conversations, save_native
+from vega_mm.datasets.formats import DATA_FORMATS, load_conversations, save_native
 from vega_mm.datasets.synthetic import make_synthetic_conversations
 from vega_mm.utils.io import check_output_file
 
@@ -25,8 +25,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Convert SDT/MMGCN or VEGA feature pickles to vega_mm .npz files.')
     parser.add_argument('paths', nargs='+', metavar='PATH',
                         help='INPUT OUTPUT, or only OUTPUT with --synthetic')
-    parser.add_argument('--format', default='auto', choices=['auto', 'sdt', 'vega', 'native'],
-                        help='input format (default: from the extension / tuple length)')
+    parser.add_argument('--format', default='auto', choices=DATA_FORMATS,
+                        help='input format (default: from the content and suffix, then '
+                        'the tuple length of a pickle)')
     parser.add_argument('--dataset', choices=['iemocap', 'meld'], default=None,
                         help='class order and speaker count (default: guessed from the file)')
     parser.add_argument('--classes', default=None,

@@ -23,8 +23,10 @@ from typing import List, Optional
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
+
+    from vega_mm.datasets.formats import TABLE_FORMATS
     p = argparse.ArgumentParser(
-        description='Conversation tables (MELD CSV, generic CSV/JSONL) -> feature file',
+        description='Conversation tables (MELD CSV, generic CSV/TSV/JSONL) -> feature file',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('out', help='output .npz (parts go to OUT.parts/)')
     src = p.add_argument_group('tables')
@@ -38,7 +40,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         src.add_argument(f'--{split}', metavar='TABLE', help=f'{split} table')
         src.add_argument(f'--{split}-media', metavar='DIR',
                          help=f'folder the {split} media paths are relative to')
-    src.add_argument('--format', default='auto', choices=['auto', 'meld', 'csv', 'jsonl'])
+    src.add_argument('--format', default='auto', choices=TABLE_FORMATS,
+                     help='table format (auto: from the suffix and the content)')
     src.add_argument('--media-template', metavar='PATTERN',
                      help='media path for tables without a media column, e.g. '
                      '"{dialogue}/{utterance}.wav"')
@@ -113,7 +116,7 @@ def _kv(items: List[str], what: str) -> dict:
 
 def build_tables(args: argparse.Namespace) -> list:
     """TableSpec objects from the command line."""
-    from vega_mm.features import TableSpec, meld_tables
+    from vega_mm.datasets.formats import TableSpec, meld_tables
     columns = _kv(args.column, '--column') or None
     specs = []
     if args.meld:
@@ -135,7 +138,7 @@ def build_tables(args: argparse.Namespace) -> list:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     from vega_mm.features import extract_features
-    from vega_mm.features.table import ConversationTableError
+    from vega_mm.datasets.formats import ConversationTableError
     from vega_mm.features.media import MediaError
     from vega_mm.utils.io import check_output_file
     modalities = 'auto' if args.modalities == ['auto'] else args.modalities

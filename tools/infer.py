@@ -2,12 +2,14 @@
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] --out predictions.jsonl
 
-INPUT is a conversation table (.csv/.jsonl with the columns tools/extract_features.py
+INPUT is a conversation table (.csv/.tsv/.jsonl with the columns tools/extract_features.py
 reads: dialogue id, utterance id, speaker, text, optional media/start/end), encoded as
-the checkpoint's recipe says, or a feature file (.npz/.pkl; --split picks one split).
+the checkpoint's recipe says, or a feature file (.npz/.pkl; --split picks one split);
+which one is told by vega_mm.datasets.formats.detect_format.
 --out is .jsonl, .json or .csv.  --live reads utterances line by line from stdin
 ("speaker: text") and labels each one as it arrives (a causal model never changes an
-earlier answer).  Replaces tools/predict.py.
+earlier answer); a line it cannot read (e.g. an empty text) is reported and skipped.
+Replaces tools/predict.py.
 """
 import argparse
 import sys
@@ -15,7 +17,8 @@ from typing import Dict
 
 from vega_mm.apis import ConversationInferencer
 from vega_mm.apis.outputs import check_output_path, write_predictions
-from vega_mm.datasets.formats import load_conversations
+from vega_mm.datasets.formats import (FEATURES, ConversationTableError, detect_format,
+                                      load_conversations)
 
 
 def parse_options(items) -> Dict[str, dict]:
@@ -61,8 +64,12 @@ def main() -> None:
             speaker, sep, text = line.rstrip('\n').partition(':')
             if not line.strip():
                 continue
-            r = session.add(speaker=speaker.strip() if sep else 'unknown',
-                            text=(text if sep else speaker).strip())
+            try:
+                r = session.add(speaker=speaker.strip() if sep else 'unknown',
+                                text=(text if sep else speaker).strip())
+            except ConversationTableError as exc:  # the session is unchanged
+                print(f'skipped: {exc}', file=sys.stderr, flush=True)
+                continue
             top = r['probabilities'][r['label']]
             print(f"[{r['utterance_id']}] {r['speaker']}: {r['text']}  ->  {r['label']} "
                   f'({top:.2f})', flush=True)
@@ -70,7 +77,7 @@ def main() -> None:
     else:
         inputs = []
         for path in args.inputs:
-            if args.split and path.lower().endswith(('.npz', '.pkl', '.pickle')):
+            if args.split and detect_format(path).kind == FEATURES:
                 data = load_conversations(path)
                 inputs.extend(data.get_split(args.split))
             else:

@@ -33,12 +33,16 @@ def test_transcript_to_jsonl_and_live(infer_tool, causal_model, transcripts, tmp
     first = [p for p in preds if p['dialogue_id'] == preds[0]['dialogue_id']]
     capsys.readouterr()
     live_out = tmp_path / 'live.json'
+    lines = [f"{p['speaker']}: {p['text']}\n" for p in first]
+    lines.insert(1, 'Ross:  \n')  # an empty text: reported and skipped
     _run(infer_tool, monkeypatch, [config, ckpt, '--live', '--out', str(live_out)],
-         stdin=''.join(f"{p['speaker']}: {p['text']}\n" for p in first))
+         stdin=''.join(lines))
     live = json.loads(live_out.read_text())['predictions']
     # the first dialogue, streamed line by line: the same labels (a causal model)
     assert [p['label'] for p in live] == [p['label'] for p in first]
-    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith('[')]
+    captured = capsys.readouterr()
+    assert "skipped: conversation 'live', utterance 0: text is empty" in captured.err
+    printed = [line for line in captured.out.splitlines() if line.startswith('[')]
     assert len(printed) == len(first) and printed[0].endswith(
         f"->  {live[0]['label']} ({live[0]['probabilities'][live[0]['label']]:.2f})")
 

@@ -82,3 +82,23 @@ def test_a_meld_csv_table_reads_like_the_jsonl_transcript(text_model, transcript
     for (uid_a, label_a, p_a), (uid_b, label_b, p_b) in zip(from_csv, from_jsonl):
         assert (uid_a, label_a) == (uid_b, label_b)
         np.testing.assert_allclose(p_a, p_b, atol=1e-5)
+
+
+def test_inputs_are_dispatched_by_the_format_registry(text_model, transcripts, tmp_path):
+    """A table under another name is still a table; an empty text is refused as the
+    table reader refuses it; an unknown file names the accepted suffixes."""
+    from vega_mm.datasets.formats import ConversationTableError
+    cfg, ckpt = text_model
+    inferencer = ConversationInferencer(cfg, ckpt)
+    renamed = tmp_path / 'transcript.txt'
+    renamed.write_bytes(transcripts['test'].read_bytes())
+    assert _by_utterance(inferencer(str(renamed))) == _by_utterance(
+        inferencer(str(transcripts['test'])))
+    with pytest.raises(ConversationTableError, match=r"conversation 'c', utterance 1: text is "
+                       r"empty \(dialogue 'c', utterance '1'\)"):
+        inferencer(dict(dialogue_id='c', utterances=[dict(text='hi'), dict(text='  ')]))
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('not a table\n')
+    with pytest.raises(ValueError, match=r"notes\.txt: not a format .*\(\.pkl, \.pickle, "
+                       r"\.npz\) or a conversation table \(\.csv, \.tsv, \.jsonl, \.ndjson\)"):
+        inferencer(str(notes))

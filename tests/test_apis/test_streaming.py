@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from vega_mm.apis import ConversationInferencer
-from vega_mm.features.table import group_dialogues, read_conversation_table
+from vega_mm.datasets.formats import group_dialogues, read_conversation_table
 
 
 def _conversation(transcripts):

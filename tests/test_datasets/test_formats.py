@@ -8,8 +8,11 @@ import pytest
 
 from tests.utils import (make_sdt_pickle, make_vega_pickle, sdt_items, vega_items,
                          write_pickle)
-from vega_mm.datasets.formats import (IEMOCAP_CLASSES, MELD_CLASSES, load_conversations,
-                                      load_native, save_native)
+from vega_mm.datasets.formats import (CSV, DATA_FORMATS, FEATURES, IEMOCAP_CLASSES, JSONL,
+                                      MELD_CLASSES, NATIVE, PICKLE, TABLE, TABLE_FORMATS,
+                                      InputFormat, accepted_suffixes, detect_format,
+                                      input_formats, load_conversations, load_native,
+                                      read_conversation_table, register_format, save_native)
 from vega_mm.datasets.splits import natural_key
 
 
@@ -314,3 +317,76 @@ def test_other_layouts_of_the_public_files(tmp_path):
     items['videoSpeakers'] = {k: [s.encode() for s in v] for k, v in items['videoSpeakers'].items()}
     coll = load_conversations(write_pickle(str(tmp_path / 'b.pkl'), items, 4))
     assert coll.speaker_names == ('M', 'F') and coll.classes == IEMOCAP_CLASSES
+
+
+# ------------------------------------------------------------------ the format registry
+def test_registry_lists_every_input_format():
+    assert DATA_FORMATS == ('auto', 'sdt', 'vega', 'native')
+    assert TABLE_FORMATS == ('auto', 'meld', 'csv', 'jsonl')
+    assert [(f.name, f.kind) for f in input_formats()] == [
+        ('pickle', FEATURES), ('native', FEATURES), ('csv', TABLE), ('jsonl', TABLE)]
+    assert accepted_suffixes(FEATURES) == ('.pkl', '.pickle', '.npz')
+    assert accepted_suffixes(TABLE) == ('.csv', '.tsv', '.jsonl', '.ndjson')
+    with pytest.raises(ValueError, match=r"'\.npz'\] already belong\(s\) to format 'native'"):
+        register_format(InputFormat('mine', FEATURES, ('.npz', ), lambda p, h: False, print))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        InputFormat('mine', 'images', ('.png', ), lambda p, h: False, print)
+
+
+def test_content_is_sniffed_when_the_suffix_is_missing_or_wrong(tmp_path):
+    sdt = make_sdt_pickle(str(tmp_path / 'features.pkl'))
+    no_suffix = str(tmp_path / 'features')
+    os.rename(sdt, no_suffix)
+    assert detect_format(no_suffix) is PICKLE
+    assert load_conversations(no_suffix).data_format == 'sdt'
+    src = load_conversations(make_vega_pickle(str(tmp_path / 'v.pkl')))
+    npz = save_native(str(tmp_path / 'out.npz'), src.dialogues, src.classes, src.splits)
+    for name in ('out.dat', 'zipped.pkl'):  # a native file under another name
+        os.rename(npz, tmp_path / name)
+        npz = str(tmp_path / name)
+        assert detect_format(npz) is NATIVE
+        assert load_conversations(npz).data_format == 'native'
+    jsonl = tmp_path / 'transcript.txt'
+    jsonl.write_text('{"dialogue_id": "d", "utterance_id": 0, "text": "hi"}\n')
+    assert detect_format(str(jsonl)) is JSONL and detect_format(str(jsonl)).kind == TABLE
+    assert read_conversation_table(str(jsonl))[2] == 'jsonl'
+    tsv = tmp_path / 'table'
+    tsv.write_text('dialogue_id\tutterance_id\ttext\nd\t0\thi, there\n')
+    assert detect_format(str(tsv)) is CSV
+    utts, _, fmt = read_conversation_table(str(tsv))
+    assert fmt == 'csv' and utts[0].text == 'hi, there'  # tab-separated, as its header says
+
+
+def test_a_table_is_a_table_and_not_a_feature_file(tmp_path):
+    table = tmp_path / 't.csv'
+    table.write_text('dialogue_id,utterance_id,speaker,text\nd,0,A,hi\n')
+    assert detect_format(str(table)).kind == TABLE
+    assert detect_format(str(table), kind=TABLE) is CSV
+    with pytest.raises(ValueError, match=r"t\.csv: a comma- or tab-separated conversation "
+                       r"table, but a feature file \(\.pkl, \.pickle, \.npz\) is needed here "
+                       r"\(tools/extract_features\.py"):
+        load_conversations(str(table))
+    pkl = make_vega_pickle(str(tmp_path / 'v.pkl'))
+    with pytest.raises(ValueError, match=r"v\.pkl: an SDT/MMGCN or VEGA feature pickle, but a "
+                       r"conversation table \(\.csv, \.tsv, \.jsonl, \.ndjson\) is needed"):
+        read_conversation_table(pkl)
+
+
+def test_unknown_format_names_the_file_and_the_accepted_suffixes(tmp_path):
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('just some words\n')
+    accepted = (r"notes\.txt: not a format vega_mm reads: its suffix \.txt is not one of a "
+                r"feature file \(\.pkl, \.pickle, \.npz\) or a conversation table \(\.csv, "
+                r"\.tsv, \.jsonl, \.ndjson\)")
+    with pytest.raises(ValueError, match=accepted):
+        detect_format(str(notes))
+    with pytest.raises(ValueError, match=r"notes\.txt: not a format .* one of a feature file "
+                       r"\(\.pkl, \.pickle, \.npz\), and its content looks like none of the "
+                       r"formats \['pickle', 'native'\]"):
+        load_conversations(str(notes))
+    with pytest.raises(FileNotFoundError, match=r'absent\.txt: no such file'):
+        detect_format(str(tmp_path / 'absent.txt'))
+    assert detect_format(str(tmp_path / 'absent.npz')) is NATIVE  # by its suffix
+    with pytest.raises(ValueError, match=r"unknown table format 'xml'; expected one of "
+                       r"\('auto', 'meld', 'csv', 'jsonl'\)"):
+        read_conversation_table(str(notes), fmt='xml')

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from vega_mm.features import (MediaError, OpenSmileExtractor, Utterance, VisualFeatureExtractor,
+from vega_mm.datasets.formats import Utterance
+from vega_mm.features import (MediaError, OpenSmileExtractor, VisualFeatureExtractor,
                               load_audio_segment, sample_video_frames)
 from .conftest import tone_change, write_av_video, write_wav
 

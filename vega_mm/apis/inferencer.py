@@ -18,18 +18,14 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmpretrain.apis import BaseInferencer
 
-from vega_mm.datasets.formats import load_conversations
+from vega_mm.datasets.formats import (FEATURES, Dialogue, detect_format, dialogue_from_records,
+                                      load_conversations, load_dialogues)
 from vega_mm.features.base import extractor_class
-from vega_mm.features.table import Dialogue, group_dialogues, read_conversation_table
 from .inference import _test_pipeline, init_model
-from .recipe import (RecipeError, build_recipe_extractors, dialogue_features,
-                     dialogue_from_records, speaker_indices)
+from .recipe import RecipeError, build_recipe_extractors, dialogue_features, speaker_indices
 from .streaming import StreamSession
 
-__all__ = ['ConversationInferencer', 'FEATURE_FILE_SUFFIXES', 'TABLE_SUFFIXES']
-
-FEATURE_FILE_SUFFIXES = ('.npz', '.pkl', '.pickle')
-TABLE_SUFFIXES = ('.csv', '.tsv', '.jsonl')
+__all__ = ['ConversationInferencer']
 
 
 def _with_device(options: Optional[Mapping[str, Mapping[str, Any]]],
@@ -121,14 +117,10 @@ class ConversationInferencer(BaseInferencer):
             inputs = [list(inputs)]  # one conversation given as its utterance dicts
         raw, dialogues = [], []
         for k, item in enumerate(inputs):
-            if isinstance(item, str) and item.lower().endswith(FEATURE_FILE_SUFFIXES):
+            if isinstance(item, str) and detect_format(item).kind == FEATURES:
                 raw.extend(self._feature_file(item))
-            elif isinstance(item, str):
-                if not item.lower().endswith(TABLE_SUFFIXES):
-                    raise ValueError(f'{item}: expected a conversation table '
-                                     f'{TABLE_SUFFIXES} or a feature file '
-                                     f'{FEATURE_FILE_SUFFIXES}')
-                dialogues.extend(group_dialogues(read_conversation_table(item)[0], 'test'))
+            elif isinstance(item, str):  # a conversation table
+                dialogues.extend(load_dialogues(item, 'test'))
             elif isinstance(item, Dialogue):
                 dialogues.append(item)
             elif isinstance(item, Mapping) and 'features' in item:  # a raw dialogue

@@ -12,17 +12,15 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
+from vega_mm.datasets.formats import OTHER_SPEAKER, Dialogue, speaker_key
 from vega_mm.features.base import BaseFeatureExtractor, build_extractor, extractor_class
-from vega_mm.features.speakers import OTHER_SPEAKER, speaker_key
 from vega_mm.features.standardize import apply_feature_stats
-from vega_mm.features.table import Dialogue, Utterance
 
 __all__ = ['RecipeError', 'build_recipe_extractors', 'speaker_indices',
-           'dialogue_features', 'dialogue_from_records']
+           'dialogue_features']
 
 # Recorded facts about the features, not constructor arguments; compared after building.
 _CHECKED_KEYS = ('weights', 'dim', 'type')
-_UTTERANCE_KEYS = ('speaker', 'text', 'media', 'start', 'end', 'utterance_id', 'label')
 
 
 class RecipeError(ValueError):
@@ -139,7 +137,7 @@ def speaker_indices(speakers: Sequence[Any], speaker_names: Optional[Sequence[st
     """Speaker names (or indices) -> the indices the model was trained with.
 
     A name is looked up in the checkpoint's ``speaker_names`` by the rule the feature
-    files were made with (:mod:`vega_mm.features.speakers`: case and spacing do not
+    files were made with (:mod:`vega_mm.datasets.formats.speakers`: case and spacing do not
     matter); names it does not know take the shared ``'other'`` index when the training
     data had one, otherwise they are an error.  Integers are taken as indices.
 
@@ -192,33 +190,3 @@ def dialogue_features(dialogues: Sequence[Dialogue],
         for f, x in zip(feats, parts):
             f[m] = x if stats is None else apply_feature_stats(x, stats, m)
     return feats
-
-
-def dialogue_from_records(records: Sequence[Mapping[str, Any]], dialogue_id: str) -> Dialogue:
-    """Utterance dicts ``{speaker, text, [media, start, end, utterance_id]}`` -> Dialogue.
-
-    Raises:
-        TypeError / ValueError: not a dict, an unknown key, a text that is not a string,
-            no utterances (the message names the conversation and utterance).
-    """
-    utts = []
-    for i, r in enumerate(records):
-        where = f'conversation {dialogue_id!r}, utterance {i}'
-        if not isinstance(r, Mapping):
-            raise TypeError(f'{where}: expected a dict with keys {list(_UTTERANCE_KEYS)}, '
-                            f'got {type(r).__name__}')
-        unknown = [k for k in r if k not in _UTTERANCE_KEYS]
-        if unknown:
-            raise ValueError(f'{where}: unknown keys {unknown}; expected some of '
-                             f'{list(_UTTERANCE_KEYS)}')
-        text = r.get('text')
-        if text is not None and not isinstance(text, str):
-            raise TypeError(f'{where}: text must be a string, got {type(text).__name__}')
-        utts.append(Utterance(
-            dialogue_id=dialogue_id, utterance_id=str(r.get('utterance_id', i)),
-            text=None if text is None else text.strip(),
-            speaker=r.get('speaker', 'unknown'), label=r.get('label'),
-            media=r.get('media'), start=r.get('start'), end=r.get('end'), source=where))
-    if not utts:
-        raise ValueError(f'conversation {dialogue_id!r} has no utterances')
-    return Dialogue(dialogue_id, utts, 'test')

@@ -17,8 +17,9 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 from mmengine.dataset import pseudo_collate
 
+from vega_mm.datasets.formats import dialogue_from_records
 from vega_mm.features.base import extractor_class
-from .recipe import dialogue_features, dialogue_from_records, speaker_indices
+from .recipe import dialogue_features, speaker_indices
 
 __all__ = ['StreamSession']
 

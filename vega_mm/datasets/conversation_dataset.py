@@ -61,7 +61,11 @@ class ConversationDataset(BaseDataset):
             split: ``val`` is a deterministic ``val_ratio`` of the training dialogues
             (see :func:`vega_mm.datasets.formats.load_conversations`), and ``train``
             is the rest.
-        data_format: ``'auto'``, ``'sdt'``, ``'vega'`` or ``'native'``.
+        data_format: one of :data:`~vega_mm.datasets.formats.DATA_FORMATS`
+            (``'auto'``, ``'sdt'``, ``'vega'``, ``'native'``); ``'auto'`` lets the input
+            format registry tell (:func:`~vega_mm.datasets.formats.detect_format`). A
+            conversation table is refused with a message naming the feature-file
+            suffixes (extract its features first).
         classes: class names (else ``metainfo['classes']``, else the file's or the
             known dataset's).
         modalities: modalities to keep, e.g. ``('text', 'audio')``; None keeps all the

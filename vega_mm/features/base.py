@@ -14,9 +14,9 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple, Type
 
 import numpy as np
 
+from vega_mm.datasets.formats import ConversationTableError, Utterance
 from vega_mm.datasets.formats.collection import MODALITIES
 from vega_mm.registry import FEATURE_EXTRACTORS
-from .table import ConversationTableError, Utterance
 
 __all__ = ['BaseFeatureExtractor', 'register_extractor', 'extractor_class',
            'build_extractor', 'registered_modalities', 'jsonable']
@@ -56,7 +56,7 @@ class BaseFeatureExtractor:
         raise NotImplementedError
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.features.table.Utterance` objects.
+        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects.
 
         Returns:
             float32 ``[len(utterances), dim]``, in the input order.
@@ -99,7 +99,7 @@ class BaseFeatureExtractor:
 
     @classmethod
     def check_utterances(cls, utterances: Sequence[Utterance]) -> None:
-        """Raise :class:`~vega_mm.features.table.ConversationTableError`, naming the row,
+        """Raise :class:`~vega_mm.datasets.formats.ConversationTableError`, naming the row,
         if a table cannot give this modality (checked before anything is extracted).
 
         The base check: extractors that ``needs_media`` need a media file for every

@@ -18,8 +18,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
+from vega_mm.datasets.formats import Dialogue
 from vega_mm.utils.io import atomic_savez, atomic_write_json
-from .table import Dialogue
 
 __all__ = ['PartStore', 'part_name', 'MANIFEST_VERSION']
 

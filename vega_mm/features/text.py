@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vega_mm.datasets.formats import ConversationTableError, Utterance
 from vega_mm.utils.io import file_digest
 from .base import BaseFeatureExtractor, register_extractor
-from .table import ConversationTableError, Utterance
 
 __all__ = ['DEFAULT_TEXT_MODEL', 'default_text_model', 'resolve_text_model',
            'TextFeatureExtractor', 'finetune_text_encoder']
@@ -169,7 +169,7 @@ class TextFeatureExtractor(BaseFeatureExtractor):
         return out
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.features.table.Utterance` objects [N, dim].
+        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim].
 
         Raises:
             ValueError: an utterance has no text (no text column in its table).

@@ -1,27 +1,65 @@
-"""One entry point for every feature-file format."""
+"""Feature files: the SDT/VEGA pickles and the native ``.npz`` (registered as input
+formats, :mod:`.input_format`), and :func:`load_conversations`, which reads any of them."""
 import os
+import pickle
 import zipfile
 from typing import Optional, Sequence
 
 from .collection import ConversationCollection, make_val_split
+from .input_format import (FEATURES, InputFormat, detect_format, format_names,
+                           format_of_variant, register_format)
 from .native import load_native
 from .pickles import read_pickle_conversations
 from .safe_pickle import safe_load_pickle
 
-__all__ = ['load_conversations', 'detect_format', 'DATA_FORMATS']
-
-#: Accepted values of ``data_format``.
-DATA_FORMATS = ('auto', 'sdt', 'vega', 'native')
+__all__ = ['load_conversations', 'detect_format', 'DATA_FORMATS', 'PICKLE', 'NATIVE']
 
 
-def detect_format(path: str) -> str:
-    """``'native'`` for ``.npz`` / zip files, else ``'pickle'`` (SDT or VEGA, told apart
-    by the tuple length once loaded)."""
-    if str(path).lower().endswith('.npz'):
-        return 'native'
-    if os.path.isfile(path) and zipfile.is_zipfile(path):
-        return 'native'
-    return 'pickle'
+def _is_pickle(path: str, head: bytes) -> bool:
+    """A pickle of protocol 2 or later (PROTO opcode): the public files are protocol 2+."""
+    return len(head) >= 2 and head[0] == pickle.PROTO[0] and 2 <= head[1] <= 5
+
+
+def _is_zip(path: str, head: bytes) -> bool:
+    return zipfile.is_zipfile(path)
+
+
+def _read_pickle(path: str, data_format: str = 'auto', classes: Optional[Sequence[str]] = None,
+                 dataset_name: Optional[str] = None, val_ratio: float = 0.1,
+                 val_seed: int = 0) -> ConversationCollection:
+    """An SDT/MMGCN or VEGA pickle (told apart by the tuple length), read data-only."""
+    return read_pickle_conversations(
+        safe_load_pickle(path), source=path, data_format=data_format, classes=classes,
+        dataset_name=dataset_name, val_ratio=val_ratio, val_seed=val_seed)
+
+
+def _read_native(path: str, data_format: str = 'native',
+                 classes: Optional[Sequence[str]] = None, dataset_name: Optional[str] = None,
+                 val_ratio: float = 0.1, val_seed: int = 0) -> ConversationCollection:
+    """A native file, its ``val`` split carved out of ``train`` when it has none."""
+    coll = load_native(path)
+    if classes is not None and tuple(classes) != tuple(coll.classes):
+        raise ValueError(f'{path}: classes {list(classes)} were asked for but the file '
+                         f'holds {list(coll.classes)}')
+    if 'val' not in coll.splits:
+        train, val = make_val_split(coll.splits.get('train', []), val_ratio, val_seed)
+        coll.splits['train'], coll.splits['val'] = train, val
+    for split in ('train', 'val', 'test'):
+        coll.splits.setdefault(split, [])
+    return coll
+
+
+#: SDT/MMGCN (12 or 13 items) and VEGA (7 items) pickles.
+PICKLE = register_format(InputFormat(
+    'pickle', FEATURES, ('.pkl', '.pickle'), _is_pickle, _read_pickle,
+    variants=('sdt', 'vega'), description='an SDT/MMGCN or VEGA feature pickle'))
+#: vega_mm's own ``.npz`` (a zip of plain arrays).
+NATIVE = register_format(InputFormat(
+    'native', FEATURES, ('.npz', ), _is_zip, _read_native,
+    description='a vega_mm native feature file'))
+
+#: Accepted values of ``data_format``: ``('auto', 'sdt', 'vega', 'native')``.
+DATA_FORMATS = format_names(FEATURES)
 
 
 def load_conversations(path: str,
@@ -33,8 +71,9 @@ def load_conversations(path: str,
     """Read a feature file of any supported format into a validated collection.
 
     Formats: ``'sdt'`` (SDT / MMGCN pickle: IEMOCAP 12 items, MELD 13), ``'vega'``
-    (VEGA pickle, 7 items), ``'native'`` (vega_mm ``.npz``). ``'auto'`` picks native for
-    ``.npz`` files and otherwise tells SDT from VEGA by the tuple length. Pickles are
+    (VEGA pickle, 7 items), ``'native'`` (vega_mm ``.npz``). ``'auto'`` asks
+    :func:`~vega_mm.datasets.formats.detect_format` (content, then suffix: a zip is
+    native, a pickle is SDT or VEGA by its tuple length). Pickles are
     read with :func:`safe_load_pickle` (data only).
 
     The pickles hold integer labels only: class names come from ``classes``, else
@@ -62,32 +101,13 @@ def load_conversations(path: str,
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        ValueError: for an unsupported or invalid file, naming the file, the dialogue
-            and the field.
+        ValueError: for an unsupported or invalid file (a conversation table included),
+            naming the file, the dialogue and the field.
     """
     path = os.fspath(path)
-    if data_format not in DATA_FORMATS:
-        raise ValueError(f'{path}: unknown data_format {data_format!r}; expected one of '
-                         f'{DATA_FORMATS}')
+    fmt = None if data_format == 'auto' else format_of_variant(data_format, FEATURES, path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: no such file')
-    kind = detect_format(path) if data_format == 'auto' else data_format
-    if kind == 'native':
-        coll = load_native(path)
-        if classes is not None and tuple(classes) != tuple(coll.classes):
-            raise ValueError(f'{path}: classes {list(classes)} were asked for but the file '
-                             f'holds {list(coll.classes)}')
-        if 'val' not in coll.splits:
-            train, val = make_val_split(coll.splits.get('train', []), val_ratio, val_seed)
-            coll.splits['train'], coll.splits['val'] = train, val
-        for split in ('train', 'val', 'test'):
-            coll.splits.setdefault(split, [])
-        return coll
-    return read_pickle_conversations(
-        safe_load_pickle(path),
-        source=path,
-        data_format=data_format,
-        classes=classes,
-        dataset_name=dataset_name,
-        val_ratio=val_ratio,
-        val_seed=val_seed)
+    fmt = fmt or detect_format(path, kind=FEATURES)
+    return fmt.read(path, data_format=data_format, classes=classes,
+                    dataset_name=dataset_name, val_ratio=val_ratio, val_seed=val_seed)

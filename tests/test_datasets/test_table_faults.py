@@ -5,9 +5,10 @@ import csv
 
 import pytest
 
-from tests.test_features.test_table import HEADER, write
-from vega_mm.features import (ConversationTableError, TableSpec, build_speaker_map,
-                              load_tables, read_conversation_table)
+from tests.test_datasets.test_table import HEADER, write
+from vega_mm.datasets.formats import (ConversationTableError, TableSpec, build_speaker_map,
+                                      dialogue_from_records, load_tables,
+                                      read_conversation_table)
 
 QUIET = dict(log=lambda m: None)
 
@@ -24,11 +25,40 @@ def test_undeclared_classes_of_a_generic_table_are_an_error(tmp_path):
     assert conv.classes == ('jealousy', 'joy')
 
 
-def test_empty_or_whitespace_text_is_an_error(tmp_path):
-    path = write(tmp_path, 't.csv', HEADER + 'd1,0,Ann,hello,joy\nd1,1,Bob,"   ",joy\n')
+@pytest.mark.parametrize('text', ['', '   '])
+def test_empty_or_whitespace_text_is_an_error_in_tables_and_records(tmp_path, text):
+    """One validator: a table row and an inference record are refused alike."""
+    path = write(tmp_path, 't.csv', HEADER + f'd1,0,Ann,hello,joy\nd1,1,Bob,"{text}",joy\n')
     with pytest.raises(ConversationTableError, match=r"t\.csv:3: column 'text' is empty "
-                       r"\(dialogue 'd1', utterance '1'\)"):
+                       r"\(dialogue 'd1', utterance '1'\); every utterance needs its "
+                       'transcript'):
         read_conversation_table(str(path))
+    with pytest.raises(ConversationTableError, match=r"conversation 'd1', utterance 1: text is "
+                       r"empty \(dialogue 'd1', utterance '1'\); every utterance needs its "
+                       'transcript'):
+        dialogue_from_records([dict(speaker='Ann', text='hello'),
+                               dict(speaker='Bob', text=text)], 'd1')
+
+
+def test_records_are_checked_like_table_rows():
+    dia = dialogue_from_records([dict(speaker=' Ann ', text=' hi ', start='00:00:01,5',
+                                      end=2, label=' joy '), dict(text='yo', speaker=3)], 'c')
+    first, second = dia.utterances
+    assert (first.speaker, first.text, first.start, first.end, first.label) == (
+        'Ann', 'hi', 1.5, 2.0, 'joy')
+    assert (second.utterance_id, second.speaker, second.label) == ('1', 3, None)
+    assert dia.dialogue_id == 'c' and dia.split == 'test'
+    with pytest.raises(ConversationTableError, match=r"conversation 'c', utterance 0: segment "
+                       r'end 1\.000s is not after its start 2\.000s'):
+        dialogue_from_records([dict(text='a', start=2, end=1)], 'c')
+    with pytest.raises(ConversationTableError, match=r"utterance 0: start: time 'soon'"):
+        dialogue_from_records([dict(text='a', start='soon')], 'c')
+    with pytest.raises(ConversationTableError, match=r"unknown keys \['txt'\]"):
+        dialogue_from_records([dict(txt='a')], 'c')
+    with pytest.raises(TypeError, match='text must be a string, got int'):
+        dialogue_from_records([dict(text=3)], 'c')
+    with pytest.raises(ConversationTableError, match="conversation 'c' has no utterances"):
+        dialogue_from_records([], 'c')
 
 
 @pytest.mark.parametrize('rows, message', [

@@ -1,4 +1,5 @@
-"""Reading conversation tables: MELD CSV files and generic CSV / JSONL tables.
+"""Reading conversation tables: MELD CSV files and generic CSV / TSV / JSONL tables
+(registered as the input formats ``'csv'`` and ``'jsonl'``, :mod:`.input_format`).
 
 A conversation table has one row per utterance.  The columns (matched by name,
 case-insensitively, with the aliases in :data:`COLUMN_ALIASES`) are
@@ -22,28 +23,30 @@ per-utterance clips ``dia{D}_utt{U}.mp4`` in a directory given by the user, and 
 Every problem is reported with the file, the line and the column: unknown emotions,
 duplicated (dialogue, utterance) ids (integer ids compare by value: ``1`` and ``01`` are
 one id), empty texts, undecodable bytes (UTF-16 needs its byte-order mark), fields
-too long for a CSV reader, malformed times.  Nothing is
+too long for a CSV reader, malformed times.  Each row is checked by
+:func:`~.utterances.make_utterance`, the validator of inference records too.  Nothing is
 silently dropped or re-ordered: utterances keep their ids, and a dialogue's order is
 the numeric order of its utterance ids (file order when the ids are not integers).
 """
+import codecs
 import csv
 import io
 import json
 import math
 import os
-import re
-from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from vega_mm.datasets.meta import MELD_CLASSES
-from .decoding import TextRepairs, decode_table_bytes, fix_mojibake as repair_mojibake
-from .speakers import OTHER_SPEAKER, build_speaker_map, speaker_key
+from .decoding import TextRepairs, decode_table_bytes
+from .input_format import (TABLE, InputFormat, detect_format, format_names, format_of_variant,
+                           register_format)
 from .table_errors import ConversationTableError
+from .utterances import Dialogue, Utterance, group_dialogues, id_key, make_utterance
 
 __all__ = [
-    'MELD_CLASSES', 'COLUMN_ALIASES', 'ConversationTableError', 'Utterance', 'Dialogue',
-    'TextRepairs', 'decode_table_bytes', 'read_conversation_table', 'group_dialogues',
-    'build_speaker_map', 'speaker_key', 'OTHER_SPEAKER', 'parse_time', 'id_key'
+    'MELD_CLASSES', 'COLUMN_ALIASES', 'ConversationTableError', 'TextRepairs',
+    'decode_table_bytes', 'read_conversation_table', 'load_dialogues', 'CSV', 'JSONL',
+    'TABLE_FORMATS'
 ]
 
 #: Column key -> accepted header names (compared case-insensitively).
@@ -60,70 +63,6 @@ COLUMN_ALIASES: Dict[str, Tuple[str, ...]] = {
 }
 
 _MELD_HEADER = {'sr no.', 'utterance', 'speaker', 'emotion', 'dialogue_id', 'utterance_id'}
-
-
-@dataclass
-class Utterance:
-    """One row of a conversation table, after validation.
-
-    ``source`` is ``'file:line'`` (1-based line of the row's start in the file), used in
-    every later error message about this utterance.
-    """
-    dialogue_id: str
-    utterance_id: str
-    text: Optional[str]
-    speaker: str
-    label: Optional[str]
-    media: Optional[str] = None
-    start: Optional[float] = None
-    end: Optional[float] = None
-    source: str = ''
-
-
-@dataclass
-class Dialogue:
-    """A dialogue's utterances in order, and the split it belongs to."""
-    dialogue_id: str
-    utterances: List[Utterance]
-    split: str = 'train'
-
-    def __len__(self) -> int:
-        return len(self.utterances)
-
-
-# --------------------------------------------------------------------------- parsing
-_TIME = re.compile(r'^(?:(\d+):)?(\d+):(\d+(?:[.,]\d+)?)$')
-
-
-def parse_time(value: object, where: str = '') -> Optional[float]:
-    """Seconds from ``12.5``, ``'12.5'``, ``'00:00:12,500'`` or ``'00:12.5'``.
-
-    Empty values give ``None``.
-
-    Raises:
-        ConversationTableError: anything else, or a negative time.
-    """
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        text = str(value).strip()
-        if not text:
-            return None
-        try:
-            seconds = float(text)
-        except ValueError:
-            match = _TIME.match(text)
-            if match is None:
-                raise ConversationTableError(
-                    f'{where}: time {text!r} is not seconds or HH:MM:SS,mmm') from None
-            hours, minutes, secs = match.groups()
-            seconds = (int(hours or 0) * 3600 + int(minutes) * 60
-                       + float(secs.replace(',', '.')))
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ConversationTableError(f'{where}: time {value!r} must be a finite number >= 0')
-    return seconds
 
 
 def _resolve_columns(header: Sequence[str], path: str, fmt: str,
@@ -180,8 +119,7 @@ def _read_rows(path: str, fmt: str, text: str) -> Tuple[List[Tuple[int, Dict[str
                     header.append(k)
             rows.append((lineno, obj))
         return rows, header
-    delimiter = '\t' if path.lower().endswith('.tsv') else ','
-    reader = csv.reader(io.StringIO(text, newline=''), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=''), delimiter=_delimiter(path, text))
     line_start = 1
     try:
         try:
@@ -206,17 +144,72 @@ def _read_rows(path: str, fmt: str, text: str) -> Tuple[List[Tuple[int, Dict[str
     return rows, header
 
 
-def _detect_format(path: str, fmt: str, text: str) -> str:
+def _header_names(line: str, delimiter: str) -> set:
+    return {h.strip().lower() for h in next(csv.reader([line.strip()], delimiter=delimiter),
+                                            [])}
+
+
+def _has_id_columns(names: set) -> bool:
+    return all(names & set(COLUMN_ALIASES[k]) for k in ('dialogue', 'utterance'))
+
+
+def _sniffed_delimiter(line: str) -> Optional[str]:
+    """The delimiter (``','`` or tab) under which ``line`` is a header with the dialogue
+    and utterance id columns, or None."""
+    for delimiter in (',', '\t'):
+        if delimiter in line and _has_id_columns(_header_names(line, delimiter)):
+            return delimiter
+    return None
+
+
+def _delimiter(path: str, text: str) -> str:
+    """Tab for ``.tsv``, comma for ``.csv``, else what the header says (comma)."""
+    if path.lower().endswith('.tsv'):
+        return '\t'
+    if path.lower().endswith('.csv'):
+        return ','
+    return _sniffed_delimiter(text.split('\n', 1)[0]) or ','
+
+
+def _head_line(head: bytes) -> str:
+    """The first non-blank line of a file's first bytes, decoded for sniffing."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = head[:len(head) // 2 * 2].decode('utf-16', errors='ignore')
+    elif b'\x00' in head:
+        return ''
+    else:
+        text = head.decode('utf-8', errors='replace').lstrip('\ufeff')
+    return next((line for line in text.splitlines() if line.strip()), '')
+
+
+def _looks_delimited(path: str, head: bytes) -> bool:
+    """A CSV/TSV header naming a dialogue and an utterance id column."""
+    return _sniffed_delimiter(_head_line(head)) is not None
+
+
+def _looks_jsonl(path: str, head: bytes) -> bool:
+    """A first line that is a JSON object (or starts like one, when it is longer than
+    the bytes looked at)."""
+    line = _head_line(head).strip()
+    if not line.startswith('{'):
+        return False
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:  # malformed, or a first line longer than the bytes looked at
+        return b'\n' not in head.strip()
+
+
+def _table_format(path: str, fmt: str) -> str:
+    """``fmt`` checked, or the registry's format of the file (``'csv'`` or ``'jsonl'``)."""
     if fmt != 'auto':
-        if fmt not in ('meld', 'csv', 'jsonl'):
-            raise ValueError(f"table format must be 'auto', 'meld', 'csv' or 'jsonl', got "
-                             f'{fmt!r}')
+        format_of_variant(fmt, TABLE, path)
         return fmt
-    if path.lower().endswith(('.jsonl', '.json', '.ndjson')):
-        return 'jsonl'
-    header = text.split('\n', 1)[0]
-    names = {h.strip().lower() for h in next(csv.reader([header.strip()]), [])}
-    return 'meld' if _MELD_HEADER <= names else 'csv'
+    return 'jsonl' if detect_format(path, kind=TABLE) is JSONL else 'csv'
+
+
+def _is_meld(text: str) -> bool:
+    """MELD's ``*_sent_emo.csv`` header."""
+    return _MELD_HEADER <= _header_names(text.split('\n', 1)[0], ',')
 
 
 def _cell(row: Mapping[str, object], col: Optional[str]) -> Optional[str]:
@@ -230,6 +223,48 @@ def _cell(row: Mapping[str, object], col: Optional[str]) -> Optional[str]:
     return str(value)
 
 
+class _IdChecker:
+    """Refuses duplicated (dialogue, utterance) ids and dialogue ids written two ways
+    (integer ids compare by value: ``1`` and ``01`` are one id)."""
+
+    def __init__(self) -> None:
+        self.seen: Dict[Tuple[str, str], Tuple[int, str]] = {}
+        self.spelling: Dict[str, Tuple[str, int]] = {}
+
+    def check(self, dia: str, utt: str, line: int, where: str) -> None:
+        spelled, first_line = self.spelling.setdefault(id_key(dia), (dia, line))
+        if spelled != dia:
+            raise ConversationTableError(
+                f'{where}: dialogue id {dia!r} and {spelled!r} (line {first_line}) differ '
+                'only in formatting; write each dialogue id one way')
+        key = (id_key(dia), id_key(utt))
+        if key in self.seen:
+            first, spelling = self.seen[key]
+            raise ConversationTableError(
+                f'{where}: duplicated (dialogue, utterance) id ({dia!r}, {utt!r}), first '
+                f'seen on line {first} as {spelling!r}; every utterance must have its own id')
+        self.seen[key] = (line, utt)
+
+
+def _row_utterance(row: Mapping[str, object], cols: Mapping[str, str], where: str,
+                   media_template: Optional[str], base: str,
+                   repairs: Optional[TextRepairs]) -> Utterance:
+    """One row, validated by :func:`~.utterances.make_utterance` (media resolved)."""
+    dia = _cell(row, cols['dialogue']) or ''
+    utt = _cell(row, cols['utterance']) or ''
+    media = (_cell(row, cols.get('media')) or '').strip() or None
+    if media is None and media_template is not None and dia.strip() and utt.strip():
+        media = media_template.format(dialogue=dia.strip(), utterance=utt.strip())
+    if media is not None and not os.path.isabs(media):
+        media = os.path.join(base, media)
+    return make_utterance(
+        dia, utt, where=where, text=_cell(row, cols.get('text')),
+        speaker=_cell(row, cols.get('speaker')), label=_cell(row, cols.get('label')),
+        media=media, start=row.get(cols['start']) if 'start' in cols else None,
+        end=row.get(cols['end']) if 'end' in cols else None,
+        names={k: f'column {c!r}' for k, c in cols.items()}, repairs=repairs)
+
+
 def read_conversation_table(path: str,
                             fmt: str = 'auto',
                             tag: Optional[str] = None,
@@ -241,7 +276,9 @@ def read_conversation_table(path: str,
     """Read one conversation table into validated utterances.
 
     Args:
-        path: a ``.csv``/``.tsv`` or ``.jsonl`` file (MELD's CSVs are detected).
+        path: a ``.csv``/``.tsv`` or ``.jsonl``/``.ndjson`` file, or another name whose
+            content is recognised (:func:`~.input_format.detect_format`; MELD's CSVs
+            are told by their header).
         fmt: ``'auto'``, ``'meld'``, ``'csv'`` or ``'jsonl'``.
         tag: prefix of the dialogue ids (``'train'`` -> ``'train/12'``), so that tables
             whose ids restart at 0 (MELD train and dev) can share one feature file.
@@ -265,92 +302,46 @@ def read_conversation_table(path: str,
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'conversation table {path!r} does not exist')
+    auto = fmt == 'auto'
+    fmt = _table_format(path, fmt)
     with open(path, 'rb') as f:
         text, repairs = decode_table_bytes(f.read(), path)
-    fmt = _detect_format(path, fmt, text)
+    if auto and fmt == 'csv' and _is_meld(text):
+        fmt = 'meld'
     rows, header = _read_rows(path, fmt, text)
     cols = _resolve_columns(header, path, fmt, columns)
     if fmt == 'meld' and media_dir is not None and media_template is None:
         media_template = 'dia{dialogue}_utt{utterance}.mp4'
     base = media_dir if media_dir is not None else os.path.dirname(os.path.abspath(path))
-    seen: Dict[Tuple[str, str], Tuple[int, str]] = {}
-    dialogue_spelling: Dict[str, Tuple[str, int]] = {}
+    ids = _IdChecker()
     utterances: List[Utterance] = []
     for line, row in rows:
         where = f'{path}:{line}'
-        dia = (_cell(row, cols['dialogue']) or '').strip()
-        utt = (_cell(row, cols['utterance']) or '').strip()
-        if not dia or not utt:
-            col = cols['dialogue'] if not dia else cols['utterance']
-            raise ConversationTableError(f'{where}: column {col!r} is empty')
-        spelled, first_line = dialogue_spelling.setdefault(id_key(dia), (dia, line))
-        if spelled != dia:
-            raise ConversationTableError(
-                f'{where}: dialogue id {dia!r} and {spelled!r} (line {first_line}) differ '
-                'only in formatting; write each dialogue id one way')
-        key = (id_key(dia), id_key(utt))
-        if key in seen:
-            first, spelling = seen[key]
-            raise ConversationTableError(
-                f'{where}: duplicated (dialogue, utterance) id ({dia!r}, {utt!r}), first '
-                f'seen on line {first} as {spelling!r}; every utterance must have its own id')
-        seen[key] = (line, utt)
-        text = _cell(row, cols.get('text'))
-        if text is not None:
-            text = text.strip()
-            if not text:
-                raise ConversationTableError(
-                    f'{where}: column {cols["text"]!r} is empty (dialogue {dia!r}, '
-                    f'utterance {utt!r}); every utterance needs its transcript (an empty '
-                    'text would get the same features as every other empty one)')
-            if fix_mojibake:
-                text = repair_mojibake(text, where, repairs)
-        speaker = (_cell(row, cols.get('speaker')) or '').strip() or 'unknown'
-        label = (_cell(row, cols.get('label')) or '').strip() or None
-        media = (_cell(row, cols.get('media')) or '').strip() or None
-        if media is None and media_template is not None:
-            media = media_template.format(dialogue=dia, utterance=utt)
-        if media is not None and not os.path.isabs(media):
-            media = os.path.join(base, media)
-        start = parse_time(row.get(cols['start']), f"{where}: column {cols['start']!r}") \
-            if 'start' in cols else None
-        end = parse_time(row.get(cols['end']), f"{where}: column {cols['end']!r}") \
-            if 'end' in cols else None
-        if start is not None and end is not None and end <= start:
-            raise ConversationTableError(
-                f'{where}: segment end {end:.3f}s is not after its start {start:.3f}s')
-        utterances.append(Utterance(
-            dialogue_id=f'{tag}/{dia}' if tag else dia, utterance_id=utt, text=text,
-            speaker=speaker, label=label, media=media, start=start, end=end, source=where))
+        utt = _row_utterance(row, cols, where, media_template, base,
+                             repairs if fix_mojibake else None)
+        ids.check(utt.dialogue_id, utt.utterance_id, line, where)
+        if tag:
+            utt.dialogue_id = f'{tag}/{utt.dialogue_id}'
+        utterances.append(utt)
     if not utterances:
         raise ConversationTableError(f'{path}: the table has no rows')
     return utterances, repairs, fmt
 
 
-def _is_int(value: str) -> bool:
-    return re.fullmatch(r'[+-]?\d+', value) is not None
+def load_dialogues(path: str, split: str = 'test', **options) -> List[Dialogue]:
+    """The dialogues of one table (:func:`read_conversation_table` with ``options``,
+    then :func:`~.utterances.group_dialogues`)."""
+    return group_dialogues(read_conversation_table(path, **options)[0], split)
 
 
-def id_key(value: str) -> str:
-    """What makes two spellings of an id the same: integers compare by value
-    (``'1'``, ``'01'`` and ``'+1'`` are one id), other ids as written (trimmed)."""
-    value = value.strip()
-    return str(int(value)) if _is_int(value) else value
+#: Comma- or tab-separated tables (MELD's ``*_sent_emo.csv`` recognised by the header).
+CSV = register_format(InputFormat(
+    'csv', TABLE, ('.csv', '.tsv'), _looks_delimited, read_conversation_table,
+    variants=('meld', 'csv'), description='a comma- or tab-separated conversation table'))
+#: JSON-lines tables: one JSON object per utterance.
+JSONL = register_format(InputFormat(
+    'jsonl', TABLE, ('.jsonl', '.ndjson'), _looks_jsonl, read_conversation_table,
+    description='a JSON-lines conversation table'))
 
-
-def group_dialogues(utterances: Iterable[Utterance], split: str = 'train') -> List[Dialogue]:
-    """Group utterances into dialogues (first-appearance order of the dialogues).
-
-    Inside a dialogue, utterances are ordered by their ids when all of them are
-    integers (MELD's ids have gaps; they are kept, never renumbered), otherwise they
-    keep the file order.
-    """
-    groups: Dict[str, List[Utterance]] = {}
-    for utt in utterances:
-        groups.setdefault(utt.dialogue_id, []).append(utt)
-    dialogues = []
-    for dia, utts in groups.items():
-        if all(_is_int(u.utterance_id) for u in utts):
-            utts = sorted(utts, key=lambda u: int(u.utterance_id))
-        dialogues.append(Dialogue(dia, utts, split))
-    return dialogues
+#: Accepted values of a table's ``fmt``: ``('auto', 'meld', 'csv', 'jsonl')``.
+TABLE_FORMATS = format_names(TABLE)
