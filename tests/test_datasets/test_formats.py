@@ -8,9 +8,9 @@ import pytest
 
 from tests.utils import (make_sdt_pickle, make_vega_pickle, sdt_items, vega_items,
                          write_pickle)
-from vega_mm.datasets.formats import (IEMOCAP_CLASSES, MELD_CLASSES, load_conversations,
-                                      load_native, save_native)
+from vega_mm.datasets.formats import load_conversations, load_native, save_native
 from vega_mm.datasets.splits import natural_key
+from vega_mm.structures.meta import IEMOCAP_CLASSES, MELD_CLASSES
 
 
 def _by_id(coll):

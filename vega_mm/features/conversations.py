@@ -11,10 +11,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from vega_mm.datasets.meta import KNOWN_DATASETS
-from vega_mm.datasets.splits import SPLITS, make_val_split
+from vega_mm.datasets.splits import make_val_split
+from vega_mm.structures.meta import KNOWN_DATASETS, MELD_CLASSES, SPLITS
 from vega_mm.utils.io import file_digest
-from .table import (MELD_CLASSES, ConversationTableError, Dialogue, build_speaker_map,
+from .table import (ConversationTableError, Dialogue, build_speaker_map,
                     group_dialogues, read_conversation_table)
 
 __all__ = ['TableSpec', 'ConversationTables', 'load_tables', 'meld_tables',

@@ -35,13 +35,12 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from vega_mm.datasets.meta import MELD_CLASSES
 from .decoding import TextRepairs, decode_table_bytes, fix_mojibake as repair_mojibake
 from .speakers import OTHER_SPEAKER, build_speaker_map, speaker_key
 from .table_errors import ConversationTableError
 
 __all__ = [
-    'MELD_CLASSES', 'COLUMN_ALIASES', 'ConversationTableError', 'Utterance', 'Dialogue',
+    'COLUMN_ALIASES', 'ConversationTableError', 'Utterance', 'Dialogue',
     'TextRepairs', 'decode_table_bytes', 'read_conversation_table', 'group_dialogues',
     'build_speaker_map', 'speaker_key', 'OTHER_SPEAKER', 'parse_time', 'id_key'
 ]

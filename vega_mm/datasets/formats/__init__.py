@@ -4,8 +4,7 @@
 - :func:`save_native` / :func:`load_native`: vega_mm's own ``.npz`` format.
 - :func:`safe_load_pickle`: a pickle reader that only rebuilds data.
 """
-from .collection import (IEMOCAP_CLASSES, KNOWN_DATASETS, MELD_CLASSES, MODALITIES, SPLITS,
-                         ConversationCollection, make_val_split, validate_collection)
+from .collection import ConversationCollection, make_val_split, validate_collection
 from .loader import DATA_FORMATS, detect_format, load_conversations
 from .native import load_native, save_native
 from .pickles import SDT_FIELDS, VEGA_FIELDS, read_pickle_conversations
@@ -15,6 +14,5 @@ __all__ = [
     'load_conversations', 'save_native', 'load_native', 'safe_load_pickle',
     'ConversationCollection', 'validate_collection', 'make_val_split', 'detect_format',
     'read_pickle_conversations', 'UnsafePickleError', 'ALLOWED_GLOBALS', 'DATA_FORMATS',
-    'SDT_FIELDS', 'VEGA_FIELDS', 'IEMOCAP_CLASSES', 'MELD_CLASSES', 'KNOWN_DATASETS',
-    'MODALITIES', 'SPLITS'
+    'SDT_FIELDS', 'VEGA_FIELDS'
 ]

@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from vega_mm.datasets.meta import MODALITIES
+from vega_mm.structures.meta import MODALITIES
 from vega_mm.registry import MODELS
 
 

@@ -14,7 +14,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from vega_mm.datasets.meta import MODALITIES
+from vega_mm.structures.meta import MODALITIES
 from vega_mm.registry import MODELS
 from .sdt import check_modality_inputs
 
