@@ -46,6 +46,21 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     return model.to(device).eval()
 
 
+def init_counting_model(config: Union[str, Config], checkpoint: Optional[str] = None,
+                        cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """The model of a config, for counting parameters and FLOPs
+    (:func:`vega_mm.analysis.model_complexity`): without a checkpoint an anchor file
+    named in the config is replaced by random anchors of the config's dimension (the
+    counts do not depend on the anchors' values, and the file need not exist here)."""
+    cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    bank = (cfg.model.get('vega_head') or {}).get('anchor_bank')
+    if checkpoint is None and isinstance(bank, dict) and bank.get('anchor_file'):
+        bank.update(anchor_file=None, random_anchors=True)
+    return init_model(cfg, checkpoint, 'cpu')
+
+
 def anchors_from_checkpoint(model_cfg: dict, state_dict: dict) -> None:
     """Make a conversation model config build its anchor bank from a checkpoint's shapes
     instead of the anchor file (which need not exist where the model is used).
