@@ -9,6 +9,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint_to_model
 
 from vega_mm.registry import MODELS, TRANSFORMS
+from vega_mm.utils.checkpoint import register_checkpoint_loader
 from vega_mm.utils.config import apply_modalities
 
 
@@ -18,7 +19,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
 
     The anchors are restored from the checkpoint (it keeps the whole anchor bank): the
     bank is built from the checkpoint's shapes, so the anchor file named in the config
-    is neither needed nor read.
+    is neither needed nor read. A local checkpoint is read without allowing it to run
+    code (:func:`~vega_mm.utils.register_checkpoint_loader` is installed first).
 
     Args:
         config: config file or :class:`Config`.
@@ -35,6 +37,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     init_default_scope(cfg.get('default_scope', 'vega_mm'))
     model_cfg = copy.deepcopy(cfg.model)
     ckpt = None
+    register_checkpoint_loader()
     if checkpoint is not None:
         ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
         anchors_from_checkpoint(model_cfg, ckpt.get('state_dict', ckpt))
