@@ -26,7 +26,7 @@ import os
 import sys
 from typing import List, Optional
 
-from vega_mm.anchors import ENCODER_ALIASES
+from vega_mm.encoders import ENCODER_ALIASES
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -80,7 +80,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      'emobase')
     ext.add_argument('--visual-encoder', nargs='+', action=DictAction, default=None,
                      metavar='KEY=VALUE',
-                     help='image encoder config for vega_mm.anchors.build_image_encoder '
+                     help='image encoder config for vega_mm.encoders.build_image_encoder '
                      '(use the anchors\' encoder so both share one space)')
     ext.add_argument('--anchors', metavar='ANCHOR_FILE',
                      help='take the image encoder and face detector from an anchor file\'s '

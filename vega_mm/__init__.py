@@ -1,12 +1,9 @@
-"""vega_mm: VEGA (Visual Emotion Guided Anchoring) on OpenMMLab MMEngine."""
-import warnings
+"""vega_mm: VEGA (Visual Emotion Guided Anchoring) on OpenMMLab MMEngine.
 
-# mmpretrain imports mmcv ops that mmcv-lite does not compile; the warning is noise.
-warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
-
-from .utils.checkpoint import register_checkpoint_loader  # noqa: E402
-from .version import __version__  # noqa: E402
-
-register_checkpoint_loader()
+Importing vega_mm changes nothing outside it: the restricted checkpoint loading is
+installed where vega_mm loads checkpoints (its runner, ``init_model``), see
+:func:`vega_mm.utils.register_checkpoint_loader`.
+"""
+from .version import __version__
 
 __all__ = ['__version__']

@@ -78,10 +78,11 @@ EVALUATOR = Registry('evaluator', parent=MMPRE_EVALUATOR, scope=_SCOPE)
 VISUALIZERS = Registry('visualizer', parent=MMPRE_VISUALIZERS, scope=_SCOPE)
 VISBACKENDS = Registry('vis_backend', parent=MMPRE_VISBACKENDS, scope=_SCOPE)
 
-# vega_mm's own (no OpenMMLab parent): image encoders and face detectors for building
-# visual anchors, and raw-media feature extractors.
+# vega_mm's own (no OpenMMLab parent): the image encoders of the anchors and of the
+# visual features, face detectors for building visual anchors, and raw-media feature
+# extractors.
 ANCHOR_ENCODERS = Registry(
-    'anchor image encoder', scope=_SCOPE, locations=['vega_mm.anchors'])
+    'anchor image encoder', scope=_SCOPE, locations=['vega_mm.encoders'])
 FACE_DETECTORS = Registry('face detector', scope=_SCOPE, locations=['vega_mm.anchors'])
 FEATURE_EXTRACTORS = Registry(
     'feature extractor', scope=_SCOPE, locations=['vega_mm.features'])

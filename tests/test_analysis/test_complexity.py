@@ -39,7 +39,7 @@ def test_flops_grow_with_length(tiny_model):
 def test_counting_model_needs_no_anchor_file():
     from tests.test_analysis.conftest import TINY
     from tests.test_tools.common import SYNTHETIC
-    from vega_mm.analysis import init_counting_model
+    from vega_mm.apis import init_counting_model
     options = dict(TINY, **{'model.head.vega_head.anchor_bank.anchor_file': 'missing_anchor.pt',
                             'model.head.vega_head.anchor_bank.random_anchors': False})
     model = init_counting_model(str(SYNTHETIC), None, options)

@@ -10,9 +10,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from vega_mm.datasets.meta import MELD_CLASSES
 from tests.model_utils import model_cfg
 from tests.test_features.conftest import meld_dir, meld_slice, tiny_text_model  # noqa: F401
+from vega_mm.structures.meta import MELD_CLASSES
 
 TEXT_DIM = 16  # the tiny encoder's hidden size
 NUM_SPEAKERS = 4

@@ -8,9 +8,9 @@ from torch.utils.data import DataLoader
 
 from tests.utils import make_sdt_pickle, make_vega_pickle
 from vega_mm.datasets import ConversationDataset, load_conversations, save_native
-from vega_mm.datasets.formats import IEMOCAP_CLASSES, MELD_CLASSES
 from vega_mm.registry import DATASETS
 from vega_mm.structures import ConversationDataSample
+from vega_mm.structures.meta import IEMOCAP_CLASSES, MELD_CLASSES
 
 PIPELINE = [dict(type='PackConversationInputs')]
 

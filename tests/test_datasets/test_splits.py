@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from vega_mm.datasets.formats import make_val_split as formats_split
-from vega_mm.datasets.splits import SPLITS, make_val_split, natural_key
+from vega_mm.datasets.splits import make_val_split, natural_key
 from vega_mm.features import split_train_val
+from vega_mm.structures.meta import SPLITS
 
 
 def test_ids_are_ordered_naturally_before_the_permutation():

@@ -6,8 +6,8 @@ from sklearn.preprocessing import StandardScaler
 
 from vega_mm.datasets import (ConversationDataset, SyntheticConversationDataset,
                               make_synthetic_conversations, save_native)
-from vega_mm.datasets.formats import IEMOCAP_CLASSES
 from vega_mm.registry import DATASETS
+from vega_mm.structures.meta import IEMOCAP_CLASSES
 
 
 @pytest.fixture(scope='module')

@@ -10,7 +10,8 @@ import torch
 from mmengine.config import Config
 
 from tests.test_tools.common import REPO, read_results, run_tool
-from vega_mm.anchors import ImageEncoder, build_anchor_bank_from_folder, load_anchor_file
+from vega_mm.anchors import build_anchor_bank_from_folder, load_anchor_file
+from vega_mm.encoders import ImageEncoder
 from vega_mm.utils import load_runner_checkpoint
 
 CONFIG = REPO / 'configs' / 'vega' / 'vega-head_resnet18_faces.py'

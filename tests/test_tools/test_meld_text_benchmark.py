@@ -7,10 +7,10 @@ import pytest
 
 from tests.test_tools.common import REPO, load_tool
 from vega_mm.datasets import save_native
-from vega_mm.evaluation import (DEFAULT_C_GRID, baseline_scores, collect_run_metrics,
-                                config_class_weights, finished_run_results,
-                                logistic_regression_baseline, mean_std, read_run_results,
-                                run_metric, update_run_results, utterance_arrays)
+from vega_mm.apis.results import (collect_run_metrics, finished_run_results, mean_std,
+                                  read_run_results, run_metric, update_run_results)
+from vega_mm.benchmarking import (DEFAULT_C_GRID, baseline_scores, config_class_weights,
+                                  logistic_regression_baseline, utterance_arrays)
 
 CLASSES = ('neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust', 'anger')
 MELD_CLASS_WEIGHTS = (1.0, 3.934, 17.978, 6.423, 2.789, 17.828, 4.005)  # published

@@ -5,8 +5,7 @@ import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner.checkpoint import _load_checkpoint
 
-import vega_mm  # noqa: F401  (registers the checkpoint loader)
-from vega_mm.utils import load_runner_checkpoint
+from vega_mm.utils import load_runner_checkpoint, register_checkpoint_loader
 
 
 def test_runner_style_checkpoint_loads_with_message_hub(tmp_path):
@@ -17,6 +16,7 @@ def test_runner_style_checkpoint_loads_with_message_hub(tmp_path):
                 state_dict={'w': torch.randn(3)}, message_hub=hub.state_dict())
     path = tmp_path / 'epoch_2.pth'
     torch.save(ckpt, path)
+    register_checkpoint_loader()  # what vega_mm's runner and init_model do
     loaded = _load_checkpoint(str(path))  # through mmengine's loader scheme
     assert loaded['meta']['epoch'] == 2
     torch.testing.assert_close(loaded['state_dict']['w'], ckpt['state_dict']['w'])

@@ -1,63 +1,9 @@
-"""Benchmark configs over seeds: train every (config, seed) through the Runner, print
-one Markdown table (val and test accuracy, weighted F1, macro F1 as mean +- std, best
-epoch, time per run) and write it with a JSON of per-class and per-branch F1 per run.
-
-    python tools/analysis_tools/benchmark.py configs/vega/vega_synthetic.py \\
-        configs/sdt/sdt_synthetic.py configs/baselines/mlp_synthetic.py \\
-        configs/baselines/bclstm_synthetic.py --seeds 0 1 2 --baseline logreg
-
-Each run is ``tools/train.py CONFIG --seed S`` in ``WORK_DIR/<config name>/seed<S>``
-(model selection on validation, then the best checkpoint is tested); finished runs are
-reused.  Exits 1 if any run fails.
-"""
-import argparse
-import os.path as osp
+"""Moved: the multi-seed benchmark is ``tools/multi_seed.py`` (this is not a speed benchmark)."""
+import shlex
 import sys
-from typing import List, Optional
-
-from vega_mm.evaluation import (BenchmarkEntry, benchmark_table, run_benchmark,
-                                save_benchmark)
-
-TRAIN = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'train.py')
-
-
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('configs', nargs='+', help='config files (one table row each)')
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--jobs', type=int, default=None,
-                   help='runs in parallel (default and upper bound: the CPU cores); each '
-                   'gets cores // jobs threads')
-    p.add_argument('--work-dir', default='work_dirs/benchmark')
-    p.add_argument('--cfg-options', nargs='+', default=[],
-                   help='key=value options passed to every run')
-    p.add_argument('--baseline', choices=['logreg'], default=None,
-                   help='add the context-free logistic regression on the first config\'s '
-                   'data (C and class weighting chosen on validation)')
-    p.add_argument('--rerun', action='store_true', help='train finished runs again')
-    return p.parse_args(argv)
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    entries = [BenchmarkEntry(c) for c in args.configs]
-    try:
-        report = run_benchmark(entries, args.seeds, args.work_dir, TRAIN, jobs=args.jobs,
-                               cfg_options=args.cfg_options, rerun=args.rerun,
-                               baseline=args.baseline,
-                               log=lambda msg: print(msg, flush=True))
-    except (RuntimeError, ValueError) as exc:
-        print(f'benchmark failed: {exc}', file=sys.stderr)
-        return 1
-    title = (f'{len(args.seeds)} seed(s) {args.seeds}; model selection on validation'
-             + (f'; cfg-options {" ".join(args.cfg_options)}' if args.cfg_options else ''))
-    table = benchmark_table(report, title)
-    md, js = save_benchmark(report, table, args.work_dir)
-    print(f'\n{table}\n\ntotal wall time: {report["seconds"] / 60:.1f} min\n'
-          f'written: {md}, {js}', flush=True)
-    return 0
-
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit('tools/analysis_tools/benchmark.py has moved; run:\n'
+             f'    python tools/multi_seed.py {shlex.join(sys.argv[1:]) or "CONFIG [CONFIG ...]"}\n'
+             '(it trains configs over seeds; for inference speed see '
+             'tools/benchmarks/bench_live_inference.py)')

@@ -17,8 +17,9 @@ import os.path as osp
 
 from mmengine.config import DictAction
 
-from vega_mm.analysis import (format_flops, init_counting_model, model_complexity,
-                              plot_complexity, save_figure, top_level_parts)
+from vega_mm.analysis import (format_flops, model_complexity, plot_complexity, save_figure,
+                              top_level_parts)
+from vega_mm.apis import init_counting_model
 
 
 def parse_args() -> argparse.Namespace:

@@ -36,7 +36,7 @@ def load_images(n: int) -> list:
 
 
 def build(kind: str, device: str, tmp: str):
-    from vega_mm.anchors import HFCLIPImageEncoder, OpenCLIPImageEncoder
+    from vega_mm.encoders import HFCLIPImageEncoder, OpenCLIPImageEncoder
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')

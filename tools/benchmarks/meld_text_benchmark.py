@@ -4,7 +4,7 @@ One command, from a fresh clone with ``../shared`` beside it::
 
     python tools/benchmarks/meld_text_benchmark.py
 
-A recipe on top of the benchmark runner (``tools/analysis_tools/benchmark.py``):
+A recipe on top of the multi-seed runner (``tools/multi_seed.py``):
 
 1. extracts all-MiniLM-L6-v2 features from ``../shared/data/meld`` into
    ``data/meld_text/`` (skipped when present), with MELD's split rule
@@ -30,8 +30,8 @@ import time
 from typing import List, Optional
 
 from vega_mm.datasets.formats import load_conversations
-from vega_mm.evaluation import (BenchmarkEntry, benchmark_table, run_benchmark,
-                                save_benchmark)
+from vega_mm.benchmarking import (BenchmarkEntry, benchmark_table, run_benchmark,
+                                  save_benchmark)
 
 # The configs, tools/train.py and the default data folder are found next to this checkout.
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

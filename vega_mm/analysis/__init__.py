@@ -1,11 +1,12 @@
 """Analysis of trained models and runs: confusion matrices, training curves, the anchor
 space in 2-D, parameters and FLOPs (used by ``tools/analysis_tools``, the
-visualization hook)."""
+visualization hook). The models they analyse come from :mod:`vega_mm.apis`
+(``init_model``, ``init_counting_model``): analysis sits below the APIs."""
 from .anchor_space import (EMBEDDING_METHODS, anchor_points, anchor_space_embeddings,
                            anchor_space_map, anchor_space_summary, embed_2d,
                            plot_anchor_space, write_anchor_space_outputs)
-from .complexity import (count_flops, dummy_dialogue_batch, format_flops, init_counting_model,
-                         model_complexity, plot_complexity, top_level_parts)
+from .complexity import (count_flops, dummy_dialogue_batch, format_flops, model_complexity,
+                         plot_complexity, top_level_parts)
 from .confusion import (confusion_counts, confusion_summary, labels_from_predictions,
                         metric_mismatches, plot_confusion_matrix, read_predictions_file,
                         row_normalise, write_confusion_outputs)
@@ -15,8 +16,7 @@ from .figures import class_colors, figure_to_array, new_figure, save_figure
 __all__ = [
     'EMBEDDING_METHODS', 'anchor_points', 'anchor_space_embeddings', 'anchor_space_map',
     'anchor_space_summary', 'embed_2d', 'plot_anchor_space', 'write_anchor_space_outputs',
-    'count_flops', 'dummy_dialogue_batch', 'format_flops', 'init_counting_model',
-    'model_complexity',
+    'count_flops', 'dummy_dialogue_batch', 'format_flops', 'model_complexity',
     'plot_complexity', 'top_level_parts', 'confusion_counts',
     'confusion_summary', 'labels_from_predictions', 'metric_mismatches',
     'plot_confusion_matrix', 'read_predictions_file', 'row_normalise',

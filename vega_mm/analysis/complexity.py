@@ -1,19 +1,16 @@
 """Parameters and FLOPs of a conversation model at a given dialogue length."""
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from torch.utils.flop_counter import (FlopCounterMode, sdpa_backward_flop_count,
                                       sdpa_flop_count)
 
-from vega_mm.models.anchor_banks import anchor_banks_from
 from vega_mm.registry import TRANSFORMS
 from .figures import new_figure
 
-__all__ = ['init_counting_model', 'dummy_dialogue_batch', 'count_flops', 'model_complexity',
-           'top_level_parts',
+__all__ = ['dummy_dialogue_batch', 'count_flops', 'model_complexity', 'top_level_parts',
            'format_flops', 'plot_complexity']
 
 _aten = torch.ops.aten
@@ -33,21 +30,6 @@ _CPU_ATTENTION = {
     _aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu,
     _aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_cpu_backward,
 }
-
-
-def init_counting_model(config: Union[str, Config], checkpoint: Optional[str] = None,
-                        cfg_options: Optional[dict] = None) -> torch.nn.Module:
-    """The model of a config, for counting: without a checkpoint an anchor file named
-    in the config is replaced by random anchors of the config's dimension (the counts
-    do not depend on the anchors' values, and the file need not exist here)."""
-    from vega_mm.apis import init_model  # apis imports the runner: only when needed
-    cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    if checkpoint is not None:
-        return init_model(cfg, checkpoint, 'cpu')
-    with anchor_banks_from(random=True):
-        return init_model(cfg, None, 'cpu')
 
 
 def dummy_dialogue_batch(model: torch.nn.Module, length: int, seed: int = 0) -> dict:

@@ -1,4 +1,5 @@
-"""Visual emotion anchors: image encoders, face detection, building and anchor files.
+"""Visual emotion anchors: face detection, building and anchor files (the image encoders
+are :mod:`vega_mm.encoders`).
 
 Build anchors from a folder of face images (one subfolder per emotion)::
 
@@ -22,9 +23,6 @@ from .classes import (DATASET_CLASSES, EMOTION_ALIASES, IEMOCAP_DEFAULT_MAPPING,
                       resolve_class_order)
 from .config import (ANCHOR_CONFIG_KEYS, DEFAULT_ENCODER, DEFAULT_FACE_DETECTOR,
                      anchor_build_config, image_encoder_config)
-from .encoders import (ENCODER_ALIASES, HFCLIPImageEncoder, ImageEncoder,
-                       MMPretrainCLIPImageEncoder, OpenCLIPImageEncoder, build_image_encoder,
-                       file_sha256)
 from .faces import FaceDetector, HaarCascadeFaceDetector, build_face_detector
 from .images import load_rgb_image, probe_image
 from .io import ANCHOR_FILE_FORMAT, load_anchor_file, read_anchors, save_anchor_file
@@ -33,9 +31,7 @@ __all__ = [
     'AnchorBuildReport', 'AnchorClassError', 'build_anchor_bank_from_folder',
     'load_rgb_image', 'probe_image', 'scan_class_folders', 'DATASET_CLASSES', 'EMOTION_ALIASES',
     'IEMOCAP_DEFAULT_MAPPING', 'canonical_emotion', 'parse_class_list',
-    'parse_class_mapping', 'resolve_class_order', 'ENCODER_ALIASES', 'ImageEncoder',
-    'OpenCLIPImageEncoder', 'HFCLIPImageEncoder', 'MMPretrainCLIPImageEncoder',
-    'build_image_encoder', 'file_sha256', 'FaceDetector', 'HaarCascadeFaceDetector',
+    'parse_class_mapping', 'resolve_class_order', 'FaceDetector', 'HaarCascadeFaceDetector',
     'build_face_detector', 'ANCHOR_FILE_FORMAT', 'load_anchor_file', 'save_anchor_file',
     'read_anchors', 'ANCHOR_CONFIG_KEYS', 'DEFAULT_ENCODER', 'DEFAULT_FACE_DETECTOR',
     'anchor_build_config', 'image_encoder_config'

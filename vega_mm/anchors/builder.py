@@ -22,8 +22,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 from PIL import Image
 
+from vega_mm.encoders import ImageEncoder, build_image_encoder
 from .classes import canonical_emotion, parse_class_list, parse_class_mapping
-from .encoders import ImageEncoder, build_image_encoder
 from .faces import FaceDetector, build_face_detector
 from .images import load_rgb_image, probe_image
 from .io import ANCHOR_FILE_FORMAT, save_anchor_file
@@ -311,7 +311,7 @@ def build_anchor_bank_from_folder(
 
     Args:
         folder: root folder with one subfolder of images per emotion.
-        encoder: an :class:`~vega_mm.anchors.encoders.ImageEncoder` or its config.
+        encoder: an :class:`~vega_mm.encoders.ImageEncoder` or its config.
         classes: the anchor classes in order: ``None`` (every subfolder, sorted, then
             the classes of ``class_mapping`` without a folder), a dataset name
             (``'iemocap'``, ``'meld'``), ``'a,b,c'`` or a list.  Anchor classes take

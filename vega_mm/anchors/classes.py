@@ -1,7 +1,7 @@
 """Matching emotion class names between anchor files, image folders and datasets."""
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from vega_mm.datasets.meta import KNOWN_DATASETS
+from vega_mm.structures.meta import KNOWN_DATASETS
 
 __all__ = [
     'EMOTION_ALIASES', 'DATASET_CLASSES', 'IEMOCAP_DEFAULT_MAPPING', 'canonical_emotion',

@@ -11,9 +11,8 @@ encoder classes).  ``tools/build_anchors.py`` is this module plus argument parsi
 import inspect
 from typing import Any, Dict, Mapping, Optional, Sequence, Type, Union
 
+from vega_mm.encoders import ENCODER_ALIASES, ImageEncoder
 from vega_mm.registry import ANCHOR_ENCODERS
-
-from .encoders import ENCODER_ALIASES, ImageEncoder
 
 __all__ = ['ANCHOR_CONFIG_KEYS', 'DEFAULT_ENCODER', 'DEFAULT_FACE_DETECTOR',
            'image_encoder_config', 'anchor_build_config']

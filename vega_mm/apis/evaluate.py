@@ -11,10 +11,9 @@ from mmengine.config import Config
 from mmengine.runner import Runner, TestLoop
 
 from vega_mm.engine.runner import build_runner
-from vega_mm.evaluation.results import results_path
 from vega_mm.utils import setup_cpu_distributed
 from vega_mm.utils.io import atomic_write_json
-from .results import format_results_table
+from .results import format_results_table, results_path
 
 __all__ = ['EVALUATED_SPLITS', 'evaluate_splits', 'evaluate_best_checkpoint',
            'test_config', 'test_checkpoint']

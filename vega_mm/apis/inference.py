@@ -10,6 +10,7 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint_to_mod
 
 from vega_mm.models.anchor_banks import anchor_banks_from
 from vega_mm.registry import MODELS, TRANSFORMS
+from vega_mm.utils.checkpoint import register_checkpoint_loader
 from vega_mm.utils.config import apply_modalities
 
 
@@ -19,7 +20,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
 
     The anchors are restored from the checkpoint (it keeps the whole anchor bank): the
     bank is built from the checkpoint's shapes, so the anchor file named in the config
-    is neither needed nor read.
+    is neither needed nor read. A local checkpoint is read without allowing it to run
+    code (:func:`~vega_mm.utils.register_checkpoint_loader` is installed first).
 
     Args:
         config: config file or :class:`Config`.
@@ -36,6 +38,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     init_default_scope(cfg.get('default_scope', 'vega_mm'))
     model_cfg = copy.deepcopy(cfg.model)
     ckpt = None
+    register_checkpoint_loader()
     if checkpoint is None:
         model = MODELS.build(model_cfg)
     else:
@@ -46,6 +49,21 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         model.dataset_meta = ckpt.get('meta', {}).get('dataset_meta')
     model.cfg = cfg
     return model.to(device).eval()
+
+
+def init_counting_model(config: Union[str, Config], checkpoint: Optional[str] = None,
+                        cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """The model of a config, for counting parameters and FLOPs
+    (:func:`vega_mm.analysis.model_complexity`): without a checkpoint the anchor banks
+    get random anchors of the config's dimension (the counts do not depend on the
+    anchors' values, and an anchor file need not exist here)."""
+    cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if checkpoint is not None:
+        return init_model(cfg, checkpoint, 'cpu')
+    with anchor_banks_from(random=True):
+        return init_model(cfg, None, 'cpu')
 
 
 def _test_pipeline(model) -> Compose:

@@ -1,7 +1,98 @@
-"""Printing and saving evaluation results."""
-from typing import Dict, Optional
+"""The results of runs: the file a training run writes, reading it back, summaries over
+seeds, and the printed table.
 
+A training run (``tools/train.py``) ends by writing ``{work_dir}/results.json``:
+``dict(best_checkpoint=..., val={'erc/accuracy': ..., ...}, test={...})`` (see
+:func:`~vega_mm.apis.evaluate_best_checkpoint`).  The multi-seed benchmark
+(``vega_mm.benchmarking``) reads these files back.
+"""
+import json
+import os.path as osp
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+__all__ = ['RESULTS_FILE', 'results_path', 'read_run_results', 'finished_run_results',
+           'update_run_results', 'run_metric', 'collect_run_metrics', 'mean_std',
+           'format_results_table']
+
+#: The file a training run writes its evaluation into, in its work dir.
+RESULTS_FILE = 'results.json'
+#: The metrics the results table lists first, in this order.
 _HEADLINE = ('accuracy', 'weighted_f1', 'macro_f1')
+
+
+def results_path(work_dir: str) -> str:
+    """The results file of the run in ``work_dir``."""
+    return osp.join(work_dir, RESULTS_FILE)
+
+
+def read_run_results(work_dir: str) -> Dict[str, Any]:
+    """The results of the finished run in ``work_dir``.
+
+    Raises:
+        FileNotFoundError: the run has not written its results (unfinished, failed, or
+            trained with ``--no-test``).
+    """
+    path = results_path(work_dir)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} does not exist: the run in {work_dir} has not '
+                                'finished its evaluation')
+    with open(path) as f:
+        return json.load(f)
+
+
+def finished_run_results(work_dir: str) -> Optional[Dict[str, Any]]:
+    """The results of the run in ``work_dir`` if it finished, else ``None``."""
+    return read_run_results(work_dir) if osp.isfile(results_path(work_dir)) else None
+
+
+def update_run_results(work_dir: str, **entries: Any) -> Dict[str, Any]:
+    """Add entries (e.g. ``seconds``) to a finished run's results file.
+
+    Returns:
+        The updated results.
+    """
+    results = dict(read_run_results(work_dir), **entries)
+    with open(results_path(work_dir), 'w') as f:
+        json.dump(results, f, indent=2)
+    return results
+
+
+def run_metric(results: Mapping[str, Any], split: str, name: str) -> float:
+    """One metric of a split of a run's results, with or without the metric prefix.
+
+    Args:
+        results: a run's results (:func:`read_run_results`).
+        split: ``'val'`` or ``'test'``.
+        name: e.g. ``'weighted_f1'`` (found as ``erc/weighted_f1`` or ``weighted_f1``).
+
+    Raises:
+        KeyError: naming the split and the metrics it has.
+    """
+    block = results.get(split) or {}
+    for key in (f'erc/{name}', name):
+        if key in block:
+            return float(block[key])
+    raise KeyError(f'no {name} in the {split} results {sorted(block)}')
+
+
+def collect_run_metrics(runs: Sequence[Mapping[str, Any]], split: str,
+                        names: Sequence[str]) -> Dict[str, List[float]]:
+    """The metrics of several runs (e.g. seeds) side by side.
+
+    Returns:
+        ``{name: [value of run 0, value of run 1, ...]}``.
+    """
+    return {name: [run_metric(r, split, name) for r in runs] for name in names}
+
+
+def mean_std(values: Sequence[float]) -> str:
+    """``'mean +- std'`` with 2 decimals; the sample std (ddof=1), 0 for one value."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError('mean_std of no values')
+    return f'{v.mean():.2f} +- {v.std(ddof=1) if v.size > 1 else 0.0:.2f}'
 
 
 def _strip(metrics: Dict[str, float]) -> Dict[str, float]:

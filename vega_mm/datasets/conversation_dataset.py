@@ -5,7 +5,8 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from vega_mm.registry import DATASETS, TRANSFORMS
-from .formats import SPLITS, ConversationCollection, load_conversations
+from vega_mm.structures.meta import SPLITS
+from .formats import ConversationCollection, load_conversations
 
 __all__ = ['ConversationDataset', 'feature_recipe']
 

@@ -10,9 +10,7 @@ from typing import Any, List, Sequence, Tuple
 
 import numpy as np
 
-from .meta import SPLITS
-
-__all__ = ['SPLITS', 'natural_key', 'make_val_split']
+__all__ = ['natural_key', 'make_val_split']
 
 
 _TRAILING_INT = re.compile(r'(\d+)$')

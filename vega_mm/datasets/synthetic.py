@@ -8,8 +8,9 @@ from typing import Callable, Dict, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from vega_mm.registry import DATASETS
+from vega_mm.structures.meta import IEMOCAP_CLASSES, SPLITS
 from .conversation_dataset import ConversationDataset
-from .formats import IEMOCAP_CLASSES, SPLITS, ConversationCollection, validate_collection
+from .formats import ConversationCollection, validate_collection
 
 __all__ = ['make_synthetic_conversations', 'SyntheticConversationDataset',
            'SYNTHETIC_FEATURE_DIMS', 'SYNTHETIC_NUM_DIALOGUES']

@@ -7,7 +7,8 @@ from mmengine.runner import Runner
 
 from vega_mm.registry import RUNNERS
 from vega_mm.utils.checkpoint import (CheckpointError, checkpoint_problem,
-                                      describe_mismatch, find_intact_checkpoint)
+                                      describe_mismatch, find_intact_checkpoint,
+                                      register_checkpoint_loader)
 from vega_mm.utils.config import apply_modalities, check_config
 
 #: Hooks every vega_mm run gets, whether or not its config lists them.
@@ -29,11 +30,17 @@ class ConversationRunner(Runner):
       and hold finite weights (``NonFiniteCheckHook``); otherwise a
       :class:`CheckpointError` names the file and the first mismatching keys and shapes;
     - an automatic ``--resume`` falls back, with a warning, to the newest intact
-      checkpoint of the work dir when the newest is truncated or missing.
+      checkpoint of the work dir when the newest is truncated or missing;
+    - local checkpoints are read without allowing them to run code (building the runner
+      installs :func:`~vega_mm.utils.register_checkpoint_loader`).
 
     Configs select it with ``runner_type = 'ConversationRunner'`` (the default runtime
     does); ``tools/train.py`` builds it with ``RUNNERS.build(cfg)``.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        register_checkpoint_loader()  # before anything can load a checkpoint
+        super().__init__(*args, **kwargs)
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'ConversationRunner':
@@ -111,5 +118,7 @@ class ConversationRunner(Runner):
 
 def build_runner(cfg: Config) -> Runner:
     """The runner a config names (``runner_type``: ``ConversationRunner`` in every
-    vega_mm config), or MMEngine's ``Runner`` for a config that names none."""
+    vega_mm config), or MMEngine's ``Runner`` for a config that names none; either reads
+    local checkpoints through :func:`~vega_mm.utils.register_checkpoint_loader`."""
+    register_checkpoint_loader()
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)

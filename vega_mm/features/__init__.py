@@ -8,11 +8,10 @@ conversation tables they read are input formats (:mod:`vega_mm.datasets.formats`
 importable from here too.
 """
 from vega_mm.datasets.formats import TableSpec, meld_tables  # the inputs of extract_features
-from vega_mm.datasets.splits import make_val_split as split_train_val  # former name
 from .audio import OPENSMILE_FEATURE_SETS, OpenSmileExtractor
 from .base import (BaseFeatureExtractor, build_extractor, extractor_class,
                    register_extractor, registered_modalities)
-from .extract import MODALITIES, extract_features
+from .extract import extract_features
 from .media import MediaError, load_audio_segment, sample_video_frames
 from .parts import PartStore
 from .standardize import apply_feature_stats, compute_feature_stats
@@ -21,11 +20,11 @@ from .text import (DEFAULT_TEXT_MODEL, TextFeatureExtractor, default_text_model,
 from .visual import VisualFeatureExtractor
 
 __all__ = [
-    'extract_features', 'meld_tables', 'TableSpec', 'MODALITIES', 'PartStore',
+    'extract_features', 'meld_tables', 'TableSpec', 'PartStore',
     'BaseFeatureExtractor', 'register_extractor', 'extractor_class', 'build_extractor',
     'registered_modalities',
     'TextFeatureExtractor', 'OpenSmileExtractor', 'VisualFeatureExtractor',
     'finetune_text_encoder', 'default_text_model', 'DEFAULT_TEXT_MODEL',
     'OPENSMILE_FEATURE_SETS', 'MediaError', 'load_audio_segment', 'sample_video_frames',
-    'compute_feature_stats', 'apply_feature_stats', 'split_train_val'
+    'compute_feature_stats', 'apply_feature_stats'
 ]

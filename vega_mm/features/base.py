@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple, Type
 import numpy as np
 
 from vega_mm.datasets.formats import ConversationTableError, Utterance
-from vega_mm.datasets.formats.collection import MODALITIES
+from vega_mm.structures.meta import MODALITIES
 from vega_mm.registry import FEATURE_EXTRACTORS
 
 __all__ = ['BaseFeatureExtractor', 'register_extractor', 'extractor_class',
@@ -31,7 +31,7 @@ class BaseFeatureExtractor:
 
     Attributes:
         modality (str): the modality the features are stored under (one of
-            :data:`~vega_mm.datasets.formats.collection.MODALITIES`).
+            :data:`~vega_mm.structures.meta.MODALITIES`).
         needs_media (bool): reads each utterance's media file (the pipeline then checks
             every file exists before extracting anything).
         across_dialogues (bool): :meth:`extract` is given the utterances of many

@@ -16,8 +16,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Unio
 import numpy as np
 
 from vega_mm.datasets.formats import ConversationTables, Dialogue, TableSpec, load_tables
-from vega_mm.datasets.formats.collection import MODALITIES
-from vega_mm.datasets.splits import SPLITS
+from vega_mm.structures.meta import MODALITIES, SPLITS
 from vega_mm.utils.io import atomic_write_json
 from .base import (BaseFeatureExtractor, build_extractor, extractor_class, jsonable,
                    registered_modalities)
@@ -26,7 +25,7 @@ from .parts import MANIFEST_VERSION, PartStore
 from .standardize import apply_feature_stats, compute_feature_stats
 from .text import finetune_text_encoder
 
-__all__ = ['extract_features', 'MODALITIES']
+__all__ = ['extract_features']
 
 Log = Callable[[str], None]
 #: ``finetune`` keys passed on to :func:`~vega_mm.features.text.finetune_text_encoder`.

@@ -2,7 +2,7 @@
 
 Frames are sampled evenly over the utterance's video segment, a face detector crops the
 face (the whole frame is kept where none is found, and the rate is reported), and the
-image encoder of the anchor builder (``vega_mm.anchors.build_image_encoder``, e.g. CLIP
+image encoder of the anchor builder (``vega_mm.encoders.build_image_encoder``, e.g. CLIP
 ViT-B/32) encodes the crops.  Utterance features and visual anchors therefore live in
 the same (L2-normalised) image space; an utterance's feature is the mean over its frames.
 """
@@ -19,7 +19,7 @@ __all__ = ['VisualFeatureExtractor', 'visual_config_from_anchor_file']
 
 def _build_encoder(encoder: Union[dict, Any]) -> Any:
     if isinstance(encoder, dict):
-        from vega_mm.anchors import build_image_encoder
+        from vega_mm.encoders import build_image_encoder
         return build_image_encoder(dict(encoder))
     if not hasattr(encoder, 'encode') or not hasattr(encoder, 'dim'):
         raise TypeError('visual encoder must be a config dict or an object with `.dim` and '
@@ -85,7 +85,7 @@ class VisualFeatureExtractor(BaseFeatureExtractor):
     """Mean image-encoder embedding of face crops over an utterance's video frames.
 
     Args:
-        encoder: config of ``vega_mm.anchors.build_image_encoder`` (use the one the
+        encoder: config of ``vega_mm.encoders.build_image_encoder`` (use the one the
             anchors were built with), or an object with ``.dim`` and
             ``.encode(list_of_PIL_images, batch_size=...) -> Tensor[N, D]``.
         face_detector: ``FACE_DETECTORS`` config (default the Haar cascade), an object

@@ -5,7 +5,7 @@ from .cli import add_runner_args, default_work_dir, export_local_rank, set_work_
 from .config import ConfigError, apply_modalities, check_config
 from .distributed import setup_cpu_distributed
 from .safe_pickle import (AllowList, RestrictedUnpickler, UnsafePickleError,
-                          as_pickle_module, import_global)
+                          as_pickle_module, import_global, safe_load_pickle)
 
 __all__ = [
     'add_runner_args', 'default_work_dir', 'export_local_rank', 'set_work_dir',
@@ -13,5 +13,5 @@ __all__ = [
     'checkpoint_problem', 'find_intact_checkpoint', 'register_checkpoint_loader',
     'load_runner_checkpoint', 'setup_cpu_distributed',
     'RUNNER_CHECKPOINT_ALLOW_LIST', 'AllowList', 'RestrictedUnpickler',
-    'UnsafePickleError', 'as_pickle_module', 'import_global'
+    'UnsafePickleError', 'as_pickle_module', 'import_global', 'safe_load_pickle'
 ]

@@ -200,15 +200,22 @@ def non_finite_entries(state_dict: Mapping[str, Any], limit: int = 5) -> List[st
     return found
 
 
-@functools.lru_cache(maxsize=None)  # registers once, however often vega_mm is imported
-def register_checkpoint_loader() -> None:
-    """Make MMEngine's local-file checkpoint scheme use :func:`load_runner_checkpoint`."""
-    from mmengine.runner.checkpoint import CheckpointLoader
+def load_from_local(filename: str, map_location: Any = None) -> Dict[str, Any]:
+    """MMEngine's local-file checkpoint scheme, read by :func:`load_runner_checkpoint`."""
+    return load_runner_checkpoint(os.path.expanduser(filename), map_location=map_location)
 
-    @CheckpointLoader.register_scheme(prefixes='', force=True)
-    def load_from_local(filename: str, map_location: Any = None) -> Dict[str, Any]:
-        filename = os.path.expanduser(filename)
-        return load_runner_checkpoint(filename, map_location=map_location)
+
+def register_checkpoint_loader() -> None:
+    """Make MMEngine's local-file checkpoint scheme use :func:`load_runner_checkpoint`.
+
+    Installed where vega_mm loads checkpoints (its runner, ``build_runner``,
+    ``init_model``), not when vega_mm is imported: a program that only imports vega_mm
+    keeps MMEngine's own loader. Idempotent: once installed, calling it again changes
+    nothing.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    if CheckpointLoader._schemes.get('') is not load_from_local:
+        CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
 
 
 _SIZE = re.compile(r'size mismatch for (\S+): copying a param with shape (.+?) from checkpoint, '

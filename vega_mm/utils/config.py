@@ -5,7 +5,7 @@ from typing import Any, Iterator, List, Optional, Sequence, Set
 
 from mmengine.config import Config, ConfigDict
 
-from vega_mm.datasets.meta import MODALITIES
+from vega_mm.structures.meta import MODALITIES
 
 __all__ = ['apply_modalities', 'check_config', 'ConfigError', 'RUNNER_KEYS']
 

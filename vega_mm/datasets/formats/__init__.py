@@ -11,19 +11,18 @@
 - :func:`make_utterance`: the one validator of an utterance row, for table rows and
   for inference records (:func:`dialogue_from_records`).
 """
+from vega_mm.utils.safe_pickle import ALLOWED_GLOBALS, UnsafePickleError, safe_load_pickle
 # The readers register their formats on import: feature files first (the order of
 # DATA_FORMATS and of messages), then tables.
 from .loader import DATA_FORMATS, NATIVE, PICKLE, load_conversations  # noqa: I001
 from .table import (COLUMN_ALIASES, CSV, JSONL, TABLE_FORMATS, load_dialogues,
                     read_conversation_table)
-from .collection import (IEMOCAP_CLASSES, KNOWN_DATASETS, MELD_CLASSES, MODALITIES, SPLITS,
-                         ConversationCollection, make_val_split, validate_collection)
+from .collection import ConversationCollection, make_val_split, validate_collection
 from .decoding import TextRepairs, decode_table_bytes
 from .input_format import (FEATURES, TABLE, InputFormat, accepted_suffixes, detect_format,
                            format_of_variant, input_formats, register_format)
 from .native import load_native, save_native
 from .pickles import SDT_FIELDS, VEGA_FIELDS, read_pickle_conversations
-from .safe_pickle import ALLOWED_GLOBALS, UnsafePickleError, safe_load_pickle
 from .speakers import OTHER_SPEAKER, build_speaker_map, speaker_key
 from .table_errors import ConversationTableError
 from .tables import (DISCOVER_CLASSES, MELD_TABLE_SPLITS, ConversationTables, TableSpec,
@@ -35,8 +34,8 @@ __all__ = [
     'load_conversations', 'save_native', 'load_native', 'safe_load_pickle',
     'ConversationCollection', 'validate_collection', 'make_val_split', 'detect_format',
     'read_pickle_conversations', 'UnsafePickleError', 'ALLOWED_GLOBALS', 'DATA_FORMATS',
-    'SDT_FIELDS', 'VEGA_FIELDS', 'IEMOCAP_CLASSES', 'MELD_CLASSES', 'KNOWN_DATASETS',
-    'MODALITIES', 'SPLITS', 'FEATURES', 'TABLE', 'InputFormat', 'register_format',
+    'SDT_FIELDS', 'VEGA_FIELDS', 
+    'FEATURES', 'TABLE', 'InputFormat', 'register_format',
     'input_formats', 'accepted_suffixes', 'format_of_variant', 'PICKLE', 'NATIVE', 'CSV',
     'JSONL', 'TABLE_FORMATS', 'COLUMN_ALIASES', 'read_conversation_table', 'load_dialogues',
     'TextRepairs', 'decode_table_bytes', 'ConversationTableError', 'Utterance', 'Dialogue',

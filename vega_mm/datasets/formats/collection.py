@@ -13,13 +13,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..meta import IEMOCAP_CLASSES, KNOWN_DATASETS, MELD_CLASSES, MODALITIES, SPLITS
+from vega_mm.structures.meta import MODALITIES, SPLITS
 from ..splits import make_val_split  # one split rule for every reader
 
-__all__ = [
-    'ConversationCollection', 'validate_collection', 'make_val_split', 'natural_sorted',
-    'IEMOCAP_CLASSES', 'MELD_CLASSES', 'KNOWN_DATASETS', 'MODALITIES', 'SPLITS'
-]
+__all__ = ['ConversationCollection', 'validate_collection', 'make_val_split', 'natural_sorted']
 
 @dataclass
 class ConversationCollection:

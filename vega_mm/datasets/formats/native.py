@@ -13,9 +13,9 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
+from vega_mm.structures.meta import MODALITIES, SPLITS
 from vega_mm.utils.io import atomic_savez
-from vega_mm.datasets.meta import MODALITIES
-from .collection import SPLITS, ConversationCollection, validate_collection
+from .collection import ConversationCollection, validate_collection
 
 __all__ = ['save_native', 'load_native', 'NATIVE_FORMAT', 'NATIVE_VERSION']
 

@@ -36,7 +36,7 @@ import math
 import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from vega_mm.datasets.meta import MELD_CLASSES
+from vega_mm.structures.meta import MELD_CLASSES
 from .decoding import TextRepairs, decode_table_bytes
 from .input_format import (TABLE, InputFormat, detect_format, format_names, format_of_variant,
                            register_format)
@@ -44,7 +44,7 @@ from .table_errors import ConversationTableError
 from .utterances import Dialogue, Utterance, group_dialogues, id_key, make_utterance
 
 __all__ = [
-    'MELD_CLASSES', 'COLUMN_ALIASES', 'ConversationTableError', 'TextRepairs',
+    'COLUMN_ALIASES', 'ConversationTableError', 'TextRepairs',
     'decode_table_bytes', 'read_conversation_table', 'load_dialogues', 'CSV', 'JSONL',
     'TABLE_FORMATS'
 ]

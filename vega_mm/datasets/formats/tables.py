@@ -11,11 +11,11 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from vega_mm.datasets.meta import KNOWN_DATASETS
-from vega_mm.datasets.splits import SPLITS, make_val_split
+from vega_mm.datasets.splits import make_val_split
+from vega_mm.structures.meta import KNOWN_DATASETS, MELD_CLASSES, SPLITS
 from vega_mm.utils.io import file_digest
 from .speakers import build_speaker_map
-from .table import MELD_CLASSES, read_conversation_table
+from .table import read_conversation_table
 from .table_errors import ConversationTableError
 from .utterances import Dialogue, group_dialogues
 

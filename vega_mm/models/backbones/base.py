@@ -26,7 +26,7 @@ from typing import Dict, Mapping, Optional, Tuple
 import torch
 from mmengine.model import BaseModule
 
-from vega_mm.datasets.meta import MODALITIES
+from vega_mm.structures.meta import MODALITIES
 
 __all__ = ['ConversationBackbone']
 

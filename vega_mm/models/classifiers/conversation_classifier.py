@@ -4,7 +4,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from mmengine.model import BaseModel
 
-from vega_mm.datasets.meta import MODALITIES
+from vega_mm.structures.meta import MODALITIES
 from vega_mm.registry import MODELS
 from vega_mm.structures import ConversationDataSample
 from vega_mm.utils.merge import merge_derived

@@ -1,15 +1,15 @@
-"""The benchmark runner's package parts: job planning, reuse of finished runs, the
-per-run breakdown and the table (tools/analysis_tools/benchmark.py end to end is in
-tests/test_tools/test_benchmark_tool.py)."""
+"""The multi-seed runner's package parts: job planning, reuse of finished runs, the
+per-run breakdown and the table (tools/multi_seed.py end to end is in
+tests/test_tools/test_multi_seed_tool.py)."""
 import json
 
 import pytest
 
 from tests.test_tools.common import REPO, write_tiny_config
-from vega_mm.evaluation import (BenchmarkEntry, benchmark_table, config_logistic_regression,
-                                config_utterance_arrays, fit_logistic_regression,
-                                parse_cfg_options, plan_jobs, run_breakdown, run_dir,
-                                train_run)
+from vega_mm.benchmarking import (BenchmarkEntry, benchmark_table, config_logistic_regression,
+                                  config_utterance_arrays, fit_logistic_regression,
+                                  parse_cfg_options, plan_jobs, run_breakdown, run_dir,
+                                  train_run)
 
 
 def test_plan_jobs_never_oversubscribes():

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from vega_mm.anchors import (HFCLIPImageEncoder, MMPretrainCLIPImageEncoder,
-                             OpenCLIPImageEncoder, build_image_encoder, file_sha256)
+from vega_mm.encoders import (HFCLIPImageEncoder, MMPretrainCLIPImageEncoder,
+                              OpenCLIPImageEncoder, build_image_encoder, file_sha256)
 from vega_mm.registry import ANCHOR_ENCODERS
 
 # ------------------------------------------------------------------------ open_clip
@@ -130,7 +130,7 @@ def test_open_clip_tag_uses_downloaded_file_and_tag_settings(open_clip_pair, mon
 def test_torchscript_weights_are_read_without_pickle(tmp_path):
     """OpenAI publishes CLIP as TorchScript archives; their state dict is read with
     torch.jit.load (no arbitrary unpickling) and the non-weight entries dropped."""
-    from vega_mm.anchors.encoders.base import _is_torchscript_archive, _read_state_dict
+    from vega_mm.encoders.base import _is_torchscript_archive, _read_state_dict
 
     class Tiny(torch.nn.Module):
         def __init__(self):

@@ -1,7 +1,8 @@
 """Dataset facts, in one place: modality and split names, and the known datasets.
 
-Everything else (readers, the backbone, the heads' branches, configs, the anchor
-builder's class lists, feature extraction) takes these from here.
+The bottom floor: every layer (readers, the backbone, the heads' branches, config
+checks, the anchor builder's class lists, feature extraction) imports these from here
+(``from vega_mm.structures.meta import MODALITIES``); no other module re-exports them.
 """
 from typing import Any, Dict, Tuple
 
@@ -19,14 +20,9 @@ IEMOCAP_CLASSES: Tuple[str, ...] = ('happy', 'sad', 'neutral', 'anger', 'excited
 MELD_CLASSES: Tuple[str, ...] = ('neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust',
                                  'anger')
 
-#: Known datasets: class order, speaker count (IEMOCAP: M/F; MELD: 8 main speakers +
-#: other) and the class weights of the published implementation.
+#: Known datasets: class order and speaker count (IEMOCAP: M/F; MELD: 8 main speakers +
+#: other). Class weights are the configs' (``model.class_weight``), not facts here.
 KNOWN_DATASETS: Dict[str, Dict[str, Any]] = {
-    'iemocap': dict(
-        classes=IEMOCAP_CLASSES, num_speakers=2,
-        class_weight=(2.85339499, 1.70571959, 1.08255267, 1.67633724, 1.77617681, 1.0)),
-    'meld': dict(
-        classes=MELD_CLASSES, num_speakers=9,
-        class_weight=(1.0, 3.93398523, 17.97765350, 6.42315388, 2.78856158, 17.82825470,
-                      4.00497818)),
+    'iemocap': dict(classes=IEMOCAP_CLASSES, num_speakers=2),
+    'meld': dict(classes=MELD_CLASSES, num_speakers=9),
 }

@@ -1,4 +1,5 @@
-"""Benchmarks: every (config, seed) trained through the Runner, summarised over seeds.
+"""Multi-seed benchmarks: every (config, seed) trained through the Runner, summarised
+over seeds (``tools/multi_seed.py``).
 
 Each run is one ``tools/train.py`` subprocess (train, select the best epoch on
 validation, test that checkpoint; it writes ``results.json``), in
@@ -22,9 +23,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from vega_mm.apis.results import (collect_run_metrics, finished_run_results, mean_std,
+                                  results_path, update_run_results)
 from .baselines import config_logistic_regression
-from .results import (collect_run_metrics, finished_run_results, mean_std, results_path,
-                      update_run_results)
 
 __all__ = ['BenchmarkEntry', 'TABLE_METRICS', 'available_cores', 'plan_jobs', 'run_dir',
            'train_run', 'run_benchmark', 'run_breakdown', 'benchmark_table',

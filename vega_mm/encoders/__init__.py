@@ -1,4 +1,7 @@
-"""CLIP image encoders that turn face images into anchor features.
+"""Pretrained image encoders (CLIP image towers): the anchor builder
+(:mod:`vega_mm.anchors`) encodes face images with them, and the visual feature extractor
+(:mod:`vega_mm.features.visual`) encodes utterances' face crops with the same ones, so
+anchors and utterance features share one space.
 
 One backend per module (``open_clip``, ``hf_clip``, ``mmpretrain_clip``) on the
 contract and helpers of ``base``.
@@ -16,12 +19,10 @@ Weights come from a tag (downloaded, needs the network) or a local file/director
 ``identity`` records what was used (library, model, weights tag or path and the file's
 SHA-256) so that an anchor file says which encoder made it.
 
-Libraries are imported when an encoder is built, so ``import vega_mm.anchors`` works
+Libraries are imported when an encoder is built, so ``import vega_mm.encoders`` works
 without open_clip or transformers installed.
 """
-# The two private readers stay importable from here, where they lived before the split.
-from .base import (_is_torchscript_archive, _read_state_dict,  # noqa: F401
-                   ENCODER_ALIASES, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ImageEncoder,
+from .base import (ENCODER_ALIASES, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ImageEncoder,
                    build_image_encoder, file_sha256)
 from .hf_clip import HFCLIPImageEncoder
 from .mmpretrain_clip import MMPretrainCLIPImageEncoder

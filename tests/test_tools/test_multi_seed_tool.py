@@ -1,12 +1,14 @@
-"""tools/analysis_tools/benchmark.py end to end: several configs and seeds on tiny
-synthetic data, the table and JSON it writes, reuse of finished runs, a failing run."""
+"""tools/multi_seed.py end to end: several configs and seeds on tiny synthetic data, the
+table and JSON it writes, reuse of finished runs, a failing run; and the old path
+(tools/analysis_tools/benchmark.py), which only points to it."""
 import json
 
 import pytest
 
 from tests.test_tools.common import REPO, run_tool
 
-TOOL = str(REPO / 'tools' / 'analysis_tools' / 'benchmark.py')
+TOOL = str(REPO / 'tools' / 'multi_seed.py')
+OLD_TOOL = str(REPO / 'tools' / 'analysis_tools' / 'benchmark.py')
 # Tiny synthetic data and models: seconds per run.
 SMALL = ['train_cfg.max_epochs=2', 'default_hooks.logger.interval=1',
          'model.backbone.hidden_dim=16',
@@ -57,3 +59,15 @@ def test_a_failing_run_fails_the_benchmark(tmp_path):
     with pytest.raises(AssertionError, match=r'failed \(1\)[\s\S]*1 of 1 runs failed'):
         run_tool(args)
     assert 'must be even' in (tmp_path / 'bclstm_synthetic' / 'seed0' / 'stdout.log').read_text()
+
+
+def test_the_old_path_names_the_new_command_and_fails(tmp_path):
+    """OpenMMLab users read tools/analysis_tools/benchmark.py as the speed benchmark: the
+    old path trains nothing, exits non-zero and prints the command to run instead."""
+    config = str(REPO / 'configs' / 'sdt' / 'sdt_synthetic.py')
+    with pytest.raises(AssertionError) as info:
+        run_tool([OLD_TOOL, config, '--seeds', '0', '--work-dir', str(tmp_path)])
+    assert f'python tools/multi_seed.py {config} --seeds 0 --work-dir {tmp_path}' \
+        in str(info.value)
+    assert 'failed (1)' in str(info.value)
+    assert not any(tmp_path.iterdir())

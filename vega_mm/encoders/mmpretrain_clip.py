@@ -1,11 +1,11 @@
 """CLIP image encoder built from mmpretrain modules (image tower only)."""
 import os
-import warnings
 from typing import Dict, Optional, Union
 
 import torch
 
 from vega_mm.registry import ANCHOR_ENCODERS
+from vega_mm.utils.mmcv_lite import quiet_mmcv_lite
 from .base import (OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ImageEncoder, _default_device,
                    _describe_mismatch, _read_state_dict, _warn_random_init, file_sha256)
 
@@ -52,8 +52,7 @@ class MMPretrainCLIPImageEncoder(ImageEncoder):
         if arch not in _MMPRETRAIN_CLIP_ARCHS:
             raise ValueError(f'MMPretrainCLIPImageEncoder: unknown arch {arch!r}; '
                              f'choose from {sorted(_MMPRETRAIN_CLIP_ARCHS)}')
-        with warnings.catch_warnings():
-            warnings.filterwarnings('ignore', message='Fail to import')
+        with quiet_mmcv_lite():
             from mmpretrain.models.backbones import VisionTransformer
             import mmpretrain
         from torchvision import transforms as T

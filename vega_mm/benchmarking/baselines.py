@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, 
 
 import numpy as np
 
-from .metrics import erc_scores
+from vega_mm.evaluation.metrics import erc_scores
 
 if TYPE_CHECKING:
     from vega_mm.datasets.formats import ConversationCollection
@@ -121,8 +121,8 @@ def config_utterance_arrays(config: str, split: str,
     """
     from mmengine.config import Config
 
-    from vega_mm.datasets.meta import MODALITIES
     from vega_mm.registry import DATASETS
+    from vega_mm.structures.meta import MODALITIES
     from vega_mm.utils import apply_modalities
     cfg = Config.fromfile(config)
     if cfg_options:
