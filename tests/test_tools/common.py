@@ -16,7 +16,7 @@ TINY = """
 _base_ = {base!r}
 model = dict(
     backbone=dict(hidden_dim=16, num_heads=2),
-    vega_head=dict(anchor_bank=dict(dim=8)))
+    head=dict(vega_head=dict(anchor_bank=dict(dim=8))))
 _n = (18, 8, 8)
 train_dataloader = dict(batch_size=6, dataset=dict(num_dialogues=_n))
 val_dataloader = dict(dataset=dict(num_dialogues=_n))

@@ -14,7 +14,7 @@ TINY = """
 _base_ = {base!r}
 model = dict(
     backbone=dict(input_dims=dict(text=32, audio=16, visual=8), hidden_dim=16, num_heads=2),
-    vega_head=dict(anchor_bank=dict(anchor_file=None, random_anchors=True, dim=8)))
+    head=dict(vega_head=dict(anchor_bank=dict(anchor_file=None, random_anchors=True, dim=8))))
 _data = dict(data_root={root!r}, ann_file={ann!r})
 train_dataloader = dict(batch_size=4, dataset=_data)
 val_dataloader = dict(dataset=_data)
