@@ -58,7 +58,7 @@ def test_outputs_per_utterance(text_model):
 def test_unknown_speakers_share_other_or_fail(text_model, train_meta):
     cfg, ckpt = text_model
     names = train_meta['speaker_names']
-    assert names[-1] == 'other'  # the slice has more speakers than the 4 kept
+    assert names[-1] == 'other'  # the transcript has more speakers than the 4 kept
     inferencer = ConversationInferencer(cfg, ckpt)
     from vega_mm.apis.recipe import speaker_indices
     idx = speaker_indices([names[0], f'  {names[0].upper()} ', 'Nobody', 1], names,
@@ -72,13 +72,17 @@ def test_unknown_speakers_share_other_or_fail(text_model, train_meta):
         inferencer([dict(speaker='x', txt='oops')])
 
 
-
-def test_a_meld_csv_table_reads_like_the_jsonl_transcript(text_model, transcripts, meld_slice):
+@pytest.mark.parametrize('tables, jsonl', [('meld_like_tables', 'transcripts'),
+                                           ('meld_slice', 'real_transcripts')],
+                         ids=['synthetic', 'real_meld'])
+def test_a_meld_csv_table_reads_like_the_jsonl_transcript(text_model, tables, jsonl, request):
+    """The real-MELD case needs ../shared/data/meld and is skipped without it."""
+    tables, transcripts = request.getfixturevalue(tables), request.getfixturevalue(jsonl)
     cfg, ckpt = text_model
     inferencer = ConversationInferencer(cfg, ckpt)
     from_jsonl = _by_utterance(inferencer(str(transcripts['test'])))
-    from_csv = _by_utterance(inferencer(str(meld_slice / 'dev_sent_emo.csv')))
-    assert len(from_csv) > len(from_jsonl)  # the slice has 6 dev dialogues, the JSONL 4
+    from_csv = _by_utterance(inferencer(str(tables / 'dev_sent_emo.csv')))
+    assert len(from_csv) > len(from_jsonl)  # the tables have 6 dev dialogues, the JSONL 4
     for (uid_a, label_a, p_a), (uid_b, label_b, p_b) in zip(from_csv, from_jsonl):
         assert (uid_a, label_a) == (uid_b, label_b)
         np.testing.assert_allclose(p_a, p_b, atol=1e-5)
