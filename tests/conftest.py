@@ -1,6 +1,7 @@
-"""Test-wide settings."""
+"""Test-wide settings and the fixtures several test folders share."""
 import os
 
+import pytest
 import torch
 
 # The models in the tests are tiny: one thread is faster than several, and it keeps
@@ -11,3 +12,15 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')
 # Face images and random CLIP encoders, shared by tests/test_encoders and tests/test_anchors
 # (defined once, so each session-wide encoder is built once).
 pytest_plugins = ['tests.image_fixtures']
+
+# Text encoders come from local folders only: a test never downloads.
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
+
+
+@pytest.fixture(scope='session')
+def tiny_text_model(tmp_path_factory) -> str:
+    """A randomly initialised 1-layer BERT (hidden 16) and its WordPiece tokenizer,
+    saved with ``save_pretrained`` like a real local model directory."""
+    from tests.utils import save_tiny_text_model
+    return save_tiny_text_model(tmp_path_factory.mktemp('tiny_bert'))

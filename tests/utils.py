@@ -1,18 +1,24 @@
-"""Tiny feature files in the public formats, shared by the test suites.
+"""Tiny data files and models, shared by the test suites.
 
 ``make_sdt_pickle`` and ``make_vega_pickle`` write small files laid out like the public
 SDT/MMGCN and VEGA pickles (IEMOCAP or MELD flavour). Features carry a class signal
 (class mean + noise), so a short training run on them can learn something.
+
+``save_tiny_text_model`` writes a tiny random BERT as a local model folder and
+``write_meld_like_table`` a synthetic conversation table in MELD's CSV layout, so that
+text feature extraction and inference run without downloads or real data.
 """
+import csv
 import os
 import pickle
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Dict, Sequence
 
 import numpy as np
 
 __all__ = ['make_sdt_pickle', 'make_vega_pickle', 'sdt_items', 'vega_items', 'write_pickle',
-           'NUM_CLASSES']
+           'NUM_CLASSES', 'save_tiny_text_model', 'write_meld_like_table', 'MELD_HEADER']
 
 NUM_CLASSES = dict(iemocap=6, meld=7)
 _NUM_SPEAKERS = dict(iemocap=2, meld=9)
@@ -142,3 +148,78 @@ def make_vega_pickle(path: str,
     """Write a small VEGA-style pickle (7 items, protocol 4). Arguments as
     :func:`make_sdt_pickle`; IEMOCAP text carries a leading singleton dimension."""
     return write_pickle(path, vega_items(dataset, num_train, num_test, dims, seed), 4)
+
+
+TINY_VOCAB = (['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + list('abcdefghijklmnopqrstuvwxyz')
+              + list('0123456789') + ['the', 'you', 'oh', 'my', 'god', 'what', 'no', 'yes',
+                                      'i', '?', '!', '.', ',', "'", '’', '-', '…'])
+
+
+def save_tiny_text_model(path: Path) -> str:
+    """Save a randomly initialised 1-layer BERT (hidden 16) and its WordPiece tokenizer
+    into the folder ``path`` with ``save_pretrained``, like a real local model folder.
+
+    Returns:
+        ``path`` as a string.
+    """
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / 'vocab.txt').write_text('\n'.join(TINY_VOCAB) + '\n', encoding='utf-8')
+    tokenizer = BertTokenizer(str(path / 'vocab.txt'))
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(vocab_size=len(TINY_VOCAB), hidden_size=16,
+                                 num_hidden_layers=1, num_attention_heads=2,
+                                 intermediate_size=32, max_position_embeddings=128))
+    model.save_pretrained(str(path))
+    tokenizer.save_pretrained(str(path))
+    return str(path)
+
+
+MELD_HEADER = ('Sr No.', 'Utterance', 'Speaker', 'Emotion', 'Sentiment', 'Dialogue_ID',
+               'Utterance_ID', 'Season', 'Episode', 'StartTime', 'EndTime')
+_MELD_EMOTIONS = ('neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust', 'anger')
+_SPEAKERS = ('Ross', 'Rachel', 'Monica', 'Chandler', 'Joey', 'Phoebe', 'Gunther')
+_SPEAKER_P = np.array([6, 6, 4, 4, 4, 3, 1], dtype=float) / 28
+# words the tiny tokenizer knows, so that utterances get distinct features
+_WORDS = ('the', 'you', 'oh', 'my', 'god', 'what', 'no', 'yes', 'i', 'a', 'x', 'o')
+_ENDS = ('?', '!', '.', '…', ', no.', '’s it', ' - yes')
+
+
+def write_meld_like_table(path: Path, dialogues: int, seed: int = 0,
+                          min_len: int = 3, max_len: int = 9) -> Path:
+    """Write a synthetic conversation table in the layout of MELD's ``*_sent_emo.csv``
+    (its header, 0-based dialogue and utterance ids, episode times).
+
+    Each dialogue has ``min_len``..``max_len`` utterances by 2-4 of seven speakers
+    (Ross and Rachel the most frequent, Gunther rare), with texts of words the tiny
+    tokenizer of :func:`save_tiny_text_model` knows, commas, quotes and non-ASCII
+    punctuation, and MELD emotion labels. Dialogue 0 has ``max_len`` utterances.
+
+    Returns:
+        ``path``.
+    """
+    rng = np.random.default_rng(seed)
+    rows, serial = [], 1
+    for did in range(dialogues):
+        n = max_len if did == 0 else int(rng.integers(min_len, max_len + 1))
+        cast = [_SPEAKERS[i] for i in sorted(rng.choice(len(_SPEAKERS), size=int(
+            rng.integers(2, 5)), replace=False, p=_SPEAKER_P))]
+        for uid in range(n):
+            words = rng.choice(_WORDS, size=int(rng.integers(1, 6)))
+            text = ' '.join(words).capitalize() + _ENDS[int(rng.integers(len(_ENDS)))]
+            if rng.random() < 0.2:
+                text = f'"{text}"'
+            emotion = _MELD_EMOTIONS[int(rng.integers(len(_MELD_EMOTIONS)))]
+            start = 10 * serial
+            rows.append([serial, text, cast[int(rng.integers(len(cast)))], emotion,
+                         'neutral', did, uid, 1, 1 + did % 3, f'00:00:{start % 60:02d},000',
+                         f'00:00:{(start + 3) % 60:02d},500'])
+            serial += 1
+    with open(path, 'w', encoding='utf-8', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(MELD_HEADER)
+        writer.writerows(rows)
+    return Path(path)
+

@@ -1,7 +1,10 @@
-"""A tiny trained-model stand-in with a feature recipe: features extracted from a slice
-of the real MELD tables (as JSONL transcripts) with a tiny local text encoder, and
-checkpoints of randomly initialised text-only models carrying the training dataset's
-metainfo, as MMEngine's Runner saves it."""
+"""A tiny trained-model stand-in with a feature recipe: features extracted with a tiny
+local text encoder from synthetic conversation tables (MELD's CSV layout, and their
+dialogues as JSONL transcripts), and checkpoints of randomly initialised text-only
+models carrying the training dataset's metainfo, as MMEngine's Runner saves it.
+
+Nothing here needs ``../shared``; the one test on real MELD rows asks for
+``real_transcripts`` and is skipped, saying why, where they are absent."""
 import csv
 import json
 from pathlib import Path
@@ -11,7 +14,8 @@ import torch
 from mmengine.config import Config
 
 from tests.model_utils import model_cfg
-from tests.test_features.conftest import meld_dir, meld_slice, tiny_text_model  # noqa: F401
+from tests.test_features.conftest import meld_dir, meld_slice  # noqa: F401
+from tests.utils import write_meld_like_table
 from vega_mm.structures.meta import MELD_CLASSES
 
 TEXT_DIM = 16  # the tiny encoder's hidden size
@@ -31,10 +35,29 @@ def write_jsonl(csv_path: Path, out: Path, dialogues: int) -> Path:
 
 
 @pytest.fixture(scope='session')
-def transcripts(meld_slice, tmp_path_factory):
-    root = tmp_path_factory.mktemp('transcripts')
-    return dict(train=write_jsonl(meld_slice / 'train_sent_emo.csv', root / 'train.jsonl', 12),
-                test=write_jsonl(meld_slice / 'dev_sent_emo.csv', root / 'test.jsonl', 4))
+def meld_like_tables(tmp_path_factory) -> Path:
+    """A synthetic MELD-like folder: 20 train and 6 dev dialogues of seven speakers."""
+    root = tmp_path_factory.mktemp('meld_like')
+    write_meld_like_table(root / 'train_sent_emo.csv', 20, seed=0)
+    write_meld_like_table(root / 'dev_sent_emo.csv', 6, seed=1)
+    return root
+
+
+def _transcripts(tables: Path, root: Path) -> dict:
+    """The first 12 train and 4 dev dialogues of MELD-layout tables, as JSONL."""
+    return dict(train=write_jsonl(tables / 'train_sent_emo.csv', root / 'train.jsonl', 12),
+                test=write_jsonl(tables / 'dev_sent_emo.csv', root / 'test.jsonl', 4))
+
+
+@pytest.fixture(scope='session')
+def transcripts(meld_like_tables, tmp_path_factory) -> dict:
+    return _transcripts(meld_like_tables, tmp_path_factory.mktemp('transcripts'))
+
+
+@pytest.fixture(scope='session')
+def real_transcripts(meld_slice, tmp_path_factory) -> dict:
+    """The same from real MELD rows (skipped without ``../shared/data/meld``)."""
+    return _transcripts(meld_slice, tmp_path_factory.mktemp('real_transcripts'))
 
 
 @pytest.fixture(scope='session')

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vega_mm.apis import ConversationInferencer, init_model, predict_dialogues
+from vega_mm.apis import ConversationInferencer, init_model
 from vega_mm.datasets.formats import load_conversations
 
 
@@ -26,14 +26,23 @@ def test_jsonl_transcript_equals_extracted_feature_file(text_model, transcripts,
                                    list(b['probabilities'].values()), atol=1e-5)
         np.testing.assert_allclose(list(a['anchor_similarity'].values()),
                                    list(b['anchor_similarity'].values()), atol=1e-5)
-    # the same labels and scores as the model's own predict path (test_step)
+    # the records are the model's own logits: softmax of the fused label-space branch
+    # (the published setting), cosine = anchor logits / 100, computed here from
+    # forward(mode='tensor') without the head's prediction writer
+    import torch
+    from mmengine.dataset import pseudo_collate
     model = init_model(cfg, ckpt)
-    reference = predict_dialogues(model, test_split, batch_size=4)
-    labels = [c for d in reference for c in d['pred_class']]
-    assert [r['label'] for r in from_file] == labels
-    scores = np.concatenate([d['pred_score'] for d in reference])
+    pack = inferencer.pipeline
+    data = model.data_preprocessor(
+        pseudo_collate([pack(dict(d, sample_idx=i)) for i, d in enumerate(test_split)]))
+    with torch.no_grad():
+        logits = model(data['inputs'], mode='tensor')
+    scores = logits['fused'].softmax(-1).numpy()
     np.testing.assert_allclose([list(r['probabilities'].values()) for r in from_file],
                                scores, atol=1e-5)
+    assert [r['label_index'] for r in from_file] == scores.argmax(-1).tolist()
+    np.testing.assert_allclose([list(r['anchor_similarity'].values()) for r in from_file],
+                               (logits['anchor_fused'] / 100.0).numpy(), atol=1e-5)
 
 
 def test_outputs_per_utterance(text_model):
@@ -58,7 +67,7 @@ def test_outputs_per_utterance(text_model):
 def test_unknown_speakers_share_other_or_fail(text_model, train_meta):
     cfg, ckpt = text_model
     names = train_meta['speaker_names']
-    assert names[-1] == 'other'  # the slice has more speakers than the 4 kept
+    assert names[-1] == 'other'  # the transcript has more speakers than the 4 kept
     inferencer = ConversationInferencer(cfg, ckpt)
     from vega_mm.apis.recipe import speaker_indices
     idx = speaker_indices([names[0], f'  {names[0].upper()} ', 'Nobody', 1], names,
@@ -72,13 +81,17 @@ def test_unknown_speakers_share_other_or_fail(text_model, train_meta):
         inferencer([dict(speaker='x', txt='oops')])
 
 
-
-def test_a_meld_csv_table_reads_like_the_jsonl_transcript(text_model, transcripts, meld_slice):
+@pytest.mark.parametrize('tables, jsonl', [('meld_like_tables', 'transcripts'),
+                                           ('meld_slice', 'real_transcripts')],
+                         ids=['synthetic', 'real_meld'])
+def test_a_meld_csv_table_reads_like_the_jsonl_transcript(text_model, tables, jsonl, request):
+    """The real-MELD case needs ../shared/data/meld and is skipped without it."""
+    tables, transcripts = request.getfixturevalue(tables), request.getfixturevalue(jsonl)
     cfg, ckpt = text_model
     inferencer = ConversationInferencer(cfg, ckpt)
     from_jsonl = _by_utterance(inferencer(str(transcripts['test'])))
-    from_csv = _by_utterance(inferencer(str(meld_slice / 'dev_sent_emo.csv')))
-    assert len(from_csv) > len(from_jsonl)  # the slice has 6 dev dialogues, the JSONL 4
+    from_csv = _by_utterance(inferencer(str(tables / 'dev_sent_emo.csv')))
+    assert len(from_csv) > len(from_jsonl)  # the tables have 6 dev dialogues, the JSONL 4
     for (uid_a, label_a, p_a), (uid_b, label_b, p_b) in zip(from_csv, from_jsonl):
         assert (uid_a, label_a) == (uid_b, label_b)
         np.testing.assert_allclose(p_a, p_b, atol=1e-5)

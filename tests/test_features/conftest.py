@@ -1,8 +1,7 @@
-"""Fixtures for the feature-extraction tests: a tiny text encoder saved locally, a slice
-of the real MELD tables, a generated wav, a generated video with a drawn face and a
-generated mp4 with a sound track."""
+"""Fixtures for the feature-extraction tests: a slice of the real MELD tables, a
+generated wav, a generated video with a drawn face and a generated mp4 with a sound
+track. The tiny local text encoder (``tiny_text_model``) is in ``tests/conftest.py``."""
 import csv
-import os
 from pathlib import Path
 from typing import Dict, List
 
@@ -10,31 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-os.environ.setdefault('HF_HUB_OFFLINE', '1')
-os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
-
 MELD_DIR = Path(__file__).parents[2].parent / 'shared' / 'data' / 'meld'
-
-_VOCAB = (['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + list('abcdefghijklmnopqrstuvwxyz')
-          + list('0123456789') + ['the', 'you', 'oh', 'my', 'god', 'what', 'no', 'yes', 'i',
-                                  '?', '!', '.', ',', "'", '’', '-', '…'])
-
-
-@pytest.fixture(scope='session')
-def tiny_text_model(tmp_path_factory) -> str:
-    """A randomly initialised 1-layer BERT (hidden 16) and its WordPiece tokenizer,
-    saved with ``save_pretrained`` like a real local model directory."""
-    from transformers import BertConfig, BertModel, BertTokenizer
-    path = tmp_path_factory.mktemp('tiny_bert')
-    (path / 'vocab.txt').write_text('\n'.join(_VOCAB) + '\n')
-    tokenizer = BertTokenizer(str(path / 'vocab.txt'))
-    torch.manual_seed(0)
-    model = BertModel(BertConfig(vocab_size=len(_VOCAB), hidden_size=16, num_hidden_layers=1,
-                                 num_attention_heads=2, intermediate_size=32,
-                                 max_position_embeddings=128))
-    model.save_pretrained(str(path))
-    tokenizer.save_pretrained(str(path))
-    return str(path)
 
 
 @pytest.fixture(scope='session')

@@ -33,6 +33,24 @@ def write_tiny_config(folder: Path, epochs: int = 3, base: Path = SYNTHETIC,
     return path
 
 
+def train_tiny_run(folder: Path, epochs: int = 4) -> Dict:
+    """Train the tiny config for ``epochs`` with tools/train.py into ``folder / 'work'``.
+
+    Returns:
+        ``dict(cfg=<config path>, work=<work dir>, stdout=<the tool's stdout>)``.
+    """
+    cfg = write_tiny_config(folder, epochs=epochs)
+    work = folder / 'work'
+    proc = run_tool([str(REPO / 'tools' / 'train.py'), str(cfg), '--work-dir', str(work)])
+    return dict(cfg=cfg, work=work, stdout=proc.stdout)
+
+
+def snapshot(folder: Path) -> Dict[str, tuple]:
+    """Every file under ``folder`` with its size and modification time."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob('*')) if p.is_file()}
+
+
 def run_tool(args: List[str], cwd: Optional[Path] = None, timeout: int = 600,
              module: Optional[str] = None) -> subprocess.CompletedProcess:
     # The tools import the installed vega_mm; PYTHONPATH makes that the one of this

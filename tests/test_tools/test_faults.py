@@ -37,21 +37,13 @@ runpy.run_path(sys.argv[0], run_name='__main__')
 '''
 
 
-@pytest.fixture(scope='module')
-def full_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('full')
-    cfg = write_tiny_config(folder, epochs=4)
-    run_tool([TRAIN, str(cfg), '--work-dir', str(folder / 'work')])
-    return dict(cfg=cfg, work=folder / 'work')
-
-
-def test_kill_during_checkpoint_save_then_resume_matches_uninterrupted_run(full_run,
+def test_kill_during_checkpoint_save_then_resume_matches_uninterrupted_run(tiny_run,
                                                                           tmp_path):
     part = tmp_path / 'part'
     killer = tmp_path / 'killer.py'
     killer.write_text(_KILLER)
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO), KILL_AT='epoch_3.pth')
-    proc = subprocess.run([sys.executable, str(killer), TRAIN, str(full_run['cfg']),
+    proc = subprocess.run([sys.executable, str(killer), TRAIN, str(tiny_run['cfg']),
                            '--work-dir', str(part)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == -9, proc.stderr[-3000:]
@@ -64,22 +56,22 @@ def test_kill_during_checkpoint_save_then_resume_matches_uninterrupted_run(full_
     data = (part / 'epoch_2.pth').read_bytes()
     (part / 'epoch_3.pth').write_bytes(data[:len(data) // 3])
     (part / 'last_checkpoint').write_text(str(part / 'epoch_3.pth'))
-    proc = run_tool([TRAIN, str(full_run['cfg']), '--work-dir', str(part), '--resume'])
+    proc = run_tool([TRAIN, str(tiny_run['cfg']), '--work-dir', str(part), '--resume'])
     assert 'falling back to the newest intact checkpoint' in proc.stdout + proc.stderr
-    full, resumed = read_results(full_run['work']), read_results(part)
+    full, resumed = read_results(tiny_run['work']), read_results(part)
     assert resumed['val'] == full['val'] and resumed['test'] == full['test']
     assert [h['erc/weighted_f1'] for h in val_history(part)][-4:] == \
-        [h['erc/weighted_f1'] for h in val_history(full_run['work'])][:4]
+        [h['erc/weighted_f1'] for h in val_history(tiny_run['work'])][:4]
 
 
-def test_resuming_another_runs_checkpoint_reports_only_own_files(full_run, tmp_path):
+def test_resuming_another_runs_checkpoint_reports_only_own_files(tiny_run, tmp_path):
     other = tmp_path / 'other'
-    run_tool([TRAIN, str(full_run['cfg']), '--work-dir', str(other), '--resume',
-              str(full_run['work'] / 'epoch_4.pth')])
+    run_tool([TRAIN, str(tiny_run['cfg']), '--work-dir', str(other), '--resume',
+              str(tiny_run['work'] / 'epoch_4.pth')])
     res = read_results(other)
     assert os.path.dirname(res['best_checkpoint']) == str(other)
     assert os.path.isfile(res['best_checkpoint'])
-    assert res['val'] == read_results(full_run['work'])['val']
+    assert res['val'] == read_results(tiny_run['work'])['val']
 
 
 def _fails(args):
@@ -90,9 +82,9 @@ def _fails(args):
     return proc.stderr
 
 
-def test_test_tool_refuses_a_checkpoint_that_does_not_fit(full_run, tmp_path):
-    err = _fails([str(REPO / 'tools' / 'test.py'), str(full_run['cfg']),
-                  str(full_run['work'] / 'epoch_4.pth'), '--work-dir', str(tmp_path / 'w'),
+def test_test_tool_refuses_a_checkpoint_that_does_not_fit(tiny_run, tmp_path):
+    err = _fails([str(REPO / 'tools' / 'test.py'), str(tiny_run['cfg']),
+                  str(tiny_run['work'] / 'epoch_4.pth'), '--work-dir', str(tmp_path / 'w'),
                   '--cfg-options', 'model.backbone.hidden_dim=32'])
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: checkpoint '") and 'epoch_4.pth' in last

@@ -1,4 +1,6 @@
-"""End-to-end: tools/train.py, tools/test.py, resume and distributed training."""
+"""End-to-end: tools/train.py, tools/test.py, resume and distributed training.
+
+The tests that read a finished run share ``tiny_run`` (tests/test_tools/conftest.py)."""
 import json
 
 import pytest
@@ -10,37 +12,35 @@ TRAIN = str(REPO / 'tools' / 'train.py')
 TEST = str(REPO / 'tools' / 'test.py')
 
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """One tiny run, shared by the tests that inspect its outputs."""
-    folder = tmp_path_factory.mktemp('trained')
-    cfg = write_tiny_config(folder, epochs=3)
-    work = folder / 'work'
-    proc = run_tool([TRAIN, str(cfg), '--work-dir', str(work)])
-    return dict(cfg=cfg, work=work, stdout=proc.stdout)
-
-
-def test_train_selects_on_val_and_reports_val_and_test(trained):
-    res = read_results(trained['work'])
+def test_train_selects_on_val_and_reports_val_and_test(tiny_run):
+    res = tiny_run['results']
     assert res['best_checkpoint'] and res['best_checkpoint'].endswith('.pth')
     for split in ('val', 'test'):
         for key in ('accuracy', 'weighted_f1', 'macro_f1', 'f1_happy',
                     'weighted_f1_fused', 'weighted_f1_text', 'weighted_f1_anchor_fused'):
             assert f'erc/{key}' in res[split]
     # the best checkpoint is the epoch with the best validation weighted F1
-    history = val_history(trained['work'])
-    assert len(history) >= 3
-    best = max(h['erc/weighted_f1'] for h in history[:3])
+    history = val_history(tiny_run['work'])
+    assert len(history) >= 4
+    best = max(h['erc/weighted_f1'] for h in history[:4])
     assert res['val']['erc/weighted_f1'] == pytest.approx(best, abs=1e-6)
-    assert '| weighted_f1 |' in trained['stdout']
+    assert '| weighted_f1 |' in tiny_run['stdout']
 
 
-def test_test_tool_reproduces_validation_metrics_and_writes_predictions(trained, tmp_path):
-    res = read_results(trained['work'])
-    out = tmp_path / 'preds.json'
-    run_tool([TEST, str(trained['cfg']), res['best_checkpoint'], '--split', 'val', '--out',
-              str(out), '--work-dir', str(tmp_path / 'w')])
-    dumped = json.loads(out.read_text())
+@pytest.fixture(scope='module')
+def val_predictions(tiny_run, tmp_path_factory):
+    """``tools/test.py --split val --out preds.json`` on the best checkpoint, parsed."""
+    folder = tmp_path_factory.mktemp('test_tool')
+    out = folder / 'preds.json'
+    run_tool([TEST, str(tiny_run['cfg']), tiny_run['results']['best_checkpoint'], '--split',
+              'val', '--out', str(out), '--work-dir', str(folder / 'w')])
+    return json.loads(out.read_text())
+
+
+def test_test_tool_reproduces_validation_metrics_and_writes_predictions(tiny_run,
+                                                                        val_predictions):
+    res = tiny_run['results']
+    dumped = val_predictions
     for key, value in res['val'].items():
         assert dumped['metrics'][key] == pytest.approx(value, abs=1e-6), key
     assert len(dumped['predictions']) == 8  # val dialogues
@@ -51,21 +51,17 @@ def test_test_tool_reproduces_validation_metrics_and_writes_predictions(trained,
     assert first['dialogue_id']
 
 
-def test_resume_after_interruption_matches_uninterrupted_run(tmp_path):
-    full_cfg = write_tiny_config(tmp_path, epochs=4)
-    run_tool([TRAIN, str(full_cfg), '--work-dir', str(tmp_path / 'full')])
-    # "interrupted" after 2 epochs, then resumed to 4
-    short = tmp_path / 'short'
-    short.mkdir()
-    short_cfg = write_tiny_config(short, epochs=2)
+def test_resume_after_interruption_matches_uninterrupted_run(tiny_run, tmp_path):
+    # the same config "interrupted" after 2 epochs, then resumed to the 4 of tiny_run
+    short_cfg = write_tiny_config(tmp_path, epochs=2)
     part = tmp_path / 'part'
     run_tool([TRAIN, str(short_cfg), '--work-dir', str(part), '--no-test'])
     assert (part / 'epoch_2.pth').exists()
-    run_tool([TRAIN, str(full_cfg), '--work-dir', str(part), '--resume'])
-    full, resumed = read_results(tmp_path / 'full'), read_results(part)
+    run_tool([TRAIN, str(tiny_run['cfg']), '--work-dir', str(part), '--resume'])
+    full, resumed = tiny_run['results'], read_results(part)
     assert resumed['val'] == full['val']
     assert resumed['test'] == full['test']
-    full_hist = [h['erc/weighted_f1'] for h in val_history(tmp_path / 'full')][:4]
+    full_hist = [h['erc/weighted_f1'] for h in val_history(tiny_run['work'])][:4]
     part_hist = [h['erc/weighted_f1'] for h in val_history(part)][:4]
     assert part_hist == full_hist
 
@@ -102,24 +98,19 @@ def test_distributed_training_on_cpu_counts_every_utterance_once(tmp_path):
     assert (tmp_path / 'ddp' / 'epoch_2.pth').exists()
 
 
-def test_inference_api_matches_test_tool(trained, tmp_path):
+def test_inference_api_matches_test_tool(tiny_run, val_predictions, tmp_path):
     from mmengine.config import Config
-
     from mmengine.dataset import pseudo_collate
 
     from vega_mm.apis import init_model
     from vega_mm.registry import DATASETS, TRANSFORMS
-    res = read_results(trained['work'])
-    out = tmp_path / 'preds.json'
-    run_tool([TEST, str(trained['cfg']), res['best_checkpoint'], '--split', 'val', '--out',
-              str(out), '--work-dir', str(tmp_path / 'w')])
-    expected = {p['dialogue_id']: p['pred_label']
-                for p in json.loads(out.read_text())['predictions']}
+    res = tiny_run['results']
+    expected = {p['dialogue_id']: p['pred_label'] for p in val_predictions['predictions']}
     # the anchor file named in the config is not needed: anchors come from the checkpoint
-    model = init_model(str(trained['cfg']), res['best_checkpoint'], cfg_options={
+    model = init_model(str(tiny_run['cfg']), res['best_checkpoint'], cfg_options={
         'model.head.vega_head.anchor_bank.anchor_file': str(tmp_path / 'absent.pt'),
         'model.head.vega_head.anchor_bank.random_anchors': False})
-    cfg = Config.fromfile(str(trained['cfg']))
+    cfg = Config.fromfile(str(tiny_run['cfg']))
     val = DATASETS.build(dict(cfg.val_dataloader.dataset, pipeline=[]))
     dialogues = [val.get_data_info(i) for i in range(len(val))]
     for d in dialogues:
