@@ -81,7 +81,7 @@ def load_conversations(path: str,
     speakers or 12 items -> IEMOCAP; one-hot speakers or 13 items -> MELD).
 
     Validation split: the pickles have none, so ``val`` is carved out of the training
-    dialogues: their ids sorted as strings are permuted with
+    dialogues: their ids in natural order ('d2' before 'd10') are permuted with
     ``numpy.random.default_rng(val_seed)`` and the first ``ceil(val_ratio * n)`` go to
     ``val`` (disjoint from ``train``; ``test`` untouched). A native file keeps its own
     ``val`` split; only a native file without a ``val`` entry gets one carved the same way.
