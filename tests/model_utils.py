@@ -3,7 +3,7 @@ from typing import Dict, Sequence
 
 import torch
 
-from vega_mm.structures import ConversationDataSample
+from vega_mm.datasets import random_dialogue_batch
 
 DIMS = dict(text=12, audio=10, visual=8)
 
@@ -11,16 +11,10 @@ DIMS = dict(text=12, audio=10, visual=8)
 def make_batch(lengths: Sequence[int] = (5, 3), modalities: Sequence[str] = ('text', 'audio',
                                                                            'visual'),
                num_classes: int = 4, num_speakers: int = 2, seed: int = 0) -> Dict:
-    """Collated dialogues as ``pseudo_collate`` would give them."""
-    gen = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
-    for i, n in enumerate(lengths):
-        inputs.append({m: torch.randn(n, DIMS[m], generator=gen) for m in modalities})
-        s = ConversationDataSample(metainfo=dict(dialogue_id=f'd{i}', num_utterances=n))
-        s.set_gt_label(torch.randint(0, num_classes, (n, ), generator=gen))
-        s.set_speaker(torch.randint(0, num_speakers, (n, ), generator=gen))
-        samples.append(s)
-    return dict(inputs=inputs, data_samples=samples)
+    """Collated random dialogues (:func:`~vega_mm.datasets.random_dialogue_batch`) with the
+    test dimensions :data:`DIMS`."""
+    return random_dialogue_batch({m: DIMS[m] for m in modalities}, lengths, num_classes,
+                                 num_speakers=num_speakers, seed=seed)
 
 
 def model_cfg(modalities: Sequence[str] = ('text', 'audio', 'visual'), num_classes: int = 4,

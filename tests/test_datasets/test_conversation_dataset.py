@@ -51,11 +51,13 @@ def test_splits_items_and_metainfo(files, key, serialize):
             sample = out['data_samples']
             assert isinstance(sample, ConversationDataSample)
             n = len(raw['labels'])
-            assert set(out['inputs']) == {'text', 'audio', 'visual'}
-            assert out['inputs']['audio'].shape == (n, 16)
-            assert out['inputs']['audio'].dtype == torch.float32
-            torch.testing.assert_close(out['inputs']['text'],
-                                       torch.from_numpy(raw['features']['text']))
+            assert set(out['inputs']) == {'feats', 'speakers'}
+            feats = out['inputs']['feats']
+            assert set(feats) == {'text', 'audio', 'visual'}
+            assert feats['audio'].shape == (n, 16)
+            assert feats['audio'].dtype == torch.float32
+            torch.testing.assert_close(feats['text'], torch.from_numpy(raw['features']['text']))
+            assert out['inputs']['speakers'].tolist() == list(raw['speakers'])
             assert torch.equal(sample.gt_label, torch.from_numpy(raw['labels']))
             assert sample.metainfo['dialogue_id'] == raw['dialogue_id']
             assert sample.metainfo['num_utterances'] == n
@@ -87,7 +89,7 @@ def test_modalities_selection(files):
     assert ds.metainfo['modalities'] == ('visual', 'text')
     assert ds.metainfo['feature_dims'] == dict(visual=8, text=32)
     assert list(ds.get_data_info(0)['features']) == ['visual', 'text']
-    assert list(ds[0]['inputs']) == ['visual', 'text']
+    assert list(ds[0]['inputs']['feats']) == ['visual', 'text']
     assert ConversationDataset(files['sdt'], modalities='audio').metainfo['modalities'] == (
         'audio', )
 
@@ -140,7 +142,7 @@ def test_dataloader_with_pseudo_collate(files):
                              pipeline=[dict(type='FeatureDimMask', ratio=0.25), *PIPELINE])
     loader = DataLoader(ds, batch_size=3, collate_fn=pseudo_collate, shuffle=False)
     batch = next(iter(loader))
-    assert len(batch['inputs']['text']) == 3 and len(batch['data_samples']) == 3
-    zero_cols = (batch['inputs']['text'][0] == 0).all(dim=0).sum().item()
+    assert len(batch['inputs']['feats']['text']) == 3 and len(batch['data_samples']) == 3
+    zero_cols = (batch['inputs']['feats']['text'][0] == 0).all(dim=0).sum().item()
     assert zero_cols >= 8  # round(0.25 * 32) masked
-    assert np.isfinite(batch['inputs']['audio'][1].numpy()).all()
+    assert np.isfinite(batch['inputs']['feats']['audio'][1].numpy()).all()

@@ -76,7 +76,7 @@ def test_synthetic_dataset_matches_generator_and_native_copy(default, tmp_path):
     assert meta['classes'] == IEMOCAP_CLASSES and meta['num_speakers'] == 2
     assert meta['feature_dims'] == dict(text=100, audio=60, visual=40)
     assert _same([ds.get_data_info(i) for i in range(len(ds))], default.get_split('val'))
-    assert ds[0]['inputs']['visual'].shape[1] == 40
+    assert ds[0]['inputs']['feats']['visual'].shape[1] == 40
     path = save_native(str(tmp_path / 'synthetic.npz'), default.dialogues, default.classes,
                        default.splits)
     native = ConversationDataset(path, split='val')

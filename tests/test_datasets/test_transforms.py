@@ -68,21 +68,24 @@ def test_pack_conversation_inputs():
     item['features']['text'] = np.arange(100, dtype=np.float64).reshape(5, 20)
     out = TRANSFORMS.build(dict(type='PackConversationInputs'))(item)
     assert set(out) == {'inputs', 'data_samples'}
-    assert list(out['inputs']) == ['text', 'audio', 'visual']
-    text = out['inputs']['text']
+    assert list(out['inputs']) == ['feats', 'speakers']
+    assert list(out['inputs']['feats']) == ['text', 'audio', 'visual']
+    text = out['inputs']['feats']['text']
     assert text.dtype == torch.float32 and text.shape == (5, 20) and text[1, 0] == 20
     sample = out['data_samples']
     assert isinstance(sample, ConversationDataSample)
     assert sample.gt_label.dtype == torch.long
     assert sample.gt_label.tolist() == [2, 2, 5, -1, 0]
-    assert sample.speaker.tolist() == [0, 1, 0, 1, 1]
+    speakers = out['inputs']['speakers']
+    assert speakers.dtype == torch.long and speakers.tolist() == [0, 1, 0, 1, 1]
+    assert 'speaker' not in sample  # the model's inputs travel in inputs only
     assert sample.metainfo == dict(dialogue_id='d7', num_utterances=5, sample_idx=4,
                                    utterance_ids=['u0', 'u1', 'u2', 'u3', 'u4'])
 
 
 def test_pack_selected_modalities_and_errors():
     out = PackConversationInputs(modalities=('visual', 'text'))(_item())
-    assert list(out['inputs']) == ['visual', 'text']
+    assert list(out['inputs']['feats']) == ['visual', 'text']
     item = _item()
     del item['features']['audio']
     with pytest.raises(ValueError) as info:

@@ -24,7 +24,7 @@ def test_later_utterances_change_earlier_outputs_only_without_causal(cls, causal
     batch = make_batch((6, ), MODALITIES)
     before = _outputs(backbone, batch)
     for m in MODALITIES:  # a different future: utterances 4 and 5 change in every modality
-        batch['inputs'][0][m][4:] = torch.randn(2, DIMS[m])
+        batch['inputs'][0]['feats'][m][4:] = torch.randn(2, DIMS[m])
     after = _outputs(backbone, batch)
     for key in (*MODALITIES, 'fused'):
         same_past = torch.allclose(before[key][0, :4], after[key][0, :4], atol=1e-6)

@@ -24,6 +24,35 @@ def test_preprocessor_pads_with_mask_and_speaker_padding():
     assert float(x['feats']['audio'][1, 3:].abs().sum()) == 0.0
 
 
+def test_preprocessor_takes_both_collated_forms_and_checks_inputs():
+    from mmengine.dataset import pseudo_collate
+
+    from vega_mm.models import ConversationDataPreprocessor
+    pre = ConversationDataPreprocessor(num_speakers=2)
+    batch = make_batch((4, 2))
+    as_list = pre(batch)['inputs']
+    # pseudo_collate turns the pipeline's list of dicts into a dict of lists
+    collated = pseudo_collate([dict(inputs=i, data_samples=s)
+                               for i, s in zip(batch['inputs'], batch['data_samples'])])
+    as_dict = pre(collated)['inputs']
+    for key in ('mask', 'speakers'):
+        assert torch.equal(as_list[key], as_dict[key])
+    assert as_list['speakers'][0].tolist() == batch['inputs'][0]['speakers'].tolist()
+    torch.testing.assert_close(as_list['feats']['text'], as_dict['feats']['text'])
+    # the flat {modality: Tensor} layout (no speakers) is refused, naming the dialogue
+    flat = dict(inputs=[dict(i['feats']) for i in batch['inputs']],
+                data_samples=batch['data_samples'])
+    with pytest.raises(ValueError, match=r"dialogue 'd0'.*speakers=LongTensor"):
+        pre(flat)
+    bad = make_batch((4, 2))
+    bad['inputs'][1]['speakers'] = torch.tensor([0, 2])
+    with pytest.raises(ValueError, match=r"'d1'.*0\.\.2 outside \[0, num_speakers=2\)"):
+        pre(bad)
+    bad['inputs'][1]['speakers'] = torch.tensor([0, 1, 1])
+    with pytest.raises(ValueError, match="'d1': 3 speakers for 2 utterances"):
+        pre(bad)
+
+
 def test_loss_and_predictions_ignore_padding():
     model = _model().eval()  # no dropout: deterministic
     data = _data(model)

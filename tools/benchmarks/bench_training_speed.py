@@ -100,8 +100,8 @@ def _model_cfg(config: str, cfg_options):
 def _dialogues(model_cfg, count: int, shortest: int, longest: int, seed: int = 0):
     """Batches of random dialogues as ``pseudo_collate`` gives them."""
     import torch
-    from vega_mm.structures import ConversationDataSample
-    backbone = model_cfg.get('backbone') or model_cfg.get('neck')  # 'neck': older name
+    from vega_mm.datasets import random_dialogue_batch
+    backbone = model_cfg.backbone
     dims = dict(backbone.input_dims)
     if model_cfg.get('modalities'):
         dims = {m: dims[m] for m in model_cfg.modalities}
@@ -109,17 +109,9 @@ def _dialogues(model_cfg, count: int, shortest: int, longest: int, seed: int = 0
         model_cfg.head.num_classes
     gen = torch.Generator().manual_seed(seed)
     lengths = torch.randint(shortest, longest + 1, (count, ), generator=gen).tolist()
-    batches = []
-    for start in range(0, count, BATCH):
-        inputs, samples = [], []
-        for i, n in enumerate(lengths[start:start + BATCH]):
-            inputs.append({m: torch.randn(n, d, generator=gen) for m, d in dims.items()})
-            s = ConversationDataSample(metainfo=dict(dialogue_id=str(start + i)))
-            s.set_gt_label(torch.randint(0, classes, (n, ), generator=gen))
-            s.set_speaker(torch.randint(0, backbone.num_speakers, (n, ), generator=gen))
-            samples.append(s)
-        batches.append(dict(inputs=inputs, data_samples=samples))
-    return batches
+    return [random_dialogue_batch(dims, lengths[start:start + BATCH], classes,
+                                  num_speakers=backbone.num_speakers, seed=seed + start)
+            for start in range(0, count, BATCH)]
 
 
 def measure(config: str, shape: tuple, precisions, cfg_options=None,

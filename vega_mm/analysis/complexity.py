@@ -1,13 +1,11 @@
 """Parameters and FLOPs of a conversation model at a given dialogue length."""
 from typing import Dict, Optional, Sequence
 
-import numpy as np
 import torch
-from mmengine.dataset import pseudo_collate
 from torch.utils.flop_counter import (FlopCounterMode, sdpa_backward_flop_count,
                                       sdpa_flop_count)
 
-from vega_mm.registry import TRANSFORMS
+from vega_mm.datasets import random_dialogue_batch
 from .figures import new_figure
 
 __all__ = ['dummy_dialogue_batch', 'count_flops', 'model_complexity', 'top_level_parts',
@@ -33,11 +31,13 @@ _CPU_ATTENTION = {
 
 
 def dummy_dialogue_batch(model: torch.nn.Module, length: int, seed: int = 0) -> dict:
-    """One collated batch of one random dialogue of ``length`` utterances, with the
-    model's modalities and input dimensions, two alternating speakers and labels.
+    """One collated batch of one random dialogue of ``length`` utterances
+    (:func:`~vega_mm.datasets.random_dialogue_batch`) with the model's modalities, input
+    dimensions, classes and speakers.
 
     Raises:
-        ValueError: the model's backbone does not say its input dimensions.
+        ValueError: ``length < 1``, or the model's backbone does not say its input
+            dimensions.
     """
     if length < 1:
         raise ValueError(f'length must be >= 1, got {length}')
@@ -46,17 +46,9 @@ def dummy_dialogue_batch(model: torch.nn.Module, length: int, seed: int = 0) -> 
     if not dims or any(m not in dims for m in modalities):
         raise ValueError(f'{type(model.backbone).__name__} has no input_dims for '
                          f'{list(modalities)}: cannot build a dummy dialogue')
-    rng = np.random.default_rng(seed)
-    num_classes = model.head.num_classes
     num_speakers = max(1, int(getattr(model.backbone, 'num_speakers', 2)))
-    dialogue = dict(
-        dialogue_id='dummy', sample_idx=0,
-        features={m: rng.standard_normal((length, dims[m])).astype(np.float32)
-                  for m in modalities},
-        speakers=np.arange(length, dtype=np.int64) % num_speakers,
-        labels=rng.integers(0, num_classes, length, dtype=np.int64))
-    pack = TRANSFORMS.build(dict(type='PackConversationInputs', modalities=modalities))
-    return pseudo_collate([pack(dialogue)])
+    return random_dialogue_batch({m: dims[m] for m in modalities}, [length],
+                                 model.head.num_classes, num_speakers=num_speakers, seed=seed)
 
 
 def count_flops(fn, *args, **kwargs) -> Dict[str, object]:

@@ -8,11 +8,13 @@ from . import formats
 from .conversation_dataset import ConversationDataset
 from .formats import (ConversationCollection, load_conversations, load_native,
                       safe_load_pickle, save_native)
-from .synthetic import SyntheticConversationDataset, make_synthetic_conversations
+from .synthetic import (SyntheticConversationDataset, make_synthetic_conversations,
+                        random_dialogue_batch)
 from .transforms import FeatureDimMask, PackConversationInputs
 
 __all__ = [
     'formats', 'ConversationDataset', 'SyntheticConversationDataset', 'FeatureDimMask',
     'PackConversationInputs', 'ConversationCollection', 'load_conversations',
-    'save_native', 'load_native', 'safe_load_pickle', 'make_synthetic_conversations'
+    'save_native', 'load_native', 'safe_load_pickle', 'make_synthetic_conversations',
+    'random_dialogue_batch'
 ]

@@ -13,7 +13,7 @@ from .conversation_dataset import ConversationDataset
 from .formats import ConversationCollection, validate_collection
 
 __all__ = ['make_synthetic_conversations', 'SyntheticConversationDataset',
-           'SYNTHETIC_FEATURE_DIMS', 'SYNTHETIC_NUM_DIALOGUES']
+           'random_dialogue_batch', 'SYNTHETIC_FEATURE_DIMS', 'SYNTHETIC_NUM_DIALOGUES']
 
 #: Default feature dimension per modality.
 SYNTHETIC_FEATURE_DIMS: Dict[str, int] = dict(text=100, audio=60, visual=40)
@@ -241,3 +241,28 @@ class SyntheticConversationDataset(ConversationDataset):
             self.num_dialogues, self.feature_dims, self.min_len, self.max_len, self.seed,
             splits=(self.split, ))
 
+
+
+def random_dialogue_batch(input_dims: Mapping[str, int], lengths: Sequence[int],
+                          num_classes: int, num_speakers: int = 2, seed: int = 0) -> dict:
+    """Random dialogues of the given lengths, collated as ``pseudo_collate`` gives
+    :class:`PackConversationInputs`' output: ``dict(inputs=[dict(feats={m: [L, D_m]},
+    speakers=[L])], data_samples=[ConversationDataSample])``.
+
+    The smoke batch of the model tests, the speed benchmark and the FLOP counter; the
+    numbers are Gaussian features and uniform labels and speakers, nothing learnable.
+    """
+    import torch
+
+    from vega_mm.structures import ConversationDataSample
+    gen = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for i, n in enumerate(lengths):
+        feats = {m: torch.randn(n, d, generator=gen) for m, d in input_dims.items()}
+        sample = ConversationDataSample(metainfo=dict(dialogue_id=f'd{i}', num_utterances=n,
+                                                      sample_idx=i))
+        sample.set_gt_label(torch.randint(0, num_classes, (n, ), generator=gen))
+        speakers = torch.randint(0, num_speakers, (n, ), generator=gen)
+        inputs.append(dict(feats=feats, speakers=speakers))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)

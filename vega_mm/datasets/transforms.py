@@ -82,11 +82,14 @@ class PackConversationInputs(BaseTransform):
 
     Output::
 
-        dict(inputs={modality: float32 Tensor[L, D]},
+        dict(inputs=dict(feats={modality: float32 Tensor[L, D]}, speakers=LongTensor[L]),
              data_samples=ConversationDataSample(
-                 gt_label=LongTensor[L], speaker=LongTensor[L],
+                 gt_label=LongTensor[L],
                  metainfo=dict(dialogue_id, num_utterances, sample_idx[, utterance_ids])))
 
+    Everything the model reads is in ``inputs``, in the layout of the batch that
+    :class:`~vega_mm.models.ConversationDataPreprocessor` makes of it (without the batch
+    axis and the mask); the data sample holds what the metrics and the user read.
     A dialogue without ``labels`` (inference) gets ``gt_label`` all ``-1``.
 
     Args:
@@ -104,7 +107,7 @@ class PackConversationInputs(BaseTransform):
                              f"{results.get('dialogue_id')!r} has no 'features' dict")
         modalities = self.modalities if self.modalities is not None else tuple(feats)
         _check_present(results, modalities, type(self).__name__)
-        inputs = {
+        feats = {
             m: torch.from_numpy(np.ascontiguousarray(feats[m], dtype=np.float32))
             for m in modalities
         }
@@ -118,7 +121,6 @@ class PackConversationInputs(BaseTransform):
             labels, dtype=np.int64)
         sample = ConversationDataSample()
         sample.set_gt_label(labels)
-        sample.set_speaker(speakers)
         meta = dict(
             dialogue_id=results.get('dialogue_id'),
             num_utterances=n,
@@ -126,6 +128,7 @@ class PackConversationInputs(BaseTransform):
         if results.get('utterance_ids') is not None:
             meta['utterance_ids'] = list(results['utterance_ids'])
         sample.set_metainfo(meta)
+        inputs = dict(feats=feats, speakers=torch.from_numpy(speakers))
         return dict(inputs=inputs, data_samples=sample)
 
     def __repr__(self) -> str:

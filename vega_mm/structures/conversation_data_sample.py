@@ -15,12 +15,12 @@ def _as_long(value: LabelLike) -> torch.Tensor:
 
 
 class ConversationDataSample(BaseDataElement):
-    """Labels, speakers and predictions of one dialogue.
+    """Labels and predictions of one dialogue (the model's inputs, features and speakers,
+    travel in ``inputs``, see :class:`~vega_mm.datasets.PackConversationInputs`).
 
     Data fields (all indexed by utterance, length ``L`` = ``num_utterances``):
 
     - ``gt_label`` (LongTensor[L]): class index per utterance, ``-1`` where unlabelled.
-    - ``speaker`` (LongTensor[L]): speaker index per utterance.
     - ``pred_label`` (LongTensor[L]) and ``pred_score`` (Tensor[L, C]): the prediction.
     - ``branch_pred_labels`` (dict[str, LongTensor[L]]): the prediction of every branch
       (``text``, ``audio``, ``visual``, ``fused`` in label space and ``anchor_fused`` etc.
@@ -32,10 +32,6 @@ class ConversationDataSample(BaseDataElement):
 
     def set_gt_label(self, value: LabelLike) -> 'ConversationDataSample':
         self.set_field(_as_long(value), 'gt_label', dtype=torch.Tensor)
-        return self
-
-    def set_speaker(self, value: LabelLike) -> 'ConversationDataSample':
-        self.set_field(_as_long(value), 'speaker', dtype=torch.Tensor)
         return self
 
     def set_pred_score(self, value: torch.Tensor) -> 'ConversationDataSample':
