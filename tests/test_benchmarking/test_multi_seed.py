@@ -103,3 +103,26 @@ def test_logistic_regression_on_a_config(tmp_path):
 def test_fit_logistic_regression_names_a_missing_split():
     with pytest.raises(KeyError, match=r"no \['test'\] split"):
         fit_logistic_regression({'train': None, 'val': None}, 3)
+
+
+def test_results_and_benchmark_files_are_never_left_half_written(tmp_path):
+    """A write that fails part-way (here: a value JSON cannot hold) keeps the old file
+    whole, for the run's results and for the benchmark's report."""
+    import json
+
+    from vega_mm.apis.results import read_run_results, results_path, update_run_results
+    from vega_mm.benchmarking import save_benchmark
+    results = dict(best_checkpoint='best.pth', val={'erc/accuracy': 50.0}, test={})
+    with open(results_path(str(tmp_path)), 'w') as f:
+        json.dump(results, f)
+    with pytest.raises(TypeError):
+        update_run_results(str(tmp_path), seconds=object())
+    assert read_run_results(str(tmp_path)) == results
+    report = dict(seeds=[0], rows=[])
+    md, js = save_benchmark(report, '| table |', str(tmp_path / 'out'))
+    before, table_before = open(js).read(), open(md).read()
+    with pytest.raises(TypeError):
+        save_benchmark(dict(report, extra=object()), '| other |', str(tmp_path / 'out'))
+    assert open(js).read() == before and json.loads(before)['table'] == '| table |'
+    assert open(md).read() == table_before
+    assert [p.name for p in (tmp_path / 'out').iterdir() if p.name.startswith('.')] == []

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from vega_mm.evaluation.metrics import erc_scores
+from vega_mm.structures.meta import metric_name
 from .figures import new_figure, save_figure
 
 __all__ = ['confusion_counts', 'row_normalise', 'labels_from_predictions',
@@ -124,7 +125,7 @@ def metric_mismatches(summary: Dict[str, object], metrics: Dict[str, float],
     ours.update({f'f1_{c}': v for c, v in zip(summary['classes'], f1)})
     problems = []
     for key, value in metrics.items():
-        name = key.split('/')[-1]
+        name = metric_name(key)
         if name in ours and abs(ours[name] - float(value)) > tol:
             problems.append(f'{key}: metric {float(value):.6f}, confusion matrix '
                             f'{ours[name]:.6f}')

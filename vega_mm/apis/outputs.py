@@ -2,10 +2,12 @@
 as ``.jsonl`` (one utterance a line), ``.json`` (a list, with the classes) or ``.csv``
 (one column per class probability, anchor similarity and branch prediction)."""
 import csv
+import io
 import json
-import os
 import os.path as osp
 from typing import List, Optional, Sequence
+
+from vega_mm.utils.io import atomic_write_bytes, check_output_file
 
 __all__ = ['OUTPUT_SUFFIXES', 'check_output_path', 'write_predictions', 'flatten_prediction']
 
@@ -15,16 +17,17 @@ _NESTED = (('probabilities', 'prob_'), ('anchor_similarity', 'anchor_cos_'),
 
 
 def check_output_path(path: str) -> str:
-    """The output suffix; checked before any work.
+    """The output suffix; checked, with the folder it goes to
+    (:func:`~vega_mm.utils.io.check_output_file`), before any work.
 
     Raises:
-        ValueError: an unknown suffix, or a path that is a directory.
+        ValueError: an unknown suffix, a path that is a directory, or a folder that
+            cannot be created or written.
     """
     suffix = osp.splitext(path)[1].lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise ValueError(f'{path}: the output must end with one of {OUTPUT_SUFFIXES}')
-    if osp.isdir(path):
-        raise ValueError(f'{path} is a directory; give a file name')
+    check_output_file(path, 'output')
     return suffix
 
 
@@ -49,22 +52,20 @@ def write_predictions(predictions: Sequence[dict], path: str,
         info: more top-level entries of ``.json`` output (config, checkpoint, input).
     """
     suffix = check_output_path(path)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8', newline='') as f:
-        if suffix == '.jsonl':
-            for p in predictions:
-                f.write(json.dumps(p, ensure_ascii=False) + '\n')
-        elif suffix == '.json':
-            json.dump(dict(info or {}, classes=list(classes or []),
-                           predictions=list(predictions)), f, ensure_ascii=False, indent=1)
-        else:
-            rows: List[dict] = [flatten_prediction(p) for p in predictions]
-            fields: List[str] = []
-            for r in rows:
-                fields.extend(k for k in r if k not in fields)
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-    os.replace(tmp, path)  # a reader never sees half a file
+    f = io.StringIO(newline='')
+    if suffix == '.jsonl':
+        for p in predictions:
+            f.write(json.dumps(p, ensure_ascii=False) + '\n')
+    elif suffix == '.json':
+        json.dump(dict(info or {}, classes=list(classes or []),
+                       predictions=list(predictions)), f, ensure_ascii=False, indent=1)
+    else:
+        rows: List[dict] = [flatten_prediction(p) for p in predictions]
+        fields: List[str] = []
+        for r in rows:
+            fields.extend(k for k in r if k not in fields)
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_bytes(path, f.getvalue().encode('utf-8'))  # never half a file
     return path

@@ -12,14 +12,15 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from vega_mm.structures.meta import HEADLINE_METRICS, METRIC_PREFIX, metric_name
+from vega_mm.utils.io import atomic_write_json
+
 __all__ = ['RESULTS_FILE', 'results_path', 'read_run_results', 'finished_run_results',
            'update_run_results', 'run_metric', 'collect_run_metrics', 'mean_std',
            'format_results_table']
 
 #: The file a training run writes its evaluation into, in its work dir.
 RESULTS_FILE = 'results.json'
-#: The metrics the results table lists first, in this order.
-_HEADLINE = ('accuracy', 'weighted_f1', 'macro_f1')
 
 
 def results_path(work_dir: str) -> str:
@@ -54,8 +55,7 @@ def update_run_results(work_dir: str, **entries: Any) -> Dict[str, Any]:
         The updated results.
     """
     results = dict(read_run_results(work_dir), **entries)
-    with open(results_path(work_dir), 'w') as f:
-        json.dump(results, f, indent=2)
+    atomic_write_json(results_path(work_dir), results, indent=2)
     return results
 
 
@@ -71,7 +71,7 @@ def run_metric(results: Mapping[str, Any], split: str, name: str) -> float:
         KeyError: naming the split and the metrics it has.
     """
     block = results.get(split) or {}
-    for key in (f'erc/{name}', name):
+    for key in (f'{METRIC_PREFIX}/{name}', name):
         if key in block:
             return float(block[key])
     raise KeyError(f'no {name} in the {split} results {sorted(block)}')
@@ -96,7 +96,7 @@ def mean_std(values: Sequence[float]) -> str:
 
 
 def _strip(metrics: Dict[str, float]) -> Dict[str, float]:
-    return {k.split('/', 1)[-1]: v for k, v in (metrics or {}).items()}
+    return {metric_name(k): v for k, v in (metrics or {}).items()}
 
 
 def format_results_table(columns: Dict[str, Optional[Dict[str, float]]]) -> str:
@@ -112,7 +112,7 @@ def format_results_table(columns: Dict[str, Optional[Dict[str, float]]]) -> str:
         for k in m:
             if k not in keys:
                 keys.append(k)
-    order = [k for k in _HEADLINE if k in keys]
+    order = [k for k in HEADLINE_METRICS if k in keys]
     order += [k for k in keys if k.startswith('f1_')]
     order += [k for k in keys if k.startswith('weighted_f1_')]
     order += [k for k in keys if k not in order]

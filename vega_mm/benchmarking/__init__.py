@@ -4,18 +4,18 @@ table (``tools/multi_seed.py``), and the context-free baselines they are compare
 Metrics are in :mod:`vega_mm.evaluation`; the results file of one run in
 :mod:`vega_mm.apis.results`.
 """
-from .baselines import (BASELINE_METRICS, DEFAULT_C_GRID, baseline_scores,
+from .baselines import (DEFAULT_C_GRID, baseline_scores,
                         config_class_weights, config_logistic_regression,
                         config_utterance_arrays, fit_logistic_regression,
                         logistic_regression_baseline, utterance_arrays)
-from .multi_seed import (TABLE_METRICS, BenchmarkEntry, available_cores, benchmark_table,
+from .multi_seed import (BenchmarkEntry, available_cores, benchmark_table,
                          parse_cfg_options, plan_jobs, run_benchmark, run_breakdown, run_dir,
                          save_benchmark, train_run)
 
 __all__ = [
-    'BASELINE_METRICS', 'DEFAULT_C_GRID', 'baseline_scores', 'config_class_weights',
+    'DEFAULT_C_GRID', 'baseline_scores', 'config_class_weights',
     'config_logistic_regression', 'config_utterance_arrays', 'fit_logistic_regression',
-    'logistic_regression_baseline', 'utterance_arrays', 'TABLE_METRICS', 'BenchmarkEntry',
+    'logistic_regression_baseline', 'utterance_arrays', 'BenchmarkEntry',
     'available_cores', 'benchmark_table', 'parse_cfg_options', 'plan_jobs', 'run_benchmark',
     'run_breakdown', 'run_dir', 'save_benchmark', 'train_run'
 ]

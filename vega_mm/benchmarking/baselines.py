@@ -11,16 +11,15 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, 
 import numpy as np
 
 from vega_mm.evaluation.metrics import erc_scores
+from vega_mm.structures.meta import HEADLINE_METRICS
 
 if TYPE_CHECKING:
     from vega_mm.datasets.formats import ConversationCollection
 
-__all__ = ['BASELINE_METRICS', 'DEFAULT_C_GRID', 'utterance_arrays', 'baseline_scores',
+__all__ = ['DEFAULT_C_GRID', 'utterance_arrays', 'baseline_scores',
            'config_class_weights', 'logistic_regression_baseline', 'fit_logistic_regression',
            'config_utterance_arrays', 'config_logistic_regression']
 
-#: The scores a baseline reports (in %), as the models' ``erc/<name>`` metrics.
-BASELINE_METRICS = ('weighted_f1', 'accuracy', 'macro_f1')
 #: Inverse regularisation strengths tried on validation.
 DEFAULT_C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
 #: A class weighting: None (unweighted), ``'balanced'`` or one weight per class.
@@ -63,7 +62,7 @@ def utterance_arrays(data: Union[str, 'ConversationCollection'], split: str,
 
 
 def baseline_scores(y: np.ndarray, pred: np.ndarray, num_classes: int) -> Dict[str, float]:
-    """:data:`BASELINE_METRICS` of flat predictions, computed like the models' metric.
+    """:data:`~vega_mm.structures.meta.HEADLINE_METRICS` of flat predictions, computed like the models' metric.
 
     Args:
         y: true labels int[N] (-1 = unlabelled, left out).
@@ -71,10 +70,10 @@ def baseline_scores(y: np.ndarray, pred: np.ndarray, num_classes: int) -> Dict[s
         num_classes: number of classes.
 
     Returns:
-        ``{name: value in %}`` for the names in :data:`BASELINE_METRICS`.
+        ``{name: value in %}`` for the names in :data:`~vega_mm.structures.meta.HEADLINE_METRICS`.
     """
     scores = erc_scores(np.asarray(y), np.asarray(pred), num_classes)
-    return {name: float(scores[name]) for name in BASELINE_METRICS}
+    return {name: float(scores[name]) for name in HEADLINE_METRICS}
 
 
 def config_class_weights(config: str) -> List[float]:

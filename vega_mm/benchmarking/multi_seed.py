@@ -25,14 +25,14 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 from vega_mm.apis.results import (collect_run_metrics, finished_run_results, mean_std,
                                   results_path, update_run_results)
+from vega_mm.structures.meta import HEADLINE_METRICS, metric_name
+from vega_mm.utils.io import atomic_write_bytes, atomic_write_json
 from .baselines import config_logistic_regression
 
-__all__ = ['BenchmarkEntry', 'TABLE_METRICS', 'available_cores', 'plan_jobs', 'run_dir',
+__all__ = ['BenchmarkEntry', 'available_cores', 'plan_jobs', 'run_dir',
            'train_run', 'run_benchmark', 'run_breakdown', 'benchmark_table',
            'parse_cfg_options', 'save_benchmark']
 
-#: The headline metrics of the table, in column order (``erc/<name>``, in %).
-TABLE_METRICS = ('accuracy', 'weighted_f1', 'macro_f1')
 #: Where a run records what it was made with (in its results file).
 _RECORD = 'benchmark'
 
@@ -253,7 +253,7 @@ def run_breakdown(results: Dict[str, Any]) -> Dict[str, Any]:
                                best_epoch=_best_epoch(results),
                                seconds=results.get('seconds'))
     for split in ('val', 'test'):
-        block = {k.split('/', 1)[-1]: v for k, v in (results.get(split) or {}).items()}
+        block = {metric_name(k): v for k, v in (results.get(split) or {}).items()}
         out['per_class_f1'][split] = {k[len('f1_'):]: v for k, v in block.items()
                                       if k.startswith('f1_')}
         out['per_branch_f1'][split] = {k[len('weighted_f1_'):]: v for k, v in block.items()
@@ -270,14 +270,14 @@ def benchmark_table(report: Dict[str, Any], title: str = '') -> str:
     and test accuracy, weighted F1 and macro F1 (mean +- std over seeds), the best epoch
     of each seed and the mean wall time per run."""
     heads = [f'{split} {m.replace("_", " ")}' for split in ('val', 'test')
-             for m in TABLE_METRICS]
+             for m in HEADLINE_METRICS]
     lines = [title, ''] if title else []
     lines += ['| model | ' + ' | '.join(heads) + ' | best epoch | time / run |',
               '|---|' + '---:|' * (len(heads) + 2)]
     for row in report['rows']:
         runs = [row['runs'][str(s)] for s in report['seeds']]
         cells = [_cell(collect_run_metrics(runs, split, [m])[m])
-                 for split in ('val', 'test') for m in TABLE_METRICS]
+                 for split in ('val', 'test') for m in HEADLINE_METRICS]
         epochs = ', '.join(str(_best_epoch(r)) for r in runs)
         secs = [r['seconds'] for r in runs if r.get('seconds') is not None]
         time_cell = f'{sum(secs) / len(secs) / 60:.1f} min' if secs else 'n/a'
@@ -288,7 +288,7 @@ def benchmark_table(report: Dict[str, Any], title: str = '') -> str:
                      + f' | {epochs} | {time_cell} |')
     base = report.get('baseline')
     if base:
-        cells = [f'{base[split][m]:.2f}' for split in ('val', 'test') for m in TABLE_METRICS]
+        cells = [f'{base[split][m]:.2f}' for split in ('val', 'test') for m in HEADLINE_METRICS]
         lines.append(f'| {base["name"]} | ' + ' | '.join(cells)
                      + f' | | {base["seconds"] / 60:.1f} min |')
     return '\n'.join(lines)
@@ -302,13 +302,9 @@ def save_benchmark(report: Dict[str, Any], table: str, out_dir: str,
     Returns:
         The paths of the two files.
     """
-    import json
-    os.makedirs(out_dir, exist_ok=True)
     rows = [dict(row, breakdown={s: run_breakdown(r) for s, r in row['runs'].items()})
             for row in report['rows']]
     md, js = osp.join(out_dir, f'{stem}.md'), osp.join(out_dir, f'{stem}.json')
-    with open(md, 'w') as f:
-        f.write(table + '\n')
-    with open(js, 'w') as f:
-        json.dump(dict(report, rows=rows, table=table), f, indent=1)
+    atomic_write_json(js, dict(report, rows=rows, table=table), indent=1)  # may refuse
+    atomic_write_bytes(md, (table + '\n').encode('utf-8'))
     return md, js

@@ -167,11 +167,9 @@ class ConversationDataset(BaseDataset):
             item['features'] = {m: item['features'][m] for m in modalities}
             data_list.append(item)
         self._metainfo.update(
-            classes=tuple(coll.classes),
-            modalities=modalities,
+            coll.metainfo,  # restricted to the chosen modalities:
+            modalities=tuple(modalities),
             feature_dims={m: coll.feature_dims[m] for m in modalities},
-            num_speakers=int(coll.num_speakers),
-            speaker_names=coll.speaker_names,
             feature_recipe=feature_recipe(coll.extra, modalities),
             split=self.split)
         return data_list

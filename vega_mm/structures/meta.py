@@ -1,4 +1,5 @@
-"""Dataset facts, in one place: modality and split names, and the known datasets.
+"""Dataset facts, in one place: modality and split names, the known datasets and the
+names of the headline metrics.
 
 The bottom floor: every layer (readers, the backbone, the heads' branches, config
 checks, the anchor builder's class lists, feature extraction) imports these from here
@@ -6,7 +7,8 @@ checks, the anchor builder's class lists, feature extraction) imports these from
 """
 from typing import Any, Dict, Tuple
 
-__all__ = ['MODALITIES', 'SPLITS', 'IEMOCAP_CLASSES', 'MELD_CLASSES', 'KNOWN_DATASETS']
+__all__ = ['MODALITIES', 'SPLITS', 'IEMOCAP_CLASSES', 'MELD_CLASSES', 'KNOWN_DATASETS',
+           'METRIC_PREFIX', 'HEADLINE_METRICS', 'metric_name']
 
 #: Modality names, in canonical order (the backbone's and the feature files').
 MODALITIES: Tuple[str, ...] = ('text', 'audio', 'visual')
@@ -26,3 +28,16 @@ KNOWN_DATASETS: Dict[str, Dict[str, Any]] = {
     'iemocap': dict(classes=IEMOCAP_CLASSES, num_speakers=2),
     'meld': dict(classes=MELD_CLASSES, num_speakers=9),
 }
+
+
+#: The prefix of :class:`~vega_mm.evaluation.ERCMetric`'s results (``erc/accuracy``).
+METRIC_PREFIX = 'erc'
+#: The headline metrics (in %), in the order every table lists them; the metric also
+#: reports ``f1_<class>`` and ``weighted_f1_<branch>``.
+HEADLINE_METRICS: Tuple[str, ...] = ('accuracy', 'weighted_f1', 'macro_f1')
+
+
+def metric_name(key: str) -> str:
+    """A logged metric key without its prefix: ``'erc/weighted_f1'`` -> ``'weighted_f1'``
+    (a key without a prefix is returned as it is)."""
+    return key.split('/', 1)[-1]

@@ -5,7 +5,7 @@ from typing import Any, Iterator, List, Optional, Sequence, Set
 
 from mmengine.config import Config, ConfigDict
 
-from vega_mm.structures.meta import MODALITIES
+from vega_mm.structures.meta import HEADLINE_METRICS, MODALITIES
 
 __all__ = ['apply_modalities', 'check_config', 'ConfigError', 'RUNNER_KEYS']
 
@@ -19,8 +19,6 @@ RUNNER_KEYS = frozenset([
     'model_wrapper_cfg', 'compile', 'cfg', 'runner_type', 'custom_imports', 'modalities',
     'strategy', 'activation_checkpointing', 'efficient_conv_bn_eval', 'resource_limit',
     'find_unused_parameters', 'sync_bn', 'gpu_ids'])
-# ERCMetric's keys that do not depend on the classes or branches.
-_ERC_NAMES = ('accuracy', 'weighted_f1', 'macro_f1')
 
 
 class ConfigError(ValueError):
@@ -183,11 +181,11 @@ def _check_monitored(cfg: Config, where: str, keys: Sequence[str]) -> None:
                 f"with prefix {prefix!r}; its metrics' prefixes are "
                 f'{sorted({p or "" for p, _ in metrics})}')
         if 'ERCMetric' in matching and not (
-                name in _ERC_NAMES or name.startswith('weighted_f1_') or
+                name in HEADLINE_METRICS or name.startswith('weighted_f1_') or
                 (name.startswith('f1_') and (not classes or name[3:] in classes))):
             raise ConfigError(
                 f'{cfg.filename}: {where}={key!r}: ERCMetric never reports {name!r}; it '
-                f'reports {", ".join(prefix + "/" + n for n in _ERC_NAMES)}, '
+                f'reports {", ".join(prefix + "/" + n for n in HEADLINE_METRICS)}, '
                 f'{prefix}/f1_<class> and {prefix}/weighted_f1_<branch>')
 
 

@@ -7,6 +7,7 @@ from mmengine.logging import MMLogger
 from sklearn.metrics import accuracy_score, f1_score
 
 from vega_mm.registry import METRICS
+from vega_mm.structures.meta import HEADLINE_METRICS, METRIC_PREFIX
 
 
 def erc_scores(y_true: np.ndarray, y_pred: np.ndarray,
@@ -47,7 +48,7 @@ class ERCMetric(BaseMetric):
         collect_device, prefix: as in ``BaseMetric`` (default prefix ``erc``).
     """
 
-    default_prefix = 'erc'
+    default_prefix = METRIC_PREFIX
 
     def __init__(self, classes: Optional[Sequence[str]] = None, branch_metrics: bool = True,
                  collect_device: str = 'cpu', prefix: Optional[str] = None) -> None:
@@ -81,7 +82,7 @@ class ERCMetric(BaseMetric):
         y_true = np.concatenate([r['gt'] for r in results])
         y_pred = np.concatenate([r['pred'] for r in results])
         scores = erc_scores(y_true, y_pred, len(classes))
-        metrics = {k: scores[k] for k in ('accuracy', 'weighted_f1', 'macro_f1')}
+        metrics = {k: scores[k] for k in HEADLINE_METRICS}
         for name, value in zip(classes, scores['per_class_f1']):
             metrics[f'f1_{name}'] = float(value)
         if self.branch_metrics and results and 'branches' in results[0]:
