@@ -8,8 +8,8 @@ import pytest
 from tests.test_tools.common import REPO, write_tiny_config
 from vega_mm.benchmarking import (BenchmarkEntry, benchmark_table, config_logistic_regression,
                                   config_utterance_arrays, fit_logistic_regression,
-                                  parse_cfg_options, plan_jobs, run_breakdown, run_dir,
-                                  train_run)
+                                  config_digest, parse_cfg_options, plan_jobs,
+                                  run_benchmark, run_breakdown, run_dir, train_run)
 
 
 def test_plan_jobs_never_oversubscribes():
@@ -36,12 +36,14 @@ def _finished(work_dir, record, **extra):
 def test_finished_run_is_reused_only_with_the_same_settings(tmp_path):
     cfg = str(REPO / 'configs' / 'vega' / 'vega_synthetic.py')
     wd = tmp_path / 'run'
-    record = dict(config=cfg, seed=1, cfg_options=['train_cfg.max_epochs=2'])
+    record = dict(config=cfg, config_digest=config_digest(cfg), seed=1,
+                  cfg_options=['train_cfg.max_epochs=2'])
     _finished(wd, record, seconds=12.0)
     # No training script exists: reuse must not start one.
     res = train_run(cfg, 1, str(wd), str(tmp_path / 'missing.py'), ['train_cfg.max_epochs=2'])
     assert res['seconds'] == 12.0 and res['test']['erc/accuracy'] == 55.0
-    with pytest.raises(ValueError, match=r"results.json: this finished run was made with"):
+    with pytest.raises(ValueError, match=r"results.json: this finished run does not match "
+                       r"the benchmark: seed 1 \(now 2\)"):
         train_run(cfg, 2, str(wd), str(tmp_path / 'missing.py'), ['train_cfg.max_epochs=2'])
     with pytest.raises(ValueError, match='--rerun'):
         train_run(cfg, 1, str(wd), str(tmp_path / 'missing.py'), [])
@@ -126,3 +128,42 @@ def test_results_and_benchmark_files_are_never_left_half_written(tmp_path):
     assert open(js).read() == before and json.loads(before)['table'] == '| table |'
     assert open(md).read() == table_before
     assert [p.name for p in (tmp_path / 'out').iterdir() if p.name.startswith('.')] == []
+
+
+def test_a_finished_run_of_an_edited_config_is_not_reused(tmp_path):
+    """The record holds the config's content, not only its path: editing the file, or a
+    base file it inherits, makes the finished run stale."""
+    base = tmp_path / 'base.py'
+    base.write_text('lr = 0.1\n')
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text("_base_ = ['base.py']\nepochs = 3\n")
+    digest = config_digest(str(cfg))
+    cfg.write_text("_base_ = ['base.py']\n\n\nepochs = 3  # a comment\n")
+    assert config_digest(str(cfg)) == digest  # layout is not content
+    wd = tmp_path / 'run'
+    _finished(wd, dict(config=str(cfg), config_digest=digest, seed=0, cfg_options=[]))
+    assert train_run(str(cfg), 0, str(wd), str(tmp_path / 'missing.py'))['seconds'] is None
+    for path, text in ((base, 'lr = 0.2\n'), (cfg, "_base_ = ['base.py']\nepochs = 4\n")):
+        old = path.read_text()
+        path.write_text(text)
+        with pytest.raises(ValueError, match=r'config file \(or a base file it inherits\) '
+                           r'was edited after this run.*--rerun'):
+            train_run(str(cfg), 0, str(wd), str(tmp_path / 'missing.py'))
+        path.write_text(old)
+
+
+def test_repeated_seeds_and_unreadable_configs_are_refused_before_any_run(tmp_path):
+    cfg = str(REPO / 'configs' / 'vega' / 'vega_synthetic.py')
+    missing = str(tmp_path / 'missing.py')  # a run would fail: none may start
+    with pytest.raises(ValueError, match=r'seeds \[0, 0, 1\] repeat \[0\]'):
+        run_benchmark([BenchmarkEntry(cfg)], [0, 0, 1], str(tmp_path), missing, log=print)
+    with pytest.raises(ValueError, match='no seeds'):
+        run_benchmark([BenchmarkEntry(cfg)], [], str(tmp_path), missing, log=print)
+    with pytest.raises(ValueError, match=r'nope\.py: no such config file'):
+        run_benchmark([BenchmarkEntry(cfg), BenchmarkEntry(str(tmp_path / 'nope.py'))], [0],
+                      str(tmp_path), missing, log=print)
+    broken = tmp_path / 'broken.py'
+    broken.write_text('model = dict(\n')
+    with pytest.raises(ValueError, match=r'broken\.py: cannot read the config'):
+        run_benchmark([BenchmarkEntry(str(broken))], [0], str(tmp_path), missing, log=print)
+    assert not (tmp_path / 'vega_synthetic').exists()

@@ -8,14 +8,14 @@ from .baselines import (DEFAULT_C_GRID, baseline_scores,
                         config_class_weights, config_logistic_regression,
                         config_utterance_arrays, fit_logistic_regression,
                         logistic_regression_baseline, utterance_arrays)
-from .multi_seed import (BenchmarkEntry, available_cores, benchmark_table,
+from .multi_seed import (BenchmarkEntry, available_cores, benchmark_table, config_digest,
                          parse_cfg_options, plan_jobs, run_benchmark, run_breakdown, run_dir,
                          save_benchmark, train_run)
 
 __all__ = [
     'DEFAULT_C_GRID', 'baseline_scores', 'config_class_weights',
     'config_logistic_regression', 'config_utterance_arrays', 'fit_logistic_regression',
-    'logistic_regression_baseline', 'utterance_arrays', 'BenchmarkEntry',
+    'logistic_regression_baseline', 'utterance_arrays', 'BenchmarkEntry', 'config_digest',
     'available_cores', 'benchmark_table', 'parse_cfg_options', 'plan_jobs', 'run_benchmark',
     'run_breakdown', 'run_dir', 'save_benchmark', 'train_run'
 ]

@@ -29,7 +29,7 @@ from vega_mm.structures.meta import HEADLINE_METRICS, metric_name
 from vega_mm.utils.io import atomic_write_bytes, atomic_write_json
 from .baselines import config_logistic_regression
 
-__all__ = ['BenchmarkEntry', 'available_cores', 'plan_jobs', 'run_dir',
+__all__ = ['BenchmarkEntry', 'config_digest', 'available_cores', 'plan_jobs', 'run_dir',
            'train_run', 'run_benchmark', 'run_breakdown', 'benchmark_table',
            'parse_cfg_options', 'save_benchmark']
 
@@ -93,8 +93,38 @@ def parse_cfg_options(options: Sequence[str]) -> Dict[str, Any]:
                 if options else {})
 
 
+def config_digest(config: str) -> str:
+    """SHA-256 of a config as the Runner reads it (its ``_base_`` files merged in), so an
+    edit of the file or of a base it inherits changes the digest and a reformatting does
+    not."""
+    import hashlib
+    import json
+
+    from mmengine.config import Config
+    if not osp.isfile(config):
+        raise ValueError(f'{config}: no such config file')
+    try:
+        cfg = Config.fromfile(config).to_dict()
+    except Exception as exc:  # a syntax error, a missing base file, ...
+        raise ValueError(f'{config}: cannot read the config: {type(exc).__name__}: '
+                         f'{exc}') from exc
+    text = json.dumps(cfg, sort_keys=True, default=lambda o: f'<{type(o).__name__}>')
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
 def _record(config: str, seed: int, cfg_options: Sequence[str]) -> Dict[str, Any]:
-    return dict(config=osp.abspath(config), seed=seed, cfg_options=list(cfg_options))
+    return dict(config=osp.abspath(config), config_digest=config_digest(config), seed=seed,
+                cfg_options=list(cfg_options))
+
+
+def _record_mismatch(path: str, old: Optional[Dict[str, Any]], new: Dict[str, Any]) -> str:
+    old = old or {}
+    changed = [k for k in new if old.get(k) != new[k]]
+    what = ('the config file (or a base file it inherits) was edited after this run'
+            if changed == ['config_digest'] and old.get('config_digest') else
+            ', '.join(f'{k} {old.get(k)!r} (now {new[k]!r})' for k in changed))
+    return (f'{path}: this finished run does not match the benchmark: {what}; pass '
+            '--rerun to train it again or use another --work-dir')
 
 
 def train_run(config: str, seed: int, work_dir: str, train_script: str,
@@ -126,10 +156,8 @@ def train_run(config: str, seed: int, work_dir: str, train_script: str,
     res = None if rerun else finished_run_results(work_dir)
     if res is not None:
         if res.get(_RECORD) != record:
-            raise ValueError(
-                f'{results_path(work_dir)}: this finished run was made with '
-                f'{res.get(_RECORD)!r}, not {record!r}; pass --rerun or use another '
-                '--work-dir')
+            raise ValueError(_record_mismatch(results_path(work_dir), res.get(_RECORD),
+                                              record))
         res.setdefault('seconds', None)
         return res
     cmd = [sys.executable, train_script, config, '--work-dir', work_dir, '--seed', str(seed)]
@@ -181,6 +209,14 @@ def run_benchmark(entries: Sequence[BenchmarkEntry], seeds: Sequence[int], work_
         RuntimeError: listing every run that failed (the others still finish).
     """
     labels = [e.label for e in entries]
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:
+        raise ValueError(f'seeds {list(seeds)} repeat {repeated}: a seed is one run, and '
+                         'a repeated one would be counted twice in the mean')
+    if not seeds:
+        raise ValueError('no seeds: give at least one')
+    for entry in entries:  # every config readable before the first run starts
+        config_digest(entry.config)
     if len(set(labels)) != len(labels):
         raise ValueError(f'benchmark entries need distinct names, got {labels}')
     if baseline not in (None, 'logreg'):
