@@ -98,9 +98,9 @@ def _model_cfg(config: str, cfg_options):
 
 
 def _dialogues(model_cfg, count: int, shortest: int, longest: int, seed: int = 0):
-    """Batches of random dialogues as ``pseudo_collate`` gives them."""
+    """Batches of random dialogues as ``pseudo_collate`` gives them, in the layout of
+    the checkout being measured."""
     import torch
-    from vega_mm.datasets import random_dialogue_batch
     backbone = model_cfg.backbone
     dims = dict(backbone.input_dims)
     if model_cfg.get('modalities'):
@@ -109,9 +109,53 @@ def _dialogues(model_cfg, count: int, shortest: int, longest: int, seed: int = 0
         model_cfg.head.num_classes
     gen = torch.Generator().manual_seed(seed)
     lengths = torch.randint(shortest, longest + 1, (count, ), generator=gen).tolist()
+    try:
+        from vega_mm.datasets import random_dialogue_batch
+    except ImportError:  # --compare with a checkout from before random_dialogue_batch
+        random_dialogue_batch = _older_layout_batch
     return [random_dialogue_batch(dims, lengths[start:start + BATCH], classes,
                                   num_speakers=backbone.num_speakers, seed=seed + start)
             for start in range(0, count, BATCH)]
+
+
+def _older_layout_batch(dims, lengths, num_classes, num_speakers, seed):
+    """Checkouts whose pipeline gave ``inputs={m: [L, D]}`` and the speakers in the data
+    sample: the same random batch in that layout."""
+    import torch
+    from vega_mm.structures import ConversationDataSample
+    gen = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for i, n in enumerate(lengths):
+        inputs.append({m: torch.randn(n, d, generator=gen) for m, d in dims.items()})
+        sample = ConversationDataSample(metainfo=dict(dialogue_id=f'd{i}'))
+        sample.set_gt_label(torch.randint(0, num_classes, (n, ), generator=gen))
+        sample.set_speaker(torch.randint(0, num_speakers, (n, ), generator=gen))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def _train_steps(model, optim, batches, autocast: dict, now) -> dict:
+    """Train on ``batches``; the seconds per phase (:data:`PHASES`), the first batch (the
+    warm-up) not counted."""
+    import torch
+    model.train()
+    times = dict.fromkeys(PHASES, 0.0)
+    for i, batch in enumerate(batches):
+        marks = [now()]
+        with torch.autocast(**autocast):
+            data = model.data_preprocessor(batch, True)
+            marks.append(now())
+            loss, _ = model.parse_losses(model(**data, mode='loss'))
+        marks.append(now())
+        loss.backward()
+        marks.append(now())
+        optim.step()
+        optim.zero_grad()
+        marks.append(now())
+        if i:  # not the warm-up step
+            for phase, start, end in zip(PHASES, marks, marks[1:]):
+                times[phase] += end - start
+    return times
 
 
 def measure(config: str, shape: tuple, precisions, cfg_options=None,
@@ -161,23 +205,7 @@ def measure(config: str, shape: tuple, precisions, cfg_options=None,
             optim_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
             optim_cfg.pop('dtype', None)
             optim = build_optim_wrapper(model, optim_cfg)
-            model.train()
-            times = dict.fromkeys(PHASES, 0.0)
-            for i, batch in enumerate([warmup] + batches):
-                marks = [now()]
-                with torch.autocast(**autocast):
-                    data = model.data_preprocessor(batch, True)
-                    marks.append(now())
-                    loss, _ = model.parse_losses(model(**data, mode='loss'))
-                marks.append(now())
-                loss.backward()
-                marks.append(now())
-                optim.step()
-                optim.zero_grad()
-                marks.append(now())
-                if i:  # not the warm-up step
-                    for phase, a, b in zip(PHASES, marks, marks[1:]):
-                        times[phase] += b - a
+            times = _train_steps(model, optim, [warmup] + batches, autocast, now)
             model.eval()
             with torch.no_grad(), torch.autocast(**autocast):
                 model.test_step(warmup)

@@ -3,7 +3,7 @@
 The generator is built so that a model has to use the conversation context *and* more
 than one modality to do well, like on IEMOCAP, while it runs in seconds on a CPU.
 """
-from typing import Callable, Dict, Mapping, Optional, Sequence, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -59,6 +59,54 @@ def _split_sizes(num_dialogues: Union[int, Sequence[int], Mapping[str, int]]
 def _unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     v = rng.standard_normal((n, dim))
     return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _geometry(seed: int, modality: str, dim: int) -> Dict[str, np.ndarray]:
+    """The class directions of one modality: ``own`` (its view of each class), ``prev``
+    and ``next`` (evidence about the neighbours' classes)."""
+    # One stream per modality: a modality's geometry and noise do not depend on which
+    # other modalities are generated or on their dimensions.
+    world = np.random.default_rng([seed, _WORLD_STREAM, _MODALITY_STREAM[modality]])
+    clusters = _unit_rows(world, max(_VIEWS[modality]) + 1, dim)
+    return dict(own=clusters[list(_VIEWS[modality])] * _SIGNAL[modality],
+                prev=_unit_rows(world, len(_PRIOR), dim) * _CONTEXT,
+                next=_unit_rows(world, len(_PRIOR), dim) * _CONTEXT)
+
+
+def _split_dialogues(rng: np.random.Generator, split: str, count: int, min_len: int,
+                     max_len: int) -> List[dict]:
+    """The speakers and labels of one split's dialogues (features added later)."""
+    width = max(4, len(str(count - 1)))  # fixed: ids do not depend on the size
+    dialogues = []
+    for j in range(count):
+        n = int(rng.integers(min_len, max_len + 1))
+        speakers = np.empty(n, dtype=np.int64)
+        speakers[0] = rng.integers(2)
+        for i in range(1, n):
+            speakers[i] = 1 - speakers[i - 1] if rng.random() < _SWITCH else speakers[i - 1]
+        state = rng.choice(len(_PRIOR), size=2, p=_PRIOR)
+        labels = np.empty(n, dtype=np.int64)
+        for i in range(n):
+            if i > 0 and rng.random() > _KEEP:
+                state[speakers[i]] = rng.choice(len(_PRIOR), p=_PRIOR)
+            labels[i] = state[speakers[i]]
+        dialogues.append(dict(dialogue_id=f'{split}_{j:0{width}d}', features={},
+                              speakers=speakers, labels=labels))
+    return dialogues
+
+
+def _add_features(dialogues: List[dict], modality: str, geometry: Dict[str, np.ndarray],
+                  noise: np.random.Generator) -> None:
+    """Draw one modality's features of ``dialogues`` (in place)."""
+    dim = geometry['own'].shape[1]
+    for d in dialogues:
+        labels, n = d['labels'], len(d['labels'])
+        x = geometry['own'][labels].copy()
+        x[1:] += geometry['prev'][labels[:-1]]
+        x[:-1] += geometry['next'][labels[1:]]
+        x += noise.standard_normal((2, dim))[d['speakers']] * _SPEAKER_OFFSET
+        x += noise.standard_normal((n, dim)) * _NOISE
+        d['features'][modality] = x.astype(np.float32)
 
 
 def make_synthetic_conversations(
@@ -122,53 +170,19 @@ def make_synthetic_conversations(
         raise ValueError(f'need 1 <= min_len <= max_len, got {min_len}, {max_len}')
     sizes = _split_sizes(num_dialogues)
     modalities = tuple(m for m in _VIEWS if m in dims)
-    geometry = {}
-    for m in modalities:
-        # One stream per modality: a modality's geometry and noise do not depend on which
-        # other modalities are generated or on their dimensions.
-        world = np.random.default_rng([seed, _WORLD_STREAM, _MODALITY_STREAM[m]])
-        dim = int(dims[m])
-        clusters = _unit_rows(world, max(_VIEWS[m]) + 1, dim)
-        geometry[m] = dict(
-            own=clusters[list(_VIEWS[m])] * _SIGNAL[m],
-            prev=_unit_rows(world, len(_PRIOR), dim) * _CONTEXT,
-            next=_unit_rows(world, len(_PRIOR), dim) * _CONTEXT)
-
+    geometry = {m: _geometry(seed, m, int(dims[m])) for m in modalities}
     dialogues, split_ids = [], {}
     for k, split in enumerate(SPLITS):
         split_ids[split] = []
         if split not in splits:
             continue
-        rng = np.random.default_rng([seed, k])
-        width = max(4, len(str(sizes[split] - 1)))  # fixed: ids do not depend on the size
-        start = len(dialogues)
-        for j in range(sizes[split]):
-            n = int(rng.integers(min_len, max_len + 1))
-            speakers = np.empty(n, dtype=np.int64)
-            speakers[0] = rng.integers(2)
-            for i in range(1, n):
-                speakers[i] = 1 - speakers[i - 1] if rng.random() < _SWITCH else speakers[i - 1]
-            state = rng.choice(len(_PRIOR), size=2, p=_PRIOR)
-            labels = np.empty(n, dtype=np.int64)
-            for i in range(n):
-                if i > 0 and rng.random() > _KEEP:
-                    state[speakers[i]] = rng.choice(len(_PRIOR), p=_PRIOR)
-                labels[i] = state[speakers[i]]
-            did = f'{split}_{j:0{width}d}'
-            dialogues.append(
-                dict(dialogue_id=did, features={}, speakers=speakers, labels=labels))
-            split_ids[split].append(did)
+        new = _split_dialogues(np.random.default_rng([seed, k]), split, sizes[split],
+                               min_len, max_len)
         for m in modalities:
-            noise = np.random.default_rng([seed, k, 1 + _MODALITY_STREAM[m]])
-            g, dim = geometry[m], int(dims[m])
-            for d in dialogues[start:]:
-                labels, n = d['labels'], len(d['labels'])
-                x = g['own'][labels].copy()
-                x[1:] += g['prev'][labels[:-1]]
-                x[:-1] += g['next'][labels[1:]]
-                x += noise.standard_normal((2, dim))[d['speakers']] * _SPEAKER_OFFSET
-                x += noise.standard_normal((n, dim)) * _NOISE
-                d['features'][m] = x.astype(np.float32)
+            _add_features(new, m, geometry[m],
+                          np.random.default_rng([seed, k, 1 + _MODALITY_STREAM[m]]))
+        dialogues += new
+        split_ids[split] = [d['dialogue_id'] for d in new]
     if not dialogues:
         raise ValueError(f'no dialogues to generate (num_dialogues={sizes}, splits={splits})')
     return validate_collection(

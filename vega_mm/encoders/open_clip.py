@@ -2,7 +2,7 @@
 import logging
 import os
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import torch
 
@@ -68,35 +68,9 @@ class OpenCLIPImageEncoder(ImageEncoder):
             raise ValueError(f'open_clip has no model {model_name!r}; known ViT models: '
                              f'{[m for m in open_clip.list_models() if m.startswith("ViT")]}')
         self.device = _default_device(device)
-        tag_cfg: Optional[Dict[str, Any]] = None
-        weights_path: Optional[str] = None
         pretrained = os.fspath(pretrained) if pretrained is not None else None
-        if pretrained is None:
-            _warn_random_init(f'OpenCLIPImageEncoder({model_name!r})')
-        elif os.path.isfile(pretrained):
-            weights_path = os.path.abspath(pretrained)
-        elif open_clip.get_pretrained_cfg(model_name, pretrained):
-            tag_cfg = dict(open_clip.get_pretrained_cfg(model_name, pretrained))
-            try:
-                weights_path = open_clip.download_pretrained(tag_cfg, cache_dir=cache_dir)
-            except Exception as exc:  # noqa: BLE001 - offline, hub errors, ...
-                raise RuntimeError(
-                    f'OpenCLIPImageEncoder: could not download the weights of open_clip '
-                    f'{model_name!r} tag {pretrained!r} ({type(exc).__name__}: {exc}). '
-                    'Tags need the network (or a filled cache); offline, pass a local '
-                    'weights file (pretrained=PATH, --weights PATH).') from exc
-            if not weights_path:
-                raise RuntimeError(f'OpenCLIPImageEncoder: open_clip returned no file for '
-                                   f'{model_name!r} tag {pretrained!r}')
-        else:
-            if os.sep in pretrained or pretrained.endswith(
-                    ('.safetensors', '.bin', '.pt', '.pth', '.npz', '.ckpt')):
-                raise FileNotFoundError(
-                    f'OpenCLIPImageEncoder: weights file {pretrained!r} does not exist')
-            raise ValueError(
-                f'OpenCLIPImageEncoder: {pretrained!r} is neither a local file nor an '
-                f'open_clip tag of {model_name!r} (tags: '
-                f'{open_clip.list_pretrained_tags_by_model(model_name)})')
+        tag_cfg, weights_path = self._resolve_weights(open_clip, model_name, pretrained,
+                                                      cache_dir)
 
         torchscript = weights_path is not None and _is_torchscript_archive(weights_path)
         model_cfg = open_clip.get_model_config(model_name) or {}
@@ -130,6 +104,41 @@ class OpenCLIPImageEncoder(ImageEncoder):
             random_init=weights_path is None,
             dim=self.dim,
         )
+
+    @staticmethod
+    def _resolve_weights(open_clip, model_name: str, pretrained: Optional[str],
+                         cache_dir: Optional[str]
+                         ) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+        """``(tag config or None, weights file or None)`` of ``pretrained``: None (random
+        initialisation, with a warning), a local file, or an open_clip tag (downloaded).
+        """
+        if pretrained is None:
+            _warn_random_init(f'OpenCLIPImageEncoder({model_name!r})')
+            return None, None
+        if os.path.isfile(pretrained):
+            return None, os.path.abspath(pretrained)
+        if open_clip.get_pretrained_cfg(model_name, pretrained):
+            tag_cfg = dict(open_clip.get_pretrained_cfg(model_name, pretrained))
+            try:
+                weights_path = open_clip.download_pretrained(tag_cfg, cache_dir=cache_dir)
+            except Exception as exc:  # noqa: BLE001 - offline, hub errors, ...
+                raise RuntimeError(
+                    f'OpenCLIPImageEncoder: could not download the weights of open_clip '
+                    f'{model_name!r} tag {pretrained!r} ({type(exc).__name__}: {exc}). '
+                    'Tags need the network (or a filled cache); offline, pass a local '
+                    'weights file (pretrained=PATH, --weights PATH).') from exc
+            if not weights_path:
+                raise RuntimeError(f'OpenCLIPImageEncoder: open_clip returned no file for '
+                                   f'{model_name!r} tag {pretrained!r}')
+            return tag_cfg, weights_path
+        if os.sep in pretrained or pretrained.endswith(
+                ('.safetensors', '.bin', '.pt', '.pth', '.npz', '.ckpt')):
+            raise FileNotFoundError(
+                f'OpenCLIPImageEncoder: weights file {pretrained!r} does not exist')
+        raise ValueError(
+            f'OpenCLIPImageEncoder: {pretrained!r} is neither a local file nor an '
+            f'open_clip tag of {model_name!r} (tags: '
+            f'{open_clip.list_pretrained_tags_by_model(model_name)})')
 
     @staticmethod
     def _load_weights(model: torch.nn.Module, path: str, model_name: str,

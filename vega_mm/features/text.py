@@ -11,7 +11,7 @@ were made); it is given training utterances only, never validation or test ones.
 """
 import math
 import os
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -238,11 +238,7 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
     clf = _PooledClassifier(encoder, int(encoder.config.hidden_size), num_classes, pooling,
                             dropout=0.1).to(dev)
     lengths = np.asarray([len(t or '') for t in texts])
-    weight = None
-    if class_weighted:
-        counts = np.bincount(labels_arr, minlength=num_classes).astype(np.float64)
-        w = counts.sum() / np.maximum(counts, 1) / num_classes
-        weight = torch.as_tensor(w, dtype=torch.float32, device=dev)
+    weight = _inverse_frequency(labels_arr, num_classes, dev) if class_weighted else None
     steps = epochs * math.ceil(len(texts) / batch_size)
     optim = torch.optim.AdamW([p for p in clf.parameters() if p.requires_grad], lr=lr,
                               weight_decay=0.01)
@@ -253,14 +249,8 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
         bar = tqdm(total=steps, desc='fine-tune text', unit='batch')
     clf.train()
     for _ in range(epochs):
-        perm = torch.randperm(len(texts), generator=gen).numpy()
-        batches = []
-        pool = 50 * batch_size
-        for p in range(0, len(perm), pool):
-            chunk = perm[p:p + pool]
-            chunk = chunk[np.argsort(lengths[chunk], kind='stable')]
-            batches += [chunk[i:i + batch_size].tolist()
-                        for i in range(0, len(chunk), batch_size)]
+        batches = _length_batches(torch.randperm(len(texts), generator=gen).numpy(),
+                                  lengths, batch_size)
         for b in torch.randperm(len(batches), generator=gen).tolist():
             idx = batches[b]
             enc = tokenizer([texts[j] or '' for j in idx], padding=True, truncation=True,
@@ -278,6 +268,32 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
                 bar.set_postfix(loss=f'{loss.item():.3f}')
     if bar is not None:
         bar.close()
+    return _save_pretrained(encoder, tokenizer, out_dir)
+
+
+def _inverse_frequency(labels: np.ndarray, num_classes: int,
+                       device: torch.device) -> torch.Tensor:
+    """Class weights ``N / (count_c * C)`` (a class without examples counts as one)."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    w = counts.sum() / np.maximum(counts, 1) / num_classes
+    return torch.as_tensor(w, dtype=torch.float32, device=device)
+
+
+def _length_batches(perm: np.ndarray, lengths: np.ndarray, batch_size: int) -> List[List[int]]:
+    """Batches of similar-length utterances: the shuffled order ``perm`` cut into pools of
+    50 batches, each pool sorted by length and cut into batches."""
+    batches = []
+    pool = 50 * batch_size
+    for p in range(0, len(perm), pool):
+        chunk = perm[p:p + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind='stable')]
+        batches += [chunk[i:i + batch_size].tolist() for i in range(0, len(chunk), batch_size)]
+    return batches
+
+
+def _save_pretrained(encoder, tokenizer, out_dir: str) -> str:
+    """Save a Hugging Face encoder and tokenizer to ``out_dir``, replacing it whole (a
+    temporary folder renamed into place)."""
     tmp = out_dir.rstrip('/\\') + '.tmp'
     os.makedirs(tmp, exist_ok=True)
     encoder.save_pretrained(tmp)
