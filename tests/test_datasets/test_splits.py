@@ -93,6 +93,19 @@ def test_readers_without_a_val_split_carve_it_with_the_rule(tmp_path, ratio, see
                       num_speakers=coll.num_speakers)
     assert load_conversations(own, val_ratio=ratio, val_seed=seed).splits['val'] == \
         train_ids[:1]
+    # a native file from another writer, with no val entry in its index, gets one carved
+    import json
+
+    import numpy as np
+    with np.load(own, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays['meta'][()]))
+    meta['splits'] = dict(train=train_ids, test=meta['splits']['test'])
+    arrays['meta'] = np.array(json.dumps(meta))
+    other = str(tmp_path / 'other.npz')
+    np.savez(other, **arrays)
+    carved = load_conversations(other, val_ratio=ratio, val_seed=seed).splits
+    assert (set(carved['train']), set(carved['val'])) == expected
 
 
 def test_tables_at_extraction_hold_out_with_the_rule(tmp_path):
