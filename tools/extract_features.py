@@ -71,6 +71,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      help='do not L2-normalise text embeddings')
     ext.add_argument('--text-batch-size', type=int, default=64)
     ext.add_argument('--text-max-length', type=int, default=128)
+    ext.add_argument('--text-context', type=int, default=0, metavar='K',
+                     help='encode each utterance with its K previous turns (speaker-tagged; '
+                     'its own tokens pooled; causal). 0: the utterance alone')
     ext.add_argument('--finetune-epochs', type=int, default=0,
                      help='fine-tune the text encoder on training-split labels first')
     ext.add_argument('--finetune-lr', type=float, default=3e-5)
@@ -160,7 +163,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             text=dict(model=args.text_model, pooling=args.text_pooling,
                       normalize=not args.no_text_normalize,
                       batch_size=args.text_batch_size, max_length=args.text_max_length,
-                      device=args.device),
+                      device=args.device,
+                      **(dict(context=args.text_context) if args.text_context else {})),
             audio=dict(feature_set=args.audio_feature_set),
             visual=visual,
             finetune=dict(epochs=args.finetune_epochs, lr=args.finetune_lr,

@@ -75,3 +75,54 @@ def test_finetune_changes_the_encoder_and_saves_it(tiny_text_model, tmp_path):
     with pytest.raises(ValueError, match='needs labelled training utterances'):
         finetune_text_encoder(tiny_text_model, ['a'], [-1], 2, str(tmp_path / 'x'),
                               progress=False)
+
+
+def _utts(texts, speakers=('Ross', 'Rachel'), dialogue='d0'):
+    from vega_mm.datasets.formats import Utterance
+    return [Utterance(dialogue, str(i), t, speakers[i % len(speakers)], None,
+                      source=f't.csv:{i + 2}') for i, t in enumerate(texts)]
+
+
+DIALOGUE = ['oh my god', 'i ... what?', 'no, no you!', 'yes yes', 'the god']  # tiny vocab
+
+
+def test_context_pools_the_own_tokens_of_the_utterance_with_its_past(tiny_text_model):
+    ext = TextFeatureExtractor(tiny_text_model, context=2, normalize=False, device='cpu')
+    assert not ext.across_dialogues  # one dialogue per call: the list is the history
+    feats = ext.extract(_utts(DIALOGUE))
+    # utterance 3 by hand: the pair (own, two previous turns), mean over own tokens
+    enc = ext.tokenizer(['Rachel: yes yes'], ['Rachel: i ... what? Ross: no, no you!'],
+                        return_tensors='pt')
+    own = torch.tensor([[s == 0 for s in enc.sequence_ids(0)]]).float()
+    with torch.no_grad():
+        hidden = ext.model(**enc).last_hidden_state
+    expected = ((hidden * own[..., None]).sum(1) / own.sum()).numpy()[0]
+    np.testing.assert_allclose(feats[3], expected, atol=1e-5)
+    # without context the published features, unchanged
+    alone = TextFeatureExtractor(tiny_text_model, normalize=False, device='cpu')
+    np.testing.assert_allclose(alone.extract(_utts(DIALOGUE)), alone.encode(DIALOGUE),
+                               atol=1e-6)
+    assert not np.allclose(alone.extract(_utts(DIALOGUE))[3], feats[3])
+    assert ext.config()['context'] == 2 and 'context' not in alone.config()
+
+
+def test_context_is_causal_and_limited_to_k_turns(tiny_text_model):
+    ext = TextFeatureExtractor(tiny_text_model, context=2, device='cpu')
+    base = ext.extract(_utts(DIALOGUE))
+    later = ext.extract(_utts(DIALOGUE[:3] + ['what what', 'a x o']))
+    np.testing.assert_allclose(later[:3], base[:3], atol=1e-6)  # the future is unseen
+    assert not np.allclose(later[3], base[3])
+    older = ext.extract(_utts(['a x o !'] + DIALOGUE[1:]))
+    assert not np.allclose(older[1], base[1]) and not np.allclose(older[2], base[2])
+    np.testing.assert_allclose(older[3:], base[3:], atol=1e-6)  # turn 0 is 3+ turns back
+    # a new dialogue starts without history, and batching does not change features
+    two = ext.extract(_utts(DIALOGUE) + _utts(DIALOGUE, dialogue='d1'))
+    np.testing.assert_allclose(two[5:], base, atol=1e-6)
+    one_by_one = TextFeatureExtractor(tiny_text_model, context=2, batch_size=1,
+                                      device='cpu').extract(_utts(DIALOGUE))
+    np.testing.assert_allclose(one_by_one, base, atol=1e-5)
+    # long histories are cut from the oldest turn: the result still fits max_length
+    short = TextFeatureExtractor(tiny_text_model, context=4, max_length=16, device='cpu')
+    assert np.isfinite(short.extract(_utts(['oh my god ' * 10] * 4))).all()
+    with pytest.raises(ValueError, match='whole number of turns >= 0'):
+        TextFeatureExtractor(tiny_text_model, context=-1)

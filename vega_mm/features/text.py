@@ -71,6 +71,13 @@ class TextFeatureExtractor(BaseFeatureExtractor):
         device: torch device (``None``: CUDA if available, else CPU).
         empty_text: what an empty transcript is encoded as (MELD has none; a tokenizer
             still gives it [CLS] [SEP], so it gets a real, if uninformative, vector).
+        context: encode each utterance together with up to this many previous turns of
+            its dialogue (0: the utterance alone, the published features).  The input is
+            the pair ``('Speaker: utterance', 'Speaker: turn t-k ... Speaker: turn t-1')``
+            and only the utterance's own tokens are pooled (``'cls'``: the first token);
+            the oldest turns are cut first when it is too long.  Causal: a turn never
+            sees later ones, so the live mode computes the same features.
+        speaker_tags: with ``context``, prefix every turn with its speaker's name.
 
     Attributes:
         dim (int): the feature dimension.
@@ -81,7 +88,8 @@ class TextFeatureExtractor(BaseFeatureExtractor):
 
     def __init__(self, model: Optional[str] = None, pooling: str = 'mean',
                  normalize: bool = True, batch_size: int = 64, max_length: int = 128,
-                 device: Optional[str] = None, empty_text: str = '') -> None:
+                 device: Optional[str] = None, empty_text: str = '', context: int = 0,
+                 speaker_tags: bool = True) -> None:
         from transformers import AutoModel, AutoTokenizer
         self.model_name = resolve_text_model(model)
         _pool(torch.zeros(1, 1, 1), torch.ones(1, 1), pooling)  # validates the name
@@ -90,6 +98,13 @@ class TextFeatureExtractor(BaseFeatureExtractor):
         self.batch_size = int(batch_size)
         self.max_length = int(max_length)
         self.empty_text = empty_text
+        if int(context) != context or context < 0:
+            raise ValueError(f'text context must be a whole number of turns >= 0, got '
+                             f'{context!r}')
+        self.context = int(context)
+        self.speaker_tags = bool(speaker_tags)
+        # with context, extract() is given one dialogue at a time: its list is the history
+        self.across_dialogues = not self.context
         self.device = torch.device(
             device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         try:
@@ -107,6 +122,9 @@ class TextFeatureExtractor(BaseFeatureExtractor):
                           f'{hint}') from exc
         self.model.to(self.device).eval()
         self.dim = int(self.model.config.hidden_size)
+        if self.context and not getattr(self.tokenizer, 'is_fast', False):
+            raise ValueError(f'text context needs a fast tokenizer (to find the utterance\'s '
+                             f'own tokens); {self.model_name!r} has a slow one')
 
     @classmethod
     def settings(cls, cfg: Mapping[str, Any]) -> Dict[str, Any]:
@@ -130,33 +148,81 @@ class TextFeatureExtractor(BaseFeatureExtractor):
 
     def config(self) -> Dict[str, Any]:
         """What identifies these features (compared when an extraction resumes)."""
-        return dict(type=type(self).__name__, model=self.model_name,
-                    weights=_weights_digest(self.model_name), pooling=self.pooling,
-                    normalize=self.normalize, max_length=self.max_length, dim=self.dim)
+        out = dict(type=type(self).__name__, model=self.model_name,
+                   weights=_weights_digest(self.model_name), pooling=self.pooling,
+                   normalize=self.normalize, max_length=self.max_length, dim=self.dim)
+        if self.context:  # absent otherwise: recipes without context stay as they were
+            out.update(context=self.context, speaker_tags=self.speaker_tags)
+        return out
 
     @torch.no_grad()
-    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Encode texts, returning float32 [N, dim] in the input order."""
+    def encode(self, texts: Sequence[str], progress: bool = False,
+               contexts: Optional[Sequence[str]] = None) -> np.ndarray:
+        """Encode texts, returning float32 [N, dim] in the input order.
+
+        Args:
+            texts: the utterances.
+            progress: show a progress bar.
+            contexts: with each text, the context it is encoded with (the second
+                segment); only the text's own tokens are pooled.
+        """
         texts = [t if t else self.empty_text for t in texts]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        order = np.argsort([len(t) for t in texts], kind='stable')
+        sizes = [len(t) + (len(contexts[i]) if contexts else 0) for i, t in enumerate(texts)]
+        order = np.argsort(sizes, kind='stable')
         batches = range(0, len(texts), self.batch_size)
         if progress:
             from tqdm import tqdm
             batches = tqdm(batches, desc='text', unit='batch')
         for i in batches:
             idx = order[i:i + self.batch_size]
-            enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True,
-                                 max_length=self.max_length, return_tensors='pt')
-            enc = {k: v.to(self.device) for k, v in enc.items()}
+            enc, own = self._tokenize([texts[j] for j in idx],
+                                      None if contexts is None else [contexts[j] for j in idx])
             hidden = self.model(**enc).last_hidden_state
-            emb = _pool(hidden, enc['attention_mask'], self.pooling).float()
+            emb = _pool(hidden, own, self.pooling).float()
             if self.normalize:
                 emb = F.normalize(emb, dim=-1)
             out[idx] = emb.cpu().numpy()
         return out
+
+    def _tokenize(self, texts: List[str], contexts: Optional[List[str]]):
+        """The model inputs and the mask of the tokens to pool ([B, T]): every token of
+        a text alone, a text's own tokens (not the context's) with a context."""
+        if contexts is None:
+            enc = self.tokenizer(texts, padding=True, truncation=True,
+                                 max_length=self.max_length, return_tensors='pt')
+            own = enc['attention_mask']
+        else:
+            side = self.tokenizer.truncation_side
+            self.tokenizer.truncation_side = 'left'  # the oldest turns go first
+            try:
+                enc = self.tokenizer(texts, contexts, padding=True,
+                                     truncation='longest_first',
+                                     max_length=self.max_length, return_tensors='pt')
+            finally:
+                self.tokenizer.truncation_side = side
+            own = torch.tensor([[s == 0 for s in enc.sequence_ids(b)]
+                                for b in range(len(texts))], dtype=torch.long)
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        return enc, own.to(self.device)
+
+    def _with_context(self, utterances: Sequence[Utterance]):
+        """``(texts, contexts)``: each utterance's own text (speaker-tagged) and its up
+        to ``context`` previous turns, oldest first; the history restarts where the
+        dialogue id changes."""
+        def tagged(u: Utterance) -> str:
+            text = u.text or self.empty_text
+            return f'{u.speaker}: {text}' if self.speaker_tags and u.speaker else text
+        texts, contexts, past, current = [], [], [], None
+        for u in utterances:
+            if u.dialogue_id != current:
+                past, current = [], u.dialogue_id
+            texts.append(tagged(u))
+            contexts.append(' '.join(past[-self.context:]))
+            past.append(tagged(u))
+        return texts, contexts
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
         """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim].
@@ -168,6 +234,9 @@ class TextFeatureExtractor(BaseFeatureExtractor):
             if u.text is None:
                 raise ValueError(f'{u.source}: utterance ({u.dialogue_id!r}, '
                                  f'{u.utterance_id!r}) has no text column')
+        if self.context:
+            texts, contexts = self._with_context(utterances)
+            return self.encode(texts, contexts=contexts)
         return self.encode([u.text for u in utterances])
 
 
