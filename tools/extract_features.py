@@ -79,6 +79,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     ext.add_argument('--finetune-lr', type=float, default=3e-5)
     ext.add_argument('--finetune-batch-size', type=int, default=32)
     ext.add_argument('--finetune-max-length', type=int, default=64)
+    ext.add_argument('--finetune-patience', type=int, default=None, metavar='N',
+                     help='stop fine-tuning after N epochs without a better validation '
+                     'weighted F1 (the best epoch is kept whenever there is a labelled val '
+                     'split)')
     ext.add_argument('--audio-feature-set', default='eGeMAPSv02',
                      help='openSMILE functionals: eGeMAPSv02, ComParE_2016, GeMAPSv01b, '
                      'emobase')
@@ -169,7 +173,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             visual=visual,
             finetune=dict(epochs=args.finetune_epochs, lr=args.finetune_lr,
                           batch_size=args.finetune_batch_size,
-                          max_length=args.finetune_max_length, seed=args.split_seed)
+                          max_length=args.finetune_max_length, seed=args.split_seed,
+                          patience=args.finetune_patience)
             if args.finetune_epochs > 0 else None,
             classes=(args.classes.split(',') if ',' in args.classes else args.classes)
             if args.classes else None,

@@ -136,7 +136,7 @@ def test_finetuning_sees_training_split_only(meld_slice, tiny_text_model, tmp_pa
     real = extract_mod.finetune_text_encoder
 
     def spy(model, texts, labels, num_classes, out_dir, **kw):
-        seen.update(texts=list(texts), labels=np.asarray(labels))
+        seen.update(texts=list(texts), labels=np.asarray(labels), val=kw.get('val'))
         return real(model, texts, labels, num_classes, out_dir, **kw)
 
     monkeypatch.setattr(extract_mod, 'finetune_text_encoder', spy)
@@ -148,8 +148,14 @@ def test_finetuning_sees_training_split_only(meld_slice, tiny_text_model, tmp_pa
     train_labels = np.concatenate([d['labels'] for d in coll.get_split('train')])
     assert len(seen['texts']) == len(train_labels)  # not val (held out of train), not test
     np.testing.assert_array_equal(seen['labels'], train_labels)
-    assert coll.extra['extractors']['text']['finetune']['epochs'] == 1
+    recorded = coll.extra['extractors']['text']['finetune']
+    assert recorded['epochs'] == 1 and recorded['best_epoch'] == 1
+    assert len(recorded['val_weighted_f1']) == 1 and 0 <= recorded['val_weighted_f1'][0] <= 100
     assert summary['counts']['val']['dialogues'] == 2
+    # the validation split chooses the epoch; the test split is never seen
+    val_labels = np.concatenate([d['labels'] for d in coll.get_split('val')])
+    np.testing.assert_array_equal(seen['val']['labels'], val_labels)
+    assert len(seen['val']['texts']) == len(val_labels)
 
 
 def _media_table(tmp_path, rows):

@@ -66,9 +66,11 @@ def test_shipped_minilm_gives_sentence_embeddings():
 def test_finetune_changes_the_encoder_and_saves_it(tiny_text_model, tmp_path):
     texts = ['yes yes', 'no no', 'oh yes', 'oh no'] * 4
     labels = [0, 1, 0, 1] * 4
-    out = finetune_text_encoder(tiny_text_model, texts, labels, num_classes=2,
-                                out_dir=str(tmp_path / 'ft'), epochs=2, lr=1e-3,
-                                batch_size=8, progress=False, device='cpu')
+    info = finetune_text_encoder(tiny_text_model, texts, labels, num_classes=2,
+                                 out_dir=str(tmp_path / 'ft'), epochs=2, lr=1e-3,
+                                 batch_size=8, progress=False, device='cpu')
+    out = info['model_dir']
+    assert (info['epochs_run'], info['best_epoch'], info['val_weighted_f1']) == (2, 2, [])
     before = TextFeatureExtractor(tiny_text_model, device='cpu').encode(texts[:4])
     after = TextFeatureExtractor(out, device='cpu').encode(texts[:4])
     assert not np.allclose(before, after)
@@ -126,3 +128,40 @@ def test_context_is_causal_and_limited_to_k_turns(tiny_text_model):
     assert np.isfinite(short.extract(_utts(['oh my god ' * 10] * 4))).all()
     with pytest.raises(ValueError, match='whole number of turns >= 0'):
         TextFeatureExtractor(tiny_text_model, context=-1)
+
+
+def test_finetuning_keeps_the_best_validation_epoch_and_stops_early(tiny_text_model,
+                                                                   tmp_path, monkeypatch):
+    """The epoch kept is the one with the best validation weighted F1; after ``patience``
+    epochs without a better one, training stops.  The scores are scripted here so the
+    test does not depend on what a random encoder learns."""
+    from vega_mm.features import text_finetune
+    scores = iter([40.0, 55.0, 50.0, 54.0, 60.0])
+    saved = {}
+    real_f1 = text_finetune._weighted_f1
+
+    def scripted(clf, *args):
+        assert 0 <= real_f1(clf, *args) <= 100 and not clf.training  # the real one runs
+        saved[len(saved) + 1] = {k: v.clone() for k, v in clf.encoder.state_dict().items()}
+        return next(scores)
+
+    monkeypatch.setattr(text_finetune, '_weighted_f1', scripted)
+    texts = ['yes yes', 'no no', 'oh yes', 'oh no'] * 4
+    labels = [0, 1, 0, 1] * 4
+    contexts = ['', 'yes yes', 'no no', 'oh yes'] * 4
+    info = finetune_text_encoder(
+        tiny_text_model, texts, labels, 2, str(tmp_path / 'ft'), epochs=5, lr=1e-2,
+        batch_size=8, progress=False, device='cpu', contexts=contexts, patience=2,
+        val=dict(texts=texts[:4], labels=labels[:4], contexts=contexts[:4]))
+    # epochs 1..4 ran (3 and 4 did not beat epoch 2), epoch 5 never did
+    assert info['val_weighted_f1'] == [40.0, 55.0, 50.0, 54.0]
+    assert (info['epochs_run'], info['best_epoch']) == (4, 2)
+    from transformers import AutoModel
+    kept = AutoModel.from_pretrained(info['model_dir']).state_dict()
+    for key, value in saved[2].items():
+        torch.testing.assert_close(kept[key], value)
+    assert any(not torch.equal(saved[4][k], saved[2][k]) for k in saved[2])
+    with pytest.raises(ValueError, match='need contexts exactly when'):
+        finetune_text_encoder(tiny_text_model, texts, labels, 2, str(tmp_path / 'x'),
+                              contexts=contexts, val=dict(texts=texts, labels=labels),
+                              progress=False)

@@ -15,8 +15,8 @@ from .extract import extract_features
 from .media import MediaError, load_audio_segment, sample_video_frames
 from .parts import PartStore
 from .standardize import apply_feature_stats, compute_feature_stats
-from .text import (DEFAULT_TEXT_MODEL, TextFeatureExtractor, default_text_model,
-                   finetune_text_encoder)
+from .text import DEFAULT_TEXT_MODEL, TextFeatureExtractor, default_text_model
+from .text_finetune import finetune_text_encoder
 from .visual import VisualFeatureExtractor
 
 __all__ = [

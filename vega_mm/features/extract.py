@@ -10,6 +10,7 @@ are the same.  When every dialogue is done, the parts are standardised with
 training-split statistics and assembled into the output file (atomic rename), see
 ``docs/internals.md``.
 """
+import json
 import os
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
@@ -23,13 +24,15 @@ from .base import (BaseFeatureExtractor, build_extractor, extractor_class, jsona
 from .media import MediaError
 from .parts import MANIFEST_VERSION, PartStore
 from .standardize import apply_feature_stats, compute_feature_stats
-from .text import finetune_text_encoder
+from .text import context_pairs
+from .text_finetune import finetune_text_encoder
 
 __all__ = ['extract_features']
 
 Log = Callable[[str], None]
 #: ``finetune`` keys passed on to :func:`~vega_mm.features.text.finetune_text_encoder`.
-_FINETUNE_KEYS = ('epochs', 'lr', 'batch_size', 'max_length', 'class_weighted', 'seed')
+_FINETUNE_KEYS = ('epochs', 'lr', 'batch_size', 'max_length', 'class_weighted', 'seed',
+                  'patience')
 
 
 # ----------------------------------------------------------------- settings and checks
@@ -132,17 +135,47 @@ def _finetune_text(conv: ConversationTables, text_cfg: Mapping[str, Any],
     ft_dir = os.path.join(store.folder, 'text_encoder_finetuned')
     done = os.path.join(ft_dir, 'vega_mm_finetune.json')
     if not os.path.isfile(done):
-        train = [d for d in conv.dialogues if d.split == 'train']
-        train_utts = [u for d in train for u in d.utterances]
-        train_labels = np.concatenate([conv.labels[d.dialogue_id] for d in train])
-        log(f'fine-tuning {text_cfg["model"]} on {len(train_utts)} training utterances')
-        finetune_text_encoder(
-            text_cfg['model'], [u.text for u in train_utts], train_labels,
+        data = {split: _finetune_data(conv, split, text_cfg) for split in ('train', 'val')}
+        log(f'fine-tuning {text_cfg["model"]} on {len(data["train"]["texts"])} training '
+            f'utterances' + (f', the epoch chosen on {len(data["val"]["texts"])} validation '
+                             'ones' if data['val']['texts'] else ''))
+        info = finetune_text_encoder(
+            text_cfg['model'], data['train']['texts'], data['train']['labels'],
             len(conv.classes), ft_dir, pooling=text_cfg.get('pooling', 'mean'),
-            progress=progress, **{k: v for k, v in finetune.items() if k in _FINETUNE_KEYS})
+            progress=progress, contexts=data['train'].get('contexts'),
+            val=data['val'] if data['val']['texts'] else None,
+            **{k: v for k, v in finetune.items() if k in _FINETUNE_KEYS})
+        if info['val_weighted_f1']:
+            log('fine-tuning: validation weighted F1 per epoch '
+                + ', '.join(f'{v:.2f}' for v in info['val_weighted_f1'])
+                + f'; kept epoch {info["best_epoch"]}')
         atomic_write_json(done, dict(base_model=text_cfg['model'], **jsonable(finetune),
-                                     train_utterances=len(train_utts)))
+                                     train_utterances=len(data['train']['texts']),
+                                     **{k: v for k, v in info.items() if k != 'model_dir'}))
     return dict(text_cfg, model=ft_dir)
+
+
+def _finetune_result(text_cfg: Mapping[str, Any]) -> Dict[str, Any]:
+    """What the fine-tuning of the encoder in ``text_cfg['model']`` chose: the epochs it
+    ran, the epoch kept and the validation weighted F1 per epoch."""
+    with open(os.path.join(text_cfg['model'], 'vega_mm_finetune.json')) as f:
+        done = json.load(f)
+    return {k: done[k] for k in ('epochs_run', 'best_epoch', 'val_weighted_f1') if k in done}
+
+
+def _finetune_data(conv: ConversationTables, split: str,
+                   text_cfg: Mapping[str, Any]) -> Dict[str, Any]:
+    """The texts, labels (and with ``context`` the contexts) of a split's utterances."""
+    dialogues = [d for d in conv.dialogues if d.split == split]
+    utts = [u for d in dialogues for u in d.utterances]
+    labels = np.concatenate([conv.labels[d.dialogue_id] for d in dialogues]) if dialogues \
+        else np.zeros(0, dtype=np.int64)
+    out: Dict[str, Any] = dict(texts=[u.text for u in utts], labels=labels)
+    if text_cfg.get('context'):
+        out['texts'], out['contexts'] = context_pairs(
+            utts, int(text_cfg['context']), text_cfg.get('speaker_tags', True),
+            text_cfg.get('empty_text', ''))
+    return out
 
 
 def _extract_chunk(chunk: Sequence[Dialogue], extractors: Mapping[str, BaseFeatureExtractor],
@@ -343,7 +376,8 @@ def extract_features(out: str,
         configs = {m: e.config() for m, e in built.items()}
         if do_finetune:
             configs['text'].update(finetuned_from=manifest['text']['model'],
-                                   finetune=manifest['finetune'])
+                                   finetune=dict(manifest['finetune'],
+                                                 **_finetune_result(settings['text'])))
         store.write_extractor_configs(configs)
     else:
         configs = store.read_extractor_configs()

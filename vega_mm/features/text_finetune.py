@@ -1,0 +1,206 @@
+"""Fine-tuning a text encoder on the training split's utterance labels, before the
+features are extracted with it (utterance-level classification, as the public MERC
+feature files were made).
+
+The encoder learns with a linear classifier on its pooled embedding; only the encoder
+and its tokenizer are kept.  With a validation set, the epoch with the best validation
+weighted F1 is kept and training stops after ``patience`` epochs without a better one;
+training utterances are the only ones it learns from.
+"""
+import copy
+import math
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .text import _pool, tokenize
+from .text_models import resolve_text_model
+
+__all__ = ['finetune_text_encoder']
+
+
+class _PooledClassifier(nn.Module):
+    """Encoder + pooling + linear layer, for fine-tuning on utterance labels."""
+
+    def __init__(self, encoder: nn.Module, dim: int, num_classes: int, pooling: str,
+                 dropout: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(dim, num_classes)
+
+    def forward(self, enc: Dict[str, torch.Tensor], own: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(**enc).last_hidden_state
+        return self.fc(self.dropout(_pool(hidden, own, self.pooling)))
+
+
+def _labelled(texts: Sequence[str], labels: Sequence[int],
+              contexts: Optional[Sequence[str]]):
+    labels = np.asarray(labels, dtype=np.int64)
+    keep = labels >= 0
+    texts = [t or '' for t, k in zip(texts, keep) if k]
+    contexts = None if contexts is None else [c for c, k in zip(contexts, keep) if k]
+    return texts, labels[keep], contexts
+
+
+def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Sequence[int],
+                          num_classes: int, out_dir: str, epochs: int = 1,
+                          lr: float = 3e-5, batch_size: int = 32, max_length: int = 64,
+                          pooling: str = 'mean', class_weighted: bool = True,
+                          freeze_embeddings: bool = True, seed: int = 0,
+                          device: Optional[str] = None, progress: bool = True,
+                          contexts: Optional[Sequence[str]] = None,
+                          val: Optional[Mapping[str, Any]] = None,
+                          patience: Optional[int] = None) -> Dict[str, Any]:
+    """Fine-tune a text encoder on labelled *training* utterances; save it to ``out_dir``.
+
+    AdamW with linear decay and 6% warm-up, cross-entropy (class-weighted by inverse
+    frequency if ``class_weighted``), gradient norm clipped at 1.  To stay CPU-friendly,
+    batches are formed from utterances of similar length (shuffled pools of 50 batches,
+    sorted by length), and the token embeddings stay frozen by default.
+
+    Args:
+        model: hub name, local folder or short name (``'minilm'``, ``'mpnet'``).
+        texts, labels: the training utterances (label -1: skipped).
+        contexts: with each text, the context it is encoded with (see
+            :func:`~vega_mm.features.text.context_pairs`); only its own tokens are pooled.
+        val: ``dict(texts, labels[, contexts])`` of the validation split: the epoch with
+            the best weighted F1 on it is kept.  Without it the last epoch is kept.
+        patience: with ``val``, stop after this many epochs without a better one.
+
+    Returns:
+        ``dict(model_dir=out_dir, epochs_run, best_epoch, val_weighted_f1=[per epoch])``;
+        ``out_dir`` loads as a :class:`~vega_mm.features.TextFeatureExtractor` ``model``.
+    """
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.optimization import get_linear_schedule_with_warmup
+
+    texts, labels_arr, contexts = _labelled(texts, labels, contexts)
+    if len(texts) == 0:
+        raise ValueError('fine-tuning the text encoder needs labelled training utterances')
+    if val is not None:
+        val_texts, val_labels, val_contexts = _labelled(val['texts'], val['labels'],
+                                                        val.get('contexts'))
+        if (val_contexts is None) != (contexts is None):
+            raise ValueError('the validation utterances need contexts exactly when the '
+                             'training ones have them')
+        if not val_texts:
+            val = None  # an unlabelled validation split selects nothing
+    name = resolve_text_model(model)
+    dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(name)
+    encoder = AutoModel.from_pretrained(name)
+    if freeze_embeddings:
+        encoder.get_input_embeddings().weight.requires_grad_(False)
+    clf = _PooledClassifier(encoder, int(encoder.config.hidden_size), num_classes, pooling,
+                            dropout=0.1).to(dev)
+    lengths = np.asarray([len(t) + (len(contexts[i]) if contexts else 0)
+                          for i, t in enumerate(texts)])
+    weight = _inverse_frequency(labels_arr, num_classes, dev) if class_weighted else None
+    steps = epochs * math.ceil(len(texts) / batch_size)
+    optim = torch.optim.AdamW([p for p in clf.parameters() if p.requires_grad], lr=lr,
+                              weight_decay=0.01)
+    sched = get_linear_schedule_with_warmup(optim, int(0.06 * steps), steps)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=steps, desc='fine-tune text', unit='batch')
+
+    def step(idx: List[int]) -> float:
+        enc, own = tokenize(tokenizer, [texts[j] for j in idx],
+                            None if contexts is None else [contexts[j] for j in idx],
+                            max_length, dev)
+        target = torch.as_tensor(labels_arr[idx], device=dev)
+        loss = F.cross_entropy(clf(enc, own), target, weight=weight)
+        optim.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(clf.parameters(), 1.0)
+        optim.step()
+        sched.step()
+        return loss.item()
+
+    history: List[float] = []
+    best_state, best_epoch = None, None
+    for epoch in range(epochs):
+        clf.train()
+        batches = _length_batches(torch.randperm(len(texts), generator=gen).numpy(),
+                                  lengths, batch_size)
+        for b in torch.randperm(len(batches), generator=gen).tolist():
+            loss = step(batches[b])
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f'{loss:.3f}')
+        if val is None:
+            continue
+        history.append(_weighted_f1(clf, tokenizer, val_texts, val_labels, val_contexts,
+                                    batch_size, max_length, dev))
+        if best_epoch is None or history[-1] > history[best_epoch - 1]:
+            best_state, best_epoch = copy.deepcopy(encoder.state_dict()), epoch + 1
+        elif patience is not None and epoch + 1 - best_epoch >= patience:
+            break
+    if bar is not None:
+        bar.close()
+    if best_state is not None:
+        encoder.load_state_dict(best_state)
+    _save_pretrained(encoder, tokenizer, out_dir)
+    return dict(model_dir=out_dir, epochs_run=len(history) if val is not None else epochs,
+                best_epoch=best_epoch if val is not None else epochs,
+                val_weighted_f1=history)
+
+
+@torch.no_grad()
+def _weighted_f1(clf: _PooledClassifier, tokenizer, texts: List[str], labels: np.ndarray,
+                 contexts: Optional[List[str]], batch_size: int, max_length: int,
+                 device: torch.device) -> float:
+    """Weighted F1 (%) of the classifier on labelled utterances."""
+    from sklearn.metrics import f1_score
+    clf.eval()
+    preds = []
+    for i in range(0, len(texts), batch_size):
+        enc, own = tokenize(tokenizer, texts[i:i + batch_size],
+                            None if contexts is None else contexts[i:i + batch_size],
+                            max_length, device)
+        preds.append(clf(enc, own).argmax(-1).cpu().numpy())
+    return 100.0 * float(f1_score(labels, np.concatenate(preds), average='weighted',
+                                  zero_division=0))
+
+
+def _inverse_frequency(labels: np.ndarray, num_classes: int,
+                       device: torch.device) -> torch.Tensor:
+    """Class weights ``N / (count_c * C)`` (a class without examples counts as one)."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    w = counts.sum() / np.maximum(counts, 1) / num_classes
+    return torch.as_tensor(w, dtype=torch.float32, device=device)
+
+
+def _length_batches(perm: np.ndarray, lengths: np.ndarray, batch_size: int) -> List[List[int]]:
+    """Batches of similar-length utterances: the shuffled order ``perm`` cut into pools of
+    50 batches, each pool sorted by length and cut into batches."""
+    batches = []
+    pool = 50 * batch_size
+    for p in range(0, len(perm), pool):
+        chunk = perm[p:p + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind='stable')]
+        batches += [chunk[i:i + batch_size].tolist() for i in range(0, len(chunk), batch_size)]
+    return batches
+
+
+def _save_pretrained(encoder, tokenizer, out_dir: str) -> str:
+    """Save a Hugging Face encoder and tokenizer to ``out_dir``, replacing it whole (a
+    temporary folder renamed into place)."""
+    tmp = out_dir.rstrip('/\\') + '.tmp'
+    os.makedirs(tmp, exist_ok=True)
+    encoder.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if os.path.isdir(out_dir):
+        import shutil
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return out_dir
