@@ -20,8 +20,10 @@ A recipe on top of the multi-seed runner (``tools/multi_seed.py``):
 4. prints the runner's table (val and test metrics as mean +- std over the seeds) and
    writes it with a JSON of per-class and per-branch F1 per run.
 
-Variants: ``--no-standardize`` (raw unit-norm sentence embeddings) and
-``--finetune-epochs N`` (MiniLM fine-tuned on the training split's labels first).
+Variants: ``--text-model mpnet`` (all-mpnet-base-v2), ``--text-context K`` (each
+utterance encoded with its K previous turns), ``--no-standardize`` (raw unit-norm
+sentence embeddings) and ``--finetune-epochs N`` (the encoder fine-tuned on the training
+split's labels first, the epoch chosen on validation).
 """
 import argparse
 import os.path as osp
@@ -58,9 +60,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--models', nargs='+', default=['vega', 'sdt', 'mlp', 'bclstm', 'logreg'],
                    choices=[*MODELS, 'logreg'])
-    p.add_argument('--text-model', default='minilm', help='encoder (hub name or folder)')
+    p.add_argument('--text-model', default='minilm',
+                   help='encoder: minilm, mpnet, a hub name or a folder')
+    p.add_argument('--text-context', type=int, default=0, metavar='K',
+                   help='encode each utterance with its K previous turns')
     p.add_argument('--finetune-epochs', type=int, default=0,
-                   help='fine-tune the encoder on training-split labels first')
+                   help='fine-tune the encoder on training-split labels first (the epoch '
+                   'kept by validation weighted F1)')
+    p.add_argument('--finetune-patience', type=int, default=None,
+                   help='stop fine-tuning after this many epochs without a better one')
     p.add_argument('--no-standardize', action='store_true',
                    help='raw sentence embeddings (no training-split standardisation)')
     p.add_argument('--jobs', type=int, default=None,
@@ -77,10 +85,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def feature_file(args: argparse.Namespace) -> str:
     """The feature file of this variant, extracted when it is missing."""
     from vega_mm.features import extract_features, meld_tables
-    tag = 'minilm' if args.text_model == 'minilm' else osp.basename(
+    tag = args.text_model if args.text_model in ('minilm', 'mpnet') else osp.basename(
         args.text_model.rstrip('/'))
+    if args.text_context:
+        tag += f'_ctx{args.text_context}'
     if args.finetune_epochs:
         tag += f'_ft{args.finetune_epochs}'
+        if args.finetune_patience is not None:
+            tag += f'p{args.finetune_patience}'
     parts = osp.join(args.data_dir, f'meld_{tag}.parts')
     out = osp.join(args.data_dir, f'meld_{tag}{"_raw" if args.no_standardize else ""}.npz')
     if osp.isfile(out):
@@ -91,8 +103,12 @@ def feature_file(args: argparse.Namespace) -> str:
         raise SystemExit(f'{exc}: pass --meld DIR (see ../shared/data/README.md)') from exc
     start = time.time()
     extract_features(
-        out, tables, modalities=('text', ), text=dict(model=args.text_model),
-        finetune=dict(epochs=args.finetune_epochs, max_length=64, batch_size=32, lr=3e-5)
+        out, tables, modalities=('text', ),
+        text=dict(model=args.text_model,
+                  **(dict(context=args.text_context) if args.text_context else {})),
+        finetune=dict(epochs=args.finetune_epochs, batch_size=32, lr=3e-5,
+                      max_length=128 if args.text_context else 64,
+                      patience=args.finetune_patience)
         if args.finetune_epochs else None,
         standardize=not args.no_standardize, keep_parts=True, parts_dir=parts)
     print(f'features: {out} ({time.time() - start:.0f} s)', flush=True)
