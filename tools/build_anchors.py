@@ -43,8 +43,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'name, or mmpretrain arch; default per encoder')
     parser.add_argument('--weights', help='open_clip: a tag (openai, needs the network) or '
                         'a local .safetensors/.bin/.pt file; hf_clip: a save_pretrained '
-                        'directory or hub name; mmpretrain_clip: a local checkpoint. '
-                        'Without it the encoder is RANDOMLY initialised (tests only)')
+                        'directory or hub name; mmpretrain_clip: a local checkpoint; '
+                        'fer_cnn: a local file (default: the weights pip package '
+                        'what-the-face-classification installs). Without it the CLIP '
+                        'encoders are RANDOMLY initialised (tests only)')
     parser.add_argument('--quick-gelu', action='store_true', default=None,
                         help='open_clip: build with QuickGELU (OpenAI weights in a '
                         'state-dict file; tags and OpenAI .pt files set it themselves)')

