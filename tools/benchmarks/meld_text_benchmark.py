@@ -15,6 +15,8 @@ A recipe on top of the multi-seed runner (``tools/multi_seed.py``):
    MMEngine Runner; the best epoch is chosen on validation, then tested), reusing
    finished runs; ``vega_nocontext`` is VEGA with each utterance attending only to itself
    (``model.backbone.attention_window=0``), an ablation of what the dialogue adds;
+   ``vega_fer`` is VEGA with anchors from a facial-expression CNN (``--faces`` images,
+   ``configs/vega/vega_meld_text_fer.py``) instead of random ones;
 3. ``logreg``: the context-free logistic regression on the same features (``C`` and
    the class weighting chosen on validation);
 4. prints the runner's table (val and test metrics as mean +- std over the seeds) and
@@ -44,7 +46,10 @@ MODELS = {
     'bclstm': BenchmarkEntry(osp.join(ROOT, 'configs/baselines/bclstm_meld_text.py'), 'bclstm'),
     'vega_nocontext': BenchmarkEntry(osp.join(ROOT, 'configs/vega/vega_meld_text.py'),
                                      'vega_nocontext', ('model.backbone.attention_window=0', )),
+    'vega_fer': BenchmarkEntry(osp.join(ROOT, 'configs/vega/vega_meld_text_fer.py'), 'vega_fer'),
 }
+#: Where ``vega_fer``'s anchors are built (from ``--faces``) when missing.
+FER_ANCHORS = 'data/anchors/meld_fer_anchor.pt'
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -54,6 +59,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--meld', default=osp.join(ROOT, '..', 'shared', 'data', 'meld'),
                    help='folder with train_sent_emo.csv, dev_sent_emo.csv '
                    '(and test_sent_emo.csv if available)')
+    p.add_argument('--faces', default=osp.join(ROOT, '..', 'shared', 'data', 'faces'),
+                   help='face images, one folder per emotion, for vega_fer\'s anchors')
     p.add_argument('--data-dir', default='data/meld_text',
                    help='where the feature files go (relative to the working dir)')
     p.add_argument('--work-dir', default='work_dirs/meld_text_benchmark')
@@ -115,6 +122,22 @@ def feature_file(args: argparse.Namespace) -> str:
     return out
 
 
+def fer_anchors(faces: str) -> str:
+    """The FER-CNN anchor file of ``vega_fer``, built from ``faces`` with
+    ``tools/build_anchors.py`` when missing."""
+    if not osp.isfile(FER_ANCHORS):
+        import subprocess
+        if not osp.isdir(faces):
+            raise SystemExit(f'--faces {faces}: no such folder (vega_fer builds its anchors '
+                             'from face images, one subfolder per emotion)')
+        cmd = [sys.executable, osp.join(ROOT, 'tools', 'build_anchors.py'), faces,
+               '--encoder', 'fer_cnn', '--classes', 'meld', '--out', FER_ANCHORS,
+               '--no-progress']
+        if subprocess.run(cmd).returncode != 0:
+            raise SystemExit(f'building the FER anchors failed: {" ".join(cmd)}')
+    return osp.abspath(FER_ANCHORS)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     features = osp.abspath(feature_file(args))
@@ -126,6 +149,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                      ('train_dataloader', 'val_dataloader', 'test_dataloader')],
                    f'model.backbone.input_dims.text={coll.feature_dims["text"]}',
                    *args.cfg_options]
+    if 'vega_fer' in args.models:
+        MODELS['vega_fer'] = MODELS['vega_fer']._replace(cfg_options=(
+            f'model.head.vega_head.anchor_bank.anchor_file={fer_anchors(args.faces)}', ))
     entries = [MODELS[m] for m in args.models if m != 'logreg']
     variant = osp.splitext(osp.basename(features))[0] + (f'_{args.tag}' if args.tag else '')
     work_dir = osp.join(args.work_dir, variant)
