@@ -19,6 +19,7 @@ from vega_mm.apis import ConversationInferencer
 from vega_mm.apis.outputs import check_output_path, write_predictions
 from vega_mm.datasets.formats import (FEATURES, ConversationTableError, detect_format,
                                       load_conversations)
+from vega_mm.utils import CheckpointError
 
 
 def parse_options(items) -> Dict[str, dict]:
@@ -52,10 +53,18 @@ def main() -> None:
     args = parser.parse_args()
     if not args.live and not args.inputs:
         parser.error('give INPUT files or --live')
+    try:
+        run(args)
+    except (FileNotFoundError, CheckpointError, ValueError) as exc:
+        # the checkpoint, an input file, the config, the recipe: each message names it
+        raise SystemExit(f'error: {exc}')
+
+
+def run(args: argparse.Namespace) -> None:
     if args.out:
         check_output_path(args.out)
     elif not args.live:
-        parser.error('--out is required (a .jsonl, .json or .csv file)')
+        raise ValueError('--out is required (a .jsonl, .json or .csv file)')
     inferencer = ConversationInferencer(args.config, args.checkpoint, device=args.device,
                                         extractor_options=parse_options(args.extractor_option))
     if args.live:

@@ -48,6 +48,6 @@ def test_transcript_to_jsonl_and_live(infer_tool, causal_model, transcripts, tmp
 
 
 def test_unknown_output_suffix_fails_before_any_work(infer_tool, monkeypatch, tmp_path):
-    with pytest.raises(ValueError, match='must end with'):
+    with pytest.raises(SystemExit, match='error: .*must end with'):
         _run(infer_tool, monkeypatch, ['no_config.py', 'no.pth', 'x.jsonl', '--out',
                                        str(tmp_path / 'p.txt')])
