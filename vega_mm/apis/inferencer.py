@@ -20,6 +20,7 @@ from mmpretrain.apis import BaseInferencer
 
 from vega_mm.datasets.formats import (FEATURES, Dialogue, detect_format, dialogue_from_records,
                                       load_conversations, load_dialogues)
+from vega_mm.datasets.conversation_dataset import feature_recipe
 from vega_mm.features.base import extractor_class
 from .inference import _test_pipeline, init_model
 from .recipe import RecipeError, build_recipe_extractors, dialogue_features, speaker_indices
@@ -43,6 +44,25 @@ def _with_device(options: Optional[Mapping[str, Mapping[str, Any]]],
         if 'device' in inspect.signature(cls.__init__).parameters:
             out.setdefault(m, {}).setdefault('device', device)
     return out
+
+
+def _stats_of(recipe: Mapping[str, Any], modality: str) -> Optional[Mapping[str, Any]]:
+    """The standardisation statistics a recipe records for a modality, or None when
+    its features were not standardised."""
+    if not recipe.get('standardized'):
+        return None
+    return (recipe.get('feature_stats') or {}).get(modality)
+
+
+def _same_stats(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return all(len(a[k]) == len(b[k]) and np.allclose(a[k], b[k], rtol=1e-6, atol=1e-9)
+               for k in ('mean', 'std'))
+
+
+def _describe_stats(stats: Mapping[str, Any]) -> str:
+    where = f"{stats.get('num_utterances', '?')} {stats.get('split', '?')} utterances"
+    return (f"mean/std of {where}, first mean {float(stats['mean'][0]):.6g}, first std "
+            f"{float(stats['std'][0]):.6g}")
 
 
 class ConversationInferencer(BaseInferencer):
@@ -146,10 +166,38 @@ class ConversationInferencer(BaseInferencer):
             raise RecipeError(f'{path}: its {differ} features were made with '
                               f'{[theirs[m] for m in differ]}, the model was trained on '
                               f'{[ours[m] for m in differ]}')
+        self._check_standardisation(coll.extra, path)
         if list(coll.classes) != list(self.classes):
             raise RecipeError(f'{path}: classes {list(coll.classes)} differ from the '
                               f"model's {self.classes}")
         return [self._check_raw(d, path) for d in coll.dialogues]
+
+    def _check_standardisation(self, extra: Optional[Mapping[str, Any]], path: str) -> None:
+        """A feature file's features must be standardised as the model's were: both or
+        neither, and with the same statistics (a file without a recipe, such as the
+        public pickles, records nothing to compare)."""
+        theirs = feature_recipe(extra or {}, self.modalities)
+        ours = self.recipe
+        if not theirs or not ours:
+            return
+        for m in self.modalities:
+            a, b = (_stats_of(r, m) for r in (theirs, ours))
+            if a is None and b is None:
+                continue
+            if a is None or b is None:
+                raise RecipeError(
+                    f'{path}: its {m} features are {"not " if a is None else ""}standardised '
+                    f'but the model was trained on {"not " if b is None else ""}standardised '
+                    f'ones ({self.checkpoint}): its inputs would be on another scale. Use a '
+                    'file made as the training file was, or the raw conversation (the '
+                    "model's recipe standardises it)")
+            if not _same_stats(a, b):
+                raise RecipeError(
+                    f'{path}: its {m} features were standardised with other statistics '
+                    f'({_describe_stats(a)}) than the model was trained with '
+                    f'({_describe_stats(b)}, {self.checkpoint}): its inputs would be on '
+                    'another scale. Use features standardised with the training file\'s '
+                    "statistics, or the raw conversation (the model's recipe standardises it)")
 
     def _check_raw(self, dialogue: dict, where: str) -> dict:
         """A raw dialogue with the model's modalities only (a missing one is an error)."""
