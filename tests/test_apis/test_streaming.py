@@ -20,7 +20,7 @@ def test_streaming_a_causal_model_equals_offline(causal_model, transcripts):
     offline = inferencer(utterances)
     session = inferencer.stream()
     streamed = [session.add(**u) for u in utterances]
-    assert [r['label'] for r in streamed] == [r['label'] for r in offline]
+    assert [r['pred_label'] for r in streamed] == [r['pred_label'] for r in offline]
     for s, o in zip(streamed, offline):
         assert s['speaker'] == o['speaker'] and s['text'] == o['text']
         np.testing.assert_allclose(list(s['probabilities'].values()),
