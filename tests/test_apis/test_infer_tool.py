@@ -143,3 +143,16 @@ def test_live_keeps_every_labelled_line_when_stopped(causal_files, transcripts, 
     assert 'line 2: skipped: not UTF-8 text' in err
     assert f'stopped by {signal.Signals(signum).name}' in err
     assert 'labelled 2 utterances' in err
+
+
+def test_stdout_holds_only_predictions_in_a_real_process(causal_files, transcripts, tmp_path):
+    """MMEngine's logger writes to stdout; the tool sends it to stderr."""
+    config, ckpt = causal_files
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, str(REPO / 'tools' / 'infer.py'), config, ckpt,
+                           str(transcripts['test'])], capture_output=True, text=True,
+                          env=env, cwd=str(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    preds = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(preds) == len(transcripts['test'].read_text().splitlines())
+    assert 'Loads checkpoint' in proc.stderr  # MMEngine's log line, on stderr
