@@ -103,7 +103,7 @@ def test_unknown_output_suffix_fails_before_any_work(infer_tool, monkeypatch, tm
                                        str(tmp_path / 'p.txt')])
 
 
-def _wait_for_lines(path, n, proc, deadline=60):
+def _wait_for_lines(path, n, proc, deadline=180):
     end = time.monotonic() + deadline
     while time.monotonic() < end and proc.poll() is None:
         if path.exists() and len(path.read_text(encoding='utf-8').splitlines()) >= n:

@@ -97,7 +97,6 @@ def test_a_config_that_contradicts_the_training_one_is_refused(tiny_run):
 @pytest.fixture(scope='module')
 def other_config_checkpoint(tiny_run, tmp_path_factory) -> str:
     """Weights of the tiny model with a wider backbone (another config)."""
-    from tests.test_tools.test_checkpoint_trust import _wider
     return _wider(tiny_run, tmp_path_factory.mktemp('other'))
 
 

@@ -23,7 +23,6 @@ from vega_mm.utils.config import ConfigError, apply_modalities
 PREDICTION_KEYS: Tuple[Tuple[str, Any], ...] = (
     ('backbone.causal', False), ('backbone.attention_window', None),
     ('predict_with', None), ('head.predict_with', None))
-_UNSET = object()
 
 
 def _model_value(model_cfg: Mapping, key: str, default: Any) -> Any:
