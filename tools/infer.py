@@ -1,24 +1,40 @@
 """Label every utterance of conversations with a trained model.
 
-    python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] --out predictions.jsonl
+    python tools/infer.py CONFIG CHECKPOINT INPUT [INPUT ...] [--out predictions.jsonl]
 
 INPUT is a conversation table (.csv/.tsv/.jsonl with the columns tools/extract_features.py
-reads: dialogue id, utterance id, speaker, text, optional media/start/end), encoded as
-the checkpoint's recipe says, or a feature file (.npz/.pkl; --split picks one split);
+reads: dialogue id, utterance id, speaker, text, optional label/media/start/end), encoded
+as the checkpoint's recipe says, or a feature file (.npz/.pkl; --split picks one split);
 which one is told by vega_mm.datasets.formats.detect_format.
---out is .jsonl, .json or .csv.  --live reads utterances line by line from stdin
-("speaker: text") and labels each one as it arrives (a causal model never changes an
-earlier answer); a line it cannot read (e.g. an empty text) is reported and skipped.
+--out is .jsonl, .json or .csv; without it the predictions go to standard output as JSON
+lines (one utterance a line) and every log line goes to standard error.
+
+--live reads utterances line by line from stdin ("speaker: text") and labels each one as
+it arrives (a causal model never changes an earlier answer), writing each prediction at
+once as a flushed JSON line (to --out, which must then be .jsonl, or to stdout) and a
+readable line to stderr. A line it cannot read (bytes that are not UTF-8, an empty text,
+an unknown speaker) is reported on stderr with its line number and skipped. Ctrl-C
+(SIGINT) or SIGTERM end it cleanly: every line labelled so far is in the output, and the
+exit code is 130 or 143 (128 + the signal number), 0 at the end of the input.
+
+--cfg-options KEY=VALUE ... overrides the config before the model is built, e.g.
+model.backbone.max_len=2048 for a dialogue longer than the configured maximum.
 Replaces tools/predict.py.
 """
 import argparse
+import contextlib
+import json
+import signal
 import sys
-from typing import Dict
+from typing import IO, Dict, Iterator, Optional, Union
+
+from mmengine.config import DictAction
 
 from vega_mm.apis import ConversationInferencer
 from vega_mm.apis.outputs import check_output_path, write_predictions
-from vega_mm.datasets.formats import (FEATURES, ConversationTableError, detect_format,
-                                      load_conversations)
+from vega_mm.datasets.formats import FEATURES, detect_format, load_conversations
+from vega_mm.utils import CheckpointError
+from vega_mm.utils.io import check_output_file
 
 
 def parse_options(items) -> Dict[str, dict]:
@@ -34,12 +50,12 @@ def parse_options(items) -> Dict[str, dict]:
     return out
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('inputs', nargs='*', help='conversation tables or feature files')
-    parser.add_argument('--out', help='.jsonl, .json or .csv')
+    parser.add_argument('--out', help='.jsonl, .json or .csv (default: JSON lines on stdout)')
     parser.add_argument('--split', choices=['train', 'val', 'test'],
                         help='only this split of feature files')
     parser.add_argument('--live', action='store_true',
@@ -47,49 +63,166 @@ def main() -> None:
     parser.add_argument('--extractor-option', action='append', metavar='MODALITY.KEY=VALUE',
                         help='replace a recorded extractor setting, e.g. '
                         'text.model=/local/copy/of/the/encoder')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings in the config before the model is built, '
+                        'e.g. model.backbone.max_len=2048')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--batch-size', type=int, default=16, help='dialogues per batch')
     args = parser.parse_args()
     if not args.live and not args.inputs:
         parser.error('give INPUT files or --live')
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    try:
+        code = run(args)
+    except (FileNotFoundError, CheckpointError, ValueError) as exc:
+        # the checkpoint, an input file, the config, the recipe: each message names it
+        raise SystemExit(f'error: {exc}')
+    if code:
+        raise SystemExit(code)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Everything after parsing; returns the exit code."""
     if args.out:
-        check_output_path(args.out)
-    elif not args.live:
-        parser.error('--out is required (a .jsonl, .json or .csv file)')
-    inferencer = ConversationInferencer(args.config, args.checkpoint, device=args.device,
-                                        extractor_options=parse_options(args.extractor_option))
-    if args.live:
-        session = inferencer.stream()
-        for line in sys.stdin:
-            speaker, sep, text = line.rstrip('\n').partition(':')
-            if not line.strip():
-                continue
-            try:
-                r = session.add(speaker=speaker.strip() if sep else 'unknown',
-                                text=(text if sep else speaker).strip())
-            except ConversationTableError as exc:  # the session is unchanged
-                print(f'skipped: {exc}', file=sys.stderr, flush=True)
-                continue
-            top = r['probabilities'][r['label']]
-            print(f"[{r['utterance_id']}] {r['speaker']}: {r['text']}  ->  {r['label']} "
-                  f'({top:.2f})', flush=True)
-        predictions = session.results
-    else:
+        suffix = check_output_path(args.out)
+        check_output_file(args.out, '--out')  # before the model is loaded, not after
+        if args.live and suffix != '.jsonl':
+            raise ValueError(f'--out {args.out!r}: --live writes one JSON line per utterance '
+                             'as it is labelled; give a .jsonl file (or no --out: stdout)')
+    stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):  # logs to stderr; stdout: predictions
+        inferencer = ConversationInferencer(
+            args.config, args.checkpoint, device=args.device,
+            extractor_options=parse_options(args.extractor_option),
+            cfg_options=args.cfg_options)
+        if args.live:
+            return live(inferencer, args.out, stdout)
         inputs = []
         for path in args.inputs:
             if args.split and detect_format(path).kind == FEATURES:
-                data = load_conversations(path)
-                inputs.extend(data.get_split(args.split))
+                inputs.extend(load_conversations(path).get_split(args.split))
             else:
                 inputs.append(path)
         predictions = inferencer(inputs, batch_size=args.batch_size)
+    dialogues = len({p['dialogue_id'] for p in predictions})
     if args.out:
         write_predictions(predictions, args.out, classes=inferencer.classes,
                           info=dict(config=args.config, checkpoint=args.checkpoint,
                                     inputs=args.inputs))
-        dialogues = len({p['dialogue_id'] for p in predictions})
-        print(f'predicted {len(predictions)} utterances in {dialogues} dialogue(s) -> '
-              f'{args.out}')
+    else:
+        for p in predictions:
+            stdout.write(json.dumps(p, ensure_ascii=False) + '\n')
+        stdout.flush()
+    print(f'predicted {len(predictions)} utterances in {dialogues} dialogue(s) -> '
+          f'{args.out or "stdout"}', file=sys.stderr)
+    return 0
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class StopSignals:
+    """SIGINT and SIGTERM raise :class:`Stopped`, except inside :meth:`deferred`
+    (writing one prediction), where they take effect once it is done: a line is
+    written whole or not at all."""
+
+    def __init__(self) -> None:
+        self._deferring = False
+        self._pending: Optional[int] = None
+
+    def _handle(self, signum: int, frame) -> None:
+        if self._deferring:
+            self._pending = signum
+        else:
+            raise Stopped(signum)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator['StopSignals']:
+        old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self._pending is not None:
+            raise Stopped(self._pending)
+
+
+def stdin_lines() -> Iterator[Union[str, UnicodeDecodeError]]:
+    """Lines of stdin, each decoded on its own (UTF-8): a line that does not decode is
+    given as its error, and the lines after it are read as usual."""
+    raw = getattr(sys.stdin, 'buffer', None)
+    if raw is None:  # already text (an embedding program's stream)
+        yield from sys.stdin
+        return
+    for line in iter(raw.readline, b''):
+        try:
+            yield line.decode('utf-8')
+        except UnicodeDecodeError as exc:
+            yield exc
+
+
+def label_line(session, number: int, line: Union[str, UnicodeDecodeError]) -> Optional[dict]:
+    """The prediction of one ``speaker: text`` line, or None (reported on stderr) for a
+    line that cannot be labelled; the session is then unchanged."""
+    if isinstance(line, UnicodeDecodeError):
+        print(f'line {number}: skipped: not UTF-8 text ({line.reason} at byte '
+              f'{line.start})', file=sys.stderr, flush=True)
+        return None
+    speaker, sep, text = line.rstrip('\r\n').partition(':')
+    try:
+        return session.add(speaker=speaker.strip() if sep else 'unknown',
+                           text=text if sep else speaker)
+    except (ValueError, TypeError) as exc:  # the row checks, the recipe, max_len
+        print(f'line {number}: skipped: {exc}', file=sys.stderr, flush=True)
+        return None
+
+
+def live(inferencer: ConversationInferencer, out: Optional[str], stdout: IO[str]) -> int:
+    """Label stdin line by line, writing each prediction at once; returns the exit code
+    (0 at the end of the input, 128 + the signal number when stopped)."""
+    session = inferencer.stream()
+    written, code = 0, 0
+    sink = open(out, 'w', encoding='utf-8') if out else stdout
+    signals = StopSignals()
+    try:
+        with signals.installed():
+            for number, line in enumerate(stdin_lines(), 1):
+                r = label_line(session, number, line)
+                if r is None:
+                    continue
+                with signals.deferred():
+                    sink.write(json.dumps(r, ensure_ascii=False) + '\n')
+                    sink.flush()
+                    written += 1
+                    top = r['probabilities'][r['pred_label']]
+                    print(f"[{r['utterance_id']}] {r['speaker']}: {r['text']}  ->  "
+                          f"{r['pred_label']} ({top:.2f})", file=sys.stderr, flush=True)
+    except Stopped as stop:
+        code = 128 + stop.signum
+        print(f'stopped by {stop}', file=sys.stderr)
+    finally:
+        if sink is not stdout:
+            sink.close()
+    print(f'labelled {written} utterances -> {out or "stdout"}', file=sys.stderr, flush=True)
+    return code
 
 
 if __name__ == '__main__':

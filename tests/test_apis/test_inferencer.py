@@ -1,4 +1,6 @@
 """ConversationInferencer: from a transcript to the predictions the feature file gives."""
+import json
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,7 @@ from vega_mm.datasets.formats import load_conversations
 
 
 def _by_utterance(results):
-    return [(r['utterance_id'], r['label'], list(r['probabilities'].values()))
+    return [(r['utterance_id'], r['pred_label'], list(r['probabilities'].values()))
             for r in results]
 
 
@@ -21,11 +23,19 @@ def test_jsonl_transcript_equals_extracted_feature_file(text_model, transcripts,
     assert len(from_text) == len(from_file) == sum(len(d['labels']) for d in test_split)
     for a, b in zip(from_text, from_file):
         assert a['utterance_id'] == b['utterance_id']
-        assert a['label'] == b['label']
+        assert a['pred_label'] == b['pred_label']
         np.testing.assert_allclose(list(a['probabilities'].values()),
                                    list(b['probabilities'].values()), atol=1e-5)
         np.testing.assert_allclose(list(a['anchor_similarity'].values()),
                                    list(b['anchor_similarity'].values()), atol=1e-5)
+    # the gold label beside the prediction: the table's label column, the file's labels
+    gold = [line['label'] for line in map(json.loads,
+                                          transcripts['test'].read_text().splitlines())]
+    assert [r['gt_label'] for r in from_text] == gold
+    classes = inferencer.classes
+    assert [r['gt_label'] for r in from_file] == [
+        classes[k] for d in test_split for k in d['labels']]
+    assert 'label' not in from_text[0] and 'label_index' not in from_text[0]
     # the records are the model's own logits: softmax of the fused label-space branch
     # (the published setting), cosine = anchor logits / 100, computed here from
     # forward(mode='tensor') without the head's prediction writer
@@ -40,7 +50,7 @@ def test_jsonl_transcript_equals_extracted_feature_file(text_model, transcripts,
     scores = logits['fused'].softmax(-1).numpy()
     np.testing.assert_allclose([list(r['probabilities'].values()) for r in from_file],
                                scores, atol=1e-5)
-    assert [r['label_index'] for r in from_file] == scores.argmax(-1).tolist()
+    assert [r['pred_label_index'] for r in from_file] == scores.argmax(-1).tolist()
     np.testing.assert_allclose([list(r['anchor_similarity'].values()) for r in from_file],
                                (logits['anchor_fused'] / 100.0).numpy(), atol=1e-5)
 
@@ -58,10 +68,11 @@ def test_outputs_per_utterance(text_model):
         assert set(r['probabilities']) == set(classes) == set(r['anchor_similarity'])
         assert abs(sum(r['probabilities'].values()) - 1) < 1e-5
         assert all(-1 - 1e-5 <= v <= 1 + 1e-5 for v in r['anchor_similarity'].values())
-        assert r['label'] == max(r['probabilities'], key=r['probabilities'].get)
+        assert r['pred_label'] == max(r['probabilities'], key=r['probabilities'].get)
         assert set(r['branch_predictions']) == {'fused', 'text', 'anchor_fused',
                                                 'anchor_text'}
-        assert r['branch_predictions']['fused'] == r['label']  # predict_with='label'
+        assert r['branch_predictions']['fused'] == r['pred_label']  # predict_with='label'
+        assert 'gt_label' not in r  # no gold label given
 
 
 def test_unknown_speakers_share_other_or_fail(text_model, train_meta):

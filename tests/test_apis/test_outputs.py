@@ -36,7 +36,7 @@ def test_csv_round_trip(predictions, tmp_path):
     for row, pred in zip(rows, preds):
         flat = flatten_prediction(pred)
         assert set(row) == set(flat)
-        assert row['text'] == pred['text'] and row['label'] == pred['label']
+        assert row['text'] == pred['text'] and row['pred_label'] == pred['pred_label']
         for c in classes:
             assert float(row[f'prob_{c}']) == pytest.approx(pred['probabilities'][c])
             assert float(row[f'anchor_cos_{c}']) == pytest.approx(

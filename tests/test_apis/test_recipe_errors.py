@@ -28,7 +28,7 @@ def test_a_local_copy_of_the_same_weights_is_accepted(text_model, tiny_text_mode
     copy_dir = shutil.copytree(tiny_text_model, tmp_path / 'copy')
     inferencer = ConversationInferencer(cfg, ckpt,
                                         extractor_options=dict(text=dict(model=str(copy_dir))))
-    assert inferencer([dict(speaker='a', text='yes')])[0]['label']
+    assert inferencer([dict(speaker='a', text='yes')])[0]['pred_label']
 
 
 def test_other_weights_are_refused(text_model, tiny_text_model, tmp_path):
@@ -81,6 +81,42 @@ def test_feature_file_made_another_way_is_refused(text_model, feature_file, tmp_
                         coll.splits, speaker_names=coll.speaker_names, extra=extra)
     with pytest.raises(RecipeError, match='were made with'):
         ConversationInferencer(cfg, ckpt)(other)
+
+
+def _restandardised(feature_file, out, change):
+    """The feature file re-saved with its recorded standardisation changed by
+    ``change(extra)`` (the features as they are)."""
+    from vega_mm.datasets.formats import load_conversations, save_native
+    coll = load_conversations(feature_file)
+    extra = copy.deepcopy(coll.extra)
+    change(extra)
+    return save_native(str(out), coll.dialogues, coll.classes, coll.splits,
+                       speaker_names=coll.speaker_names, extra=extra)
+
+
+def test_feature_file_standardised_with_other_statistics_is_refused(text_model,
+                                                                   feature_file, tmp_path):
+    cfg, ckpt = text_model
+    inferencer = ConversationInferencer(cfg, ckpt)
+    assert inferencer.recipe['standardized']
+    assert len(inferencer(feature_file)) > 0  # the training file's own statistics
+
+    def other_stats(extra):
+        stats = extra['feature_stats']['text']
+        stats['mean'] = [v + 0.5 for v in stats['mean']]
+        stats['num_utterances'] = 7
+    other = _restandardised(feature_file, tmp_path / 'other.npz', other_stats)
+    with pytest.raises(RecipeError, match=r'other\.npz: its text features were standardised '
+                                          r'with other statistics \(mean/std of 7 train'):
+        inferencer(other)
+
+    def unstandardised(extra):
+        extra['standardized'] = False
+        extra.pop('feature_stats')
+    raw = _restandardised(feature_file, tmp_path / 'raw.npz', unstandardised)
+    with pytest.raises(RecipeError, match='its text features are not standardised but the '
+                                          'model was trained on standardised ones'):
+        inferencer(raw)
 
 
 def test_a_missing_folder_falls_back_to_the_installed_copy_with_the_same_weights(

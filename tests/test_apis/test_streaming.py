@@ -20,7 +20,7 @@ def test_streaming_a_causal_model_equals_offline(causal_model, transcripts):
     offline = inferencer(utterances)
     session = inferencer.stream()
     streamed = [session.add(**u) for u in utterances]
-    assert [r['label'] for r in streamed] == [r['label'] for r in offline]
+    assert [r['pred_label'] for r in streamed] == [r['pred_label'] for r in offline]
     for s, o in zip(streamed, offline):
         assert s['speaker'] == o['speaker'] and s['text'] == o['text']
         np.testing.assert_allclose(list(s['probabilities'].values()),
@@ -52,4 +52,36 @@ def test_a_bad_utterance_leaves_the_session_unchanged(causal_model):
     with pytest.raises(TypeError, match='text must be a string'):
         session.add(speaker='Ross', text=3)
     assert len(session) == 1
+    assert session.add(speaker='Ross', text='bye')['utterance_id'] == '1'
+
+
+def test_texts_a_table_refuses_are_refused_and_the_session_stays_intact(causal_model):
+    from vega_mm.datasets.formats import ConversationTableError
+    cfg, ckpt = causal_model
+    session = ConversationInferencer(cfg, ckpt).stream()
+    first = session.add(speaker='Ross', text='hi')
+    before = (len(session), list(session.results), session._dialogue['texts'][:])
+    for text in ('', '   ', '\t\n', '\xa0'):
+        with pytest.raises(ConversationTableError, match='text is empty'):
+            session.add(speaker='Ross', text=text)
+    with pytest.raises(ValueError, match=r"character 2 \('\\ud800'\) is a lone surrogate"):
+        session.add(speaker='Ross', text='ok\ud800')
+    assert (len(session), session.results, session._dialogue['texts']) == before
+    second = session.add(speaker='Ross', text='bye')
+    assert second['utterance_id'] == '1' and session.results == [first, second]
+
+
+def test_a_model_failure_leaves_the_session_unchanged(causal_model, monkeypatch):
+    cfg, ckpt = causal_model
+    inferencer = ConversationInferencer(cfg, ckpt)
+    session = inferencer.stream()
+    session.add(speaker='Ross', text='hi')
+
+    def broken(batch):
+        raise RuntimeError('out of memory')
+    monkeypatch.setattr(inferencer, 'forward', broken)
+    with pytest.raises(RuntimeError, match='out of memory'):
+        session.add(speaker='Ross', text='again')
+    monkeypatch.undo()
+    assert len(session) == 1 and len(session._feats['text']) == 1
     assert session.add(speaker='Ross', text='bye')['utterance_id'] == '1'

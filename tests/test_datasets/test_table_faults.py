@@ -114,3 +114,13 @@ def test_lowercase_m_f_speakers_of_a_table_are_m_and_f(tmp_path):
     assert conv.speaker_names == ['M', 'F']
     d0 = conv.dialogues[0]
     assert conv.speakers(d0).tolist() == [0, 1]
+
+
+def test_a_lone_surrogate_in_a_jsonl_text_is_refused_naming_the_row(tmp_path):
+    from vega_mm.datasets.formats import ConversationTableError, read_conversation_table
+    path = tmp_path / 't.jsonl'
+    path.write_text('{"dialogue_id": "0", "utterance_id": "0", "speaker": "A", "text": "hi"}\n'
+                    '{"dialogue_id": "0", "utterance_id": "1", "speaker": "A", '
+                    '"text": "bad \\ud800"}\n', encoding='utf-8')
+    with pytest.raises(ConversationTableError, match=r't\.jsonl:2: .*lone surrogate'):
+        read_conversation_table(str(path))

@@ -20,6 +20,7 @@ from mmengine.config import DictAction
 from vega_mm.analysis import (format_flops, model_complexity, plot_complexity, save_figure,
                               top_level_parts)
 from vega_mm.apis import init_counting_model
+from vega_mm.utils import CheckpointError
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,7 +43,7 @@ def main() -> None:
     try:
         model = init_counting_model(args.config, args.checkpoint, args.cfg_options)
         results = [model_complexity(model, length) for length in args.length]
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, CheckpointError) as exc:
         raise SystemExit(f'error: {exc}')
     first = results[0]
     print(f'{args.config}: {first["params"]:,} parameters '

@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 
 from vega_mm.analysis import EMBEDDING_METHODS, anchor_space_map, write_anchor_space_outputs
 from vega_mm.apis import init_model
+from vega_mm.utils import CheckpointError
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,7 +50,7 @@ def main() -> None:
                        loader.dataset.metainfo['classes'])
         result = anchor_space_map(model, loader, classes, args.method, args.seed,
                                   args.branch)
-    except (FileNotFoundError, ValueError, ImportError) as exc:
+    except (FileNotFoundError, ValueError, ImportError, CheckpointError) as exc:
         raise SystemExit(f'error: {exc}')
     summary = result['summary']
     summary.update(config=args.config, checkpoint=args.checkpoint, split=args.split)

@@ -1,6 +1,7 @@
 """Inference on new conversations with a trained vega_mm model."""
 import copy
-from typing import Optional, Union
+import os.path as osp
+from typing import Any, List, Mapping, Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -10,8 +11,83 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint_to_mod
 
 from vega_mm.models.anchor_banks import anchor_banks_from
 from vega_mm.registry import MODELS, TRANSFORMS
-from vega_mm.utils.checkpoint import register_checkpoint_loader
-from vega_mm.utils.config import apply_modalities
+from vega_mm.utils.checkpoint import (CheckpointError, check_state_dict_digest,
+                                      checkpoint_problem, mismatch_error,
+                                      register_checkpoint_loader)
+from vega_mm.utils.config import ConfigError, apply_modalities
+
+#: Model keys that change a trained model's predictions without changing the shapes of
+#: its weights (a shape is checked by strict loading), with the value an unset key means.
+#: ``backbone.max_len`` is not one: the positional table is computed, not learned, and
+#: a longer one gives the same outputs for the dialogues the shorter one covered.
+PREDICTION_KEYS: Tuple[Tuple[str, Any], ...] = (
+    ('backbone.causal', False), ('backbone.attention_window', None),
+    ('predict_with', None), ('head.predict_with', None))
+
+
+def _model_value(model_cfg: Mapping, key: str, default: Any) -> Any:
+    node: Any = model_cfg
+    for part in key.split('.'):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def _training_model_cfg(ckpt: Mapping) -> Optional[Mapping]:
+    """The model config a Runner checkpoint was trained with (``meta.cfg``, the
+    config's text), or None for a checkpoint without one."""
+    text = (ckpt.get('meta') or {}).get('cfg') if isinstance(ckpt, Mapping) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        return Config.fromstring(text, '.py').get('model')
+    except Exception:  # a config that does not parse here: nothing to compare with
+        return None
+
+
+def config_contradictions(model_cfg: Mapping, ckpt: Mapping) -> List[str]:
+    """``['model.backbone.causal: ... ']`` for every :data:`PREDICTION_KEYS` entry the
+    config sets otherwise than the checkpoint's own training config (``meta.cfg``);
+    empty when they agree or the checkpoint records no config."""
+    trained = _training_model_cfg(ckpt)
+    if trained is None:
+        return []
+    out = []
+    for key, default in PREDICTION_KEYS:
+        ours, theirs = (_model_value(c, key, default) for c in (model_cfg, trained))
+        if ours != theirs:
+            out.append(f'model.{key}={ours!r} here, {theirs!r} in training')
+    return out
+
+
+def read_trusted_checkpoint(checkpoint: str, model_cfg: Mapping,
+                            config_name: Optional[str]) -> dict:
+    """Read a checkpoint for inference, refusing one that cannot be trusted.
+
+    Args:
+        checkpoint: the file.
+        model_cfg: the model config it is to be loaded into.
+        config_name: the config file (for messages).
+
+    Raises:
+        CheckpointError: a damaged zip member (the CRCs ``torch.save`` writes), or
+            weights other than the digest in ``meta.state_dict_sha256`` says.
+        ConfigError: ``model_cfg`` contradicts the training config (:data:`PREDICTION_KEYS`).
+    """
+    problem = checkpoint_problem(checkpoint) if osp.isfile(checkpoint) else None
+    if problem is not None:
+        raise CheckpointError(f'checkpoint {checkpoint!r} is {problem}')
+    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    check_state_dict_digest(ckpt, checkpoint)
+    contradictions = config_contradictions(model_cfg, ckpt)
+    if contradictions:
+        raise ConfigError(
+            f'{config_name or "the config"} does not build the model checkpoint '
+            f'{checkpoint!r} was trained as: {"; ".join(contradictions)} (these change its '
+            "predictions). Use the training config (its text is in the checkpoint's "
+            'meta.cfg) or set the trained values, e.g. with --cfg-options')
+    return ckpt
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
@@ -30,6 +106,13 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
             initialisation.
         device: e.g. ``'cpu'`` or ``'cuda:0'``.
         cfg_options: overrides merged into the config.
+
+    Raises:
+        CheckpointError: naming the file: a damaged member (zip CRC), weights that
+            differ from the digest it records (``meta.state_dict_sha256``), or weights
+            that do not fit the config's model.
+        ConfigError: the config sets a key of :data:`PREDICTION_KEYS` (e.g.
+            ``backbone.causal``) otherwise than the checkpoint's training config.
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     if cfg_options:
@@ -42,10 +125,16 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     if checkpoint is None:
         model = MODELS.build(model_cfg)
     else:
-        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        ckpt = read_trusted_checkpoint(checkpoint, model_cfg, cfg.filename)
         with anchor_banks_from(ckpt.get('state_dict', ckpt)):
             model = MODELS.build(model_cfg)
-        _load_checkpoint_to_model(model, ckpt, strict=True)
+        try:
+            _load_checkpoint_to_model(model, ckpt, strict=True)
+        except RuntimeError as exc:
+            error = mismatch_error(exc, checkpoint, cfg.filename)
+            if error is None:
+                raise
+            raise error from None
         model.dataset_meta = ckpt.get('meta', {}).get('dataset_meta')
     model.cfg = cfg
     return model.to(device).eval()

@@ -20,6 +20,7 @@ from mmpretrain.apis import BaseInferencer
 
 from vega_mm.datasets.formats import (FEATURES, Dialogue, detect_format, dialogue_from_records,
                                       load_conversations, load_dialogues)
+from vega_mm.datasets.conversation_dataset import feature_recipe
 from vega_mm.features.base import extractor_class
 from .inference import _test_pipeline, init_model
 from .recipe import RecipeError, build_recipe_extractors, dialogue_features, speaker_indices
@@ -45,6 +46,25 @@ def _with_device(options: Optional[Mapping[str, Mapping[str, Any]]],
     return out
 
 
+def _stats_of(recipe: Mapping[str, Any], modality: str) -> Optional[Mapping[str, Any]]:
+    """The standardisation statistics a recipe records for a modality, or None when
+    its features were not standardised."""
+    if not recipe.get('standardized'):
+        return None
+    return (recipe.get('feature_stats') or {}).get(modality)
+
+
+def _same_stats(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return all(len(a[k]) == len(b[k]) and np.allclose(a[k], b[k], rtol=1e-6, atol=1e-9)
+               for k in ('mean', 'std'))
+
+
+def _describe_stats(stats: Mapping[str, Any]) -> str:
+    where = f"{stats.get('num_utterances', '?')} {stats.get('split', '?')} utterances"
+    return (f"mean/std of {where}, first mean {float(stats['mean'][0]):.6g}, first std "
+            f"{float(stats['std'][0]):.6g}")
+
+
 class ConversationInferencer(BaseInferencer):
     """Label every utterance of conversations with a trained vega_mm model.
 
@@ -57,6 +77,8 @@ class ConversationInferencer(BaseInferencer):
             ``{'text': {'model': '/local/copy'}}`` (see
             :func:`~vega_mm.apis.recipe.build_recipe_extractors`); also runtime ones
             such as ``batch_size`` or ``device``.
+        cfg_options: overrides merged into the config before the model is built
+            (``tools/infer.py --cfg-options``), e.g. ``{'model.backbone.max_len': 2048}``.
 
     Call with one input or a list: a path to a CSV/JSONL conversation table (columns as
     ``tools/extract_features.py`` reads them) or to a feature file; a list of utterance
@@ -70,10 +92,11 @@ class ConversationInferencer(BaseInferencer):
     postprocess_kwargs: set = set()
 
     def __init__(self, model, pretrained: Optional[str] = None, device: Optional[str] = None,
-                 extractor_options: Optional[Mapping[str, Mapping[str, Any]]] = None) -> None:
+                 extractor_options: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                 cfg_options: Optional[dict] = None) -> None:
         if pretrained is None:
             raise ValueError('ConversationInferencer needs the checkpoint of a trained model')
-        net = init_model(model, pretrained, device=device or 'cpu')
+        net = init_model(model, pretrained, device=device or 'cpu', cfg_options=cfg_options)
         net._config = net.cfg
         super().__init__(model=net, device=device)
         self.checkpoint = pretrained
@@ -146,10 +169,38 @@ class ConversationInferencer(BaseInferencer):
             raise RecipeError(f'{path}: its {differ} features were made with '
                               f'{[theirs[m] for m in differ]}, the model was trained on '
                               f'{[ours[m] for m in differ]}')
+        self._check_standardisation(coll.extra, path)
         if list(coll.classes) != list(self.classes):
             raise RecipeError(f'{path}: classes {list(coll.classes)} differ from the '
                               f"model's {self.classes}")
         return [self._check_raw(d, path) for d in coll.dialogues]
+
+    def _check_standardisation(self, extra: Optional[Mapping[str, Any]], path: str) -> None:
+        """A feature file's features must be standardised as the model's were: both or
+        neither, and with the same statistics (a file without a recipe, such as the
+        public pickles, records nothing to compare)."""
+        theirs = feature_recipe(extra or {}, self.modalities)
+        ours = self.recipe
+        if not theirs or not ours:
+            return
+        for m in self.modalities:
+            a, b = (_stats_of(r, m) for r in (theirs, ours))
+            if a is None and b is None:
+                continue
+            if a is None or b is None:
+                raise RecipeError(
+                    f'{path}: its {m} features are {"not " if a is None else ""}standardised '
+                    f'but the model was trained on {"not " if b is None else ""}standardised '
+                    f'ones ({self.checkpoint}): its inputs would be on another scale. Use a '
+                    'file made as the training file was, or the raw conversation (the '
+                    "model's recipe standardises it)")
+            if not _same_stats(a, b):
+                raise RecipeError(
+                    f'{path}: its {m} features were standardised with other statistics '
+                    f'({_describe_stats(a)}) than the model was trained with '
+                    f'({_describe_stats(b)}, {self.checkpoint}): its inputs would be on '
+                    'another scale. Use features standardised with the training file\'s '
+                    "statistics, or the raw conversation (the model's recipe standardises it)")
 
     def _check_raw(self, dialogue: dict, where: str) -> dict:
         """A raw dialogue with the model's modalities only (a missing one is an error)."""
@@ -179,7 +230,8 @@ class ConversationInferencer(BaseInferencer):
                      labels=np.full(len(d), -1, dtype=np.int64),
                      utterance_ids=[u.utterance_id for u in d.utterances],
                      speaker_names=[u.speaker for u in d.utterances],
-                     texts=[u.text for u in d.utterances])
+                     texts=[u.text for u in d.utterances],
+                     gt_labels=[u.label for u in d.utterances])
                 for d, f, s in zip(dialogues, feats, speakers)]
 
     # ------------------------------------------------------------------ model
@@ -206,8 +258,10 @@ class ConversationInferencer(BaseInferencer):
 
     def postprocess(self, preds: list, dialogues: List[dict]) -> List[dict]:
         """Per utterance: ``dialogue_id``, ``utterance_id``, ``speaker``, ``text``,
-        ``label``, ``label_index``, ``probabilities`` {class: p}, ``anchor_similarity``
-        {class: cosine to its anchor, fused anchor branch} (VEGA models) and
+        ``pred_label`` (the predicted class), ``pred_label_index``, ``gt_label`` (the
+        gold class, only where the input has one: a table's label column, a feature
+        file's labels), ``probabilities`` {class: p}, ``anchor_similarity`` {class:
+        cosine to its anchor, fused anchor branch} (VEGA models) and
         ``branch_predictions`` {branch: class} (``anchor_`` prefix: anchor space)."""
         out = []
         for sample, dia in zip(preds, dialogues):
@@ -223,6 +277,7 @@ class ConversationInferencer(BaseInferencer):
         cosine = sample.get('anchor_similarity')
         branch = sample.branch_pred_labels
         n = probs.shape[0]
+        gold = self._gold_labels(dia, n)
         results = []
         for i in (range(n) if positions is None else positions):
             label = int(labels[i])
@@ -230,13 +285,26 @@ class ConversationInferencer(BaseInferencer):
                      utterance_id=(dia.get('utterance_ids') or [str(j) for j in range(n)])[i],
                      speaker=(dia.get('speaker_names') or [None] * n)[i],
                      text=(dia.get('texts') or [None] * n)[i],
-                     label=self.classes[label], label_index=label,
-                     probabilities={c: float(p) for c, p in zip(self.classes, probs[i])})
+                     pred_label=self.classes[label], pred_label_index=label)
+            if gold[i] is not None:
+                r['gt_label'] = gold[i]
+            r['probabilities'] = {c: float(p) for c, p in zip(self.classes, probs[i])}
             if cosine is not None:
                 r['anchor_similarity'] = {c: float(s) for c, s in zip(self.classes, cosine[i])}
             r['branch_predictions'] = {k: self.classes[int(v[i])] for k, v in branch.items()}
             results.append(r)
         return results
+
+    def _gold_labels(self, dia: dict, n: int) -> List[Optional[str]]:
+        """The gold class of each utterance, None where unlabelled: the table's label
+        column (``gt_labels``, as written) or a feature file's label indices."""
+        if dia.get('gt_labels') is not None:
+            return list(dia['gt_labels'])
+        labels = dia.get('labels')
+        if labels is None:
+            return [None] * n
+        return [self.classes[int(k)] if 0 <= int(k) < len(self.classes) else None
+                for k in labels]
 
     def stream(self, dialogue_id: str = 'live') -> StreamSession:
         """A live session: :meth:`StreamSession.add` labels each new utterance at once

@@ -65,9 +65,11 @@ class StreamSession:
         :meth:`ConversationInferencer.postprocess`).
 
         Raises:
-            ValueError / ConversationTableError / RecipeError: a bad utterance (then
-                the session is unchanged), or a conversation longer than the model's
-                positional encoding (``max_len``).
+            ValueError / ConversationTableError / RecipeError: a bad utterance (an
+                empty text, one that is not valid Unicode, an unknown speaker: the
+                checks of :func:`~vega_mm.datasets.formats.make_utterance`, as for a
+                table row), or a conversation longer than the model's positional
+                encoding (``max_len``). After any error the session is unchanged.
         """
         inf = self.inferencer
         i = len(self)
@@ -84,17 +86,19 @@ class StreamSession:
         idx = speaker_indices([utt.speaker], inf.speaker_names, inf.num_speakers,
                               utt.source)[0]
         new = dialogue_features([dia], self.extractors, inf.recipe)[0]
-        for m, x in new.items():  # each utterance is encoded once; the past is reused
-            self._feats[m].append(x[0])
-        self._speakers.append(int(idx))
-        self._dialogue['utterance_ids'].append(utt.utterance_id)
-        self._dialogue['speaker_names'].append(utt.speaker)
-        self._dialogue['texts'].append(utt.text)
-        raw = dict(self._dialogue, sample_idx=0,
-                   features={m: np.stack(v) for m, v in self._feats.items()},
-                   speakers=np.asarray(self._speakers, dtype=np.int64),
+        # the conversation with the new utterance; the session keeps it only once the
+        # model has answered, so any failure above or below leaves the session as it was
+        feats = {m: self._feats[m] + [new[m][0]] for m in self._feats}
+        speakers = self._speakers + [int(idx)]
+        dialogue = dict(self._dialogue, utterance_ids=self._dialogue['utterance_ids'] +
+                        [utt.utterance_id], speaker_names=self._dialogue['speaker_names'] +
+                        [utt.speaker], texts=self._dialogue['texts'] + [utt.text])
+        raw = dict(dialogue, sample_idx=0,
+                   features={m: np.stack(v) for m, v in feats.items()},
+                   speakers=np.asarray(speakers, dtype=np.int64),
                    labels=np.full(i + 1, -1, dtype=np.int64))
         sample = inf.forward(pseudo_collate([inf.pipeline(raw)]))[0]
         result = inf.utterance_results(sample, raw, positions=[i])[0]
+        self._feats, self._speakers, self._dialogue = feats, speakers, dialogue
         self.results.append(result)
         return result

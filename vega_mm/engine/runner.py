@@ -7,12 +7,12 @@ from mmengine.runner import Runner
 
 from vega_mm.registry import RUNNERS
 from vega_mm.utils.checkpoint import (CheckpointError, checkpoint_problem,
-                                      describe_mismatch, find_intact_checkpoint,
+                                      find_intact_checkpoint, mismatch_error,
                                       register_checkpoint_loader)
 from vega_mm.utils.config import apply_modalities, check_config
 
 #: Hooks every vega_mm run gets, whether or not its config lists them.
-_ALWAYS_HOOKS = (dict(type='NonFiniteCheckHook'), )
+_ALWAYS_HOOKS = (dict(type='NonFiniteCheckHook'), dict(type='StateDictDigestHook'))
 
 
 @RUNNERS.register_module()
@@ -26,6 +26,8 @@ class ConversationRunner(Runner):
       (:func:`~vega_mm.utils.config.check_config`: unread keys, ``max_epochs``, a
       ``save_best`` metric the evaluator produces);
     - every run stops at the first non-finite loss (``NonFiniteCheckHook``);
+    - every checkpoint it saves records the SHA-256 of its weights, checked whenever a
+      checkpoint is loaded (``StateDictDigestHook``);
     - checkpoints (``load_from``, ``--resume``, evaluation) must fit the model exactly
       and hold finite weights (``NonFiniteCheckHook``); otherwise a
       :class:`CheckpointError` names the file and the first mismatching keys and shapes;
@@ -108,11 +110,10 @@ class ConversationRunner(Runner):
                 raise
             raise CheckpointError(f'checkpoint {filename!r} {exc}') from None
         except RuntimeError as exc:
-            if 'do not match exactly' not in str(exc) and 'size mismatch' not in str(exc):
+            error = mismatch_error(exc, filename, self.cfg.filename)
+            if error is None:
                 raise
-            raise CheckpointError(
-                f'checkpoint {filename!r} does not fit the model of {self.cfg.filename}: '
-                f'{describe_mismatch(str(exc))}') from None
+            raise error from None
         return checkpoint
 
 

@@ -8,6 +8,7 @@ exactly those objects on top of what ``weights_only`` accepts.
 import errno
 import functools
 import glob
+import hashlib
 import os
 import pickle
 import re
@@ -22,6 +23,8 @@ from .safe_pickle import (NUMPY_ARRAY_GLOBALS, AllowList, RestrictedUnpickler,
 __all__ = ['RUNNER_CHECKPOINT_ALLOW_LIST', 'CheckpointError', 'ATOMIC_BACKEND',
            'load_runner_checkpoint', 'register_checkpoint_loader', 'checkpoint_problem',
            'find_intact_checkpoint', 'non_finite_entries', 'describe_mismatch',
+           'mismatch_error', 'DIGEST_KEY', 'state_dict_digest', 'digest_problem',
+           'check_state_dict_digest',
            'register_atomic_backend']
 
 
@@ -248,6 +251,76 @@ def describe_mismatch(message: str, limit: int = 3) -> str:
                 keys = [k.strip() for k in line[len(marker):].split(',') if k.strip()]
                 parts.append(f'{len(keys)} {label} ({first(keys)})')
     return '; '.join(parts) or message.strip().splitlines()[0]
+
+
+def mismatch_error(exc: RuntimeError, filename: str,
+                   config: Optional[str]) -> Optional[CheckpointError]:
+    """The error to raise for a strict ``load_state_dict`` failure: the file, the
+    config and :func:`describe_mismatch`'s account; None when ``exc`` is not a
+    mismatch (re-raise it then).
+
+    Args:
+        exc: what MMEngine's or PyTorch's strict loading raised.
+        filename: the checkpoint.
+        config: the config file the model was built from (None: not from a file).
+    """
+    text = str(exc)
+    if 'do not match exactly' not in text and 'size mismatch' not in text \
+            and 'Error(s) in loading state_dict' not in text:
+        return None
+    return CheckpointError(f'checkpoint {filename!r} does not fit the model of '
+                           f'{config or "the config"}: {describe_mismatch(text)}')
+
+
+#: Where a checkpoint's ``meta`` records :func:`state_dict_digest` of its weights.
+DIGEST_KEY = 'state_dict_sha256'
+
+
+def state_dict_digest(state_dict: Mapping[str, Any]) -> str:
+    """SHA-256 of a state dict's tensors: names in sorted order, each with its dtype,
+    shape and raw bytes (non-tensor entries are left out).
+
+    The same weights give the same digest whatever device they are on or the order
+    they were stored in; one flipped bit gives another.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        value = state_dict[name]
+        if not torch.is_tensor(value):
+            continue
+        flat = value.detach().cpu().contiguous().reshape(-1)
+        digest.update(f'{name}\0{flat.dtype}\0{tuple(value.shape)}\0'.encode('utf-8'))
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def digest_problem(checkpoint: Mapping[str, Any]) -> Optional[str]:
+    """Why a loaded checkpoint's weights are not those its ``meta`` digest records
+    (``'is corrupt: ...'``), or None when they are or when it records no digest
+    (written before digests were recorded, or by other code)."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint, Mapping) else None
+    recorded = meta.get(DIGEST_KEY) if isinstance(meta, Mapping) else None
+    if recorded is None:
+        return None
+    got = state_dict_digest(checkpoint.get('state_dict', checkpoint))
+    if got == recorded:
+        return None
+    return (f'is corrupt: the SHA-256 of its weights is {got[:16]}... but '
+            f'meta.{DIGEST_KEY} records {str(recorded)[:16]}... (the file changed after '
+            'it was saved); use an intact copy or retrain')
+
+
+def check_state_dict_digest(checkpoint: Mapping[str, Any], filename: str) -> None:
+    """Check a loaded checkpoint's weights against the digest its ``meta`` records
+    (:func:`digest_problem`; no digest: nothing to check).
+
+    Raises:
+        CheckpointError: naming the file, when the weights are not those that were saved
+            (flipped or overwritten bytes).
+    """
+    problem = digest_problem(checkpoint)
+    if problem is not None:
+        raise CheckpointError(f'checkpoint {filename!r} {problem}')
 
 
 #: The MMEngine file backend that writes atomically; CheckpointHook's ``backend_args``.

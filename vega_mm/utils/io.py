@@ -105,7 +105,8 @@ def check_output_file(path: str, what: str = 'output') -> str:
 
     Raises:
         ValueError: ``path`` is a directory, a folder on its way is a file, or the
-            folder it goes to cannot be written.
+            folder it goes to cannot be written or created (tried with a temporary file
+            in the nearest existing folder, removed at once).
     """
     path = os.fspath(path)
     if not path or path.endswith(os.sep) or os.path.isdir(path):
@@ -118,6 +119,14 @@ def check_output_file(path: str, what: str = 'output') -> str:
         raise ValueError(f'{what} {path!r}: {existing!r} is a file, not a folder')
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f'{what} {path!r}: folder {existing!r} is not writable')
+    try:  # the permission bits do not tell all (root, read-only or virtual file systems)
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        missing = '' if existing == folder else f' (to create {folder!r} in it)'
+        raise ValueError(f'{what} {path!r}: cannot write in folder {existing!r}{missing}: '
+                         f'{why}') from None
     return path
 
 

@@ -96,6 +96,19 @@ def _optional_text(value: Any) -> Any:
     return value
 
 
+def _check_encodable(text: str, where: str) -> None:
+    """Refuse a string that is not valid Unicode text (a lone surrogate such as
+    ``'\\ud800'``, which JSON escapes and surrogate-escaped bytes produce): no encoder
+    can read it."""
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError as exc:
+        raise ConversationTableError(
+            f'{where}: character {exc.start} ({text[exc.start]!r}) is a lone surrogate, '
+            'not valid Unicode text (undecodable bytes, or a JSON "\\ud800" escape without '
+            'its pair)') from None
+
+
 def make_utterance(dialogue_id: str, utterance_id: str, *, where: str,
                    text: Optional[str] = None, speaker: Any = None, label: Any = None,
                    media: Optional[str] = None, start: object = None, end: object = None,
@@ -116,8 +129,8 @@ def make_utterance(dialogue_id: str, utterance_id: str, *, where: str,
         repairs: collect mojibake repairs of the text here (None: no repair).
 
     Raises:
-        ConversationTableError: an empty id or text, a malformed time, an end not
-            after its start.
+        ConversationTableError: an empty id or text, a text that is not valid Unicode
+            (a lone surrogate), a malformed time, an end not after its start.
         TypeError: a text that is not a string.
     """
     name = dict({f: f for f in UTTERANCE_FIELDS}, **(names or {}))
@@ -130,6 +143,7 @@ def make_utterance(dialogue_id: str, utterance_id: str, *, where: str,
             raise TypeError(f'{where}: {name["text"]} must be a string, got '
                             f'{type(text).__name__}')
         text = text.strip()
+        _check_encodable(text, f'{where}: {name["text"]}')
         if not text:
             raise ConversationTableError(
                 f'{where}: {name["text"]} is empty (dialogue {dia!r}, utterance {utt!r}); '

@@ -1,4 +1,5 @@
 from .checkpoint_hook import AtomicCheckpointHook
+from .digest_hook import StateDictDigestHook
 from .early_stopping_hook import ResumableEarlyStoppingHook
 from .epoch_seed_hook import EpochSeedHook
 from .non_finite_hook import NonFiniteCheckHook
@@ -6,4 +7,5 @@ from .self_distillation_hook import SelfDistillationHook
 from .visualization_hook import ERCVisualizationHook
 
 __all__ = ['SelfDistillationHook', 'EpochSeedHook', 'ResumableEarlyStoppingHook',
-           'AtomicCheckpointHook', 'NonFiniteCheckHook', 'ERCVisualizationHook']
+           'AtomicCheckpointHook', 'NonFiniteCheckHook', 'ERCVisualizationHook',
+           'StateDictDigestHook']
