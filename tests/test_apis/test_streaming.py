@@ -85,3 +85,31 @@ def test_a_model_failure_leaves_the_session_unchanged(causal_model, monkeypatch)
     monkeypatch.undo()
     assert len(session) == 1 and len(session._feats['text']) == 1
     assert session.add(speaker='Ross', text='bye')['utterance_id'] == '1'
+
+
+def test_streaming_with_text_context_equals_offline(train_meta, tiny_text_model, transcripts,
+                                                    tmp_path):
+    """Text features made with the dialogue's past (--text-context): the live session
+    hands the extractor the previous turns, so every streamed answer equals offline."""
+    import copy
+
+    from tests.test_apis.conftest import save_checkpoint, text_config
+    meta = copy.deepcopy(train_meta)
+    meta['feature_recipe']['extractors']['text'].update(context=2, speaker_tags=True)
+    cfg = text_config(causal=True)
+    ckpt = save_checkpoint(tmp_path / 'ctx.pth', cfg, meta)
+    inferencer = ConversationInferencer(cfg, ckpt)
+    assert inferencer.extractors['text'].past_turns == 2
+    utterances = _conversation(transcripts)
+    offline = inferencer(utterances)
+    session = inferencer.stream()
+    streamed = [session.add(**u) for u in utterances]
+    for s, o in zip(streamed, offline):
+        np.testing.assert_allclose(list(s['probabilities'].values()),
+                                   list(o['probabilities'].values()), atol=1e-5)
+    # and the context matters: without it the offline answers differ
+    plain = ConversationInferencer(cfg, save_checkpoint(tmp_path / 'plain.pth', cfg,
+                                                        train_meta))(utterances)
+    assert any(not np.allclose(list(p['probabilities'].values()),
+                               list(o['probabilities'].values()), atol=1e-4)
+               for p, o in zip(plain[2:], offline[2:]))

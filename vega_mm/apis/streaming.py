@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 from mmengine.dataset import pseudo_collate
 
-from vega_mm.datasets.formats import dialogue_from_records
+from vega_mm.datasets.formats import Dialogue, Utterance, dialogue_from_records
 from vega_mm.features.base import extractor_class
 from .recipe import dialogue_features, speaker_indices
 
@@ -54,6 +54,7 @@ class StreamSession:
         self._dialogue = dict(dialogue_id=dialogue_id, utterance_ids=[], speaker_names=[],
                               texts=[])
         self.results: List[dict] = []
+        self._utterances: List[Utterance] = []  # what extractors with past_turns read
 
     def __len__(self) -> int:
         return len(self._speakers)
@@ -85,10 +86,10 @@ class StreamSession:
             extractor_class(m, inf.recipe['extractors'][m]).check_utterances([utt])
         idx = speaker_indices([utt.speaker], inf.speaker_names, inf.num_speakers,
                               utt.source)[0]
-        new = dialogue_features([dia], self.extractors, inf.recipe)[0]
+        new = self._features(utt)
         # the conversation with the new utterance; the session keeps it only once the
         # model has answered, so any failure above or below leaves the session as it was
-        feats = {m: self._feats[m] + [new[m][0]] for m in self._feats}
+        feats = {m: self._feats[m] + [new[m]] for m in self._feats}
         speakers = self._speakers + [int(idx)]
         dialogue = dict(self._dialogue, utterance_ids=self._dialogue['utterance_ids'] +
                         [utt.utterance_id], speaker_names=self._dialogue['speaker_names'] +
@@ -100,5 +101,16 @@ class StreamSession:
         sample = inf.forward(pseudo_collate([inf.pipeline(raw)]))[0]
         result = inf.utterance_results(sample, raw, positions=[i])[0]
         self._feats, self._speakers, self._dialogue = feats, speakers, dialogue
+        self._utterances.append(utt)
         self.results.append(result)
         return result
+
+    def _features(self, utt: Utterance) -> Dict[str, np.ndarray]:
+        """The new utterance's features per modality; an extractor whose features use
+        the previous turns (``past_turns``) gets them, so they equal the offline ones."""
+        out = {}
+        for m, ext in self.extractors.items():
+            past = self._utterances[-ext.past_turns:] if ext.past_turns else []
+            dialogue = Dialogue(self.dialogue_id, [*past, utt])
+            out[m] = dialogue_features([dialogue], {m: ext}, self.inferencer.recipe)[0][m][-1]
+        return out

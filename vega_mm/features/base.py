@@ -39,11 +39,15 @@ class BaseFeatureExtractor:
             :class:`~vega_mm.features.media.MediaError` costs only that dialogue.
         runtime_settings (tuple): constructor arguments that do not change the features
             (left out when deciding whether saved parts can be reused).
+        past_turns (int): how many previous utterances of its dialogue an utterance's
+            features depend on (0: the utterance alone); the live mode gives
+            :meth:`extract` that much history with each new utterance.
         dim (int): the feature dimension (set by the constructor).
     """
     modality: ClassVar[str] = ''
     needs_media: ClassVar[bool] = False
     across_dialogues: ClassVar[bool] = False
+    past_turns: int = 0
     runtime_settings: ClassVar[Tuple[str, ...]] = ('device', 'batch_size')
     dim: int
 

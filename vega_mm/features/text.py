@@ -103,6 +103,7 @@ class TextFeatureExtractor(BaseFeatureExtractor):
         self.speaker_tags = bool(speaker_tags)
         # with context, extract() is given one dialogue at a time: its list is the history
         self.across_dialogues = not self.context
+        self.past_turns = self.context
         self.device = torch.device(
             device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         try:
