@@ -56,7 +56,8 @@ OPTIMIZERS = Registry('optimizer', parent=MMPRE_OPTIMIZERS, scope=_SCOPE, locati
 OPTIM_WRAPPERS = Registry(
     'optim wrapper', parent=MMPRE_OPTIM_WRAPPERS, scope=_SCOPE, locations=['vega_mm.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
-    'optimizer wrapper constructor', parent=MMPRE_OPTIM_WRAPPER_CONSTRUCTORS, scope=_SCOPE, locations=_NONE)
+    'optimizer wrapper constructor', parent=MMPRE_OPTIM_WRAPPER_CONSTRUCTORS, scope=_SCOPE,
+    locations=_NONE)
 PARAM_SCHEDULERS = Registry(
     'parameter scheduler', parent=MMPRE_PARAM_SCHEDULERS, scope=_SCOPE, locations=_NONE)
 

@@ -165,7 +165,7 @@ def test_the_installed_vega_mm_serves_package_config_paths(venv, elsewhere):
 
 
 @NEEDS_MIM
-def test_mim_trains_tests_runs_and_searches_the_installed_package(venv, elsewhere):
+def test_mim_trains_and_tests_the_installed_package(venv, elsewhere):
     work = elsewhere / 'work'
     venv.mim('train', 'vega_mm', 'vega_synthetic.py', '--work-dir', str(work), '--no-test',
              '--cfg-options', *TINY_OPTIONS, cwd=elsewhere)
@@ -178,6 +178,10 @@ def test_mim_trains_tests_runs_and_searches_the_installed_package(venv, elsewher
     assert out.exists(), sorted(p.name for p in work.iterdir())
     text = out.read_text()
     assert 'weighted_f1' in text, text[:500]
+
+
+@NEEDS_MIM
+def test_mim_runs_a_tool_and_searches_the_model_index(venv, elsewhere):
     # mim answers `--help` itself, and only for the codebases on its own list: `--` passes
     # it to the script
     helped = venv.mim('run', 'vega_mm', 'extract_features', '--', '--help',
