@@ -6,11 +6,16 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # The PyTorch requirement; override for a specific build, e.g.
 #   make test TORCH_SPEC="torch==2.5.1 torchvision==0.20.1 --index-url https://download.pytorch.org/whl/cpu"
+# One cell of the version matrix (docs/installation.md): its own environment, with pins that
+# the install of vega_mm then keeps, e.g.
+#   make test VENV=.venv-oldest TORCH_SPEC="torch==2.1.2 torchvision==0.16.2 mmengine==0.10.4 mmpretrain==1.2.0"
 TORCH_SPEC ?= "torch>=2.0" torchvision
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.vega_mm_installed
+DOCS_STAMP := $(VENV)/.vega_mm_docs_installed
+DOCS_HTML ?= work_dirs/docs_html
 
-.PHONY: install demo test clean-venv
+.PHONY: install demo test docs clean-venv
 
 install: $(STAMP)
 
@@ -31,6 +36,15 @@ demo: install
 
 test: install
 	$(PY) -m pytest tests -q -ra --durations=15 $(PYTEST_ARGS)
+
+# The documentation site (docs/*.md and the API reference from the docstrings);
+# a warning is an error. Open $(DOCS_HTML)/index.html.
+docs: $(DOCS_STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs $(DOCS_HTML)
+
+$(DOCS_STAMP): $(STAMP)
+	$(PIP) install -e ".[docs]"
+	touch $@
 
 clean-venv:
 	rm -rf $(VENV)

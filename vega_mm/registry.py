@@ -37,27 +37,34 @@ __all__ = [
 ]
 
 _SCOPE = 'vega_mm'
+# The location of the registries that hold no vega_mm module. A registry of a package
+# that MMEngine knows (vega_mm adds itself, see vega_mm/__init__.py) and that has no
+# location makes MMEngine call `vega_mm.utils.register_all_modules`, which vega_mm does
+# not have: its modules register where `locations` points.
+_NONE = ['vega_mm.registry']
 
 # Runtime
 RUNNERS = Registry('runner', parent=MMPRE_RUNNERS, scope=_SCOPE, locations=['vega_mm.engine'])
 RUNNER_CONSTRUCTORS = Registry(
-    'runner constructor', parent=MMPRE_RUNNER_CONSTRUCTORS, scope=_SCOPE)
-LOOPS = Registry('loop', parent=MMPRE_LOOPS, scope=_SCOPE)
+    'runner constructor', parent=MMPRE_RUNNER_CONSTRUCTORS, scope=_SCOPE, locations=_NONE)
+LOOPS = Registry('loop', parent=MMPRE_LOOPS, scope=_SCOPE, locations=_NONE)
 HOOKS = Registry(
     'hook', parent=MMPRE_HOOKS, scope=_SCOPE, locations=['vega_mm.engine'])
-LOG_PROCESSORS = Registry('log processor', parent=MMPRE_LOG_PROCESSORS, scope=_SCOPE)
-OPTIMIZERS = Registry('optimizer', parent=MMPRE_OPTIMIZERS, scope=_SCOPE)
+LOG_PROCESSORS = Registry(
+    'log processor', parent=MMPRE_LOG_PROCESSORS, scope=_SCOPE, locations=_NONE)
+OPTIMIZERS = Registry('optimizer', parent=MMPRE_OPTIMIZERS, scope=_SCOPE, locations=_NONE)
 OPTIM_WRAPPERS = Registry(
     'optim wrapper', parent=MMPRE_OPTIM_WRAPPERS, scope=_SCOPE, locations=['vega_mm.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
-    'optimizer wrapper constructor', parent=MMPRE_OPTIM_WRAPPER_CONSTRUCTORS, scope=_SCOPE)
+    'optimizer wrapper constructor', parent=MMPRE_OPTIM_WRAPPER_CONSTRUCTORS, scope=_SCOPE,
+    locations=_NONE)
 PARAM_SCHEDULERS = Registry(
-    'parameter scheduler', parent=MMPRE_PARAM_SCHEDULERS, scope=_SCOPE)
+    'parameter scheduler', parent=MMPRE_PARAM_SCHEDULERS, scope=_SCOPE, locations=_NONE)
 
 # Data
 DATASETS = Registry(
     'dataset', parent=MMPRE_DATASETS, scope=_SCOPE, locations=['vega_mm.datasets'])
-DATA_SAMPLERS = Registry('data sampler', parent=MMPRE_DATA_SAMPLERS, scope=_SCOPE)
+DATA_SAMPLERS = Registry('data sampler', parent=MMPRE_DATA_SAMPLERS, scope=_SCOPE, locations=_NONE)
 TRANSFORMS = Registry(
     'transform', parent=MMPRE_TRANSFORMS, scope=_SCOPE, locations=['vega_mm.datasets'])
 
@@ -68,15 +75,15 @@ MODEL_WRAPPERS = Registry(
     'model_wrapper', parent=MMPRE_MODEL_WRAPPERS, scope=_SCOPE,
     locations=['vega_mm.models'])
 WEIGHT_INITIALIZERS = Registry(
-    'weight initializer', parent=MMPRE_WEIGHT_INITIALIZERS, scope=_SCOPE)
-TASK_UTILS = Registry('task util', parent=MMPRE_TASK_UTILS, scope=_SCOPE)
+    'weight initializer', parent=MMPRE_WEIGHT_INITIALIZERS, scope=_SCOPE, locations=_NONE)
+TASK_UTILS = Registry('task util', parent=MMPRE_TASK_UTILS, scope=_SCOPE, locations=_NONE)
 
 # Evaluation and visualisation
 METRICS = Registry(
     'metric', parent=MMPRE_METRICS, scope=_SCOPE, locations=['vega_mm.evaluation'])
-EVALUATOR = Registry('evaluator', parent=MMPRE_EVALUATOR, scope=_SCOPE)
-VISUALIZERS = Registry('visualizer', parent=MMPRE_VISUALIZERS, scope=_SCOPE)
-VISBACKENDS = Registry('vis_backend', parent=MMPRE_VISBACKENDS, scope=_SCOPE)
+EVALUATOR = Registry('evaluator', parent=MMPRE_EVALUATOR, scope=_SCOPE, locations=_NONE)
+VISUALIZERS = Registry('visualizer', parent=MMPRE_VISUALIZERS, scope=_SCOPE, locations=_NONE)
+VISBACKENDS = Registry('vis_backend', parent=MMPRE_VISBACKENDS, scope=_SCOPE, locations=_NONE)
 
 # vega_mm's own (no OpenMMLab parent): the image encoders of the anchors and of the
 # visual features, face detectors for building visual anchors, and raw-media feature

@@ -202,6 +202,7 @@ def run_benchmark(entries: Sequence[BenchmarkEntry], seeds: Sequence[int], work_
         log: progress messages.
 
     Returns:
+        The benchmark,
         ``dict(seeds, work_dir, cfg_options, rows=[dict(name, config, runs={seed:
         results})], baseline=None or its results, seconds)``.
 
@@ -282,6 +283,7 @@ def run_breakdown(results: Dict[str, Any]) -> Dict[str, Any]:
     """Per-class and per-branch F1 of one run, per split (from its ``results.json``).
 
     Returns:
+        The breakdown of the run,
         ``dict(per_class_f1={split: {class: F1}}, per_branch_f1={split: {branch:
         weighted F1}}, best_epoch=int or None, seconds=...)``.
     """

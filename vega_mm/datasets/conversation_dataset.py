@@ -25,6 +25,7 @@ def feature_recipe(extra: Mapping, modalities: Sequence[str]) -> Optional[dict]:
         modalities: the modalities the dataset keeps.
 
     Returns:
+        The recipe,
         ``dict(extractors={modality: config}, feature_stats={modality: {mean, std, ...}}
         or None, standardized=bool, created_by=str)``, or None for files without a
         recipe (the public SDT/VEGA pickles, synthetic data).
@@ -75,8 +76,8 @@ class ConversationDataset(BaseDataset):
             guessed.
         val_ratio: fraction of training dialogues used for validation (pickles).
         val_seed: seed of the validation split.
-        metainfo, data_root, indices, serialize_data, pipeline, test_mode, lazy_init,
-            max_refetch: as in :class:`mmengine.dataset.BaseDataset`.
+        metainfo, data_root, indices, serialize_data, pipeline, test_mode, lazy_init, max_refetch:
+            as in :class:`mmengine.dataset.BaseDataset`.
     """
 
     METAINFO: dict = dict()

@@ -25,6 +25,7 @@ def compute_feature_stats(features: Mapping[str, np.ndarray], split: str = 'trai
             they are centred but not blown up.
 
     Returns:
+        The statistics,
         ``{modality: {'mean': [D floats], 'std': [D floats], 'split': split,
         'num_utterances': N}}`` (JSON-serialisable).
     """

@@ -21,6 +21,7 @@ def anchor_banks_from(state_dict: Optional[Mapping[str, torch.Tensor]] = None,
     """Build models whose anchor banks read no anchor file.
 
     Within the context every :class:`AnchorBank` built
+
     - with ``state_dict`` (a checkpoint's): is an empty bank of the checkpoint's shapes
       (classes, dimension, exemplars), to be filled by loading that checkpoint; so a
       trained model never needs its anchor file, whichever way its config names it

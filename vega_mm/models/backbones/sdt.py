@@ -165,9 +165,9 @@ class SDTBackbone(ConversationBackbone):
             utterance is labelled before the conversation goes on).  Combines with
             ``attention_window`` (then only the k previous utterances).
 
-    Forward and returns: the backbone contract (:mod:`.base`): padded features,
-    mask and speakers in; ``{modality: [N, H], 'fused': [N, H]}`` for the N real
-    utterances out.
+    Forward and returns: the backbone contract (:mod:`vega_mm.models.backbones.base`):
+    padded features, mask and speakers in; ``{modality: [N, H], 'fused': [N, H]}`` for
+    the N real utterances out.
     """
 
     def __init__(self,

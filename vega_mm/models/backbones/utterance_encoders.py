@@ -1,9 +1,9 @@
 """Baseline backbones of the benchmark: a context-free MLP on each utterance and bc-LSTM.
 
-Both follow the backbone contract (:mod:`.base`): ``forward(feats, mask, speakers)``
-returns ``{modality: [N, H], 'fused': [N, H]}`` for the N real utterances, so
-``ConversationClassifier`` with a ``LabelHead`` trains, evaluates and checkpoints them
-unchanged.
+Both follow the backbone contract (:mod:`vega_mm.models.backbones.base`):
+``forward(feats, mask, speakers)`` returns ``{modality: [N, H], 'fused': [N, H]}`` for the
+N real utterances, so ``ConversationClassifier`` with a ``LabelHead`` trains, evaluates
+and checkpoints them unchanged.
 Each modality's output is its projected utterance features (no context); only
 ``'fused'`` differs between the two.
 """

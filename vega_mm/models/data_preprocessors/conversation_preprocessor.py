@@ -18,6 +18,7 @@ class ConversationDataPreprocessor(BaseDataPreprocessor):
     :class:`ConversationDataSample`.
 
     Returns:
+        The batch,
         ``dict(inputs=dict(feats={m: [B, L, D_m]}, mask=[B, L] bool,
         speakers=[B, L] long), data_samples=list)`` on the model's device; padded
         features are 0 and padded speakers are ``num_speakers``.

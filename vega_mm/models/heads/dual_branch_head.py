@@ -1,9 +1,9 @@
 """VEGA's composite head: a label space and an anchor space over the same branches.
 
 The one head of a VEGA conversation model (branches ``fused`` plus the modalities) and,
-with a single branch, a VEGA head for mmpretrain ``ImageClassifier``s, mmaction2
+with a single branch, a VEGA head for mmpretrain ``ImageClassifier`` models, mmaction2
 recognizers and any model whose head receives a tuple of features and
-mmpretrain-style ``DataSample``s.
+mmpretrain-style ``DataSample`` objects.
 """
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
