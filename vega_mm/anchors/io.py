@@ -39,13 +39,13 @@ def _describe(value: Any) -> str:
 
 
 def _as_float(value: Any, path: str, key: str, expected: str) -> torch.Tensor:
-    """``value`` as a float32 tensor: a real-valued tensor or a (nested) list of numbers;
-    anything else (strings, dicts, None, bool/complex tensors) is an error naming the
+    """``value`` as a float32 tensor: a real-valued tensor, numpy array or (nested) list
+    of numbers; anything else (strings, dicts, None, bool/complex tensors) is an error naming the
     file, the key and ``expected`` (a shape such as ``'[C, D]'``)."""
     tensor = None
     if isinstance(value, torch.Tensor):
         tensor = value
-    elif isinstance(value, (list, tuple)):
+    elif isinstance(value, (list, tuple)) or type(value).__name__ == 'ndarray':
         try:
             tensor = torch.as_tensor(value)
         except (TypeError, ValueError, RuntimeError):
