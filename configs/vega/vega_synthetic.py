@@ -32,7 +32,8 @@ model = dict(
 )
 
 train_pipeline = [
-    dict(type='FeatureDimMask', ratio=0.1),
+    # each feature dimension zeroed with p = 0.1 per dialogue (the published mask)
+    dict(type='FeatureDimMask', ratio=0.1, mode='bernoulli'),
     dict(type='PackConversationInputs'),
 ]
 test_pipeline = [dict(type='PackConversationInputs')]

@@ -124,7 +124,7 @@ def test_vega_meld_config_consumes_built_anchors(built):
     model = MODELS.build(cfg.model)
     bank = model.anchor_head.anchor_bank
     meld = list(cfg.model.classes)
-    _, exemplars, _ = read_anchors(str(out), meld, dim=512)
+    _, exemplars, _, _ = read_anchors(str(out), meld, dim=512)
     centers = torch.stack([e.mean(0) for e in exemplars])  # the builder's are L2-normalised
     torch.testing.assert_close(bank.centers, centers, rtol=0, atol=1e-6)
     assert bank.num_exemplars.tolist() == [e.shape[0] for e in exemplars]
@@ -154,7 +154,7 @@ def test_short_vega_training_run_with_built_anchors(built, tmp_path):
     # our own checkpoint, just written: a full load is safe here
     state = torch.load(ckpts[-1], map_location='cpu', weights_only=False)['state_dict']
     iemocap = ['happy', 'sad', 'neutral', 'anger', 'excited', 'frustration']
-    _, exemplars, _ = read_anchors(str(out), iemocap, dim=512, class_mapping=IEMOCAP_MAP)
+    _, exemplars, _, _ = read_anchors(str(out), iemocap, dim=512, class_mapping=IEMOCAP_MAP)
     centers = torch.stack([e.mean(0) for e in exemplars])
     torch.testing.assert_close(state['head.vega_head.anchor_bank.centers'], centers,
                                rtol=0, atol=1e-6)

@@ -111,17 +111,18 @@ def test_read_anchors_reorders_by_name_and_checks_dim(tmp_path):
     banks = [_bank(i + 1, 8, seed=i) for i in range(7)]
     save_anchor_file(path, names, banks)
     meld = ['neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust', 'anger']
-    got_names, exemplars, meta = read_anchors(path, meld, num_classes=7, dim=8)
+    got_names, exemplars, meta, centers = read_anchors(path, meld, num_classes=7, dim=8)
     want = [4, 6, 2, 5, 3, 1, 0]
     assert got_names == meld and meta['class_names'] == names
     for e, i in zip(exemplars, want):
         torch.testing.assert_close(e, banks[i])
+    torch.testing.assert_close(centers, torch.stack([banks[i].mean(0) for i in want]))
 
     iemocap = ['happy', 'sad', 'neutral', 'anger', 'excited', 'frustration']
     with pytest.raises(KeyError) as err:
         read_anchors(path, iemocap)
     assert 'excited' in str(err.value) and 'frustration' in str(err.value)
-    _, exemplars, _ = read_anchors(path, iemocap, class_mapping={'excited': 'happy',
+    _, exemplars, _, _ = read_anchors(path, iemocap, class_mapping={'excited': 'happy',
                                                                  'frustration': 'angry'})
     torch.testing.assert_close(exemplars[4], exemplars[0])
     torch.testing.assert_close(exemplars[5], exemplars[3])
@@ -136,3 +137,95 @@ def test_read_anchors_reorders_by_name_and_checks_dim(tmp_path):
         assert read_anchors(path)[0] == names
     with pytest.raises(ValueError, match='has 7 classes .* but the model has 6'):
         read_anchors(path, num_classes=6)
+
+
+def _published(path, centers, img_dict, **extra):
+    torch.save(dict({'anchor_center': centers, 'anchor_img_dict': img_dict}, **extra), path)
+    return str(path)
+
+
+@pytest.mark.parametrize('value, what', [
+    (1e30, r'has a norm of inf in float32 \(largest \|value\| 1e\+30\)'),
+    (1e-30, r'has a norm of 0\.0 in float32'),
+    (0.0, 'is all zeros'),
+    (float('inf'), r'non-finite values \(NaN or Inf\)'),
+    (float('nan'), r'non-finite values \(NaN or Inf\)'),
+])
+def test_anchors_that_would_normalise_to_zero_are_refused(tmp_path, value, what):
+    bank = _bank(3, 8)
+    bank[1] = value
+    path = _published(tmp_path / 'huge.pt', torch.stack([_bank(2, 8).mean(0), bank.mean(0)]),
+                      {'happy': {'feature': _bank(2, 8)}, 'sad': {'feature': bank}})
+    with pytest.raises(ValueError, match=r"huge\.pt.*" + what) as err:
+        load_anchor_file(path)
+    msg = str(err.value)
+    assert "anchor_img_dict['sad']['feature']" in msg and "class 'sad'" in msg
+    # the same in a centre row (a class whose centre is its only anchor)
+    centers = _bank(2, 8)
+    centers[0] = value
+    path = _published(tmp_path / 'c.pt', centers, {'sad': {'feature': _bank(2, 8)}},
+                      meta={'class_names': ['happy', 'sad']})
+    with pytest.raises(ValueError, match=r"c\.pt.*" + what) as err:
+        load_anchor_file(path)
+    assert "'anchor_center'[0]" in str(err.value) and "class 'happy'" in str(err.value)
+
+
+def test_two_names_of_one_class_are_an_error_naming_both(tmp_path):
+    path = _published(tmp_path / 'alias.pt', _bank(3, 8),
+                      {'happy': {'feature': _bank(2, 8)}, 'sad': {'feature': _bank(2, 8)},
+                       'joy': {'feature': _bank(2, 8)}})
+    with pytest.raises(ValueError, match=r"alias\.pt.*'happy' and 'joy' are the same class"):
+        load_anchor_file(path)
+    with pytest.raises(ValueError, match=r"'happy' and 'joy' are the same class"):
+        read_anchors(path, ['happy', 'sad'])
+
+
+@pytest.mark.parametrize('obj, match', [
+    ({'anchor_center': 'oops', 'anchor_img_dict': {}},
+     r"'anchor_center' must be a float Tensor\[C, D\], got str 'oops'"),
+    ({'anchor_center': torch.ones(1, 4), 'anchor_img_dict': {'happy': {'feature': 'x.jpg'}}},
+     r"anchor_img_dict\['happy'\]\['feature'\] must be a float Tensor\[K, 4\], got str"),
+    ({'anchor_center': torch.ones(1, 4), 'anchor_img_dict': {'happy': ['a', 'b']}},
+     r"anchor_img_dict\['happy'\] must be a float Tensor\[K, 4\], got list"),
+    ({'anchor_center': torch.ones(1, 4), 'anchor_img_dict': {'happy': {'feature': {'a': 1}}}},
+     r"\['feature'\] must be a float Tensor\[K, 4\], got dict"),
+    ({'anchor_center': torch.ones(1, 4, dtype=torch.bool), 'anchor_img_dict': {'happy': None}},
+     r"'anchor_center' must be a float Tensor\[C, D\], got a torch.bool tensor"),
+    ({'anchor_center': torch.ones(1, 4), 'anchor_img_dict': 'happy'},
+     r"'anchor_img_dict' must be a dict .*got str 'happy'"),
+    ({'anchor_center': torch.ones(1, 4), 'anchor_img_dict': {}, 'meta': 'v1'},
+     r"'meta' must be a dict, got str 'v1'"),
+    ({'anchor_center': torch.ones(1, 4), 'meta': {'class_names': 'happy'}},
+     r"meta\['class_names'\] must be a list of strings, got str"),
+])
+def test_values_of_the_wrong_kind_name_the_file_key_and_expectation(tmp_path, obj, match):
+    path = tmp_path / 'kind.pt'
+    torch.save(obj, path)
+    with pytest.raises(ValueError, match=r'kind\.pt.*' + match):
+        load_anchor_file(str(path))
+
+
+def test_file_centres_are_returned_and_a_disagreement_is_warned(tmp_path, recwarn):
+    banks = {'happy': _bank(4, 8, 0), 'sad': _bank(3, 8, 1)}
+    means = torch.stack([b.mean(0) for b in banks.values()])
+    path = _published(tmp_path / 'agree.pt', means, {n: {'feature': b} for n, b in banks.items()})
+    _, _, _, centers = read_anchors(path, ['sad', 'happy'])
+    torch.testing.assert_close(centers, means[[1, 0]])
+    assert not [w for w in recwarn if 'not the mean' in str(w.message)]
+    moved = means.clone()
+    moved[1] = _bank(1, 8, 7)[0]  # a centre that is not its exemplars' mean
+    path = _published(tmp_path / 'moved.pt', moved, {n: {'feature': b} for n, b in banks.items()})
+    with pytest.warns(UserWarning, match=r"moved\.pt.*'anchor_center' is not the mean of the "
+                      r"exemplars \(cosine distance up to [0-9.]+, class 'sad'"):
+        _, _, _, centers = read_anchors(path, ['happy', 'sad'])
+    torch.testing.assert_close(centers, moved)
+
+
+def test_a_file_without_centres_gets_the_exemplar_means(tmp_path):
+    banks = {'happy': _bank(4, 8, 0) * 3, 'sad': _bank(3, 8, 1)}
+    path = tmp_path / 'nocentre.pt'
+    torch.save({'anchor_img_dict': {n: {'feature': b} for n, b in banks.items()}}, path)
+    data = load_anchor_file(str(path))
+    assert data['centers_from_file'] is False and data['class_names'] == ['happy', 'sad']
+    torch.testing.assert_close(data['centers'][0], F.normalize(banks['happy'], dim=-1).mean(0))
+    assert read_anchors(str(path), ['sad', 'happy'])[3] is None

@@ -139,7 +139,8 @@ def test_val_options_and_cat_ids(files):
 
 def test_dataloader_with_pseudo_collate(files):
     ds = ConversationDataset(files['native'], split='train',
-                             pipeline=[dict(type='FeatureDimMask', ratio=0.25), *PIPELINE])
+                             pipeline=[dict(type='FeatureDimMask', ratio=0.25, mode='fixed'),
+                                       *PIPELINE])
     loader = DataLoader(ds, batch_size=3, collate_fn=pseudo_collate, shuffle=False)
     batch = next(iter(loader))
     assert len(batch['inputs']['feats']['text']) == 3 and len(batch['data_samples']) == 3

@@ -321,6 +321,47 @@ def test_other_layouts_of_the_public_files(tmp_path):
     assert coll.speaker_names == ('M', 'F') and coll.classes == IEMOCAP_CLASSES
 
 
+@pytest.mark.parametrize('row,shown', [
+    ([1, 1, 0, 0, 0, 0, 0, 0, 0], r'\[1\. 1\. 0\..*\]'),
+    ([float('nan'), 1, 0, 0, 0, 0, 0, 0, 0], r'\[nan'),
+    ([0.5, 0.5, 0, 0, 0, 0, 0, 0, 0], r'\[0\.5'),
+    ([0] * 9, r'\[0\. 0\.'),
+])
+def test_speaker_vectors_that_are_not_one_hot_are_refused(tmp_path, row, shown):
+    items = sdt_items(dataset='meld', num_train=6, num_test=2)
+    items['videoSpeakers'][3][2] = row
+    path = write_pickle(str(tmp_path / 'meld.pkl'), items, 2)
+    with pytest.raises(ValueError, match=r"meld\.pkl: dialogue '3': speakers\[2\] "
+                       r'\(utterance 2\) is ' + shown + r'.*expected a one-hot vector '
+                       r'\(exactly one 1, the rest 0\)'):
+        load_conversations(path)
+
+
+@pytest.mark.parametrize('case', [str.lower, str.upper, lambda s: f' {s.lower()} '])
+def test_iemocap_speakers_map_m_to_0_and_f_to_1_in_any_case(tmp_path, case):
+    items = vega_items()
+    reference = {k: [0 if s == 'M' else 1 for s in v] for k, v in items['videoSpeakers'].items()}
+    items['videoSpeakers'] = {k: [case(s) for s in v] for k, v in items['videoSpeakers'].items()}
+    first = next(iter(items['videoSpeakers']))
+    items['videoSpeakers'][first][0] = 'M' if reference[first][0] == 0 else 'F'  # mixed case
+    coll = load_conversations(write_pickle(str(tmp_path / 'case.pkl'), items, 4))
+    assert coll.speaker_names == ('M', 'F') and coll.num_speakers == 2
+    for did, d in _by_id(coll).items():
+        assert d['speakers'].tolist() == reference[did]
+
+
+def test_other_speaker_names_are_one_speaker_whatever_their_case(tmp_path):
+    items = vega_items(num_train=3, num_test=1)
+    keys = list(items['videoSpeakers'])
+    names = ['Ann', 'ann', 'Bob']
+    items['videoSpeakers'] = {k: [names[i % 3] for i in range(len(v))]
+                              for k, v in items['videoSpeakers'].items()}
+    coll = load_conversations(write_pickle(str(tmp_path / 'names.pkl'), items, 4),
+                              dataset_name='iemocap')
+    assert coll.speaker_names == ('Ann', 'Bob') and coll.num_speakers == 2
+    assert _by_id(coll)[keys[0]]['speakers'].tolist()[:3] == [0, 0, 1]
+
+
 # ------------------------------------------------------------------ the format registry
 def test_registry_lists_every_input_format():
     assert DATA_FORMATS == ('auto', 'sdt', 'vega', 'native')

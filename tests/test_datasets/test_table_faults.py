@@ -124,3 +124,37 @@ def test_a_lone_surrogate_in_a_jsonl_text_is_refused_naming_the_row(tmp_path):
                     '"text": "bad \\ud800"}\n', encoding='utf-8')
     with pytest.raises(ConversationTableError, match=r't\.jsonl:2: .*lone surrogate'):
         read_conversation_table(str(path))
+
+
+def test_table_without_speaker_column_warns_once_with_a_close_match(tmp_path):
+    path = tmp_path / 'spk.csv'
+    path.write_text('dialogue_id,utterance_id,Speakr,text\nd1,0,Ann,hi\nd1,1,Bob,yo\n'
+                    'd2,0,Ann,ok\n', encoding='utf-8')
+    with pytest.warns(UserWarning) as record:
+        utts = read_conversation_table(str(path))[0]
+    msgs = [str(w.message) for w in record if 'speaker column' in str(w.message)]
+    assert len(msgs) == 1
+    assert 'spk.csv' in msgs[0] and "'Speakr'" in msgs[0] and 'did you mean' in msgs[0]
+    assert all(u.speaker == 'unknown' for u in utts)
+    # nothing close: the warning lists the columns and suggests nothing
+    path.write_text('dialogue_id,utterance_id,text\nd1,0,hi\n', encoding='utf-8')
+    with pytest.warns(UserWarning, match=r"the columns are \['dialogue_id', 'utterance_id', "
+                      r"'text'\]") as record:
+        read_conversation_table(str(path))
+    assert not any('did you mean' in str(w.message) for w in record)
+
+
+def test_table_with_speaker_column_does_not_warn(tmp_path, recwarn):
+    path = tmp_path / 'ok.csv'
+    path.write_text('dialogue_id,utterance_id,speaker,text\nd1,0,Ann,hi\n', encoding='utf-8')
+    read_conversation_table(str(path))
+    assert not [w for w in recwarn if 'speaker column' in str(w.message)]
+
+
+def test_configured_speaker_column_that_is_absent_is_an_error(tmp_path):
+    path = tmp_path / 'cfg.csv'
+    path.write_text('dialogue_id,utterance_id,Speakr,text\nd1,0,Ann,hi\n', encoding='utf-8')
+    with pytest.raises(ConversationTableError, match=r"cfg\.csv: column 'Speaker' \(given "
+                       r"for 'speaker'\) is not in the header \['dialogue_id', 'utterance_id', "
+                       r"'Speakr', 'text'\]"):
+        read_conversation_table(str(path), columns={'speaker': 'Speaker'})

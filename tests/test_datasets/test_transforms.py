@@ -24,10 +24,10 @@ def _masked_columns(x):
     return set(np.flatnonzero(zero.all(axis=0)).tolist())
 
 
-def test_feature_dim_mask_counts_and_copies():
+def test_feature_dim_mask_fixed_mode_counts_and_copies():
     item = _item()
     originals = {m: x for m, x in item['features'].items()}
-    out = TRANSFORMS.build(dict(type='FeatureDimMask', ratio=0.25))(item)
+    out = TRANSFORMS.build(dict(type='FeatureDimMask', ratio=0.25, mode='fixed'))(item)
     for m, n_masked in (('text', 5), ('audio', 2), ('visual', 2)):  # round(0.25 * D)
         assert len(_masked_columns(out['features'][m])) == n_masked
         assert (originals[m] == 1).all()  # the stored arrays are untouched
@@ -46,13 +46,15 @@ def test_feature_dim_mask_is_reproducible_with_numpy_seed():
 
 
 def test_feature_dim_mask_options():
-    out = FeatureDimMask(ratio=0.5, modalities='audio')(_item())
+    out = FeatureDimMask(ratio=0.5, modalities='audio', mode='fixed')(_item())
     assert len(_masked_columns(out['features']['audio'])) == 5
     assert not _masked_columns(out['features']['text'])
     item = _item()
     kept = FeatureDimMask(ratio=0.5, prob=0.0)(item)
     assert all((x == 1).all() for x in kept['features'].values())
-    assert not _masked_columns(FeatureDimMask(ratio=0.01)(_item())['features']['visual'])
+    assert not _masked_columns(FeatureDimMask(ratio=0.01, mode='fixed')(_item())
+                               ['features']['visual'])
+    assert all((x == 1).all() for x in FeatureDimMask(ratio=0.0)(_item())['features'].values())
     np.random.seed(0)
     hits = sum(bool(_masked_columns(FeatureDimMask(0.5, 'text', prob=0.5)(_item())
                                     ['features']['text'])) for _ in range(200))
@@ -61,6 +63,33 @@ def test_feature_dim_mask_options():
         FeatureDimMask(modalities=('depth', ))(_item())
     with pytest.raises(ValueError, match='ratio'):
         FeatureDimMask(ratio=1.5)
+    with pytest.raises(ValueError, match=r"mode must be one of \('bernoulli', 'fixed'\), "
+                       "got 'exact'"):
+        FeatureDimMask(mode='exact')
+
+
+def test_feature_dim_mask_default_drops_each_dimension_with_probability_ratio():
+    """The published mask: every dimension independently with p = ratio, the same
+    dimensions for all utterances of a dialogue, a different count each draw."""
+    np.random.seed(0)
+    mask = FeatureDimMask(ratio=0.1, modalities='text')
+    assert mask.mode == 'bernoulli'
+    draws, dims = 400, 200
+    counts = [len(_masked_columns(mask(_item(dims=(dims, 4, 4)))['features']['text']))
+              for _ in range(draws)]
+    mean = np.mean(counts) / dims
+    # std of the mean fraction: sqrt(p (1 - p) / (draws * dims)) = 0.0011
+    assert abs(mean - 0.1) < 0.006
+    assert len(set(counts)) > 5 and np.std(counts) > 2  # binomial: std sqrt(18) = 4.2
+    # over draws each dimension is dropped about equally often
+    hits = np.zeros(dims)
+    for _ in range(draws):
+        hits[list(_masked_columns(mask(_item(dims=(dims, 4, 4)))['features']['text']))] += 1
+    assert hits.min() > 0 and hits.max() / draws < 0.25
+    # fixed mode keeps its exact count every time
+    fixed = FeatureDimMask(ratio=0.1, modalities='text', mode='fixed')
+    assert {len(_masked_columns(fixed(_item(dims=(dims, 4, 4)))['features']['text']))
+            for _ in range(50)} == {20}
 
 
 def test_pack_conversation_inputs():

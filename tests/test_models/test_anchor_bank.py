@@ -118,3 +118,22 @@ def test_state_dict_round_trip_across_bank_sizes(tmp_path):
     torch.testing.assert_close(other.centers, trained.centers)
     assert other.exemplars.shape == (2, 7, 4)
     assert other.num_exemplars.tolist() == [7, 2]
+
+
+def test_bank_uses_the_file_centres_and_computes_them_without(tmp_path):
+    """As the published model: the anchors in evaluation are the file's
+    ``anchor_center``, even when it is not the mean of the exemplars (warned)."""
+    path = str(tmp_path / 'moved.pt')
+    feats = _published_file(path, ['happy', 'sad'], dim=6)
+    raw = torch.load(path, weights_only=True)
+    raw['anchor_center'][0] = F.normalize(torch.ones(6), dim=0)
+    torch.save(raw, path)
+    with pytest.warns(UserWarning, match=r"not the mean of the exemplars.*class 'happy'"):
+        bank = AnchorBank(num_classes=2, dim=6, anchor_file=path, class_names=['sad', 'happy'])
+    torch.testing.assert_close(bank.centers, raw['anchor_center'][[1, 0]])
+    torch.testing.assert_close(bank.eval()(), F.normalize(raw['anchor_center'][[1, 0]], dim=-1))
+    # a file without centres: the mean of the normalised exemplars
+    del raw['anchor_center']
+    torch.save(raw, path)
+    bank = AnchorBank(num_classes=2, dim=6, anchor_file=path, class_names=['happy', 'sad'])
+    torch.testing.assert_close(bank.centers[1], feats['sad'].mean(0))

@@ -27,7 +27,7 @@ def _stand_in_anchor_files(node, classes: Sequence[str], root: Path) -> None:
     """Write a random anchor file (5 exemplars per class, 512-d unless the bank says
     otherwise) wherever the model config names one, relative to ``root``: the shipped
     configs point at files the user builds (data/anchors/*.pt)."""
-    from vega_mm.anchors.io import save_anchor_file
+    from vega_mm.anchors import canonical_emotion, save_anchor_file
     if isinstance(node, (list, tuple)):
         for item in node:
             _stand_in_anchor_files(item, classes, root)
@@ -36,7 +36,11 @@ def _stand_in_anchor_files(node, classes: Sequence[str], root: Path) -> None:
     for key, value in node.items():
         if key in ('anchor_file', 'anchors') and isinstance(value, str):
             mapping = node.get('class_mapping') or {}
-            names = list(dict.fromkeys(mapping.get(c, c) for c in classes))
+            # one name per class: 'frustration' -> 'angry' is IEMOCAP's 'anger'
+            names = {}
+            for c in classes:
+                names.setdefault(canonical_emotion(mapping.get(c, c)), mapping.get(c, c))
+            names = list(names.values())
             gen = torch.Generator().manual_seed(0)
             save_anchor_file(str(root / value), names,
                              [torch.randn(5, int(node.get('dim', 512)), generator=gen)

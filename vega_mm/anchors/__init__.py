@@ -19,20 +19,22 @@ or from generic options and a config file (what ``tools/build_anchors.py`` does)
 from .builder import (AnchorBuildReport, AnchorClassError, build_anchor_bank_from_folder,
                       scan_class_folders)
 from .classes import (DATASET_CLASSES, EMOTION_ALIASES, IEMOCAP_DEFAULT_MAPPING,
-                      canonical_emotion, parse_class_list, parse_class_mapping,
-                      resolve_class_order)
+                      canonical_emotion, check_distinct_classes, parse_class_list,
+                      parse_class_mapping, resolve_class_order)
 from .config import (ANCHOR_CONFIG_KEYS, DEFAULT_ENCODER, DEFAULT_FACE_DETECTOR,
                      anchor_build_config, image_encoder_config)
 from .faces import FaceDetector, HaarCascadeFaceDetector, build_face_detector
 from .images import load_rgb_image, probe_image
-from .io import ANCHOR_FILE_FORMAT, load_anchor_file, read_anchors, save_anchor_file
+from .io import (ANCHOR_FILE_FORMAT, CENTER_TOLERANCE, exemplar_means, load_anchor_file,
+                 read_anchors, save_anchor_file)
 
 __all__ = [
     'AnchorBuildReport', 'AnchorClassError', 'build_anchor_bank_from_folder',
     'load_rgb_image', 'probe_image', 'scan_class_folders', 'DATASET_CLASSES', 'EMOTION_ALIASES',
     'IEMOCAP_DEFAULT_MAPPING', 'canonical_emotion', 'parse_class_list',
     'parse_class_mapping', 'resolve_class_order', 'FaceDetector', 'HaarCascadeFaceDetector',
-    'build_face_detector', 'ANCHOR_FILE_FORMAT', 'load_anchor_file', 'save_anchor_file',
+    'build_face_detector', 'ANCHOR_FILE_FORMAT', 'CENTER_TOLERANCE', 'exemplar_means',
+    'load_anchor_file', 'save_anchor_file', 'check_distinct_classes',
     'read_anchors', 'ANCHOR_CONFIG_KEYS', 'DEFAULT_ENCODER', 'DEFAULT_FACE_DETECTOR',
     'anchor_build_config', 'image_encoder_config'
 ]

@@ -5,7 +5,7 @@ from vega_mm.structures.meta import KNOWN_DATASETS
 
 __all__ = [
     'EMOTION_ALIASES', 'DATASET_CLASSES', 'IEMOCAP_DEFAULT_MAPPING', 'canonical_emotion',
-    'resolve_class_order', 'parse_class_list', 'parse_class_mapping'
+    'check_distinct_classes', 'resolve_class_order', 'parse_class_list', 'parse_class_mapping'
 ]
 
 # Canonical name -> accepted spellings (all lower case).
@@ -32,6 +32,22 @@ def canonical_emotion(name: str) -> str:
     return key
 
 
+def check_distinct_classes(names: Sequence[str], source: str) -> None:
+    """Refuse two names of one class (``'happy'`` and its alias ``'joy'``): one of them
+    would silently never be used.
+
+    Raises:
+        ValueError: naming ``source`` and both names.
+    """
+    seen: Dict[str, str] = {}
+    for name in names:
+        canon = canonical_emotion(str(name))
+        if canon in seen:
+            raise ValueError(f'{source}: classes {seen[canon]!r} and {name!r} are the same '
+                             f'class ({canon!r}, by name or alias); keep one of them')
+        seen[canon] = str(name)
+
+
 def resolve_class_order(available: Sequence[str],
                         wanted: Sequence[str],
                         mapping: Optional[Mapping[str, str]] = None,
@@ -44,7 +60,9 @@ def resolve_class_order(available: Sequence[str],
 
     Raises:
         KeyError: listing every wanted class left without a match.
+        ValueError: two available names are one class (``happy`` and ``joy``).
     """
+    check_distinct_classes(available, source)
     mapping = {canonical_emotion(k): v for k, v in (mapping or {}).items()}
     index = {}
     for i, name in enumerate(available):

@@ -29,30 +29,52 @@ def _check_present(results: dict, modalities: Sequence[str], who: str) -> None:
 class FeatureDimMask(BaseTransform):
     """Zero a random subset of feature dimensions per dialogue and modality.
 
-    The VEGA training augmentation: for each dialogue and each chosen modality,
-    ``round(ratio * D)`` of the ``D`` feature dimensions, drawn without replacement, are
-    set to zero for all its utterances. Randomness comes from numpy's global RNG
-    (``np.random``), which the Runner seeds (``randomness=dict(seed=...)``) in the main
-    process and in every dataloader worker, so runs are reproducible. The input arrays
-    are not modified (the masked ones are copies).
+    The VEGA training augmentation: for each dialogue and each chosen modality, some of
+    the ``D`` feature dimensions are set to zero for all its utterances. Which ones:
+
+    - ``mode='bernoulli'`` (default, the published augmentation): each dimension
+      independently with probability ``ratio``, so the count varies from draw to draw
+      (``ratio * D`` on average, possibly none);
+    - ``mode='fixed'``: exactly ``round(ratio * D)`` dimensions, drawn without
+      replacement.
+
+    Randomness comes from numpy's global RNG (``np.random``), which the Runner seeds
+    (``randomness=dict(seed=...)``) in the main process and in every dataloader worker,
+    so runs are reproducible. The input arrays are not modified (the masked ones are
+    copies).
 
     Args:
-        ratio: fraction of dimensions zeroed, in ``[0, 1]``.
+        ratio: probability (``'bernoulli'``) or fraction (``'fixed'``) of dimensions
+            zeroed, in ``[0, 1]``.
         modalities: the modalities to mask; None masks every modality of the item.
         prob: probability of masking a given dialogue and modality.
+        mode: ``'bernoulli'`` or ``'fixed'``.
     """
+
+    MODES = ('bernoulli', 'fixed')
 
     def __init__(self,
                  ratio: float = 0.1,
                  modalities: Optional[Union[str, Sequence[str]]] = None,
-                 prob: float = 1.0) -> None:
+                 prob: float = 1.0,
+                 mode: str = 'bernoulli') -> None:
         if not 0 <= ratio <= 1:
             raise ValueError(f'ratio must be in [0, 1], got {ratio}')
         if not 0 <= prob <= 1:
             raise ValueError(f'prob must be in [0, 1], got {prob}')
+        if mode not in self.MODES:
+            raise ValueError(f'FeatureDimMask: mode must be one of {self.MODES}, got {mode!r}')
         self.ratio = ratio
         self.modalities = _as_tuple(modalities)
         self.prob = prob
+        self.mode = mode
+
+    def _dims(self, num_dims: int) -> np.ndarray:
+        """The dimensions to zero (indices), drawn from ``np.random``."""
+        if self.mode == 'bernoulli':
+            return np.flatnonzero(np.random.rand(num_dims) < self.ratio)
+        k = int(round(self.ratio * num_dims))
+        return np.random.choice(num_dims, size=k, replace=False) if k else np.zeros(0, int)
 
     def transform(self, results: dict) -> dict:
         feats: Dict[str, np.ndarray] = results['features']
@@ -61,10 +83,13 @@ class FeatureDimMask(BaseTransform):
         out = dict(feats)
         for m in modalities:
             x = feats[m]
-            k = int(round(self.ratio * x.shape[-1]))
-            if k == 0 or (self.prob < 1 and np.random.rand() >= self.prob):
+            never = self.ratio == 0 or (self.mode == 'fixed' and
+                                        int(round(self.ratio * x.shape[-1])) == 0)
+            if never or (self.prob < 1 and np.random.rand() >= self.prob):
                 continue
-            dims = np.random.choice(x.shape[-1], size=k, replace=False)
+            dims = self._dims(x.shape[-1])
+            if len(dims) == 0:
+                continue
             x = np.array(x, copy=True)
             x[..., dims] = 0
             out[m] = x
@@ -73,7 +98,7 @@ class FeatureDimMask(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(ratio={self.ratio}, modalities={self.modalities}, '
-                f'prob={self.prob})')
+                f'prob={self.prob}, mode={self.mode!r})')
 
 
 @TRANSFORMS.register_module()

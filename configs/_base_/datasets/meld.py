@@ -13,7 +13,8 @@ classes = ('neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust', 'anger')
 modalities = ('text', 'audio', 'visual')
 
 train_pipeline = [
-    dict(type='FeatureDimMask', ratio=0.1),
+    # each feature dimension zeroed with p = 0.1 per dialogue (the published mask)
+    dict(type='FeatureDimMask', ratio=0.1, mode='bernoulli'),
     dict(type='PackConversationInputs'),
 ]
 test_pipeline = [dict(type='PackConversationInputs')]

@@ -10,7 +10,8 @@ VEGA (7 items)::
     videoSpeakers, videoLabels, videoText, videoAudio, videoVisual, trainVid, testVid
 
 Every ``video*`` item is a dict keyed by dialogue id holding one entry per utterance.
-Speakers are ``'M'``/``'F'`` (IEMOCAP) or one-hot vectors (MELD, 9-d). Text features are
+Speakers are ``'M'``/``'F'`` (IEMOCAP; M -> 0, F -> 1, in either case) or one-hot
+vectors (MELD, 9-d; each exactly one 1, the rest 0). Text features are
 ``videoText`` (IEMOCAP text in VEGA files may carry a leading singleton dimension).
 """
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ import numpy as np
 from vega_mm.structures.meta import KNOWN_DATASETS
 from .collection import (ConversationCollection, make_val_split, natural_sorted,
                          validate_collection)
+from .speakers import speaker_key
 
 __all__ = ['SDT_FIELDS', 'VEGA_FIELDS', 'PICKLE_LENGTHS', 'detect_pickle_format',
            'read_pickle_conversations']
@@ -95,14 +97,53 @@ def _to_labels(value: Any, source: str, where: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def _index_names(strings: Dict[str, List[str]]) -> Tuple[Dict[str, np.ndarray],
+                                                         Tuple[str, ...], str]:
+    """Speaker names -> indices, case- and spacing-insensitively
+    (:func:`~.speakers.speaker_key`): IEMOCAP's ``'M'``/``'F'`` in any case are
+    M -> 0, F -> 1 (kind ``'MF'``); other names are sorted by their key, each shown in
+    its most frequent spelling (kind ``'names'``)."""
+    counts: Dict[str, Dict[str, int]] = {}
+    for names in strings.values():
+        for name in names:
+            by_spelling = counts.setdefault(speaker_key(name), {})
+            by_spelling[name] = by_spelling.get(name, 0) + 1
+    if set(counts) <= {'m', 'f'}:
+        keys, speaker_names, kind = ['m', 'f'], ('M', 'F'), 'MF'
+    else:
+        keys = sorted(counts)
+        speaker_names = tuple(min(counts[k], key=lambda s, k=k: (-counts[k][s], s))
+                              for k in keys)
+        kind = 'names'
+    index = {k: i for i, k in enumerate(keys)}
+    speakers = {did: np.array([index[speaker_key(s)] for s in names], dtype=np.int64)
+                for did, names in strings.items()}
+    return speakers, speaker_names, kind
+
+
+def _one_hot_index(a: np.ndarray, source: str, did: str) -> np.ndarray:
+    """The speaker index of each one-hot row of ``a`` [L, S]; a row that is not exactly
+    one 1 and zeros (multi-hot, all zeros, NaN, other values) is an error."""
+    good = np.all((a == 0) | (a == 1), axis=1) & (np.sum(a == 1, axis=1) == 1)
+    bad = np.flatnonzero(~good)
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(
+            f'{source}: dialogue {did!r}: speakers[{i}] (utterance {i}) is '
+            f'{np.array2string(a[i], precision=3, threshold=12)}; expected a one-hot vector '
+            f'(exactly one 1, the rest 0); {len(bad)} such utterance(s) in this dialogue')
+    return a.argmax(axis=1).astype(np.int64)
+
+
 def _read_speakers(raw: Dict[str, Any], source: str) -> Tuple[Dict[str, np.ndarray], int,
                                                               Optional[Tuple[str, ...]], str]:
     """Speakers of every dialogue -> int64 arrays.
 
     Returns:
         ``(speakers, num_speakers, speaker_names, kind)``; ``kind`` is ``'MF'`` (IEMOCAP
-        'M'/'F', M -> 0, F -> 1), ``'names'`` (other strings, sorted), ``'onehot'``
-        (argmax; ``num_speakers`` = vector length) or ``'index'`` (integers).
+        'M'/'F' in any case, M -> 0, F -> 1), ``'names'`` (other strings, sorted,
+        case-insensitively), ``'onehot'`` (each row exactly one 1; ``num_speakers`` =
+        vector length) or ``'index'`` (integers).
     """
     kinds, strings, out = {}, {}, {}
     empty: Dict[str, np.ndarray] = {}
@@ -135,14 +176,7 @@ def _read_speakers(raw: Dict[str, Any], source: str) -> Tuple[Dict[str, np.ndarr
             f'{k} (e.g. dialogue {first[k]!r})' for k in found))
     kind = found[0] if found else 'index'
     if kind == 'str':
-        all_names = sorted({s for names in strings.values() for s in names})
-        if set(all_names) <= {'M', 'F'}:
-            kind, speaker_names = 'MF', ('M', 'F')
-        else:
-            kind, speaker_names = 'names', tuple(all_names)
-        index = {s: i for i, s in enumerate(speaker_names)}
-        speakers = {did: np.array([index[s] for s in names], dtype=np.int64)
-                    for did, names in strings.items()}
+        speakers, speaker_names, kind = _index_names(strings)
         return {**empty, **speakers}, len(speaker_names), speaker_names, kind
     if kind == 'onehot':
         widths = {did: a.shape[1] for did, a in out.items()}
@@ -152,13 +186,7 @@ def _read_speakers(raw: Dict[str, Any], source: str) -> Tuple[Dict[str, np.ndarr
                 first = next(d for d in widths if widths[d] == width)
                 raise ValueError(f'{source}: dialogue {did!r}: speakers are {w}-d one-hot '
                                  f'vectors but {width}-d in dialogue {first!r}')
-        speakers = {}
-        for did, a in out.items():
-            zero = np.flatnonzero(a.max(axis=1) <= 0)
-            if len(zero):
-                raise ValueError(f'{source}: dialogue {did!r}: speakers[{int(zero[0])}] is '
-                                 'all zeros; expected a one-hot vector')
-            speakers[did] = a.argmax(axis=1).astype(np.int64)
+        speakers = {did: _one_hot_index(a, source, did) for did, a in out.items()}
         return {**empty, **speakers}, int(width), None, kind
     speakers = {}
     for did, a in out.items():

@@ -10,7 +10,8 @@ key        required meaning
 dialogue   yes      dialogue id (any string)
 utterance  yes      utterance id inside the dialogue (integers sort numerically)
 text       for text the transcript
-speaker    no       speaker name (default ``'unknown'``; indices: :mod:`.speakers`)
+speaker    no       speaker name (default ``'unknown'``, warned once per table without
+                    the column; indices: :mod:`.speakers`)
 label      no       emotion name; empty = unlabelled (``-1``)
 media      no       path of a wav / video file, relative to ``media_dir`` or the table
 start, end no       segment of the media file, seconds or ``HH:MM:SS,mmm``
@@ -30,10 +31,12 @@ the numeric order of its utterance ids (file order when the ids are not integers
 """
 import codecs
 import csv
+import difflib
 import io
 import json
 import math
 import os
+import warnings
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from vega_mm.structures.meta import MELD_CLASSES
@@ -93,7 +96,27 @@ def _resolve_columns(header: Sequence[str], path: str, fmt: str,
             raise ConversationTableError(
                 f'{path}: no {key} id column; expected one of {COLUMN_ALIASES[key]} in the '
                 f'header {list(header)} (or name it with columns={{{key!r}: ...}})')
+    if 'speaker' not in resolved:
+        _warn_no_speaker(path, header, resolved)
     return resolved
+
+
+def _warn_no_speaker(path: str, header: Sequence[str], resolved: Mapping[str, str]) -> None:
+    """One warning per table without a speaker column: every utterance's speaker is
+    then ``'unknown'``, which changes the speaker embeddings and so the predictions."""
+    used = {c.strip().lower() for c in resolved.values()}
+    free = [h for h in header if h.strip().lower() not in used]
+    lower = [h.strip().lower() for h in free]
+    close = next((m for alias in COLUMN_ALIASES['speaker']
+                  for m in difflib.get_close_matches(alias, lower, n=1, cutoff=0.6)), None)
+    hint = ''
+    if close:
+        name = free[lower.index(close)]
+        hint = f"; did you mean {name!r}? (columns={{'speaker': {name!r}}})"
+    warnings.warn(
+        f'{path}: no speaker column (expected one of {COLUMN_ALIASES["speaker"]}; the '
+        f'columns are {list(header)}), so every speaker is "unknown"{hint}',
+        UserWarning, stacklevel=4)
 
 
 def _read_rows(path: str, fmt: str, text: str) -> Tuple[List[Tuple[int, Dict[str, object]]],

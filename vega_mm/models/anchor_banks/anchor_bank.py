@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vega_mm.anchors.io import read_anchors
+from vega_mm.anchors.io import exemplar_means, read_anchors
 from vega_mm.registry import MODELS
 
 
@@ -75,7 +75,9 @@ class AnchorBank(nn.Module):
     three ways:
 
     - ``anchor_file``: read once by :func:`~vega_mm.anchors.read_anchors` (format,
-      dimension, class resolution by name and alias);
+      dimension, class resolution by name and alias); the centres are the file's
+      ``anchor_center`` (as in the published model; a warning says when they are not
+      the mean of the exemplars), or the exemplars' mean when the file has none;
     - ``random_anchors=True``: seeded random anchors, for tests and the synthetic demo
       (they carry no visual meaning);
     - neither: an empty bank of the given shape (``dim``, ``num_exemplars``), to be
@@ -132,10 +134,10 @@ class AnchorBank(nn.Module):
             self.dim, kmax = _checkpoint_shape(shapes, num_classes, dim)
             self._set_empty(kmax)
         elif anchor_file is not None:
-            self.class_names, exemplars, _ = read_anchors(
+            self.class_names, exemplars, _, centers = read_anchors(
                 anchor_file, class_names, num_classes, dim, class_mapping)
             self.dim = int(exemplars[0].shape[1])
-            self._set_exemplars(exemplars)
+            self._set_exemplars(exemplars, centers)
         elif random_anchors:
             self._set_exemplars(self._random(num_exemplars or 8, random_seed))
         else:
@@ -157,7 +159,8 @@ class AnchorBank(nn.Module):
                                                           dtype=torch.long))
         self.filled = False
 
-    def _set_exemplars(self, exemplars: Sequence[torch.Tensor]) -> None:
+    def _set_exemplars(self, exemplars: Sequence[torch.Tensor],
+                       centers: Optional[torch.Tensor] = None) -> None:
         kmax = max(int(e.shape[0]) for e in exemplars)
         bank = torch.zeros(len(exemplars), kmax, self.dim)
         counts = torch.zeros(len(exemplars), dtype=torch.long)
@@ -165,9 +168,9 @@ class AnchorBank(nn.Module):
             e = F.normalize(e.float(), dim=-1)
             bank[i, :e.shape[0]] = e
             counts[i] = e.shape[0]
-        # Centres are the mean of the (normalised) exemplars.
-        centers = torch.stack([bank[i, :counts[i]].mean(0) for i in range(len(exemplars))])
-        self.register_buffer('centers', centers)
+        if centers is None:  # no centres given: the mean of the (normalised) exemplars
+            centers = exemplar_means(exemplars)
+        self.register_buffer('centers', centers.float().clone())
         self.register_buffer('exemplars', bank)
         self.register_buffer('num_exemplars', counts)
         self.filled = True
