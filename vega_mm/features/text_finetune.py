@@ -48,6 +48,25 @@ def _labelled(texts: Sequence[str], labels: Sequence[int],
     return texts, labels[keep], contexts
 
 
+def _setup(model: Optional[str], num_classes: int, pooling: str, freeze_embeddings: bool,
+           lr: float, steps: int, device: torch.device):
+    """The tokenizer, the encoder, the classifier around it, AdamW (weight decay 0.01)
+    and its linear schedule with 6% warm-up."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.optimization import get_linear_schedule_with_warmup
+    name = resolve_text_model(model)
+    tokenizer = AutoTokenizer.from_pretrained(name)
+    encoder = AutoModel.from_pretrained(name)
+    if freeze_embeddings:
+        encoder.get_input_embeddings().weight.requires_grad_(False)
+    clf = _PooledClassifier(encoder, int(encoder.config.hidden_size), num_classes, pooling,
+                            dropout=0.1).to(device)
+    optim = torch.optim.AdamW([p for p in clf.parameters() if p.requires_grad], lr=lr,
+                              weight_decay=0.01)
+    sched = get_linear_schedule_with_warmup(optim, int(0.06 * steps), steps)
+    return tokenizer, encoder, clf, optim, sched
+
+
 def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Sequence[int],
                           num_classes: int, out_dir: str, epochs: int = 1,
                           lr: float = 3e-5, batch_size: int = 32, max_length: int = 64,
@@ -77,9 +96,6 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
         ``dict(model_dir=out_dir, epochs_run, best_epoch, val_weighted_f1=[per epoch])``;
         ``out_dir`` loads as a :class:`~vega_mm.features.TextFeatureExtractor` ``model``.
     """
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.optimization import get_linear_schedule_with_warmup
-
     texts, labels_arr, contexts = _labelled(texts, labels, contexts)
     if len(texts) == 0:
         raise ValueError('fine-tuning the text encoder needs labelled training utterances')
@@ -91,23 +107,15 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
                              'training ones have them')
         if not val_texts:
             val = None  # an unlabelled validation split selects nothing
-    name = resolve_text_model(model)
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(name)
-    encoder = AutoModel.from_pretrained(name)
-    if freeze_embeddings:
-        encoder.get_input_embeddings().weight.requires_grad_(False)
-    clf = _PooledClassifier(encoder, int(encoder.config.hidden_size), num_classes, pooling,
-                            dropout=0.1).to(dev)
+    steps = epochs * math.ceil(len(texts) / batch_size)
+    tokenizer, encoder, clf, optim, sched = _setup(model, num_classes, pooling,
+                                                   freeze_embeddings, lr, steps, dev)
     lengths = np.asarray([len(t) + (len(contexts[i]) if contexts else 0)
                           for i, t in enumerate(texts)])
     weight = _inverse_frequency(labels_arr, num_classes, dev) if class_weighted else None
-    steps = epochs * math.ceil(len(texts) / batch_size)
-    optim = torch.optim.AdamW([p for p in clf.parameters() if p.requires_grad], lr=lr,
-                              weight_decay=0.01)
-    sched = get_linear_schedule_with_warmup(optim, int(0.06 * steps), steps)
     bar = None
     if progress:
         from tqdm import tqdm

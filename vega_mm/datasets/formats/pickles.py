@@ -210,6 +210,70 @@ def _split_ids(value: Any, field: str, known: Dict[Any, str], source: str) -> Li
     return [known[k] for k in natural_sorted(raw)]
 
 
+def _fields_and_ids(obj: Any, fmt: str, source: str) -> Tuple[Dict[str, Any], Dict[Any, str]]:
+    """The tuple's fields by name, checked to be dicts with an entry for every labelled
+    dialogue, and each dialogue key's string id (in the labels' order)."""
+    fields = dict(zip(SDT_FIELDS if fmt == 'sdt' else VEGA_FIELDS, obj))
+    for name in ('videoSpeakers', 'videoLabels') + tuple(f for _, f in _FEATURE_FIELDS) + \
+            (('videoIDs', ) if fmt == 'sdt' else ()):
+        if not isinstance(fields[name], Mapping):
+            raise ValueError(f'{source}: {name} must be a dict keyed by dialogue id, got '
+                             f'{type(fields[name]).__name__}')
+    ids: Dict[Any, str] = {}
+    for k in fields['videoLabels']:
+        did = k.decode('latin1') if isinstance(k, bytes) else str(k)
+        if did in ids.values():
+            raise ValueError(f'{source}: two dialogues are both named {did!r}')
+        ids[k] = did
+    for name in ('videoSpeakers', ) + tuple(f for _, f in _FEATURE_FIELDS):
+        for k in ids:
+            if k not in fields[name]:
+                raise ValueError(f'{source}: dialogue {ids[k]!r} has labels but no entry in '
+                                 f'{name}')
+    return fields, ids
+
+
+def _dataset_and_classes(kind: str, num_speakers: int, fmt: str, length: int,
+                         dataset_name: Optional[str], classes: Optional[Sequence[str]],
+                         source: str) -> Tuple[Optional[str], Sequence[str]]:
+    """The dataset (given, or told by the speakers or the tuple length) and its classes."""
+    if dataset_name is None:
+        if kind == 'MF':
+            dataset_name = 'iemocap'
+        elif kind == 'onehot' and num_speakers == KNOWN_DATASETS['meld']['num_speakers']:
+            dataset_name = 'meld'
+        elif fmt == 'sdt':
+            dataset_name = 'iemocap' if length == 12 else 'meld'
+    elif dataset_name not in KNOWN_DATASETS:
+        raise ValueError(f'{source}: unknown dataset_name {dataset_name!r}; known: '
+                         f'{sorted(KNOWN_DATASETS)}')
+    if classes is None:
+        if dataset_name is None:
+            raise ValueError(f'{source}: this file holds only integer labels and its dataset '
+                             'cannot be told from it; pass the class names (classes=[...]) '
+                             f'or dataset_name (one of {sorted(KNOWN_DATASETS)})')
+        classes = KNOWN_DATASETS[dataset_name]['classes']
+    return dataset_name, classes
+
+
+def _dialogue(fields: Mapping[str, Any], key: Any, did: str, speakers: np.ndarray, fmt: str,
+              source: str) -> dict:
+    """One raw dialogue: labels, features per modality, speakers, utterance ids."""
+    where = f'dialogue {did!r}'
+    labels = _to_labels(fields['videoLabels'][key], source, where)
+    n = len(labels)
+    if n == 0:
+        raise ValueError(f'{source}: {where} has no utterances (empty dialogue)')
+    feats = {m: _to_matrix(fields[f][key], n, source, where, m) for m, f in _FEATURE_FIELDS}
+    item = dict(dialogue_id=did, features=feats, speakers=speakers, labels=labels)
+    if fmt == 'sdt' and key in fields['videoIDs']:
+        uids = fields['videoIDs'][key]
+        uids = uids.tolist() if isinstance(uids, np.ndarray) else list(uids)
+        item['utterance_ids'] = [u.decode('latin1') if isinstance(u, bytes) else str(u)
+                                 for u in uids]
+    return item
+
+
 def read_pickle_conversations(obj: Any,
                               source: str,
                               data_format: str = 'auto',
@@ -235,64 +299,15 @@ def read_pickle_conversations(obj: Any,
         raise ValueError(f'{source}: data_format={data_format!r} accepts tuples of '
                          f'{" or ".join(map(str, PICKLE_LENGTHS[data_format]))} items, but '
                          f'this file holds {len(obj)} ({fmt} format?)')
-    names = SDT_FIELDS if fmt == 'sdt' else VEGA_FIELDS
-    fields = dict(zip(names, obj))
-    for name in ('videoSpeakers', 'videoLabels') + tuple(f for _, f in _FEATURE_FIELDS) + \
-            (('videoIDs', ) if fmt == 'sdt' else ()):
-        if not isinstance(fields[name], Mapping):
-            raise ValueError(f'{source}: {name} must be a dict keyed by dialogue id, got '
-                             f'{type(fields[name]).__name__}')
-    keys = list(fields['videoLabels'])
-    ids: Dict[Any, str] = {}
-    for k in keys:
-        did = k.decode('latin1') if isinstance(k, bytes) else str(k)
-        if did in ids.values():
-            raise ValueError(f'{source}: two dialogues are both named {did!r}')
-        ids[k] = did
-    for name in ('videoSpeakers', ) + tuple(f for _, f in _FEATURE_FIELDS):
-        for k in keys:
-            if k not in fields[name]:
-                raise ValueError(f'{source}: dialogue {ids[k]!r} has labels but no entry in '
-                                 f'{name}')
+    fields, ids = _fields_and_ids(obj, fmt, source)
+    keys = list(ids)
     speakers, num_speakers, speaker_names, kind = _read_speakers(
         {ids[k]: fields['videoSpeakers'][k] for k in keys}, source)
-
-    if dataset_name is None:
-        if kind == 'MF':
-            dataset_name = 'iemocap'
-        elif kind == 'onehot' and num_speakers == KNOWN_DATASETS['meld']['num_speakers']:
-            dataset_name = 'meld'
-        elif fmt == 'sdt':
-            dataset_name = 'iemocap' if len(obj) == 12 else 'meld'
-    elif dataset_name not in KNOWN_DATASETS:
-        raise ValueError(f'{source}: unknown dataset_name {dataset_name!r}; known: '
-                         f'{sorted(KNOWN_DATASETS)}')
-    if classes is None:
-        if dataset_name is None:
-            raise ValueError(f'{source}: this file holds only integer labels and its dataset '
-                             'cannot be told from it; pass the class names (classes=[...]) '
-                             f'or dataset_name (one of {sorted(KNOWN_DATASETS)})')
-        classes = KNOWN_DATASETS[dataset_name]['classes']
+    dataset_name, classes = _dataset_and_classes(kind, num_speakers, fmt, len(obj),
+                                                 dataset_name, classes, source)
     if kind == 'index' and dataset_name is not None:
         num_speakers = max(num_speakers, KNOWN_DATASETS[dataset_name]['num_speakers'])
-
-    dialogues = []
-    for k in keys:
-        did = ids[k]
-        where = f'dialogue {did!r}'
-        labels = _to_labels(fields['videoLabels'][k], source, where)
-        n = len(labels)
-        if n == 0:
-            raise ValueError(f'{source}: {where} has no utterances (empty dialogue)')
-        feats = {m: _to_matrix(fields[f][k], n, source, where, m) for m, f in _FEATURE_FIELDS}
-        item = dict(dialogue_id=did, features=feats, speakers=speakers[did], labels=labels)
-        if fmt == 'sdt' and k in fields['videoIDs']:
-            uids = fields['videoIDs'][k]
-            uids = uids.tolist() if isinstance(uids, np.ndarray) else list(uids)
-            item['utterance_ids'] = [u.decode('latin1') if isinstance(u, bytes) else str(u)
-                                     for u in uids]
-        dialogues.append(item)
-
+    dialogues = [_dialogue(fields, k, ids[k], speakers[ids[k]], fmt, source) for k in keys]
     train = _split_ids(fields['trainVid'], 'trainVid', ids, source)
     test = _split_ids(fields['testVid'], 'testVid', ids, source)
     both = [i for i in train if i in set(test)]
