@@ -8,6 +8,7 @@ import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
+from mmengine.dist import barrier
 from mmengine.runner import Runner, TestLoop
 
 from vega_mm.engine.runner import build_runner
@@ -89,6 +90,9 @@ def evaluate_best_checkpoint(runner: Runner,
     """
     best = runner.message_hub.get_info('best_ckpt')
     results: Dict[str, Any] = {'best_checkpoint': best}
+    # rank 0 alone writes checkpoints: in a distributed run the others wait until the
+    # best one is complete (the last validation may just have written it)
+    barrier()
     if best:
         runner.logger.info(f'Evaluating the best checkpoint (on val): {best}')
         runner.load_checkpoint(best)

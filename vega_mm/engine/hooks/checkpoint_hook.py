@@ -99,20 +99,22 @@ class AtomicCheckpointHook(CheckpointHook):
     def _adopt_best_checkpoint(self, runner: Any) -> None:
         """After resuming another run's checkpoint, copy its best checkpoint here."""
         best = self.best_ckpt_path
-        if not best or not is_main_process():
+        if not best:
             return
         own = osp.join(self.out_dir, osp.basename(best))
         if osp.abspath(osp.dirname(best)) == osp.abspath(self.out_dir):
             return
-        if not osp.isfile(best):
-            raise CheckpointError(
-                f'the resumed checkpoint names {best!r} as the best checkpoint so far, but '
-                f'that file does not exist; copy it into {self.out_dir!r} or start a new run')
-        runner.logger.warning(f'resumed from another run: its best checkpoint {best!r} '
-                              f'is copied to {own!r}')
-        tmp = own + '.copying'
-        shutil.copyfile(best, tmp)
-        os.replace(tmp, own)
+        if is_main_process():  # rank 0 copies; every rank evaluates the copy later
+            if not osp.isfile(best):
+                raise CheckpointError(
+                    f'the resumed checkpoint names {best!r} as the best checkpoint so far, '
+                    f'but that file does not exist; copy it into {self.out_dir!r} or start '
+                    'a new run')
+            runner.logger.warning(f'resumed from another run: its best checkpoint {best!r} '
+                                  f'is copied to {own!r}')
+            tmp = own + '.copying'
+            shutil.copyfile(best, tmp)
+            os.replace(tmp, own)
         self.best_ckpt_path = own
         runner.message_hub.update_info('best_ckpt', own)
 
