@@ -10,7 +10,8 @@ from .complexity import (count_flops, dummy_dialogue_batch, format_flops, model_
 from .confusion import (confusion_counts, confusion_summary, labels_from_predictions,
                         metric_mismatches, plot_confusion_matrix, read_predictions_file,
                         row_normalise, write_confusion_outputs)
-from .curves import curve_points, find_scalar_log, load_scalar_log, plot_curves, run_name
+from .curves import (curve_points, find_scalar_logs, join_scalar_logs, load_scalar_log,
+                     plot_curves, run_name)
 from .figures import class_colors, figure_to_array, new_figure, save_figure
 
 __all__ = [
@@ -21,6 +22,6 @@ __all__ = [
     'confusion_summary', 'labels_from_predictions', 'metric_mismatches',
     'plot_confusion_matrix', 'read_predictions_file', 'row_normalise',
     'write_confusion_outputs', 'curve_points',
-    'find_scalar_log', 'load_scalar_log', 'plot_curves', 'run_name', 'class_colors',
+    'find_scalar_logs', 'join_scalar_logs', 'load_scalar_log', 'plot_curves', 'run_name', 'class_colors',
     'figure_to_array', 'new_figure', 'save_figure'
 ]
