@@ -1,6 +1,8 @@
 """Evaluate a trained vega_mm checkpoint.
 
-``--out FILE.json`` writes the metrics and every utterance's prediction.
+``--out FILE.json`` writes the metrics and every utterance's prediction;
+``--show-dir DIR`` the evaluation's pictures (the confusion matrix of the prediction and
+of each branch, with per-class F1).
 ``--split val`` evaluates the validation split instead of the test split (it reproduces
 the validation metrics the checkpoint was selected on).
 """
@@ -21,6 +23,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='the dir to save logs')
     parser.add_argument('--out', help='write metrics and per-utterance predictions to this '
                         '.json file')
+    parser.add_argument('--show-dir', help='write the pictures of this evaluation (confusion '
+                        'matrices, per-class F1) into this folder')
     parser.add_argument('--split', choices=['test', 'val'], default='test',
                         help='which split to evaluate (default: test)')
     parser.add_argument('--amp', action='store_true', help='mixed-precision inference')
@@ -42,7 +46,8 @@ def main() -> None:
     try:
         if args.out is not None:
             check_output_file(args.out, '--out')  # before the evaluation, not after
-        test_checkpoint(cfg, args.checkpoint, args.split, amp=args.amp, out=args.out)
+        test_checkpoint(cfg, args.checkpoint, args.split, amp=args.amp, out=args.out,
+                        show_dir=args.show_dir)
     except (FileNotFoundError, CheckpointError, ConfigError, ValueError) as exc:
         # the checkpoint, a data file, the config: each message names it
         raise SystemExit(f'error: {exc}')
