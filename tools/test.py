@@ -13,6 +13,7 @@ from mmengine.config import Config
 from vega_mm.apis import test_checkpoint
 from vega_mm.utils import (CheckpointError, ConfigError, add_runner_args, export_local_rank,
                            set_work_dir)
+from vega_mm.utils.cli import set_threads
 from vega_mm.utils.io import check_output_file
 
 
@@ -44,6 +45,7 @@ def main() -> None:
     cfg.launcher = args.launcher
     set_work_dir(cfg, args.config, args.work_dir)
     try:
+        set_threads(args.threads)
         if args.out is not None:
             check_output_file(args.out, '--out')  # before the evaluation, not after
         test_checkpoint(cfg, args.checkpoint, args.split, amp=args.amp, out=args.out,

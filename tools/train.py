@@ -36,9 +36,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-test', action='store_true',
                         help='do not evaluate the best checkpoint after training')
     parser.add_argument('--seed', type=int, help='random seed (overrides the config)')
-    parser.add_argument('--threads', type=int,
-                        help='PyTorch CPU threads per process (default: OMP_NUM_THREADS, '
-                        'else 1: the models are small)')
     add_runner_args(parser, 'train_cfg.max_epochs=5')
     args = parser.parse_args()
     export_local_rank(args)

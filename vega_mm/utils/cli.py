@@ -22,7 +22,8 @@ LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 def add_runner_args(parser: argparse.ArgumentParser,
                     cfg_options_example: str = 'train_cfg.max_epochs=5') -> None:
-    """Add ``--cfg-options``, ``--launcher`` and ``--local_rank`` (as MMEngine tools do).
+    """Add ``--cfg-options``, ``--launcher``, ``--local_rank`` (as MMEngine tools do) and
+    ``--threads`` (:func:`set_threads`).
 
     Args:
         parser: the tool's parser, changed in place.
@@ -33,6 +34,9 @@ def add_runner_args(parser: argparse.ArgumentParser,
         help=f'override settings in the config, e.g. {cfg_options_example}')
     parser.add_argument('--launcher', choices=list(LAUNCHERS), default='none',
                         help='job launcher')
+    parser.add_argument('--threads', type=int,
+                        help='PyTorch CPU threads per process (default: OMP_NUM_THREADS, '
+                        'else 1: the models are small)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
@@ -119,19 +123,23 @@ def check_data_files(cfg: Config, keys: List[str]) -> None:
                                 f'not exist{relative}')
 
 
-def set_threads(threads: Optional[int]) -> int:
-    """PyTorch's intra-op threads for a tool: ``threads``, else ``OMP_NUM_THREADS``, else 1.
+def set_threads(threads: Optional[int], default: int = 1) -> int:
+    """PyTorch's intra-op threads for a tool: ``threads``, else ``OMP_NUM_THREADS``, else
+    ``default``.
 
-    The models are small (one dialogue is at most a few hundred utterances of a few
-    hundred features): more threads than one add synchronisation, not speed, and on a
-    loaded machine PyTorch's default (one thread per core) was many times slower.
+    PyTorch's own default is one thread per core. The training models are small (one
+    dialogue is at most a few hundred utterances of a few hundred features): each
+    operation is too short for more threads to pay for their synchronisation, and on a
+    loaded machine the default was many times slower than one thread; so training and
+    testing default to 1. Feature extraction runs a transformer on batches of sentences,
+    where a few threads do help: ``tools/extract_features.py`` passes ``min(4, cores)``.
 
     Returns:
         The number of threads set.
     """
     import torch
     if threads is None:
-        threads = int(os.environ.get('OMP_NUM_THREADS') or 1)
+        threads = int(os.environ.get('OMP_NUM_THREADS') or default)
     if threads < 1:
         raise ValueError(f'--threads must be >= 1, got {threads}')
     torch.set_num_threads(threads)
