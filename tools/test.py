@@ -8,13 +8,8 @@ the validation metrics the checkpoint was selected on).
 """
 import argparse
 
-from mmengine.config import Config
-
-from vega_mm.apis import test_checkpoint
-from vega_mm.utils import (CheckpointError, ConfigError, add_runner_args, export_local_rank,
-                           set_work_dir)
-from vega_mm.utils.cli import set_threads
-from vega_mm.utils.io import check_output_file
+from vega_mm.utils.cli import (add_runner_args, check_data_files, export_local_rank,
+                               load_config, set_threads, set_work_dir)
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,11 +34,16 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    try:  # the config and its data file before the heavy imports
+        cfg = load_config(args.config, args.cfg_options)
+        check_data_files(cfg, [f'{args.split}_dataloader'])
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f'error: {exc}')
     cfg.launcher = args.launcher
     set_work_dir(cfg, args.config, args.work_dir)
+    from vega_mm.apis import test_checkpoint
+    from vega_mm.utils import CheckpointError, ConfigError
+    from vega_mm.utils.io import check_output_file
     try:
         set_threads(args.threads)
         if args.out is not None:

@@ -115,3 +115,11 @@ def test_ctrl_c_prints_the_resume_command_and_exits_130(tmp_path, monkeypatch, c
     # the lock went with the run
     from vega_mm.utils.cli import WorkDirLock
     WorkDirLock(str(tmp_path / 'work')).acquire().release()
+
+
+def test_the_test_tool_names_a_misspelt_config_in_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / 'tools' / 'test.py'),
+                           'configs/vega/vega_synthetc.py', str(tmp_path / 'x.pth')],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    line = _one_error_line(proc)
+    assert "config file 'configs/vega/vega_synthetc.py' does not exist" in line
