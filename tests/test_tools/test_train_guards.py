@@ -123,3 +123,22 @@ def test_the_test_tool_names_a_misspelt_config_in_one_line(tmp_path):
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     line = _one_error_line(proc)
     assert "config file 'configs/vega/vega_synthetc.py' does not exist" in line
+
+
+def test_ctrl_c_in_a_real_run_prints_one_line_and_exits_130(tmp_path):
+    cfg = write_tiny_config(tmp_path, epochs=50)
+    work = tmp_path / 'work'
+    proc = subprocess.Popen([sys.executable, TRAIN, str(cfg), '--work-dir', str(work)],
+                            cwd=REPO, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:  # training has started: the first logged iteration
+            if 'Epoch(train)' in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == [
+        f'interrupted; resume with: python {TRAIN} {cfg} --work-dir {work} --resume']
