@@ -8,7 +8,8 @@ import numpy as np
 
 from .figures import new_figure
 
-__all__ = ['find_scalar_logs', 'join_scalar_logs', 'load_scalar_log', 'run_name', 'curve_points', 'plot_curves']
+__all__ = ['find_scalar_logs', 'join_scalar_logs', 'load_scalar_log', 'run_name',
+           'curve_points', 'plot_curves']
 
 
 def find_scalar_logs(path: str) -> List[str]:

@@ -188,7 +188,8 @@ def test_checkpoint(cfg: Config, checkpoint: str, split: str = 'test', amp: bool
     """
     if out is not None and not out.endswith('.json'):
         raise ValueError(f'out must be a .json file, got {out!r}')
-    cfg = test_config(cfg, checkpoint, split, amp=amp, collect_predictions=out is not None or show_dir is not None)
+    cfg = test_config(cfg, checkpoint, split, amp=amp,
+                      collect_predictions=out is not None or show_dir is not None)
     setup_cpu_distributed(cfg, cfg.get('launcher', 'none'))
     runner = build_runner(cfg)
     metrics = runner.test()
