@@ -149,3 +149,24 @@ def test_the_checks_see_paths_and_targets():
     assert not exists('tools/no_such_tool.py') and exists('configs/sdt/*.py')
     assert dotted_name_resolves('vega_mm.datasets.splits.make_val_split')
     assert not dotted_name_resolves('vega_mm.datasets.no_such_module')
+
+
+_OUT_ARG = re.compile(r'--(?:out|out-dir|show-dir|work-dir)[ =](\S+)')
+# where a documented command may write: folders the repository ignores
+_OUTPUT_ROOTS = ('work_dirs/', 'data/', 'anchors/')
+
+
+@pytest.mark.parametrize('doc', DOCS, ids=lambda p: p.name)
+def test_documented_commands_write_under_ignored_folders(doc):
+    """A command copied from the docs writes nothing into the repository root."""
+    bad = [(number, out) for number, code in code_spans(doc.read_text())
+           if not code.lstrip().startswith('#')  # a comment, not a command
+           for out in _OUT_ARG.findall(code)
+           if not out.startswith(_OUTPUT_ROOTS) and not out.isupper()]  # OUT: a placeholder
+    assert not bad, f'{doc.name}: outputs outside {_OUTPUT_ROOTS}: {bad}'
+
+
+def test_the_gitignore_holds_the_outputs_of_documented_commands():
+    ignored = (ROOT / '.gitignore').read_text().split()
+    for name in ('/work_dirs/', 'predictions.jsonl', 'preds.json', '/vis/'):
+        assert name in ignored

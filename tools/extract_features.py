@@ -109,6 +109,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     run.add_argument('--overwrite', action='store_true',
                      help='discard parts made with other settings')
     run.add_argument('--quiet', action='store_true', help='no progress bars')
+    run.add_argument('--threads', type=int, help='PyTorch CPU threads (default: '
+                     'OMP_NUM_THREADS, else min(4, cores): more contend on a shared machine)')
     return p.parse_args(argv)
 
 
@@ -145,6 +147,10 @@ def build_tables(args: argparse.Namespace) -> list:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    import os
+
+    from vega_mm.utils.cli import set_threads
+    set_threads(args.threads, default=min(4, os.cpu_count() or 1))
     from vega_mm.features import extract_features
     from vega_mm.datasets.formats import ConversationTableError
     from vega_mm.features.media import MediaError

@@ -3,16 +3,21 @@
 After training, the checkpoint that was best on the validation split is evaluated on
 the validation and test splits and a results table is printed (and saved as
 ``results.json`` in the work dir).
+
+One run at a time writes into a work dir (``train.lock`` there); ``--threads`` sets
+PyTorch's threads (default: ``OMP_NUM_THREADS``, else 1); Ctrl-C prints the command
+that resumes the run and exits 130.
 """
 import argparse
+import os
+import shlex
+import sys
 
-import torch
-from mmengine.config import Config
+from vega_mm.utils.cli import (WorkDirBusy, WorkDirLock, add_runner_args, check_data_files,
+                               export_local_rank, load_config, set_threads, set_work_dir)
 
-from vega_mm.apis import evaluate_best_checkpoint
-from vega_mm.engine import build_runner
-from vega_mm.utils import (CheckpointError, ConfigError, add_runner_args, export_local_rank,
-                           set_work_dir, setup_cpu_distributed)
+#: The dataloaders training reads.
+_LOADERS = ['train_dataloader', 'val_dataloader', 'test_dataloader']
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,10 +42,11 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+def merge_args(cfg, args: argparse.Namespace):
     cfg.launcher = args.launcher
     set_work_dir(cfg, args.config, args.work_dir)
     if args.amp:
+        import torch
         if torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
@@ -69,17 +75,47 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def resume_command() -> str:
+    """This command line with ``--resume`` (the latest checkpoint of its work dir)."""
+    argv = [a for a in sys.argv if a != '--resume' and not a.startswith('--resume=')]
+    return shlex.join(['python'] + argv + ['--resume'])
+
+
 def main() -> None:
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    lock = None
+    try:  # the config and its data files first: a mistake there is reported at once
+        cfg = merge_args(load_config(args.config), args)
+        check_data_files(cfg, _LOADERS)
+        if os.environ.get('RANK', '0') == '0':  # one lock per run, not per process
+            lock = WorkDirLock(cfg.work_dir).acquire()
+        set_threads(args.threads)
+    except (FileNotFoundError, ValueError, WorkDirBusy) as exc:
+        raise SystemExit(f'error: {exc}')
+    try:
+        train(cfg, args)
+    except KeyboardInterrupt:
+        if os.environ.get('RANK', '0') == '0':
+            print(f'\ninterrupted; resume with: {resume_command()}', file=sys.stderr)
+        raise SystemExit(130)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def train(cfg, args: argparse.Namespace) -> None:
+    from vega_mm.apis import evaluate_best_checkpoint
+    from vega_mm.engine import build_runner
+    from vega_mm.utils import CheckpointError, setup_cpu_distributed
     setup_cpu_distributed(cfg, args.launcher)
     try:
         runner = build_runner(cfg)
         runner.train()
         if not args.no_test:
             evaluate_best_checkpoint(runner)
-    except (ConfigError, CheckpointError, FloatingPointError) as exc:
-        # errors the user can fix, each naming the key, file or step: no traceback
+    except (FileNotFoundError, ValueError, CheckpointError, FloatingPointError) as exc:
+        # errors the user can fix (ConfigError is a ValueError), each naming the key,
+        # file or step: no traceback
         raise SystemExit(f'error: {exc}')
 
 

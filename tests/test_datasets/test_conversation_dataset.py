@@ -147,3 +147,14 @@ def test_dataloader_with_pseudo_collate(files):
     zero_cols = (batch['inputs']['feats']['text'][0] == 0).all(dim=0).sum().item()
     assert zero_cols >= 8  # round(0.25 * 32) masked
     assert np.isfinite(batch['inputs']['feats']['audio'][1].numpy()).all()
+
+
+def test_an_unlabelled_train_split_is_refused_before_training(files, tmp_path):
+    coll = load_conversations(files['sdt'])
+    blank = [dict(d, labels=np.full_like(d['labels'], -1)) for d in coll.dialogues]
+    path = save_native(str(tmp_path / 'unlabelled.npz'), blank, coll.classes, coll.splits)
+    with pytest.raises(ValueError, match=r'unlabelled\.npz: the train split has no labelled'):
+        ConversationDataset(path, split='train', pipeline=PIPELINE)
+    # evaluating or labelling such a file is fine
+    assert len(ConversationDataset(path, split='test', pipeline=PIPELINE)) > 0
+    assert len(ConversationDataset(path, split='train', test_mode=True, pipeline=PIPELINE)) > 0

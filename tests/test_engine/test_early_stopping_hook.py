@@ -66,10 +66,6 @@ def test_a_resumed_run_starts_from_the_checkpoints_counter_and_best_score(runs, 
     assert hook.best_score == _early_stopping(runs['full']).best_score
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'known bug: epoch_k.pth is written in after_train_epoch, before validation k, so the '
-    'early-stopping state it carries misses that validation; a run resumed from it '
-    'stops one epoch later than the uninterrupted run (here after epoch 4, not 3)'))
 def test_an_interrupted_run_resumed_stops_where_the_uninterrupted_one_does(runs, tmp_path):
     work = shutil.copytree(runs['part_work'], tmp_path / 'work')
     resumed = _runner(tmp_path, 'resumed', epochs=10, work=work, resume=True)

@@ -122,3 +122,17 @@ def test_inference_api_matches_test_tool(tiny_run, val_predictions, tmp_path):
                  for i, d in enumerate(dialogues[start:start + 3])]
         preds.extend(model.test_step(pseudo_collate(batch)))
     assert {p.metainfo['dialogue_id']: p.pred_label.tolist() for p in preds} == expected
+
+
+def test_test_tool_show_dir_writes_the_evaluations_pictures(tiny_run, tmp_path):
+    show = tmp_path / 'show'
+    run_tool([TEST, str(tiny_run['cfg']), tiny_run['results']['best_checkpoint'],
+              '--show-dir', str(show), '--work-dir', str(tmp_path / 'w')])
+    pngs = sorted(p.name for p in show.glob('*.png'))
+    assert 'confusion_matrix.png' in pngs and 'confusion_fused.png' in pngs, pngs
+    assert all((show / n).stat().st_size > 10_000 for n in pngs)  # a drawn picture
+    summary = json.loads((show / 'confusion_matrix.json').read_text())
+    # the pictures are of this evaluation: the test metrics of the best checkpoint
+    assert summary['accuracy'] == pytest.approx(tiny_run['results']['test']['erc/accuracy'],
+                                                abs=1e-6)
+    assert not list(REPO.glob('confusion*'))  # nothing in the repository root

@@ -34,3 +34,26 @@ def test_runner_args_parse_options_launcher_and_local_rank(monkeypatch):
     monkeypatch.setenv('LOCAL_RANK', '1')
     export_local_rank(args)
     assert os.environ['LOCAL_RANK'] == '1'
+
+
+def test_threads_default_to_omp_num_threads_else_one_and_the_flag_wins(monkeypatch):
+    import pytest
+    import torch
+
+    from vega_mm.utils.cli import set_threads
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+        assert set_threads(None) == 1 and torch.get_num_threads() == 1
+        assert set_threads(None, default=2) == 2 and torch.get_num_threads() == 2
+        monkeypatch.setenv('OMP_NUM_THREADS', '2')
+        assert set_threads(None) == 2
+        assert set_threads(1) == 1 and torch.get_num_threads() == 1
+        with pytest.raises(ValueError, match='--threads must be >= 1'):
+            set_threads(0)
+    finally:
+        torch.set_num_threads(before)
+    parser = argparse.ArgumentParser()
+    add_runner_args(parser)
+    assert parser.parse_args(['--threads', '3']).threads == 3
+    assert parser.parse_args([]).threads is None

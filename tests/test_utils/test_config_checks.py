@@ -205,3 +205,24 @@ def test_a_config_dumped_into_a_work_dir_passes(tmp_path):
     dumped.write_text(text)
     with pytest.raises(ConfigError, match='train_cfgg'):
         check_config(Config.fromfile(str(dumped)))
+
+
+def test_overrides_of_the_datasets_paths_pass_and_typos_still_fail(tmp_path, monkeypatch):
+    """``--cfg-options train_dataloader.dataset.data_root=X`` (merged as tools/train.py
+    merges it) leaves the file's own ``data_root`` behind: that is not a typo."""
+    monkeypatch.chdir(CONFIGS.parent)  # the config path relative, as a user types it
+    for name in ('configs/vega/vega_iemocap.py', str(CONFIGS / 'vega' / 'vega_meld.py')):
+        cfg = Config.fromfile(name)
+        cfg.merge_from_dict({f'{k}.dataset.{f}': f'/elsewhere/{f}' for f in
+                             ('data_root', 'ann_file') for k in
+                             ('train_dataloader', 'val_dataloader', 'test_dataloader')})
+        check_config(cfg)
+        typo = Config.fromfile(name)
+        typo.merge_from_dict({'train_cfgg.max_epochs': 3})
+        with pytest.raises(ConfigError, match="'train_cfgg'"):
+            check_config(typo)
+        # a top-level helper overridden after the datasets copied it changes nothing
+        ignored = Config.fromfile(name)
+        ignored.merge_from_dict({'data_root': '/elsewhere/'})
+        with pytest.raises(ConfigError, match="'data_root'"):
+            check_config(ignored)

@@ -4,14 +4,15 @@
         work_dirs/a/<timestamp>/vis_data/scalars.json work_dirs/b \\
         --keys loss erc/weighted_f1 --out curves.png
 
-A log is a ``scalars.json`` or a work dir (its newest run is read).  One panel per key,
+A log is a ``scalars.json`` or a work dir: all its runs' logs are joined (a resumed
+run's later log replaces the epochs it repeats).  One panel per key,
 one line per run; the plotted points are also written as ``<out>.csv``.
 """
 import argparse
 import csv
 import os.path as osp
 
-from vega_mm.analysis import (curve_points, find_scalar_log, load_scalar_log, plot_curves,
+from vega_mm.analysis import (curve_points, find_scalar_logs, join_scalar_logs, plot_curves,
                               run_name, save_figure)
 
 
@@ -39,12 +40,12 @@ def main() -> None:
     logs = {}
     try:
         for i, path in enumerate(args.json_logs):
-            found = find_scalar_log(path)
-            name = args.legend[i] if args.legend else run_name(found)
+            found = find_scalar_logs(path)
+            name = args.legend[i] if args.legend else run_name(found[-1])
             if name in logs:  # two runs in folders of the same name
                 name = f'{name} ({i + 1})'
-            logs[name] = load_scalar_log(found)
-            print(f'{name}: {found} ({len(logs[name])} rows)')
+            logs[name] = join_scalar_logs(found)
+            print(f'{name}: {", ".join(found)} ({len(logs[name])} rows)')
         fig = plot_curves(logs, args.keys, args.title)
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f'error: {exc}')

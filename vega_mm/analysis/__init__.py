@@ -9,8 +9,9 @@ from .complexity import (count_flops, dummy_dialogue_batch, format_flops, model_
                          plot_complexity, top_level_parts)
 from .confusion import (confusion_counts, confusion_summary, labels_from_predictions,
                         metric_mismatches, plot_confusion_matrix, read_predictions_file,
-                        row_normalise, write_confusion_outputs)
-from .curves import curve_points, find_scalar_log, load_scalar_log, plot_curves, run_name
+                        row_normalise, write_confusion_outputs, write_prediction_pictures)
+from .curves import (curve_points, find_scalar_logs, join_scalar_logs, load_scalar_log,
+                     plot_curves, run_name)
 from .figures import class_colors, figure_to_array, new_figure, save_figure
 
 __all__ = [
@@ -20,7 +21,7 @@ __all__ = [
     'plot_complexity', 'top_level_parts', 'confusion_counts',
     'confusion_summary', 'labels_from_predictions', 'metric_mismatches',
     'plot_confusion_matrix', 'read_predictions_file', 'row_normalise',
-    'write_confusion_outputs', 'curve_points',
-    'find_scalar_log', 'load_scalar_log', 'plot_curves', 'run_name', 'class_colors',
+    'write_confusion_outputs', 'write_prediction_pictures', 'curve_points',
+    'find_scalar_logs', 'join_scalar_logs', 'load_scalar_log', 'plot_curves', 'run_name', 'class_colors',
     'figure_to_array', 'new_figure', 'save_figure'
 ]

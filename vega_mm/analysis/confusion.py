@@ -13,6 +13,7 @@ from vega_mm.structures.meta import metric_name
 from .figures import new_figure, save_figure
 
 __all__ = ['confusion_counts', 'row_normalise', 'labels_from_predictions',
+           'write_prediction_pictures',
            'read_predictions_file', 'plot_confusion_matrix', 'confusion_summary',
            'metric_mismatches', 'write_confusion_outputs']
 
@@ -212,3 +213,32 @@ def write_confusion_outputs(summary: Dict[str, object], out_dir: str,
             for cls, row in zip(classes, summary[name]):
                 writer.writerow([cls] + [v if name == 'counts' else f'{v:.6f}' for v in row])
     return paths
+
+
+def write_prediction_pictures(predictions: Sequence[dict], classes: Sequence[str],
+                              out_dir: str, title: str) -> List[str]:
+    """The pictures of one evaluation: the confusion matrix of the prediction
+    (``confusion_matrix.*``) and of each branch the head predicted with
+    (``confusion_<branch>.*``), from the predictions ``tools/test.py`` collects.
+
+    Args:
+        predictions: per-dialogue dicts with ``gt_label``, ``pred_label`` and perhaps
+            ``branch_pred_labels`` (``ConversationPredictionCollector``'s).
+        classes: the class names.
+        out_dir: the folder to write into (made if missing).
+        title: the pictures' title; a branch's picture adds its name.
+
+    Returns:
+        The PNG files written.
+    """
+    y_true, y_pred = labels_from_predictions(predictions)
+    written = [write_confusion_outputs(confusion_summary(y_true, y_pred, classes), out_dir,
+                                       title)['png']]
+    branches = predictions[0].get('branch_pred_labels') or {}
+    for branch in branches:
+        y_branch = np.asarray([p for entry in predictions
+                               for p in entry['branch_pred_labels'][branch]], dtype=np.int64)
+        summary = confusion_summary(y_true, y_branch, classes)
+        written.append(write_confusion_outputs(summary, out_dir, f'{title}, {branch} branch',
+                                               prefix=f'confusion_{branch}')['png'])
+    return written

@@ -8,21 +8,51 @@ import numpy as np
 
 from .figures import new_figure
 
-__all__ = ['find_scalar_log', 'load_scalar_log', 'run_name', 'curve_points', 'plot_curves']
+__all__ = ['find_scalar_logs', 'join_scalar_logs', 'load_scalar_log', 'run_name',
+           'curve_points', 'plot_curves']
 
 
-def find_scalar_log(path: str) -> str:
-    """The JSON log to read: ``path`` itself, or, for a work dir, its newest
-    ``<timestamp>/vis_data/scalars.json``."""
+def find_scalar_logs(path: str) -> List[str]:
+    """The JSON logs of a run, oldest first: ``[path]`` for a file; for a work dir,
+    every ``<timestamp>/vis_data/scalars.json`` (a resumed run has one per start), or
+    else every ``<timestamp>/*.log.json``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist or the work dir holds no log.
+    """
     if osp.isfile(path):
-        return path
+        return [path]
     if osp.isdir(path):
-        found = sorted(glob.glob(osp.join(path, '*', 'vis_data', 'scalars.json')))
-        if found:
-            return found[-1]
-        raise FileNotFoundError(f'{path}: no */vis_data/scalars.json in this work dir')
+        for pattern in (('*', 'vis_data', 'scalars.json'), ('*', '*.log.json')):
+            found = sorted(glob.glob(osp.join(path, *pattern)))  # timestamps sort in time
+            if found:
+                return found
+        raise FileNotFoundError(f'{path}: no */vis_data/scalars.json (or */*.log.json) in '
+                                'this work dir')
     raise FileNotFoundError(f'log {path!r} does not exist (expected a scalars.json or a '
                             'work dir)')
+
+
+def join_scalar_logs(paths: Sequence[str]) -> List[dict]:
+    """The rows of a run's logs, oldest first, joined: a resumed run repeats the epochs
+    after its checkpoint, and the later log's rows replace the earlier log's for the
+    same training epoch (iteration, in an iteration-based run) and validation step.
+
+    Returns:
+        Training rows in step order, then validation rows in step order.
+    """
+    train: Dict[object, List[dict]] = {}
+    val: Dict[object, dict] = {}
+    for path in paths:
+        fresh: Dict[object, List[dict]] = {}
+        for row in load_scalar_log(path):
+            if 'lr' in row:  # a training row: whole epochs replace whole epochs
+                fresh.setdefault(row.get('epoch', ('step', row['step'])), []).append(row)
+            else:
+                val[row['step']] = row
+        train.update(fresh)
+    rows = sorted((r for group in train.values() for r in group), key=lambda r: r['step'])
+    return rows + [val[step] for step in sorted(val)]
 
 
 def load_scalar_log(path: str) -> List[dict]:

@@ -8,6 +8,7 @@ import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
+from mmengine.dist import barrier
 from mmengine.runner import Runner, TestLoop
 
 from vega_mm.engine.runner import build_runner
@@ -89,6 +90,9 @@ def evaluate_best_checkpoint(runner: Runner,
     """
     best = runner.message_hub.get_info('best_ckpt')
     results: Dict[str, Any] = {'best_checkpoint': best}
+    # rank 0 alone writes checkpoints: in a distributed run the others wait until the
+    # best one is complete (the last validation may just have written it)
+    barrier()
     if best:
         runner.logger.info(f'Evaluating the best checkpoint (on val): {best}')
         runner.load_checkpoint(best)
@@ -159,7 +163,8 @@ def _collected_predictions(runner: Runner) -> List[dict]:
 
 
 def test_checkpoint(cfg: Config, checkpoint: str, split: str = 'test', amp: bool = False,
-                    out: Optional[str] = None) -> Dict[str, float]:
+                    out: Optional[str] = None,
+                    show_dir: Optional[str] = None) -> Dict[str, float]:
     """Evaluate a checkpoint on one split; print the table and optionally save it all.
 
     Builds a Runner from :func:`test_config` (distributed as ``cfg.launcher`` says) and
@@ -174,13 +179,17 @@ def test_checkpoint(cfg: Config, checkpoint: str, split: str = 'test', amp: bool
             checkpoint was selected on).
         amp: mixed-precision inference.
         out: a ``.json`` file for metrics and predictions.
+        show_dir: a folder for the evaluation's pictures: the confusion matrix of the
+            prediction and of each branch
+            (:func:`~vega_mm.analysis.write_prediction_pictures`).
 
     Returns:
         The metrics (on every rank).
     """
     if out is not None and not out.endswith('.json'):
         raise ValueError(f'out must be a .json file, got {out!r}')
-    cfg = test_config(cfg, checkpoint, split, amp=amp, collect_predictions=out is not None)
+    cfg = test_config(cfg, checkpoint, split, amp=amp,
+                      collect_predictions=out is not None or show_dir is not None)
     setup_cpu_distributed(cfg, cfg.get('launcher', 'none'))
     runner = build_runner(cfg)
     metrics = runner.test()
@@ -194,4 +203,11 @@ def test_checkpoint(cfg: Config, checkpoint: str, split: str = 'test', amp: bool
             classes=list(runner.test_dataloader.dataset.metainfo.get('classes', [])),
             predictions=predictions), indent=1)
         print(f'wrote metrics and {len(predictions)} dialogues of predictions to {out}')
+    if show_dir:
+        from vega_mm.analysis import write_prediction_pictures
+        classes = list(runner.test_dataloader.dataset.metainfo.get('classes', []))
+        title = f'{osp.basename(str(cfg.filename))}, {split} split'
+        pictures = write_prediction_pictures(_collected_predictions(runner), classes,
+                                             show_dir, title)
+        print(f'wrote {", ".join(pictures)}')
     return metrics

@@ -162,6 +162,12 @@ class ConversationDataset(BaseDataset):
         if not items:
             raise ValueError(f'{src}: the {self.split} split holds no dialogues'
                              + (' (val_ratio=0?)' if self.split == 'val' else ''))
+        if self.split == 'train' and not self.test_mode and \
+                not any((np.asarray(item['labels']) >= 0).any() for item in items):
+            # training would run a whole epoch on a zero loss and then fail
+            raise ValueError(f'{src}: the train split has no labelled utterance (every '
+                             'label is -1); expected labels to train on (a labelled '
+                             'file, or a "label" column in a table)')
         data_list = []
         for item in items:
             item = dict(item)

@@ -1,12 +1,20 @@
-"""Command-line pieces shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Command-line pieces shared by ``tools/train.py`` and ``tools/test.py``.
+
+Only the standard library and ``mmengine.config`` are imported here (no torch), so a
+tool can check its config before the heavy imports.
+"""
 import argparse
+import difflib
+import glob
 import os
 import os.path as osp
-from typing import Optional
+from typing import Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
-__all__ = ['LAUNCHERS', 'add_runner_args', 'export_local_rank', 'default_work_dir', 'set_work_dir']
+__all__ = ['LAUNCHERS', 'add_runner_args', 'export_local_rank', 'default_work_dir',
+           'set_work_dir', 'load_config', 'check_data_files', 'set_threads', 'WorkDirBusy',
+           'WorkDirLock']
 
 #: The job launchers MMEngine knows (``--launcher``).
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -14,7 +22,8 @@ LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 def add_runner_args(parser: argparse.ArgumentParser,
                     cfg_options_example: str = 'train_cfg.max_epochs=5') -> None:
-    """Add ``--cfg-options``, ``--launcher`` and ``--local_rank`` (as MMEngine tools do).
+    """Add ``--cfg-options``, ``--launcher``, ``--local_rank`` (as MMEngine tools do) and
+    ``--threads`` (:func:`set_threads`).
 
     Args:
         parser: the tool's parser, changed in place.
@@ -25,6 +34,9 @@ def add_runner_args(parser: argparse.ArgumentParser,
         help=f'override settings in the config, e.g. {cfg_options_example}')
     parser.add_argument('--launcher', choices=list(LAUNCHERS), default='none',
                         help='job launcher')
+    parser.add_argument('--threads', type=int,
+                        help='PyTorch CPU threads per process (default: OMP_NUM_THREADS, '
+                        'else 1: the models are small)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
@@ -55,3 +67,127 @@ def set_work_dir(cfg: Config, config_file: str, work_dir: Optional[str] = None) 
     elif cfg.get('work_dir') is None:
         cfg.work_dir = default_work_dir(config_file)
     return cfg.work_dir
+
+
+def load_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
+    """``Config.fromfile`` with ``--cfg-options`` merged, failing fast with one message.
+
+    Raises:
+        FileNotFoundError: the config file does not exist (names the closest file of
+            that folder).
+        ValueError: the config file (or a base) has a syntax error: file and line.
+    """
+    if not osp.isfile(path):
+        folder = osp.dirname(path) or '.'
+        near = difflib.get_close_matches(
+            osp.basename(path), [osp.basename(p) for p in glob.glob(osp.join(folder, '*.py'))],
+            n=1)
+        hint = f' (did you mean {osp.join(osp.dirname(path), near[0])!r}?)' if near else ''
+        where = '' if osp.isdir(folder) else f'; folder {folder!r} does not exist'
+        raise FileNotFoundError(f'config file {path!r} does not exist{where}{hint}; expected '
+                                'a config such as configs/vega/vega_synthetic.py')
+    try:
+        cfg = Config.fromfile(path)
+    except SyntaxError as exc:
+        raise ValueError(f'config file {path!r} (or one of its _base_ files), line '
+                         f'{exc.lineno}: {exc.msg}; expected valid Python') from None
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def check_data_files(cfg: Config, keys: List[str]) -> None:
+    """Every dataset of ``keys`` (dataloader names) that names an ``ann_file`` finds it.
+
+    Relative paths are read from the working directory (MMEngine's rule), so a config
+    run from another folder fails here, at once, instead of after the model is built.
+
+    Raises:
+        FileNotFoundError: naming the config, the dataloader, the path and the folder it
+            was looked up from.
+    """
+    for key in keys:
+        loader = cfg.get(key)
+        dataset = loader.get('dataset') if isinstance(loader, dict) else None
+        if not isinstance(dataset, dict) or not isinstance(dataset.get('ann_file'), str):
+            continue
+        path = dataset['ann_file']
+        if not osp.isabs(path):
+            path = osp.join(dataset.get('data_root') or '', path)
+        if osp.exists(path):
+            continue
+        relative = '' if osp.isabs(path) else (
+            f' (relative paths are read from the working directory {os.getcwd()!r}: run '
+            'from the folder they are relative to, or set an absolute data_root)')
+        raise FileNotFoundError(f'{cfg.filename}: {key}.dataset: data file {path!r} does '
+                                f'not exist{relative}')
+
+
+def set_threads(threads: Optional[int], default: int = 1) -> int:
+    """PyTorch's intra-op threads for a tool: ``threads``, else ``OMP_NUM_THREADS``, else
+    ``default``.
+
+    PyTorch's own default is one thread per core. The training models are small (one
+    dialogue is at most a few hundred utterances of a few hundred features): each
+    operation is too short for more threads to pay for their synchronisation, and on a
+    loaded machine the default was many times slower than one thread; so training and
+    testing default to 1. Feature extraction runs a transformer on batches of sentences,
+    where a few threads do help: ``tools/extract_features.py`` passes ``min(4, cores)``.
+
+    Returns:
+        The number of threads set.
+    """
+    import torch
+    if threads is None:
+        threads = int(os.environ.get('OMP_NUM_THREADS') or default)
+    if threads < 1:
+        raise ValueError(f'--threads must be >= 1, got {threads}')
+    torch.set_num_threads(threads)
+    return threads
+
+
+class WorkDirBusy(RuntimeError):
+    """Another training run holds the work dir."""
+
+
+class WorkDirLock:
+    """An exclusive lock on a work dir, for one training run at a time.
+
+    ``fcntl.flock`` on ``<work_dir>/train.lock``: the operating system releases it when
+    the process ends, however it ends (a killed run leaves no stale lock). The file holds
+    the pid of the run that holds it, for the message.
+    """
+
+    NAME = 'train.lock'
+
+    def __init__(self, work_dir: str) -> None:
+        self.work_dir = work_dir
+        self.path = osp.join(work_dir, self.NAME)
+        self._fd: Optional[int] = None
+
+    def acquire(self) -> 'WorkDirLock':
+        """Take the lock.
+
+        Raises:
+            WorkDirBusy: another live process holds it (names the dir and its pid).
+        """
+        import fcntl
+        os.makedirs(self.work_dir, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors='replace').strip() or '?'
+            os.close(fd)
+            raise WorkDirBusy(
+                f'work dir {self.work_dir!r} is in use by another training run (pid '
+                f'{holder}); wait for it to finish, or give another --work-dir') from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the file releases the lock
+            self._fd = None

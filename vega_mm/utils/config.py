@@ -120,25 +120,49 @@ def _inherited_keys(filename: Optional[str]) -> Set[str]:
     keys: Set[str] = set()
     try:
         for base in Config._get_base_files(filename):
-            path, _ = Config._get_cfg_path(base, filename)
-            if not os.path.isabs(path):
-                path = os.path.join(os.path.dirname(filename), path)
+            path, _ = Config._get_cfg_path(base, filename)  # joined to filename's folder
             keys |= set(Config.fromfile(path).keys())
     except Exception:  # noqa: BLE001 - a base MMEngine itself reads: it reported it
         return keys
     return keys
 
 
+def _plain_unread(cfg: Config) -> List[str]:
+    """Top-level keys that are neither runner keys, nor private, nor used by one."""
+    used = [v for k in cfg.keys() if k in RUNNER_KEYS for v in _values(cfg[k])]
+    return [k for k in cfg.keys()
+            if k not in RUNNER_KEYS and not k.startswith('_') and not _is_used(cfg[k], used)]
+
+
+def _file_config(filename: Optional[str]) -> Optional[Config]:
+    if not filename or not os.path.isfile(filename):
+        return None
+    try:
+        return Config.fromfile(filename)
+    except Exception:  # noqa: BLE001 - the config was read from it once: nothing to add
+        return None
+
+
 def _unread_keys(cfg: Config) -> List[str]:
-    read = [k for k in cfg.keys() if k in RUNNER_KEYS]
-    used = [v for k in read for v in _values(cfg[k])]
-    unread = [k for k in cfg.keys()
-              if k not in RUNNER_KEYS and not k.startswith('_') and
-              not _is_used(cfg[k], used)]
-    if unread:  # only then: reading the bases costs a little
-        inherited = _inherited_keys(cfg.filename)
-        unread = [k for k in unread if k not in inherited]
-    return unread
+    """Unread top-level keys (see :func:`check_config`).
+
+    A key the config file defines, with the file's value, is judged on the file: an
+    override such as ``--cfg-options train_dataloader.dataset.data_root=X`` leaves the
+    file's ``data_root`` behind unread, and that is no typo.  A key that is new or was
+    changed after the file was read (``--cfg-options data_root=X``, which no dataset
+    reads) is judged on the config given.
+    """
+    unread = _plain_unread(cfg)
+    if not unread:  # only then: reading the file and its bases costs a little
+        return unread
+    file_cfg = _file_config(cfg.filename)
+    if file_cfg is None:
+        return unread
+    inherited = _inherited_keys(cfg.filename)
+    file_unread = set(_plain_unread(file_cfg))
+    return [k for k in unread
+            if k not in file_cfg or file_cfg[k] != cfg[k] or
+            (k in file_unread and k not in inherited)]
 
 
 def _metric_prefixes(evaluator: Any) -> List[tuple]:

@@ -45,7 +45,11 @@ class AtomicCheckpointHook(CheckpointHook):
       :class:`~vega_mm.utils.checkpoint.CheckpointError` naming the file;
     - old checkpoints are deleted only after the new one is complete;
     - a run resumed from another run's checkpoint gets its own copy of that run's best
-      checkpoint, so ``results.json`` never names files of another work dir.
+      checkpoint, so ``results.json`` never names files of another work dir;
+    - in an epoch that ends with a validation, ``epoch_k.pth`` is written after that
+      validation (MMEngine writes it before): the best score and the early-stopping
+      state it carries include validation k, so a run resumed from it continues exactly
+      as the uninterrupted run (a crash during validation k loses epoch k's training).
 
     Arguments are ``CheckpointHook``'s; ``backend_args`` defaults to the atomic backend
     (a config that sets ``backend_args`` or ``file_client_args`` keeps its own).
@@ -61,23 +65,56 @@ class AtomicCheckpointHook(CheckpointHook):
         if self.save_best is not None and len(self.key_indicators) == 1:
             self._adopt_best_checkpoint(runner)
 
+    def _validates_after(self, runner: Any) -> bool:
+        """Whether the epoch now ending is followed by a validation (the train loop's
+        rule; a loop with dynamic intervals is not predicted: False)."""
+        loop = runner.train_loop
+        if getattr(runner, '_val_loop', None) is None or \
+                len(getattr(loop, 'dynamic_milestones', [0])) > 1:
+            return False
+        epoch = runner.epoch + 1
+        return epoch >= loop.val_begin and (
+            epoch % loop.val_interval == 0 or epoch == loop.max_epochs)
+
+    def after_train_epoch(self, runner: Any) -> None:
+        self._deferred = False
+        if self.by_epoch and self._validates_after(runner):
+            # MMEngine's rule for saving now; the save waits for after_val_epoch
+            self._deferred = self.every_n_epochs(runner, self.interval, self.save_begin) or (
+                self.save_last and self.is_last_train_epoch(runner))
+            return
+        super().after_train_epoch(runner)
+
+    def after_val_epoch(self, runner: Any, metrics: dict) -> None:
+        if getattr(self, '_deferred', False):
+            self._deferred = False
+            # runner.epoch already counts the finished epoch here (MMEngine adds 1
+            # after after_train_epoch), so the step and meta are the epoch's own
+            epoch = runner.epoch
+            runner.logger.info(f'Saving checkpoint at {epoch} epochs (after validation)')
+            self._save_checkpoint_with_step(runner, epoch, dict(epoch=epoch, iter=runner.iter))
+        # a new best is saved, then epoch_k again with the new best score (MMEngine's)
+        super().after_val_epoch(runner, metrics)
+
     def _adopt_best_checkpoint(self, runner: Any) -> None:
         """After resuming another run's checkpoint, copy its best checkpoint here."""
         best = self.best_ckpt_path
-        if not best or not is_main_process():
+        if not best:
             return
         own = osp.join(self.out_dir, osp.basename(best))
         if osp.abspath(osp.dirname(best)) == osp.abspath(self.out_dir):
             return
-        if not osp.isfile(best):
-            raise CheckpointError(
-                f'the resumed checkpoint names {best!r} as the best checkpoint so far, but '
-                f'that file does not exist; copy it into {self.out_dir!r} or start a new run')
-        runner.logger.warning(f'resumed from another run: its best checkpoint {best!r} '
-                              f'is copied to {own!r}')
-        tmp = own + '.copying'
-        shutil.copyfile(best, tmp)
-        os.replace(tmp, own)
+        if is_main_process():  # rank 0 copies; every rank evaluates the copy later
+            if not osp.isfile(best):
+                raise CheckpointError(
+                    f'the resumed checkpoint names {best!r} as the best checkpoint so far, '
+                    f'but that file does not exist; copy it into {self.out_dir!r} or start '
+                    'a new run')
+            runner.logger.warning(f'resumed from another run: its best checkpoint {best!r} '
+                                  f'is copied to {own!r}')
+            tmp = own + '.copying'
+            shutil.copyfile(best, tmp)
+            os.replace(tmp, own)
         self.best_ckpt_path = own
         runner.message_hub.update_info('best_ckpt', own)
 

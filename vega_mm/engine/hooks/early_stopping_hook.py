@@ -9,8 +9,13 @@ __all__ = ['ResumableEarlyStoppingHook']
 @HOOKS.register_module()
 class ResumableEarlyStoppingHook(EarlyStoppingHook):
     """mmengine's ``EarlyStoppingHook`` whose patience counter and best score survive a
-    resume (kept in the checkpoint's ``meta``)."""
+    resume (kept in the checkpoint's ``meta``).
 
+    It runs before the checkpoint hook (priority ``LOW``, MMEngine's is ``LOWEST``), so
+    the checkpoint written after a validation holds the state that validation left.
+    """
+
+    priority = 'LOW'
     _KEY = 'early_stopping'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

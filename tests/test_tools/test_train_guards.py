@@ -1,0 +1,144 @@
+"""tools/train.py refuses what would waste or corrupt a run, at once and in one line: a
+work dir another run is writing, a missing or broken config, a data file that is not
+where the config says; Ctrl-C says how to resume."""
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_tools.common import REPO, load_tool, read_results, write_tiny_config
+
+TRAIN = str(REPO / 'tools' / 'train.py')
+ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
+
+
+def _train(args, cwd=REPO):
+    return subprocess.run([sys.executable, TRAIN] + [str(a) for a in args], cwd=cwd, env=ENV,
+                          capture_output=True, text=True, timeout=600)
+
+
+def _one_error_line(proc) -> str:
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr[-3000:]
+    return lines[0]
+
+
+def _hold_lock(work):
+    """A process that holds the work dir's lock until killed."""
+    code = ('import sys, time; from vega_mm.utils.cli import WorkDirLock; '
+            f'WorkDirLock({str(work)!r}).acquire(); print("locked", flush=True); '
+            'time.sleep(600)')
+    holder = subprocess.Popen([sys.executable, '-c', code], env=ENV, stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == 'locked'
+    return holder
+
+
+def test_a_work_dir_in_use_is_refused_and_a_killed_holder_leaves_no_stale_lock(tmp_path):
+    cfg = write_tiny_config(tmp_path, epochs=1)
+    work = tmp_path / 'work'
+    holder = _hold_lock(work)
+    try:
+        line = _one_error_line(_train([cfg, '--work-dir', work]))
+        assert str(work) in line and f'pid {holder.pid}' in line and 'in use' in line
+        assert not (work / 'epoch_1.pth').exists()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    proc = _train([cfg, '--work-dir', work])  # the OS released the dead holder's lock
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert read_results(work)['best_checkpoint']
+    proc = _train([cfg, '--work-dir', work, '--resume', '--cfg-options',
+                   'train_cfg.max_epochs=2'])  # the finished run's lock is gone too
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (work / 'epoch_2.pth').exists()
+
+
+def _imports_after(args, cwd=REPO):
+    """Run train.py in a fresh interpreter; its error and whether torch got imported."""
+    code = ('import runpy, sys\n'
+            f'sys.argv = {[TRAIN] + [str(a) for a in args]!r}\n'
+            'try:\n'
+            f'    runpy.run_path({TRAIN!r}, run_name="__main__")\n'
+            'except SystemExit as exc:\n'
+            '    print(exc)\n'
+            'print("torch imported:", "torch" in sys.modules)\n')
+    proc = subprocess.run([sys.executable, '-c', code], cwd=cwd, env=ENV,
+                          capture_output=True, text=True, timeout=300)
+    return proc.stdout.strip().splitlines()
+
+
+def test_a_misspelt_config_path_fails_before_torch_is_imported(tmp_path):
+    line = _one_error_line(_train(['configs/vega/vega_synthetc.py']))
+    assert "config file 'configs/vega/vega_synthetc.py' does not exist" in line
+    assert "did you mean 'configs/vega/vega_synthetic.py'?" in line
+    out = _imports_after(['configs/vega/vega_synthetc.py'])
+    assert out[-1] == 'torch imported: False', out
+
+
+def test_a_config_with_a_syntax_error_is_named_with_its_line(tmp_path):
+    cfg = write_tiny_config(tmp_path, epochs=1, extra='train_cfg = dict(max_epochs=(3)\n')
+    line = _one_error_line(_train([cfg, '--work-dir', tmp_path / 'work']))
+    assert str(cfg) in line and "'(' was never closed" in line and 'line' in line
+    assert _imports_after([cfg, '--work-dir', tmp_path / 'work'])[-1] == \
+        'torch imported: False'
+
+
+def test_a_relative_data_path_from_another_folder_is_named_with_the_folder(tmp_path):
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    line = _one_error_line(_train([REPO / 'configs' / 'vega' / 'vega_iemocap.py',
+                                   '--work-dir', tmp_path / 'work'], cwd=elsewhere))
+    assert 'train_dataloader.dataset' in line
+    assert "'data/iemocap/iemocap_multimodal_features.pkl' does not exist" in line
+    assert str(elsewhere) in line and 'working directory' in line
+
+
+def test_ctrl_c_prints_the_resume_command_and_exits_130(tmp_path, monkeypatch, capsys):
+    tool = load_tool('tools/train.py')
+    cfg = write_tiny_config(tmp_path, epochs=1)
+    argv = ['tools/train.py', str(cfg), '--work-dir', str(tmp_path / 'work')]
+    monkeypatch.setattr(sys, 'argv', argv)
+
+    def interrupted(cfg, args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tool, 'train', interrupted)
+    with pytest.raises(SystemExit) as info:
+        tool.main()
+    assert info.value.code == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f'interrupted; resume with: python {" ".join(argv)} --resume']
+    # the lock went with the run
+    from vega_mm.utils.cli import WorkDirLock
+    WorkDirLock(str(tmp_path / 'work')).acquire().release()
+
+
+def test_the_test_tool_names_a_misspelt_config_in_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / 'tools' / 'test.py'),
+                           'configs/vega/vega_synthetc.py', str(tmp_path / 'x.pth')],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    line = _one_error_line(proc)
+    assert "config file 'configs/vega/vega_synthetc.py' does not exist" in line
+
+
+def test_ctrl_c_in_a_real_run_prints_one_line_and_exits_130(tmp_path):
+    cfg = write_tiny_config(tmp_path, epochs=50)
+    work = tmp_path / 'work'
+    proc = subprocess.Popen([sys.executable, TRAIN, str(cfg), '--work-dir', str(work)],
+                            cwd=REPO, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:  # training has started: the first logged iteration
+            if 'Epoch(train)' in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == [
+        f'interrupted; resume with: python {TRAIN} {cfg} --work-dir {work} --resume']
