@@ -30,6 +30,8 @@ def test_the_hook_records_at_save_and_refuses_other_weights_at_load():
     checkpoint = dict(meta=dict(epoch=1), state_dict=_state())
     hook.before_save_checkpoint(None, checkpoint)
     assert checkpoint['meta'][DIGEST_KEY] == state_dict_digest(checkpoint['state_dict'])
+    import vega_mm
+    assert checkpoint['meta']['vega_mm_version'] == vega_mm.__version__
     hook.after_load_checkpoint(None, checkpoint)  # the same weights: fine
     checkpoint['state_dict']['b'][0] = 7
     with pytest.raises(CheckpointError, match='is corrupt: the SHA-256 of its weights'):

@@ -1,9 +1,11 @@
-"""A digest of the weights in every checkpoint, checked whenever one is loaded."""
+"""A digest of the weights in every checkpoint, checked whenever one is loaded, and the
+vega_mm version that wrote it."""
 from typing import Any
 
 from mmengine.hooks import Hook
 
 from vega_mm.registry import HOOKS
+from vega_mm.version import __version__
 from vega_mm.utils.checkpoint import (DIGEST_KEY, CheckpointError, digest_problem,
                                       state_dict_digest)
 
@@ -20,14 +22,18 @@ class StateDictDigestHook(Hook):
     tools) checks the same digest. A checkpoint without one (older, or written by other
     code) loads unchecked.
 
+    It also records the vega_mm version that wrote the checkpoint
+    (``meta.vega_mm_version``, beside MMEngine's ``meta.mmengine_version``).
+
     ``ConversationRunner`` adds this hook to every run whose config does not list it.
     """
 
     priority = 'ABOVE_NORMAL'
 
     def before_save_checkpoint(self, runner: Any, checkpoint: dict) -> None:
-        checkpoint.setdefault('meta', {})[DIGEST_KEY] = state_dict_digest(
-            checkpoint['state_dict'])
+        meta = checkpoint.setdefault('meta', {})
+        meta[DIGEST_KEY] = state_dict_digest(checkpoint['state_dict'])
+        meta['vega_mm_version'] = __version__
 
     def after_load_checkpoint(self, runner: Any, checkpoint: dict) -> None:
         problem = digest_problem(checkpoint)
