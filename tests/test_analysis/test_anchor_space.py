@@ -64,3 +64,23 @@ def test_model_without_vega_head_is_refused(tiny_model):
         anchor_head = None
     with pytest.raises(ValueError, match='no VEGA head'):
         anchor_points(NoHead())
+
+
+def test_crowded_anchor_names_are_spread_inside_the_map():
+    """Anchors that lie close together (e.g. the FER-CNN's) get their names on a half
+    ring facing the map's middle, apart from each other and inside the map; apart
+    anchors keep their names beside them."""
+    import numpy as np
+
+    from vega_mm.analysis.anchor_space import _label_places
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 100, (500, 2))
+    crowded = np.array([50.0, 95.0]) + rng.normal(0, 1.0, (7, 2))  # near the top edge
+    places = _label_places(crowded, np.concatenate([points, crowded]))
+    assert places is not None and places.shape == (7, 2)
+    gaps = np.linalg.norm(places[:, None] - places[None], axis=-1)[~np.eye(7, dtype=bool)]
+    assert gaps.min() > 8  # about a name's width apart
+    assert (places >= 0).all() and (places <= 100).all()
+    assert (places[:, 1] < crowded[:, 1].min()).all()  # on the side of the map's middle
+    apart = np.array([[10.0, 10.0], [90.0, 10.0], [50.0, 90.0]])
+    assert _label_places(apart, np.concatenate([points, apart])) is None

@@ -3,7 +3,7 @@ import csv
 import json
 import os
 import os.path as osp
-from typing import Dict, Iterable, Sequence
+from typing import Dict, Iterable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -177,6 +177,34 @@ def anchor_space_summary(projections: np.ndarray, labels: np.ndarray,
                 num_utterances=count)
 
 
+def _label_places(centres: np.ndarray, points: np.ndarray) -> Optional[np.ndarray]:
+    """Where to write the class names when the centres crowd (two closer than 6% of
+    the map's span): on a ring around the centres, each in the direction of its centre
+    from their mean, spaced evenly on the half facing the map's middle; None when they
+    do not crowd."""
+    span = float(np.ptp(points, axis=0).max()) or 1.0
+    if len(centres) < 2:
+        return None
+    gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    if gaps[~np.eye(len(centres), dtype=bool)].min() >= 0.06 * span:
+        return None
+    middle = centres.mean(0)
+    low, high = points.min(0), points.max(0)
+    # an arc on the side of the map's middle, so names stay inside and off the centres
+    towards = np.arctan2(*((low + high) / 2 - middle)[::-1])
+    if np.allclose((low + high) / 2, middle):
+        towards = -np.pi / 2
+    angles = np.arctan2(*(centres - middle).T[::-1])
+    order = np.argsort((angles - towards + np.pi) % (2 * np.pi))
+    spread = towards - np.pi / 2 + np.pi * (np.arange(len(centres)) + 0.5) / len(centres)
+    # wide enough for a name every ~10% of the span along the half ring
+    radius = max(0.06 * span + float(np.linalg.norm(centres - middle, axis=1).max()),
+                 0.035 * span * len(centres))
+    places = np.empty_like(centres, dtype=float)
+    places[order] = middle + radius * np.stack([np.cos(spread), np.sin(spread)], 1)
+    return np.clip(places, low + 0.03 * span, high - 0.03 * span)
+
+
 def plot_anchor_space(utterances: np.ndarray, labels: np.ndarray, centres: np.ndarray,
                       exemplars: np.ndarray, exemplar_labels: np.ndarray,
                       classes: Sequence[str], title: str = 'Anchor space'):
@@ -203,12 +231,19 @@ def plot_anchor_space(utterances: np.ndarray, labels: np.ndarray, centres: np.nd
         # above the centres: exemplars often lie close to their class centre
         ax.scatter(pts[:, 0], pts[:, 1], s=40, marker='X', color=colors[c],
                    edgecolors='black', linewidths=0.6, zorder=7)
+    places = _label_places(centres, np.concatenate([utterances, exemplars, centres]))
     for c, name in enumerate(classes):
         ax.scatter(centres[c, 0], centres[c, 1], s=320, marker='*', color=colors[c],
                    edgecolors='black', linewidths=1.2, zorder=5)
-        ax.annotate(name, centres[c], xytext=(7, 7), textcoords='offset points',
-                    fontsize=10, fontweight='bold', zorder=6,
-                    bbox=dict(boxstyle='round,pad=0.2', fc='white', alpha=0.75, lw=0))
+        box = dict(boxstyle='round,pad=0.2', fc='white', alpha=0.85, lw=0)
+        if places is None:
+            ax.annotate(name, centres[c], xytext=(7, 7), textcoords='offset points',
+                        fontsize=10, fontweight='bold', zorder=6, bbox=box)
+        else:  # crowded centres: names on a ring around them, with leader lines
+            ax.annotate(name, centres[c], xytext=places[c], textcoords='data',
+                        fontsize=10, fontweight='bold', zorder=8, bbox=box,
+                        ha='center', va='center',
+                        arrowprops=dict(arrowstyle='-', color=colors[c], lw=1.2))
     # figure legends 'outside' the axes: the constrained layout makes room for them
     fig.legend(*ax.get_legend_handles_labels(), title='utterances (true class)',
                fontsize=8, loc='outside right upper')
