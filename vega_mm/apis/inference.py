@@ -47,9 +47,10 @@ def _training_model_cfg(ckpt: Mapping) -> Optional[Mapping]:
 
 
 def config_contradictions(model_cfg: Mapping, ckpt: Mapping) -> List[str]:
-    """``['model.backbone.causal: ... ']`` for every :data:`PREDICTION_KEYS` entry the
-    config sets otherwise than the checkpoint's own training config (``meta.cfg``);
-    empty when they agree or the checkpoint records no config."""
+    """One line for every :data:`PREDICTION_KEYS` entry that the config sets otherwise
+    than the checkpoint's own training config (``meta.cfg``), such as
+    ``"model.backbone.causal=False here, True in training"``; empty when they agree or
+    the checkpoint records no config."""
     trained = _training_model_cfg(ckpt)
     if trained is None:
         return []
