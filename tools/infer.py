@@ -34,7 +34,6 @@ from vega_mm.apis import ConversationInferencer
 from vega_mm.apis.outputs import check_output_path, write_predictions
 from vega_mm.datasets.formats import FEATURES, detect_format, load_conversations
 from vega_mm.utils import CheckpointError
-from vega_mm.utils.io import check_output_file
 
 
 def parse_options(items) -> Dict[str, dict]:
@@ -88,8 +87,7 @@ def main() -> None:
 def run(args: argparse.Namespace) -> int:
     """Everything after parsing; returns the exit code."""
     if args.out:
-        suffix = check_output_path(args.out)
-        check_output_file(args.out, '--out')  # before the model is loaded, not after
+        suffix = check_output_path(args.out, '--out')  # before the model is loaded
         if args.live and suffix != '.jsonl':
             raise ValueError(f'--out {args.out!r}: --live writes one JSON line per utterance '
                              'as it is labelled; give a .jsonl file (or no --out: stdout)')

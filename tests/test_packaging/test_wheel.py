@@ -155,7 +155,10 @@ def test_the_installed_vega_mm_serves_package_config_paths(venv, elsewhere):
         'print(cfg.filename)\n'
         'print(cfg.model.type, len(cfg.model.classes), mine.model.type, '
         'mine.train_cfg.max_epochs, mine.train_dataloader.dataset.type)\n'
-        f'print(any(p.startswith({str(REPO)!r}) for p in sys.path))\n', cwd=elsewhere)
+        # the checkout's own files, not this environment's packages (its venv may lie
+        # inside the checkout, as .venv does for make test)
+        f'print(any(p.startswith({str(REPO)!r}) and not p.startswith({sys.prefix!r}) '
+        'for p in sys.path))\n', cwd=elsewhere)
     module, filename, summary, repo_on_path = out.strip().splitlines()
     assert Path(module).is_relative_to(venv.site), module  # the wheel's, not the checkout's
     assert Path(filename).is_relative_to(venv.site / 'vega_mm' / '.mim' / 'configs'), filename

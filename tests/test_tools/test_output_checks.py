@@ -11,14 +11,20 @@ UNWRITABLE = '/proc/vega_mm_out/preds'  # /proc passes os.access(W_OK) as root
 
 @pytest.mark.skipif(not os.path.isdir('/proc/self'), reason='needs Linux /proc')
 @pytest.mark.parametrize('tool, work, suffix', [
-    ('tools/test.py', 'test_checkpoint', '.json'),
+    ('tools/test.py', 'vega_mm.apis.test_checkpoint', '.json'),  # imported inside main
     ('tools/infer.py', 'ConversationInferencer', '.jsonl'),
 ])
 def test_unwritable_out_fails_before_the_model_is_loaded(tool, work, suffix, monkeypatch,
                                                         tmp_path):
     module = load_tool(tool)
     called = []
-    monkeypatch.setattr(module, work, lambda *a, **k: called.append(a))
+    if '.' in work:
+        import importlib
+        owner, name = work.rsplit('.', 1)
+        monkeypatch.setattr(importlib.import_module(owner), name,
+                            lambda *a, **k: called.append(a))
+    else:
+        monkeypatch.setattr(module, work, lambda *a, **k: called.append(a))
     config = tmp_path / 'c.py'
     config.write_text("model = dict(type='ConversationClassifier')\n")
     args = [str(config), 'ckpt.pth'] + (['in.jsonl'] if 'infer' in tool else [])

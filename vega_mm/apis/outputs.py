@@ -16,9 +16,10 @@ _NESTED = (('probabilities', 'prob_'), ('anchor_similarity', 'anchor_cos_'),
            ('branch_predictions', 'pred_'))
 
 
-def check_output_path(path: str) -> str:
+def check_output_path(path: str, what: str = 'output') -> str:
     """The output suffix; checked, with the folder it goes to
-    (:func:`~vega_mm.utils.io.check_output_file`), before any work.
+    (:func:`~vega_mm.utils.io.check_output_file`; ``what`` names the path in messages,
+    e.g. ``'--out'``), before any work.
 
     Raises:
         ValueError: an unknown suffix, a path that is a directory, or a folder that
@@ -27,7 +28,7 @@ def check_output_path(path: str) -> str:
     suffix = osp.splitext(path)[1].lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise ValueError(f'{path}: the output must end with one of {OUTPUT_SUFFIXES}')
-    check_output_file(path, 'output')
+    check_output_file(path, what)
     return suffix
 
 
