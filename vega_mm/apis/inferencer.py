@@ -11,6 +11,7 @@ The checkpoint's recipe (:mod:`vega_mm.apis.recipe`) says how to encode raw
 utterances; feature files (``.npz``/``.pkl``) are read as they are.
 """
 import inspect
+import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -23,6 +24,7 @@ from vega_mm.datasets.formats import (FEATURES, Dialogue, detect_format, dialogu
 from vega_mm.datasets.conversation_dataset import feature_recipe
 from vega_mm.features.base import extractor_class
 from .inference import _test_pipeline, init_model
+from .recording import is_recording, recording_dialogue
 from .recipe import RecipeError, build_recipe_extractors, dialogue_features, speaker_indices
 from .streaming import StreamSession
 
@@ -93,7 +95,9 @@ class ConversationInferencer(BaseInferencer):
 
     def __init__(self, model, pretrained: Optional[str] = None, device: Optional[str] = None,
                  extractor_options: Optional[Mapping[str, Mapping[str, Any]]] = None,
-                 cfg_options: Optional[dict] = None) -> None:
+                 cfg_options: Optional[dict] = None,
+                 asr: Optional[Mapping[str, Any]] = None,
+                 segmenter_options: Optional[Mapping[str, Any]] = None) -> None:
         if pretrained is None:
             raise ValueError('ConversationInferencer needs the checkpoint of a trained model')
         net = init_model(model, pretrained, device=device or 'cpu', cfg_options=cfg_options)
@@ -115,6 +119,9 @@ class ConversationInferencer(BaseInferencer):
         self._extractors = None
         if self.recipe is not None:  # a recipe that cannot be honoured fails now
             self.extractors
+        self.asr_options = dict(asr or {})
+        self.segmenter_options = dict(segmenter_options or {})
+        self._transcriber = None
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -126,6 +133,40 @@ class ConversationInferencer(BaseInferencer):
                 self.recipe, self.modalities, self.model.backbone.input_dims,
                 self.checkpoint, self._extractor_options)
         return self._extractors
+
+    @property
+    def transcriber(self):
+        """The speech recogniser of recordings without a transcript (a
+        :class:`~vega_mm.encoders.asr.WhisperTranscriber` built from ``asr`` on first
+        use)."""
+        if self._transcriber is None:
+            from vega_mm.encoders.asr import WhisperTranscriber
+            self._transcriber = WhisperTranscriber(**self.asr_options)
+        return self._transcriber
+
+    def recording(self, media: str, transcript: Optional[str] = None,
+                  num_speakers: Optional[int] = None, dialogue_id: Optional[str] = None,
+                  log=print) -> Dialogue:
+        """The conversation of an audio or video file, ready to be labelled
+        (:func:`~vega_mm.apis.recording.recording_dialogue`: the transcript's utterances,
+        or voice-activity detection and Whisper).
+
+        A model trained without speaker names (speaker indices) gets each voice's
+        index by order of appearance; names it knows are looked up as for tables.
+        """
+        transcriber = None if transcript is not None else self.transcriber
+        dialogue = recording_dialogue(media, transcript=transcript, transcriber=transcriber,
+                                      num_speakers=num_speakers, modalities=self.modalities,
+                                      dialogue_id=dialogue_id,
+                                      segmenter_options=self.segmenter_options, log=log)
+        if not self.speaker_names:
+            order: Dict[Any, int] = {}
+            for u in dialogue.utterances:
+                u.speaker = order.setdefault(u.speaker, len(order))
+            if len(order) > self.num_speakers:
+                raise RecipeError(f'{media}: {len(order)} speakers, but the model knows '
+                                  f'{self.num_speakers} ({self.checkpoint})')
+        return dialogue
 
     def _init_pipeline(self, cfg):
         return _test_pipeline(self.model)
@@ -140,7 +181,9 @@ class ConversationInferencer(BaseInferencer):
             inputs = [list(inputs)]  # one conversation given as its utterance dicts
         raw, dialogues = [], []
         for k, item in enumerate(inputs):
-            if isinstance(item, str) and detect_format(item).kind == FEATURES:
+            if is_recording(item):
+                dialogues.append(self.recording(os.fspath(item)))
+            elif isinstance(item, str) and detect_format(item).kind == FEATURES:
                 raw.extend(self._feature_file(item))
             elif isinstance(item, str):  # a conversation table
                 dialogues.extend(load_dialogues(item, 'test'))

@@ -11,13 +11,13 @@ report it (``on_missing_media='skip'``), never shift or zero-fill an utterance.
 import os
 import shutil
 from fractions import Fraction
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 __all__ = ['MediaError', 'AUDIO_EXTENSIONS', 'VIDEO_EXTENSIONS', 'is_video', 'is_audio',
            'ffmpeg_available', 'video_audio_backend', 'load_audio_segment',
-           'sample_video_frames']
+           'sample_video_frames', 'probe_media']
 
 AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.oga', '.aiff', '.aif', '.mp3', '.opus')
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.m4v', '.mpg', '.mpeg')
@@ -321,3 +321,40 @@ def sample_video_frames(path: str, num_frames: int = 8, start: Optional[float] =
         return frames
     finally:
         cap.release()
+
+
+def probe_media(path: str) -> Dict[str, Any]:
+    """What a recording holds: ``{'duration': seconds, 'audio': bool, 'video': bool}``.
+
+    Audio files are asked with soundfile (then PyAV, for what soundfile does not read,
+    e.g. some MP3 and Opus files); videos with PyAV. Nothing is decoded.
+
+    Raises:
+        MediaError: a missing file, or one neither library can open (corrupt, or a
+            container they do not know), or one whose duration is unknown.
+    """
+    if not os.path.isfile(path):
+        raise MediaError(f'recording {path!r} does not exist')
+    if not is_video(path):
+        import soundfile as sf
+        try:
+            info = sf.info(path)
+            return dict(duration=info.frames / float(info.samplerate), audio=True,
+                        video=False)
+        except Exception:  # noqa: BLE001 - PyAV may still read it
+            pass
+    if not _pyav_available():
+        raise MediaError(f'{path!r}: reading this recording needs PyAV (pip install av)')
+    import av
+    try:
+        with av.open(path) as container:
+            audio, video = bool(container.streams.audio), bool(container.streams.video)
+            duration = container.duration
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise MediaError(f'cannot open recording {path!r} ({type(exc).__name__}: {exc}): '
+                         'a corrupt file, or a format FFmpeg does not know') from exc
+    if not audio and not video:
+        raise MediaError(f'recording {path!r} has neither an audio nor a video stream')
+    if not duration:
+        raise MediaError(f'recording {path!r}: its duration is unknown')
+    return dict(duration=float(Fraction(duration, av.time_base)), audio=audio, video=video)
