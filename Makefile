@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 #   make test TORCH_SPEC="torch==2.5.1 torchvision==0.20.1 --index-url https://download.pytorch.org/whl/cpu"
 # One cell of the version matrix (docs/installation.md): its own environment, with pins that
 # the install of vega_mm then keeps, e.g.
-#   make test VENV=.venv-oldest TORCH_SPEC="torch==2.1.2 torchvision==0.16.2 mmengine==0.10.4 mmpretrain==1.2.0"
+#   make test VENV=.venv-oldest TORCH_SPEC="torch==2.1.2 torchvision==0.16.2 numpy==1.26.4 mmengine==0.10.4 mmpretrain==1.2.0"
 TORCH_SPEC ?= "torch>=2.0" torchvision
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.vega_mm_installed
@@ -23,11 +23,14 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
 	$(PIP) install --upgrade pip "setuptools<81" wheel
 	$(PIP) install $(TORCH_SPEC)
+	@# what TORCH_SPEC installed stays through the rest of the install (pip would
+	@# otherwise upgrade it to satisfy a newer release of another package)
+	$(PY) -m pip freeze | grep -iE '^(torch|torchvision|mmengine|mmpretrain|numpy)==' > $(VENV)/constraints.txt || true
 	@# mmcv the OpenMMLab way: keep a full mmcv that is already there, else mmcv-lite
 	@# (same `mmcv` import, no compiled ops; the full build has no wheels on PyPI).
 	@# OpenCV 4: OpenCV 5 dropped the Haar face cascades the anchor builder uses.
-	$(PY) -c "import mmcv" 2>/dev/null || $(PIP) install "mmcv-lite>=2.0.0,<2.4.0" "opencv-python>=4.5,<5"
-	$(PIP) install -e ".[all,tests]"
+	$(PY) -c "import mmcv" 2>/dev/null || PIP_CONSTRAINT=$(VENV)/constraints.txt $(PIP) install "mmcv-lite>=2.0.0,<2.4.0" "opencv-python>=4.5,<5"
+	PIP_CONSTRAINT=$(VENV)/constraints.txt $(PIP) install -e ".[all,tests]"
 	touch $@
 
 # The demo model is tiny: one thread is as fast as two and immune to thread contention.

@@ -17,6 +17,14 @@ an unknown speaker) is reported on stderr with its line number and skipped. Ctrl
 (SIGINT) or SIGTERM end it cleanly: every line labelled so far is in the output, and the
 exit code is 130 or 143 (128 + the signal number), 0 at the end of the input.
 
+A recording (.wav/.mp3/.flac/.mp4/.mkv/...; vega_mm.apis.recording) is one conversation:
+its utterances come from --transcript (.srt/.vtt, or a .csv/.jsonl with start/end) or
+are found by voice-activity detection and transcribed by Whisper (--asr-model: a
+faster-whisper name, a local CTranslate2 folder, default Whisper base assembled from its
+pip packages). Speakers come from the transcript, else one per recording, or --speakers N
+voices told apart by clustering. --out .srt/.vtt writes subtitles with the emotion in each
+cue, and --show-dir DIR a timeline picture per conversation with utterance times.
+
 --cfg-options KEY=VALUE ... overrides the config before the model is built, e.g.
 model.backbone.max_len=2048 for a dialogue longer than the configured maximum.
 Replaces tools/predict.py.
@@ -24,16 +32,21 @@ Replaces tools/predict.py.
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
-from typing import IO, Dict, Iterator, Optional, Union
+from typing import IO, Dict, Iterator, List, Optional, Union
 
 from mmengine.config import DictAction
 
 from vega_mm.apis import ConversationInferencer
 from vega_mm.apis.outputs import check_output_path, write_predictions
+from vega_mm.apis.recording import is_recording
 from vega_mm.datasets.formats import FEATURES, detect_format, load_conversations
+from vega_mm.features.media import MediaError
 from vega_mm.utils import CheckpointError
+from vega_mm.utils.cli import set_threads
+from vega_mm.utils.io import check_output_file
 
 
 def parse_options(items) -> Dict[str, dict]:
@@ -53,8 +66,24 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('inputs', nargs='*', help='conversation tables or feature files')
-    parser.add_argument('--out', help='.jsonl, .json or .csv (default: JSON lines on stdout)')
+    parser.add_argument('inputs', nargs='*',
+                        help='conversation tables, feature files or recordings')
+    parser.add_argument('--out', help='.jsonl, .json, .csv, .srt or .vtt (default: JSON lines '
+                        'on stdout)')
+    parser.add_argument('--transcript', help='the transcript of the one recording given: '
+                        '.srt, .vtt, or .csv/.jsonl with start/end (instead of speech '
+                        'recognition)')
+    parser.add_argument('--asr-model', default='base',
+                        help='speech recognition for recordings without a transcript: a '
+                        'faster-whisper model name or a local folder (default: base)')
+    parser.add_argument('--language', help='the language spoken, e.g. en (default: '
+                        'detected by Whisper)')
+    parser.add_argument('--speakers', type=int, metavar='N',
+                        help='tell N voices apart in recordings whose transcript names no '
+                        'speakers (default: one speaker)')
+    parser.add_argument('--show-dir', help='write a timeline picture per conversation here')
+    parser.add_argument('--threads', type=int,
+                        help='CPU threads (default: OMP_NUM_THREADS, else 1)')
     parser.add_argument('--split', choices=['train', 'val', 'test'],
                         help='only this split of feature files')
     parser.add_argument('--live', action='store_true',
@@ -77,35 +106,99 @@ def main() -> None:
     args = parse_args()
     try:
         code = run(args)
-    except (FileNotFoundError, CheckpointError, ValueError) as exc:
-        # the checkpoint, an input file, the config, the recipe: each message names it
+    except (FileNotFoundError, CheckpointError, ValueError, MediaError) as exc:
+        # the checkpoint, an input file, the config, the recipe, a recording: each
+        # message names it
         raise SystemExit(f'error: {exc}')
     if code:
         raise SystemExit(code)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Everything after parsing; returns the exit code."""
+def check_args(args: argparse.Namespace) -> None:
+    """What can be checked before the model is loaded: outputs and the recording options."""
     if args.out:
-        suffix = check_output_path(args.out, '--out')  # before the model is loaded
+        suffix = check_output_path(args.out, '--out')
         if args.live and suffix != '.jsonl':
             raise ValueError(f'--out {args.out!r}: --live writes one JSON line per utterance '
                              'as it is labelled; give a .jsonl file (or no --out: stdout)')
+    if args.show_dir:
+        check_output_file(os.path.join(args.show_dir, 'timeline.png'), '--show-dir')
+    recordings = [p for p in args.inputs if is_recording(p)]
+    if args.transcript is not None:
+        if len(args.inputs) != 1 or len(recordings) != 1:
+            raise ValueError(f'--transcript {args.transcript!r} is the transcript of one '
+                             f'recording: give exactly one recording as INPUT (got '
+                             f'{args.inputs})')
+        if not os.path.isfile(args.transcript):
+            raise FileNotFoundError(f'--transcript {args.transcript!r} does not exist')
+    if args.speakers is not None and args.speakers < 1:
+        raise ValueError(f'--speakers {args.speakers}: give at least 1')
+    for path in recordings:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'recording {path!r} does not exist')
+
+
+def asr_options(args: argparse.Namespace, threads: int) -> dict:
+    """The speech recogniser's settings from the command line."""
+    return dict(model=args.asr_model, language=args.language, cpu_threads=threads)
+
+
+def gather_inputs(args: argparse.Namespace, inferencer: ConversationInferencer) -> list:
+    """The command line's inputs as the inferencer takes them: recordings become their
+    conversations (transcribed or read from --transcript) here, so notes go to stderr."""
+    inputs = []
+    for path in args.inputs:
+        if is_recording(path):
+            print(f'{path}: finding the utterances'
+                  f'{" in " + args.transcript if args.transcript else " (speech recognition)"}'
+                  ' ...', file=sys.stderr, flush=True)
+            dialogue = inferencer.recording(path, transcript=args.transcript,
+                                            num_speakers=args.speakers,
+                                            log=lambda s: print(s, file=sys.stderr))
+            print(f'{path}: {len(dialogue)} utterances', file=sys.stderr, flush=True)
+            inputs.append(dialogue)
+        elif args.split and detect_format(path).kind == FEATURES:
+            inputs.extend(load_conversations(path).get_split(args.split))
+        else:
+            inputs.append(path)
+    return inputs
+
+
+def show_timelines(predictions: list, classes: list, show_dir: str) -> List[str]:
+    """A timeline picture per conversation whose utterances have times."""
+    from vega_mm.analysis import plot_emotion_timeline
+    written = []
+    by_dialogue: Dict[str, list] = {}
+    for p in predictions:
+        by_dialogue.setdefault(p['dialogue_id'], []).append(p)
+    for dialogue_id, records in by_dialogue.items():
+        if any(r.get('start') is None or r.get('end') is None for r in records):
+            print(f'--show-dir: {dialogue_id!r} has no utterance times: no timeline',
+                  file=sys.stderr)
+            continue
+        safe = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in str(dialogue_id))
+        written.append(plot_emotion_timeline(
+            records, classes, os.path.join(show_dir, f'{safe}_timeline.png'),
+            title=str(dialogue_id)))
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    """Everything after parsing; returns the exit code."""
+    check_args(args)  # before the model is loaded
+    threads = set_threads(args.threads)
     stdout = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):  # logs to stderr; stdout: predictions
         inferencer = ConversationInferencer(
             args.config, args.checkpoint, device=args.device,
             extractor_options=parse_options(args.extractor_option),
-            cfg_options=args.cfg_options)
+            cfg_options=args.cfg_options, asr=asr_options(args, threads))
         if args.live:
             return live(inferencer, args.out, stdout)
-        inputs = []
-        for path in args.inputs:
-            if args.split and detect_format(path).kind == FEATURES:
-                inputs.extend(load_conversations(path).get_split(args.split))
-            else:
-                inputs.append(path)
-        predictions = inferencer(inputs, batch_size=args.batch_size)
+        predictions = inferencer(gather_inputs(args, inferencer), batch_size=args.batch_size)
+    if not predictions:
+        raise ValueError(f'no utterance to label in {args.inputs}'
+                         f'{" (split " + args.split + ")" if args.split else ""}')
     dialogues = len({p['dialogue_id'] for p in predictions})
     if args.out:
         write_predictions(predictions, args.out, classes=inferencer.classes,
@@ -117,6 +210,9 @@ def run(args: argparse.Namespace) -> int:
         stdout.flush()
     print(f'predicted {len(predictions)} utterances in {dialogues} dialogue(s) -> '
           f'{args.out or "stdout"}', file=sys.stderr)
+    if args.show_dir:
+        for path in show_timelines(predictions, inferencer.classes, args.show_dir):
+            print(f'timeline -> {path}', file=sys.stderr)
     return 0
 
 
