@@ -416,5 +416,7 @@ JSONL = register_format(InputFormat(
     'jsonl', TABLE, ('.jsonl', '.ndjson'), _looks_jsonl, read_conversation_table,
     description='a JSON-lines conversation table'))
 
-#: Accepted values of a table's ``fmt``: ``('auto', 'meld', 'csv', 'jsonl')``.
+#: The values of ``fmt`` for CSV/JSONL tables: ``('auto', 'meld', 'csv', 'jsonl')`` (the
+#: subtitle formats of :mod:`.subtitles` add ``'srt'`` and ``'vtt'``:
+#: ``format_names(TABLE)``).
 TABLE_FORMATS = format_names(TABLE)
