@@ -44,7 +44,7 @@ from .table_errors import ConversationTableError
 from .utterances import Dialogue, Utterance, group_dialogues, make_utterance
 
 __all__ = ['SRT', 'VTT', 'NOT_SPEAKERS', 'read_subtitles', 'load_transcript',
-           'check_cue_times', 'overlapping_cues', 'format_timestamp']
+           'check_cue_times', 'overlapping_cues', 'format_timestamp', 'is_plain_speaker', 'clean_cue_text']
 
 #: Words before a colon that start prose, not a speaker's line (compared lower-case).
 NOT_SPEAKERS = frozenset({
@@ -105,8 +105,9 @@ def _parse_timestamp(text: str, where: str) -> float:
         raise ConversationTableError(
             f'{where}: timestamp {text!r} is not HH:MM:SS,mmm (SubRip) or HH:MM:SS.mmm / '
             'MM:SS.mmm (WebVTT), with minutes and seconds below 60')
-    fraction = float(f'0.{frac}') if frac else 0.0
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(secs) + fraction
+    whole = int(hours or 0) * 3600 + int(minutes) * 60 + int(secs)
+    scale = 10 ** len(frac or '')
+    return (whole * scale + int(frac or 0)) / scale  # 1.235, not 1 + 0.235
 
 
 def _parse_timing(line: str, where: str) -> Tuple[float, float]:
@@ -124,8 +125,8 @@ def _parse_timing(line: str, where: str) -> Tuple[float, float]:
     return start, end
 
 
-def _clean(text: str) -> str:
-    """Markup removed, entities decoded, whitespace collapsed."""
+def clean_cue_text(text: str) -> str:
+    """A cue's text as read: markup removed, entities decoded, whitespace collapsed."""
     text = _OVERRIDE.sub('', _TAG.sub('', text))
     return ' '.join(html.unescape(text).split())
 
@@ -138,7 +139,7 @@ def _split_speaker(lines: List[str], prefix: bool) -> Tuple[Optional[str], List[
         return name or None, [_VOICE.sub('', line) for line in lines]
     if not prefix:
         return None, lines
-    first = _clean(lines[0])
+    first = clean_cue_text(lines[0])
     if first.startswith('- '):
         first = first[2:]
     for pattern in (_BRACKETED, _NAMED):
@@ -150,6 +151,14 @@ def _split_speaker(lines: List[str], prefix: bool) -> Tuple[Optional[str], List[
             return None, lines
         return name, [match.group(2) or ''] + lines[1:]
     return None, lines
+
+
+def is_plain_speaker(name: str) -> bool:
+    """Is ``name`` read back as the speaker of ``'name: text'`` (the colon rule of the
+    module docstring)?  Other names are written ``[name]: text``."""
+    match = _NAMED.match(f'{name}: x')
+    return match is not None and match.group(1) == name and len(name) <= _MAX_NAME \
+        and name.lower() not in NOT_SPEAKERS
 
 
 class _Cue:
@@ -228,14 +237,14 @@ def _cue_utterance(cue: _Cue, path: str, dialogue_id: str, media: Optional[str],
                    repairs: Optional[TextRepairs]) -> Utterance:
     where = f'{path}: cue {cue.number} (line {cue.line})'
     lines = list(cue.lines)
-    if len(lines) > 1 and _PREDICTION_LINE.match(_clean(lines[-1])):
+    if len(lines) > 1 and _PREDICTION_LINE.match(clean_cue_text(lines[-1])):
         lines = lines[:-1]  # the label line of vega_mm's own subtitle output
-    if not lines or not _clean(' '.join(lines)):
+    if not lines or not clean_cue_text(' '.join(lines)):
         raise ConversationTableError(
             f'{where}: the cue has no text (markup removed); every utterance needs its '
             'transcript')
     speaker, lines = _split_speaker(lines, prefix)
-    text = _clean(' '.join(lines))
+    text = clean_cue_text(' '.join(lines))
     if not text:
         raise ConversationTableError(
             f'{where}: the cue has only a speaker label ({speaker!r}) and no text')
