@@ -74,6 +74,17 @@ def test_records_carry_the_utterance_times_after_the_text(timed_predictions, pre
     assert not {'start', 'end'} & set(predictions[0][0])  # no times in, none out
 
 
+def test_a_subtitle_file_is_an_input(text_model, timed_predictions, tmp_path):
+    cfg, ckpt = text_model
+    path = tmp_path / 'rec.srt'
+    write_predictions(timed_predictions, str(path))
+    again = ConversationInferencer(cfg, ckpt)(str(path))
+    assert [(r['dialogue_id'], r['utterance_id']) for r in again] == [
+        ('rec', str(k)) for k in range(1, len(TIMED) + 1)]
+    assert [{k: r[k] for k in ('speaker', 'text', 'start', 'end')} for r in again] == [
+        dict(t, end=round(t['end'], 3)) for t in TIMED]
+
+
 @pytest.mark.parametrize('suffix', ['.srt', '.vtt'])
 def test_subtitles_read_back_as_the_transcript(timed_predictions, tmp_path, suffix):
     from vega_mm.datasets.formats import read_subtitles
