@@ -412,7 +412,8 @@ def test_a_table_is_a_table_and_not_a_feature_file(tmp_path):
         load_conversations(str(table))
     pkl = make_vega_pickle(str(tmp_path / 'v.pkl'))
     with pytest.raises(ValueError, match=r"v\.pkl: an SDT/MMGCN or VEGA feature pickle, but a "
-                       r"conversation table \(\.csv, \.tsv, \.jsonl, \.ndjson, \.srt, \.vtt\) is needed"):
+                       r"conversation table \(\.csv, \.tsv, \.jsonl, \.ndjson, \.srt, \.vtt\) "
+                       r"is needed"):
         read_conversation_table(pkl)
 
 

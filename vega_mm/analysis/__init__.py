@@ -1,7 +1,8 @@
 """Analysis of trained models and runs: confusion matrices, training curves, the anchor
-space in 2-D, parameters and FLOPs, the emotion timeline of a recording (used by ``tools/analysis_tools``, the
-visualization hook). The models they analyse come from :mod:`vega_mm.apis`
-(``init_model``, ``init_counting_model``): analysis sits below the APIs."""
+space in 2-D, parameters and FLOPs, the emotion timeline of a recording (used by
+``tools/analysis_tools``, the visualization hook). The models they analyse come from
+:mod:`vega_mm.apis` (``init_model``, ``init_counting_model``): analysis sits below the
+APIs."""
 from .anchor_space import (EMBEDDING_METHODS, anchor_points, anchor_space_embeddings,
                            anchor_space_map, anchor_space_summary, embed_2d,
                            plot_anchor_space, write_anchor_space_outputs)

@@ -4,8 +4,8 @@ Each utterance is a bar from its start to its end, coloured by its predicted emo
 (one fixed, colour-blind-friendly colour per class: :func:`emotion_colors`) and as tall
 as the probability of that emotion (the grey band behind a row is probability 1).  A
 long recording is cut into strips of equal length stacked top to bottom (whole minutes,
-15 or more each, at most 12 strips), so a three-hour recording stays readable; the emotion's name is written in
-a bar when it fits.
+15 or more each, at most 12 strips), so a three-hour recording stays readable; the
+emotion's name is written in a bar when it fits.
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple

@@ -260,7 +260,8 @@ class ConversationInferencer(BaseInferencer):
 
     def postprocess(self, preds: list, dialogues: List[dict]) -> List[dict]:
         """Per utterance: ``dialogue_id``, ``utterance_id``, ``speaker``, ``text``,
-        ``start`` and ``end`` (seconds, only where the input has them), ``pred_label`` (the predicted class), ``pred_label_index``, ``gt_label`` (the
+        ``start`` and ``end`` (seconds, only where the input has them), ``pred_label``
+        (the predicted class), ``pred_label_index``, ``gt_label`` (the
         gold class, only where the input has one: a table's label column, a feature
         file's labels), ``probabilities`` {class: p}, ``anchor_similarity`` {class:
         cosine to its anchor, fused anchor branch} (VEGA models) and

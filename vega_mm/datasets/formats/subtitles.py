@@ -44,7 +44,8 @@ from .table_errors import ConversationTableError
 from .utterances import Dialogue, Utterance, group_dialogues, make_utterance
 
 __all__ = ['SRT', 'VTT', 'NOT_SPEAKERS', 'read_subtitles', 'load_transcript',
-           'check_cue_times', 'overlapping_cues', 'format_timestamp', 'is_plain_speaker', 'clean_cue_text']
+           'check_cue_times', 'overlapping_cues', 'format_timestamp', 'is_plain_speaker',
+           'clean_cue_text']
 
 #: Words before a colon that start prose, not a speaker's line (compared lower-case).
 NOT_SPEAKERS = frozenset({
