@@ -79,13 +79,15 @@ def test_vtt_voice_tags_notes_and_identifiers(tmp_path):
 
 def test_speaker_prefix_rule_and_switch(tmp_path):
     cues = ['Mr. Geller: hi', 'one two three four: no', 'lower: no', 'Speaker 2: yes',
-            'http://x.org: no', 'Warning: prose', 'JOEY:\nHow you doin?']
-    text = '\n\n'.join(f'{i + 1}\n00:00:0{i},000 --> 00:00:0{i},900\n{c}'
+            'http://x.org: no', 'Warning: prose', 'JOEY:\nHow you doin?', 'Émile Zola: oui',
+            'Dr. van Helsing: no', '3 men: no']
+    text = '\n\n'.join(f'{i + 1}\n00:00:{i:02d},000 --> 00:00:{i:02d},900\n{c}'
                        for i, c in enumerate(cues))
     path = write(tmp_path, 'rule.srt', text)
     utts = read_subtitles(path)[0]
     assert [u.speaker for u in utts] == ['Mr. Geller', 'unknown', 'unknown', 'Speaker 2',
-                                         'unknown', 'unknown', 'JOEY']
+                                         'unknown', 'unknown', 'JOEY', 'Émile Zola',
+                                         'unknown', 'unknown']
     assert utts[6].text == 'How you doin?' and utts[5].text == 'Warning: prose'
     off = read_subtitles(path, speaker_prefix=False, default_speaker='me')[0]
     assert {u.speaker for u in off} == {'me'} and off[0].text == 'Mr. Geller: hi'

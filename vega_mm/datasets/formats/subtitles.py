@@ -14,7 +14,7 @@ Speakers, in this order:
    dialogue dash): ``[anything]: text`` (``[SPEAKER_00]: ...``, as diarization tools
    write it), or a name of one to three words, the first starting with a capital
    letter and each starting with a capital letter or a digit, at most 40 characters:
-   ``ROSS: ...``, ``Ross Geller: ...``, ``Speaker 2: ...``.  Words that introduce
+   ``ROSS: ...``, ``Ross Geller: ...``, ``Speaker 2: ...``, ``Émile: ...``.  Words that introduce
    prose rather than a speaker (:data:`NOT_SPEAKERS`: ``Note:``, ``Warning:``, ...) are
    kept as text; ``speaker_prefix=False`` turns the colon rule off;
 3. otherwise ``default_speaker`` (None: ``'unknown'``, as for tables).  A recording
@@ -60,7 +60,7 @@ _VOICE = re.compile(r'<v(?:\.[^\s>]*)?\s+([^>]+?)\s*>')
 _TAG = re.compile(r'</?[A-Za-z][^<>]*>|<\d[\d:.]*>')  # <i>, </font>, <c.x>, <00:01.000>
 _OVERRIDE = re.compile(r'\{\\[^{}]*\}')  # {\an8}, {\i1}
 _BRACKETED = re.compile(r'^\[([^\[\]\n]{1,60})\]:\s*(.*)$')
-_NAMED = re.compile(r"^([A-Z][\w.'-]*(?: [A-Z0-9][\w.'-]*){0,2}):(?:\s+(.*))?$")
+_NAMED = re.compile(r"^([^\W\d_][\w.'-]*(?: [\w.'-]+){0,2}):(?:\s+(.*))?$")
 _PREDICTION_LINE = re.compile(r'^\[[^\[\]]+ [01](?:\.\d+)?\]$')
 _MAX_NAME = 40
 
@@ -148,18 +148,25 @@ def _split_speaker(lines: List[str], prefix: bool) -> Tuple[Optional[str], List[
         if match is None:
             continue
         name = match.group(1).strip()
-        if pattern is _NAMED and (len(name) > _MAX_NAME or name.lower() in NOT_SPEAKERS):
+        if pattern is _NAMED and not _is_name(name):
             return None, lines
         return name, [match.group(2) or ''] + lines[1:]
     return None, lines
+
+
+def _is_name(name: str) -> bool:
+    """One to three words (the regex's), the first capitalised, each capitalised or a
+    number, not too long, not a word that starts prose."""
+    words = name.split(' ')
+    return words[0][0].isupper() and all(w[0].isupper() or w[0].isdigit() for w in words) \
+        and len(name) <= _MAX_NAME and name.lower() not in NOT_SPEAKERS
 
 
 def is_plain_speaker(name: str) -> bool:
     """Is ``name`` read back as the speaker of ``'name: text'`` (the colon rule of the
     module docstring)?  Other names are written ``[name]: text``."""
     match = _NAMED.match(f'{name}: x')
-    return match is not None and match.group(1) == name and len(name) <= _MAX_NAME \
-        and name.lower() not in NOT_SPEAKERS
+    return match is not None and match.group(1) == name and _is_name(name)
 
 
 class _Cue:
