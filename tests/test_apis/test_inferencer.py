@@ -124,5 +124,6 @@ def test_inputs_are_dispatched_by_the_format_registry(text_model, transcripts, t
     notes = tmp_path / 'notes.txt'
     notes.write_text('not a table\n')
     with pytest.raises(ValueError, match=r"notes\.txt: not a format .*\(\.pkl, \.pickle, "
-                       r"\.npz\) or a conversation table \(\.csv, \.tsv, \.jsonl, \.ndjson\)"):
+                       r"\.npz\) or a conversation table \(\.csv, \.tsv, \.jsonl, \.ndjson, "
+                       r"\.srt, \.vtt\)"):
         inferencer(str(notes))

@@ -367,9 +367,10 @@ def test_registry_lists_every_input_format():
     assert DATA_FORMATS == ('auto', 'sdt', 'vega', 'native')
     assert TABLE_FORMATS == ('auto', 'meld', 'csv', 'jsonl')
     assert [(f.name, f.kind) for f in input_formats()] == [
-        ('pickle', FEATURES), ('native', FEATURES), ('csv', TABLE), ('jsonl', TABLE)]
+        ('pickle', FEATURES), ('native', FEATURES), ('csv', TABLE), ('jsonl', TABLE),
+        ('srt', TABLE), ('vtt', TABLE)]
     assert accepted_suffixes(FEATURES) == ('.pkl', '.pickle', '.npz')
-    assert accepted_suffixes(TABLE) == ('.csv', '.tsv', '.jsonl', '.ndjson')
+    assert accepted_suffixes(TABLE) == ('.csv', '.tsv', '.jsonl', '.ndjson', '.srt', '.vtt')
     with pytest.raises(ValueError, match=r"'\.npz'\] already belong\(s\) to format 'native'"):
         register_format(InputFormat('mine', FEATURES, ('.npz', ), lambda p, h: False, print))
     with pytest.raises(ValueError, match="kind must be one of"):
@@ -411,7 +412,8 @@ def test_a_table_is_a_table_and_not_a_feature_file(tmp_path):
         load_conversations(str(table))
     pkl = make_vega_pickle(str(tmp_path / 'v.pkl'))
     with pytest.raises(ValueError, match=r"v\.pkl: an SDT/MMGCN or VEGA feature pickle, but a "
-                       r"conversation table \(\.csv, \.tsv, \.jsonl, \.ndjson\) is needed"):
+                       r"conversation table \(\.csv, \.tsv, \.jsonl, \.ndjson, \.srt, \.vtt\) "
+                       r"is needed"):
         read_conversation_table(pkl)
 
 
@@ -420,7 +422,7 @@ def test_unknown_format_names_the_file_and_the_accepted_suffixes(tmp_path):
     notes.write_text('just some words\n')
     accepted = (r"notes\.txt: not a format vega_mm reads: its suffix \.txt is not one of a "
                 r"feature file \(\.pkl, \.pickle, \.npz\) or a conversation table \(\.csv, "
-                r"\.tsv, \.jsonl, \.ndjson\)")
+                r"\.tsv, \.jsonl, \.ndjson, \.srt, \.vtt\)")
     with pytest.raises(ValueError, match=accepted):
         detect_format(str(notes))
     with pytest.raises(ValueError, match=r"notes\.txt: not a format .* one of a feature file "
@@ -431,5 +433,5 @@ def test_unknown_format_names_the_file_and_the_accepted_suffixes(tmp_path):
         detect_format(str(tmp_path / 'absent.txt'))
     assert detect_format(str(tmp_path / 'absent.npz')) is NATIVE  # by its suffix
     with pytest.raises(ValueError, match=r"unknown table format 'xml'; expected one of "
-                       r"\('auto', 'meld', 'csv', 'jsonl'\)"):
+                       r"\('auto', 'meld', 'csv', 'jsonl', 'srt', 'vtt'\)"):
         read_conversation_table(str(notes), fmt='xml')

@@ -274,6 +274,8 @@ class ConversationInferencer(BaseInferencer):
                      utterance_ids=[u.utterance_id for u in d.utterances],
                      speaker_names=[u.speaker for u in d.utterances],
                      texts=[u.text for u in d.utterances],
+                     starts=[u.start for u in d.utterances],
+                     ends=[u.end for u in d.utterances],
                      gt_labels=[u.label for u in d.utterances])
                 for d, f, s in zip(dialogues, feats, speakers)]
 
@@ -301,7 +303,8 @@ class ConversationInferencer(BaseInferencer):
 
     def postprocess(self, preds: list, dialogues: List[dict]) -> List[dict]:
         """Per utterance: ``dialogue_id``, ``utterance_id``, ``speaker``, ``text``,
-        ``pred_label`` (the predicted class), ``pred_label_index``, ``gt_label`` (the
+        ``start`` and ``end`` (seconds, only where the input has them), ``pred_label``
+        (the predicted class), ``pred_label_index``, ``gt_label`` (the
         gold class, only where the input has one: a table's label column, a feature
         file's labels), ``probabilities`` {class: p}, ``anchor_similarity`` {class:
         cosine to its anchor, fused anchor branch} (VEGA models) and
@@ -314,7 +317,8 @@ class ConversationInferencer(BaseInferencer):
     def utterance_results(self, sample, dia: dict,
                           positions: Optional[Sequence[int]] = None) -> List[dict]:
         """The per-utterance records of one dialogue's predicted data sample (its
-        fields as the model's head wrote them; nothing is recomputed)."""
+        fields as the model's head wrote them; nothing is recomputed), with the
+        utterance's ``start``/``end`` (seconds) after ``text`` where the input has them."""
         probs = sample.pred_score
         labels = sample.pred_label.tolist()
         cosine = sample.get('anchor_similarity')
@@ -327,8 +331,12 @@ class ConversationInferencer(BaseInferencer):
             r = dict(dialogue_id=dia['dialogue_id'],
                      utterance_id=(dia.get('utterance_ids') or [str(j) for j in range(n)])[i],
                      speaker=(dia.get('speaker_names') or [None] * n)[i],
-                     text=(dia.get('texts') or [None] * n)[i],
-                     pred_label=self.classes[label], pred_label_index=label)
+                     text=(dia.get('texts') or [None] * n)[i])
+            for key in ('start', 'end'):
+                value = (dia.get(key + 's') or [None] * n)[i]
+                if value is not None:
+                    r[key] = float(value)
+            r.update(pred_label=self.classes[label], pred_label_index=label)
             if gold[i] is not None:
                 r['gt_label'] = gold[i]
             r['probabilities'] = {c: float(p) for c, p in zip(self.classes, probs[i])}

@@ -8,6 +8,8 @@
 - :func:`read_conversation_table` / :func:`load_dialogues`: a CSV/TSV/JSONL table of
   utterances; :func:`load_tables`: the tables of one extraction, with splits, labels
   and speakers (:func:`build_speaker_map`).
+- :func:`read_subtitles` / :func:`load_transcript`: ``.srt``/``.vtt`` transcripts of one
+  recording (also table formats), :func:`check_cue_times`, :func:`overlapping_cues`.
 - :func:`make_utterance`: the one validator of an utterance row, for table rows and
   for inference records (:func:`dialogue_from_records`).
 """
@@ -17,6 +19,8 @@ from vega_mm.utils.safe_pickle import ALLOWED_GLOBALS, UnsafePickleError, safe_l
 from .loader import DATA_FORMATS, NATIVE, PICKLE, load_conversations  # noqa: I001
 from .table import (COLUMN_ALIASES, CSV, JSONL, TABLE_FORMATS, load_dialogues,
                     read_conversation_table)
+from .subtitles import (NOT_SPEAKERS, SRT, VTT, check_cue_times, format_timestamp,
+                        load_transcript, overlapping_cues, read_subtitles)
 from .collection import ConversationCollection, make_val_split, validate_collection
 from .decoding import TextRepairs, decode_table_bytes
 from .input_format import (FEATURES, TABLE, InputFormat, accepted_suffixes, detect_format,
@@ -42,5 +46,6 @@ __all__ = [
     'RECORD_KEYS', 'make_utterance', 'dialogue_from_records', 'group_dialogues', 'id_key',
     'parse_time', 'OTHER_SPEAKER', 'build_speaker_map', 'speaker_key', 'TableSpec',
     'ConversationTables', 'load_tables', 'meld_tables', 'MELD_TABLE_SPLITS',
-    'DISCOVER_CLASSES'
+    'DISCOVER_CLASSES', 'SRT', 'VTT', 'NOT_SPEAKERS', 'read_subtitles', 'load_transcript',
+    'check_cue_times', 'overlapping_cues', 'format_timestamp'
 ]

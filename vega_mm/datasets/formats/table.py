@@ -17,6 +17,11 @@ media      no       path of a wav / video file, relative to ``media_dir`` or the
 start, end no       segment of the media file, seconds or ``HH:MM:SS,mmm``
 ========== ======== ==============================================================
 
+A table of one conversation (the transcript of one recording) may lack both id
+columns when the caller names the conversation (``dialogue_id=``); its rows are then
+utterances ``'0'``, ``'1'``, ... in file order.  ``.srt``/``.vtt`` subtitle files are
+table formats too (:mod:`.subtitles`).
+
 MELD's ``*_sent_emo.csv`` files are recognised by their header; their media are the
 per-utterance clips ``dia{D}_utt{U}.mp4`` in a directory given by the user, and their
 ``StartTime``/``EndTime`` (times in the episode, not in the clip) are ignored.
@@ -69,8 +74,11 @@ _MELD_HEADER = {'sr no.', 'utterance', 'speaker', 'emotion', 'dialogue_id', 'utt
 
 
 def _resolve_columns(header: Sequence[str], path: str, fmt: str,
-                     columns: Optional[Mapping[str, str]]) -> Dict[str, str]:
-    """Map column keys to the table's header names."""
+                     columns: Optional[Mapping[str, str]], one_conversation: bool = False,
+                     default_speaker: bool = False) -> Dict[str, str]:
+    """Map column keys to the table's header names (``one_conversation``: the id
+    columns may be missing; ``default_speaker``: the speaker column may be missing
+    without a warning)."""
     lower = {h.strip().lower(): h for h in header}
     resolved: Dict[str, str] = {}
     for key, name in (columns or {}).items():
@@ -92,11 +100,12 @@ def _resolve_columns(header: Sequence[str], path: str, fmt: str,
                 resolved[key] = lower[alias]
                 break
     for key in ('dialogue', 'utterance'):
-        if key not in resolved:
+        if key not in resolved and not (one_conversation and 'dialogue' not in resolved):
             raise ConversationTableError(
                 f'{path}: no {key} id column; expected one of {COLUMN_ALIASES[key]} in the '
-                f'header {list(header)} (or name it with columns={{{key!r}: ...}})')
-    if 'speaker' not in resolved:
+                f'header {list(header)} (or name it with columns={{{key!r}: ...}}; a table '
+                'of one conversation may lack both id columns when dialogue_id= is given)')
+    if 'speaker' not in resolved and not default_speaker:
         _warn_no_speaker(path, header, resolved)
     return resolved
 
@@ -230,6 +239,13 @@ def _table_format(path: str, fmt: str) -> str:
     return 'jsonl' if detect_format(path, kind=TABLE) is JSONL else 'csv'
 
 
+def _other_reader(path: str, fmt: str):
+    """The reader of a table format other than CSV/JSONL (a subtitle file), or None."""
+    found = detect_format(path, kind=TABLE) if fmt == 'auto' else \
+        format_of_variant(fmt, TABLE, path)
+    return None if found in (CSV, JSONL) else found.read
+
+
 def _is_meld(text: str) -> bool:
     """MELD's ``*_sent_emo.csv`` header."""
     return _MELD_HEADER <= _header_names(text.split('\n', 1)[0], ',')
@@ -271,18 +287,29 @@ class _IdChecker:
 
 def _row_utterance(row: Mapping[str, object], cols: Mapping[str, str], where: str,
                    media_template: Optional[str], base: str,
-                   repairs: Optional[TextRepairs]) -> Utterance:
-    """One row, validated by :func:`~.utterances.make_utterance` (media resolved)."""
-    dia = _cell(row, cols['dialogue']) or ''
-    utt = _cell(row, cols['utterance']) or ''
+                   repairs: Optional[TextRepairs],
+                   defaults: Mapping[str, object]) -> Utterance:
+    """One row, validated by :func:`~.utterances.make_utterance` (media resolved;
+    ``defaults``: the dialogue id, utterance id, media and speaker of a row without
+    them)."""
+    dia = _cell(row, cols.get('dialogue')) or ''
+    utt = _cell(row, cols.get('utterance')) or ''
+    if 'dialogue' not in cols:  # a table of one conversation
+        dia = str(defaults['dialogue'])
+        utt = utt if 'utterance' in cols else str(defaults['utterance'])
     media = (_cell(row, cols.get('media')) or '').strip() or None
     if media is None and media_template is not None and dia.strip() and utt.strip():
         media = media_template.format(dialogue=dia.strip(), utterance=utt.strip())
     if media is not None and not os.path.isabs(media):
         media = os.path.join(base, media)
+    if media is None:
+        media = defaults.get('media')  # the caller's path, as given
+    speaker = _cell(row, cols.get('speaker'))
+    if not (speaker or '').strip():
+        speaker = defaults.get('speaker')
     return make_utterance(
         dia, utt, where=where, text=_cell(row, cols.get('text')),
-        speaker=_cell(row, cols.get('speaker')), label=_cell(row, cols.get('label')),
+        speaker=speaker, label=_cell(row, cols.get('label')),
         media=media, start=row.get(cols['start']) if 'start' in cols else None,
         end=row.get(cols['end']) if 'end' in cols else None,
         names={k: f'column {c!r}' for k, c in cols.items()}, repairs=repairs)
@@ -295,8 +322,14 @@ def read_conversation_table(path: str,
                             media_dir: Optional[str] = None,
                             media_template: Optional[str] = None,
                             fix_mojibake: bool = True,
+                            media: Optional[str] = None,
+                            dialogue_id: Optional[str] = None,
+                            default_speaker: Optional[str] = None,
                             ) -> Tuple[List[Utterance], TextRepairs, str]:
     """Read one conversation table into validated utterances.
+
+    A subtitle file (``.srt``/``.vtt``, one conversation) is read by its registered
+    reader, :func:`~.subtitles.read_subtitles`, with the same arguments.
 
     Args:
         path: a ``.csv``/``.tsv`` or ``.jsonl``/``.ndjson`` file, or another name whose
@@ -313,6 +346,14 @@ def read_conversation_table(path: str,
             used when the table has no media column (MELD's default:
             ``'dia{dialogue}_utt{utterance}.mp4'`` once ``media_dir`` is given).
         fix_mojibake: repair UTF-8 text that was once decoded as Windows-1252.
+        media: the media file of every row without one (a recording the whole
+            conversation comes from), as given (not relative to ``media_dir``).
+        dialogue_id: the dialogue id of a table of one conversation, which then has no
+            dialogue column; without an utterance column either, its rows are numbered
+            ``'0'``, ``'1'``, ... in file order.  Ignored when the table has a dialogue
+            column.
+        default_speaker: the speaker of rows without one (None: ``'unknown'``, with a
+            warning when the table has no speaker column).
 
     Returns:
         ``(utterances in file order, repairs, detected format)``.
@@ -325,6 +366,12 @@ def read_conversation_table(path: str,
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'conversation table {path!r} does not exist')
+    reader = _other_reader(path, fmt)
+    if reader is not None:
+        return reader(path, fmt=fmt, tag=tag, columns=columns, media_dir=media_dir,
+                      media_template=media_template, fix_mojibake=fix_mojibake,
+                      media=media, dialogue_id=dialogue_id,
+                      default_speaker=default_speaker)
     auto = fmt == 'auto'
     fmt = _table_format(path, fmt)
     with open(path, 'rb') as f:
@@ -332,16 +379,19 @@ def read_conversation_table(path: str,
     if auto and fmt == 'csv' and _is_meld(text):
         fmt = 'meld'
     rows, header = _read_rows(path, fmt, text)
-    cols = _resolve_columns(header, path, fmt, columns)
+    cols = _resolve_columns(header, path, fmt, columns, dialogue_id is not None,
+                            default_speaker is not None)
     if fmt == 'meld' and media_dir is not None and media_template is None:
         media_template = 'dia{dialogue}_utt{utterance}.mp4'
     base = media_dir if media_dir is not None else os.path.dirname(os.path.abspath(path))
     ids = _IdChecker()
     utterances: List[Utterance] = []
-    for line, row in rows:
+    for position, (line, row) in enumerate(rows):
         where = f'{path}:{line}'
         utt = _row_utterance(row, cols, where, media_template, base,
-                             repairs if fix_mojibake else None)
+                             repairs if fix_mojibake else None,
+                             dict(dialogue=dialogue_id, utterance=position, media=media,
+                                  speaker=default_speaker))
         ids.check(utt.dialogue_id, utt.utterance_id, line, where)
         if tag:
             utt.dialogue_id = f'{tag}/{utt.dialogue_id}'
@@ -366,5 +416,7 @@ JSONL = register_format(InputFormat(
     'jsonl', TABLE, ('.jsonl', '.ndjson'), _looks_jsonl, read_conversation_table,
     description='a JSON-lines conversation table'))
 
-#: Accepted values of a table's ``fmt``: ``('auto', 'meld', 'csv', 'jsonl')``.
+#: The values of ``fmt`` for CSV/JSONL tables: ``('auto', 'meld', 'csv', 'jsonl')`` (the
+#: subtitle formats of :mod:`.subtitles` add ``'srt'`` and ``'vtt'``:
+#: ``format_names(TABLE)``).
 TABLE_FORMATS = format_names(TABLE)
