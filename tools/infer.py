@@ -121,6 +121,9 @@ def check_args(args: argparse.Namespace) -> None:
         if args.live and suffix != '.jsonl':
             raise ValueError(f'--out {args.out!r}: --live writes one JSON line per utterance '
                              'as it is labelled; give a .jsonl file (or no --out: stdout)')
+        if suffix in ('.srt', '.vtt') and len(args.inputs) != 1:
+            raise ValueError(f'--out {args.out!r}: subtitles hold one conversation; give one '
+                             f'input (got {len(args.inputs)}), or write .jsonl/.json/.csv')
     if args.show_dir:
         check_output_file(os.path.join(args.show_dir, 'timeline.png'), '--show-dir')
     recordings = [p for p in args.inputs if is_recording(p)]
@@ -203,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         write_predictions(predictions, args.out, classes=inferencer.classes,
                           info=dict(config=args.config, checkpoint=args.checkpoint,
-                                    inputs=args.inputs))
+                                    inputs=args.inputs), what='--out')
     else:
         for p in predictions:
             stdout.write(json.dumps(p, ensure_ascii=False) + '\n')

@@ -65,17 +65,22 @@ def check_streams(path: str, info: Mapping[str, Any], modalities: Sequence[str],
                           'its transcript (--transcript x.srt|x.vtt|x.csv|x.jsonl)')
 
 
+_UNNAMED = object()  # the speaker of cues that name none, until one is chosen
+
+
 def _transcript_records(transcript: str, media: str, duration: float,
                         log: Callable[[str], None]) -> List[Dict[str, Any]]:
-    """The utterances of a transcript file, checked against the recording."""
-    from vega_mm.datasets.formats.subtitles import (check_cue_times, overlapping_cues,
-                                                    read_transcript)
-    dialogue = read_transcript(transcript, media=media)
-    check_cue_times(dialogue, duration, transcript)
+    """The utterances of a transcript file, checked against the recording; cues that
+    name no speaker have speaker None."""
+    from vega_mm.datasets.formats.subtitles import (check_cue_times, load_transcript,
+                                                    overlapping_cues)
+    dialogue = load_transcript(transcript, media=media, default_speaker=_UNNAMED)
+    check_cue_times(dialogue, duration, media)
     for note in overlapping_cues(dialogue):
         log(f'{transcript}: {note} (both kept)')
-    return [dict(utterance_id=u.utterance_id, speaker=u.speaker, text=u.text, start=u.start,
-                 end=u.end, media=media) for u in dialogue.utterances]
+    return [dict(utterance_id=u.utterance_id, speaker=None if u.speaker is _UNNAMED
+                 else u.speaker, text=u.text, start=u.start, end=u.end, media=media)
+            for u in dialogue.utterances]
 
 
 def _asr_records(media: str, transcriber, segmenter_options: Optional[Mapping[str, Any]],
@@ -102,6 +107,30 @@ def _segments(media: str, records: Sequence[Mapping[str, Any]]) -> List[np.ndarr
             signal = resample_poly(signal, 16000 // g, sr // g).astype(np.float32)
         out.append(signal)
     return out
+
+
+def _choose_speakers(media: str, info: Mapping[str, Any], records: List[Dict[str, Any]],
+                     num_speakers: Optional[int], transcript: Optional[str],
+                     log: Callable[[str], None]) -> None:
+    """Fill in the speakers the transcript does not name (in place)."""
+    if any(r['speaker'] is not None for r in records if 'speaker' in r):
+        if num_speakers:
+            log(f'{transcript}: the transcript names its speakers; --speakers is not used')
+        for r in records:
+            if r.get('speaker') is None:
+                r['speaker'] = DEFAULT_SPEAKER
+        return
+    if not num_speakers or num_speakers == 1:
+        for r in records:
+            r['speaker'] = DEFAULT_SPEAKER
+        return
+    if not info['audio']:
+        raise RecipeError(f'{media}: --speakers needs the sound of the recording to tell '
+                          'voices apart, and it has no audio stream')
+    from vega_mm.features.diarization import cluster_speakers
+    groups = cluster_speakers(_segments(media, records), num_speakers)
+    for r, g in zip(records, groups):
+        r['speaker'] = f'{DEFAULT_SPEAKER} {g + 1}'
 
 
 def recording_dialogue(media: str, transcript: Optional[str] = None, transcriber=None,
@@ -141,24 +170,6 @@ def recording_dialogue(media: str, transcript: Optional[str] = None, transcriber
             raise ValueError(f'{media}: no transcript given and no speech recogniser to '
                              'find the utterances')
         records = _asr_records(media, transcriber, segmenter_options, log)
-    named = any(r.get('speaker') is not None for r in records)
-    if named and num_speakers:
-        log(f'{transcript}: the transcript names its speakers; --speakers is not used')
-    if not named:
-        if num_speakers and num_speakers > 1:
-            if not info['audio']:
-                raise RecipeError(f'{media}: --speakers needs the sound of the recording to '
-                                  'tell voices apart, and it has no audio stream')
-            from vega_mm.features.diarization import cluster_speakers
-            groups = cluster_speakers(_segments(media, records), num_speakers)
-            for r, g in zip(records, groups):
-                r['speaker'] = f'{DEFAULT_SPEAKER} {g + 1}'
-        else:
-            for r in records:
-                r['speaker'] = r.get('speaker') or DEFAULT_SPEAKER
-    else:
-        for r in records:
-            if r.get('speaker') is None:
-                r['speaker'] = DEFAULT_SPEAKER
+    _choose_speakers(media, info, records, num_speakers, transcript, log)
     name = dialogue_id or os.path.splitext(os.path.basename(media))[0]
     return dialogue_from_records(records, name)
