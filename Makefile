@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 #   make test TORCH_SPEC="torch==2.5.1 torchvision==0.20.1 --index-url https://download.pytorch.org/whl/cpu"
 # One cell of the version matrix (docs/installation.md): its own environment, with pins that
 # the install of vega_mm then keeps, e.g.
-#   make test VENV=.venv-oldest TORCH_SPEC="torch==2.1.2 torchvision==0.16.2 numpy==1.26.4 mmengine==0.10.4 mmpretrain==1.2.0"
+#   make test VENV=.venv-oldest TORCH_SPEC="torch==2.1.2 torchvision==0.16.2 numpy==1.26.4 mmengine==0.10.4 mmpretrain==1.2.0 transformers==4.40.2"
 TORCH_SPEC ?= "torch>=2.0" torchvision
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.vega_mm_installed
@@ -25,7 +25,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PIP) install $(TORCH_SPEC)
 	@# what TORCH_SPEC installed stays through the rest of the install (pip would
 	@# otherwise upgrade it to satisfy a newer release of another package)
-	$(PY) -m pip freeze | grep -iE '^(torch|torchvision|mmengine|mmpretrain|numpy)==' > $(VENV)/constraints.txt || true
+	$(PY) -m pip freeze | grep -v '^-e ' > $(VENV)/constraints.txt || true
 	@# mmcv the OpenMMLab way: keep a full mmcv that is already there, else mmcv-lite
 	@# (same `mmcv` import, no compiled ops; the full build has no wheels on PyPI).
 	@# OpenCV 4: OpenCV 5 dropped the Haar face cascades the anchor builder uses.

@@ -24,9 +24,12 @@ def _sdpa_cpu_backward(grad_out, query, key, value, *args, out_shape=None, **kwa
 
 # PyTorch's counter knows the CUDA attention kernels but not the CPU one that
 # scaled_dot_product_attention picks on CPU: without these the attention would count 0.
+# (PyTorch before 2.2 has no such CPU kernel: its attention runs as matmuls, counted.)
 _CPU_ATTENTION = {
-    _aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu,
-    _aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_cpu_backward,
+    getattr(_aten, name): count for name, count in (
+        ('_scaled_dot_product_flash_attention_for_cpu', _sdpa_cpu),
+        ('_scaled_dot_product_flash_attention_for_cpu_backward', _sdpa_cpu_backward))
+    if hasattr(_aten, name)
 }
 
 
