@@ -101,7 +101,8 @@ class WhisperAudioExtractor(BaseFeatureExtractor):
             (:func:`~vega_mm.encoders.whisper.resolve_asr_model`).
         pooling: ``'mean'`` (the mean of the states covering the segment, ``D``-d) or
             ``'mean_std'`` (their mean and standard deviation, ``2D``-d).
-        device: CTranslate2 device (``'cpu'``, ``'cuda'``, ``'auto'``).
+        device: ``'cpu'``, ``'cuda'`` (or ``'cuda:1'``) or ``'auto'`` (CUDA if
+            CTranslate2 finds a GPU).
         compute_type: CTranslate2 computation type (``'default'``: the model's own,
             ``'int8'``, ``'float32'``, ``'float16'`` on GPU...); it changes the values
             slightly, so the type used is recorded.
@@ -137,7 +138,9 @@ class WhisperAudioExtractor(BaseFeatureExtractor):
         self.batch_size = int(batch_size)
         self.tolerance = float(tolerance)
         self.min_duration = float(min_duration)
-        self.model = ctranslate2.models.Whisper(self.folder, device=device,
+        kind, _, index = str(device).partition(':')  # 'cuda:1', as torch writes it
+        self.model = ctranslate2.models.Whisper(self.folder, device=kind,
+                                                device_index=int(index or 0),
                                                 compute_type=compute_type,
                                                 intra_threads=int(cpu_threads))
         self.compute_type = str(self.model.compute_type)  # what 'default' resolved to
