@@ -193,7 +193,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         shard = parse_shard(args.shard) if args.shard is not None else None
     except ValueError as exc:
-        print(f'error: --shard {args.shard!r}: {exc}', file=sys.stderr)
+        print(f'error: --{exc}', file=sys.stderr)  # "--shard '5/4': the shard index ..."
         return 2
     threads = set_threads(args.threads, default=min(4, os.cpu_count() or 1))
     from vega_mm.features import extract_features

@@ -78,15 +78,20 @@ class PartStore:
         """
         want = json.loads(json.dumps(manifest))  # compare as stored (lists, str keys)
         old = self._read_manifest()
-        if old != want and (old is not None or self._has_parts()):
+        if old is None and self._has_parts():
+            # parts are written after the manifest: another process may have made both
+            # since the first look; parts without any manifest are not ours
+            old = self._read_manifest() or {}
+        if old is not None and old != want:
             if not overwrite:
                 self._refuse(old, want)
             shutil.rmtree(self.folder)
+            old = None
         os.makedirs(self.folder, exist_ok=True)
-        if old != want and not self._create_manifest(want):
-            old = self._read_manifest()  # another process created it first
-            if old != want:
-                self._refuse(old, want)
+        if old is None and not self._create_manifest(want):
+            other = self._read_manifest()  # another process created it first
+            if other != want:
+                self._refuse(other, want)
 
     def _read_manifest(self) -> Optional[Dict[str, Any]]:
         if not os.path.isfile(self.manifest_path):
@@ -97,11 +102,11 @@ class PartStore:
     def _has_parts(self) -> bool:
         # hidden names are temporary files, e.g. another process's manifest being made
         return os.path.isdir(self.folder) and any(
-            n.endswith(('.npz', '.json')) and not n.startswith('.')
+            n.endswith(('.npz', '.json')) and not n.startswith('.') and n != 'manifest.json'
             for n in os.listdir(self.folder))
 
     def _refuse(self, old: Optional[Mapping[str, Any]], want: Mapping[str, Any]) -> None:
-        diff = sorted(k for k in want if old is None or old.get(k) != want[k])
+        diff = sorted(k for k in want if not old or old.get(k) != want[k])
         raise RuntimeError(
             f'{self.folder} holds parts made with other settings or tables (differs in: '
             f'{diff}); pass overwrite=True (--overwrite) to start over, or write to '
