@@ -142,6 +142,19 @@ def test_processes_starting_together_share_one_manifest(tmp_path, monkeypatch):
     PartStore(str(late)).open(dict(version=1, text='minilm'))
     assert (late / 'x-0.npz').exists()
     assert not [n for n in os.listdir(late) if n.startswith('.')]  # no temporary left
+    # another process has made the folder, its manifest is still a temporary file
     (tmp_path / 'r.parts').mkdir()
-    (tmp_path / 'r.parts' / '.manifest.99.json').write_text('{}')  # being made elsewhere
+    (tmp_path / 'r.parts' / '.manifest.99.json').write_text('{}')
     PartStore(str(tmp_path / 'r.parts')).open(dict(version=1))
+    assert json.loads((tmp_path / 'r.parts' / 'manifest.json').read_text()) == dict(version=1)
+
+
+def test_a_folder_just_made_by_another_process_is_not_refused(tmp_path):
+    """A process that starts while another has created the parts folder but not yet its
+    manifest joins it instead of failing ('other settings') or deleting it."""
+    folder = tmp_path / 'p.parts'
+    folder.mkdir()
+    PartStore(str(folder)).open(dict(version=1, text='minilm'))
+    PartStore(str(folder)).open(dict(version=1, text='minilm'))
+    with pytest.raises(RuntimeError, match=r"differs in: \['text'\]"):
+        PartStore(str(folder)).open(dict(version=1, text='mpnet'))
