@@ -12,7 +12,7 @@ from vega_mm.datasets.formats import TableSpec, meld_tables  # the inputs of ext
 from .audio import OPENSMILE_FEATURE_SETS, OpenSmileExtractor
 from .base import (BaseFeatureExtractor, build_extractor, extractor_class,
                    register_extractor, registered_modalities)
-from .extract import extract_features
+from .extract import MissingPartsError, extract_features
 from .media import MediaError, load_audio_segment, sample_video_frames
 from .parts import PartStore
 from .standardize import apply_feature_stats, compute_feature_stats
@@ -22,7 +22,7 @@ from .visual import VisualFeatureExtractor
 from .whisper_audio import WhisperAudioExtractor
 
 __all__ = [
-    'extract_features', 'meld_tables', 'TableSpec', 'PartStore',
+    'extract_features', 'MissingPartsError', 'meld_tables', 'TableSpec', 'PartStore',
     'BaseFeatureExtractor', 'register_extractor', 'extractor_class', 'build_extractor',
     'registered_modalities',
     'TextFeatureExtractor', 'OpenSmileExtractor', 'WhisperAudioExtractor',

@@ -8,7 +8,9 @@ Each finished dialogue is written atomically to the parts folder
 run started again skips the dialogues already there, provided the settings and tables
 are the same.  When every dialogue is done, the parts are standardised with
 training-split statistics and assembled into the output file (atomic rename), see
-``docs/internals.md``.
+``docs/internals.md``.  With ``shard='I/N'`` a process extracts only its share of the
+dialogues and writes no output (several may run at once on one parts folder);
+``merge=True`` then assembles the output from the parts alone.
 """
 import contextlib
 import json
@@ -416,7 +418,10 @@ def extract_features(out: str,
             ``('text', 'audio', 'visual')``. A modality without media is left out of the
             file, never zero-filled; asking for it is an error.
         text: :class:`~vega_mm.features.text.TextFeatureExtractor` arguments.
-        audio: :class:`~vega_mm.features.audio.OpenSmileExtractor` arguments.
+        audio: the audio extractor's arguments: openSMILE's
+            (:class:`~vega_mm.features.audio.OpenSmileExtractor`) by default, the Whisper
+            encoder's with ``type='WhisperAudioExtractor'``
+            (:class:`~vega_mm.features.whisper_audio.WhisperAudioExtractor`).
         visual: :class:`~vega_mm.features.visual.VisualFeatureExtractor` arguments
             (``encoder`` is required).
         finetune: ``dict(epochs=N, lr=..., batch_size=..., max_length=...)`` to fine-tune
