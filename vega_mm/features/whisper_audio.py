@@ -179,6 +179,8 @@ class WhisperAudioExtractor(BaseFeatureExtractor):
         import ctranslate2
         batch = np.ascontiguousarray(np.stack(mels), dtype=np.float32)
         out = self.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=True)
+        if out.dtype != ctranslate2.DataType.float32:  # float16/bfloat16 on a GPU
+            out = out.to(ctranslate2.DataType.float32)
         return np.asarray(out, dtype=np.float32)
 
     def windows(self, signal: np.ndarray) -> List[Tuple[np.ndarray, int]]:
