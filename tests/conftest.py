@@ -9,9 +9,9 @@ import torch
 torch.set_num_threads(1)
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 
-# Face images and random CLIP encoders, shared by tests/test_encoders and tests/test_anchors
-# (defined once, so each session-wide encoder is built once).
-pytest_plugins = ['tests.image_fixtures']
+# Face images and random CLIP encoders, shared by tests/test_encoders and tests/test_anchors,
+# and a tiny random Whisper (defined once, so each session-wide model is built once).
+pytest_plugins = ['tests.image_fixtures', 'tests.whisper_fixtures']
 
 # Text encoders come from local folders only: a test never downloads.
 os.environ.setdefault('HF_HUB_OFFLINE', '1')

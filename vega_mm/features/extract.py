@@ -8,8 +8,11 @@ Each finished dialogue is written atomically to the parts folder
 run started again skips the dialogues already there, provided the settings and tables
 are the same.  When every dialogue is done, the parts are standardised with
 training-split statistics and assembled into the output file (atomic rename), see
-``docs/internals.md``.
+``docs/internals.md``.  With ``shard='I/N'`` a process extracts only its share of the
+dialogues and writes no output (several may run at once on one parts folder);
+``merge=True`` then assembles the output from the parts alone.
 """
+import contextlib
 import json
 import os
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
@@ -19,6 +22,7 @@ import numpy as np
 from vega_mm.datasets.formats import ConversationTables, Dialogue, TableSpec, load_tables
 from vega_mm.structures.meta import MODALITIES, SPLITS
 from vega_mm.utils.io import atomic_write_json
+from vega_mm.utils.shards import ShardSpec, parse_shard, shard_of
 from .base import (BaseFeatureExtractor, build_extractor, extractor_class, jsonable,
                    registered_modalities)
 from .media import MediaError
@@ -27,9 +31,14 @@ from .standardize import apply_feature_stats, compute_feature_stats
 from .text import context_pairs
 from .text_finetune import finetune_text_encoder
 
-__all__ = ['extract_features']
+__all__ = ['extract_features', 'MissingPartsError']
 
 Log = Callable[[str], None]
+
+
+class MissingPartsError(RuntimeError):
+    """A merge found dialogues without a part: their shards have not finished."""
+
 #: ``finetune`` keys passed on to :func:`~vega_mm.features.text.finetune_text_encoder`.
 _FINETUNE_KEYS = ('epochs', 'lr', 'batch_size', 'max_length', 'class_weighted', 'seed',
                   'patience')
@@ -200,6 +209,7 @@ def _extract_chunk(chunk: Sequence[Dialogue], extractors: Mapping[str, BaseFeatu
             if on_missing_media == 'error':
                 raise
             skipped[d.dialogue_id] = str(exc)
+            store.write_skipped(d, str(exc))  # a later merge of shards leaves it out too
             log(f'skipping dialogue {d.dialogue_id!r}: {exc}')
         else:
             store.write(d, feats[d.dialogue_id])
@@ -281,6 +291,98 @@ def _assemble(out: str, conv: ConversationTables, modalities: Sequence[str],
                 speaker_names=list(conv.speaker_names))
 
 
+# ------------------------------------------------------------------------- shards
+def _check_shard(shard: Optional[ShardSpec], merge: bool,
+                 overwrite: bool) -> Optional[Tuple[int, int]]:
+    """The parsed shard, checked against the other options."""
+    if shard is None:
+        return None
+    parsed = parse_shard(shard)
+    if merge:
+        raise ValueError('shard= and merge=True exclude each other: shards extract, the '
+                         'merge assembles their parts')
+    if overwrite:
+        raise ValueError('overwrite=True (--overwrite) with a shard would delete the parts '
+                         'of the shards running beside it; delete the parts folder once, '
+                         'before starting the shards')
+    return parsed
+
+
+def _shard_summary(shard: Tuple[int, int], mine: Sequence[Dialogue], store: PartStore,
+                   skipped: Mapping[str, str], modalities: Sequence[str],
+                   log: Log) -> Dict[str, Any]:
+    """What a shard did: its dialogues (``mine``) and those of them left out."""
+    skipped_list = [dict(dialogue_id=d.dialogue_id, reason=skipped[d.dialogue_id])
+                    for d in mine if d.dialogue_id in skipped]
+    log(f'shard {shard[0]}/{shard[1]}: {len(mine) - len(skipped_list)} dialogue(s) in '
+        f'{store.folder}' + (f', {len(skipped_list)} skipped' if skipped_list else '')
+        + '; merge once every shard is done')
+    return dict(shard=f'{shard[0]}/{shard[1]}', parts=store.folder, dialogues=len(mine),
+                modalities=list(modalities), skipped=skipped_list)
+
+
+def _merge(out: str, conv: ConversationTables, modalities: Sequence[str], store: PartStore,
+           skipped: Dict[str, str], standardize: bool, log: Log) -> Dict[str, Any]:
+    """Assemble the output from the parts of every dialogue (none is extracted)."""
+    missing = []
+    for d in conv.dialogues:
+        if d.dialogue_id in skipped or store.read(d, modalities) is not None:
+            continue
+        reason = store.read_skipped(d)
+        if reason is None:
+            missing.append(d.dialogue_id)
+        else:  # after the missing-media ones, in table order: as a single run lists them
+            skipped[d.dialogue_id] = reason
+    if missing:
+        raise MissingPartsError(
+            f'{store.folder}: {len(missing)} of {len(conv.dialogues)} dialogue(s) have no '
+            f'part yet, e.g. {missing[:5]}; finish (or run again: a shard resumes) the '
+            'shards holding them, then merge again')
+    if not store.has_extractor_configs():
+        raise MissingPartsError(f'{store.folder}: no extractors.json (no shard has '
+                                'extracted anything yet)')
+    summary = _assemble(out, conv, modalities, store, skipped,
+                        store.read_extractor_configs(), standardize, log)
+    summary.update(computed=0, reused=len(conv.dialogues) - len(skipped))
+    return summary
+
+
+@contextlib.contextmanager
+def _locked(path: str):
+    """An exclusive lock on ``path`` (blocking): one process at a time does the work,
+    the others then find it done."""
+    import fcntl
+    with open(path, 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _extractors(conv: ConversationTables, modalities: Sequence[str],
+                settings: Dict[str, Dict[str, Any]], manifest: Mapping[str, Any],
+                finetune: Optional[Mapping[str, Any]], store: PartStore, needed: bool,
+                progress: bool, log: Log
+                ) -> Tuple[Dict[str, BaseFeatureExtractor], Dict[str, Any]]:
+    """The extractors (built only when dialogues remain to be extracted, or their records
+    are not stored yet) and their config records."""
+    if not needed and store.has_extractor_configs():
+        return {}, store.read_extractor_configs()
+    if finetune is not None:  # shards starting together fine-tune once, the others wait
+        with _locked(os.path.join(store.folder, 'finetune.lock')):
+            settings['text'] = _finetune_text(conv, settings['text'], finetune, store,
+                                              progress, log)
+    built = {m: build_extractor(m, settings[m]) for m in modalities}
+    configs = {m: e.config() for m, e in built.items()}
+    if finetune is not None:
+        configs['text'].update(finetuned_from=manifest['text']['model'],
+                               finetune=dict(manifest['finetune'],
+                                             **_finetune_result(settings['text'])))
+    store.write_extractor_configs(configs)
+    return built, configs
+
+
 # ------------------------------------------------------------------------------ main
 def extract_features(out: str,
                      tables: Sequence[Union[TableSpec, Mapping[str, Any]]],
@@ -302,7 +404,9 @@ def extract_features(out: str,
                      fix_mojibake: bool = True,
                      progress: bool = True,
                      log: Log = print,
-                     extractors: Optional[Mapping[str, Mapping[str, Any]]] = None
+                     extractors: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                     shard: Optional[ShardSpec] = None,
+                     merge: bool = False,
                      ) -> Dict[str, Any]:
     """Extract features of conversation tables into a native feature file.
 
@@ -314,7 +418,10 @@ def extract_features(out: str,
             ``('text', 'audio', 'visual')``. A modality without media is left out of the
             file, never zero-filled; asking for it is an error.
         text: :class:`~vega_mm.features.text.TextFeatureExtractor` arguments.
-        audio: :class:`~vega_mm.features.audio.OpenSmileExtractor` arguments.
+        audio: the audio extractor's arguments: openSMILE's
+            (:class:`~vega_mm.features.audio.OpenSmileExtractor`) by default, the Whisper
+            encoder's with ``type='WhisperAudioExtractor'``
+            (:class:`~vega_mm.features.whisper_audio.WhisperAudioExtractor`).
         visual: :class:`~vega_mm.features.visual.VisualFeatureExtractor` arguments
             (``encoder`` is required).
         finetune: ``dict(epochs=N, lr=..., batch_size=..., max_length=...)`` to fine-tune
@@ -335,15 +442,25 @@ def extract_features(out: str,
         extractors: modality -> extractor config (``type`` defaults to the modality's
             registered extractor), for any modality; ``text``/``audio``/``visual`` are
             shorthands for its entries.
+        shard: ``'I/N'`` or ``(I, N)``: extract only the dialogues of shard ``I`` of
+            ``N`` (:func:`~vega_mm.utils.shards.shard_of` of the dialogue ids) into the
+            parts folder and write no output; processes may run shards of one parts
+            folder at the same time (not with ``overwrite``).
+        merge: write the output from the parts of finished shards only, extracting
+            nothing (:class:`MissingPartsError`, naming the dialogues, while a part is
+            missing); the result is the file a single run writes.
 
     Returns:
         A summary: ``out``, ``modalities``, ``feature_dims``, dialogue and utterance
         counts per split, ``skipped`` (list of ``{dialogue_id, reason}``), ``computed``
-        (dialogues extracted by this call) and ``reused`` (found in the parts).
+        (dialogues extracted by this call) and ``reused`` (found in the parts).  With
+        ``shard``: ``shard``, ``parts``, ``dialogues`` (of the shard), ``modalities``,
+        ``skipped``, ``computed`` and ``reused``.
     """
     if on_missing_media not in ('error', 'skip'):
         raise ValueError(f"on_missing_media must be 'error' or 'skip', got "
                          f'{on_missing_media!r}')
+    shard = _check_shard(shard, merge, overwrite)
     specs = [t if isinstance(t, TableSpec) else TableSpec(**t) for t in tables]
     conv = load_tables(specs, classes, val_fraction, split_seed, max_speakers, fix_mojibake,
                        log)
@@ -356,42 +473,48 @@ def extract_features(out: str,
     out = os.fspath(out)
     store = PartStore(parts_dir or out + '.parts')
     manifest = _manifest(conv, modalities, settings, ft_cfg if do_finetune else None)
+    if merge and not os.path.isfile(store.manifest_path):
+        raise FileNotFoundError(f'{store.folder}: no parts to merge (no manifest.json); run '
+                                'the shards first (--shard I/N)')
     store.open(manifest, overwrite)
     skipped: Dict[str, str] = {}
     if any(extractor_class(m, settings[m]).needs_media for m in modalities):
         skipped = _missing_media(conv, on_missing_media, log)
+    if merge:
+        summary = _merge(out, conv, modalities, store, skipped, standardize, log)
+        if not keep_parts:
+            store.remove()
+        return summary
 
-    todo = [d for d in conv.dialogues if d.dialogue_id not in skipped]
+    # shards are drawn from every dialogue, so that media appearing between the starts of
+    # two shards cannot move a dialogue from one shard to another
+    mine = shard_of(conv.dialogues, shard, key=lambda d: d.dialogue_id)
+    if shard is not None:  # left out by an earlier run of this shard: done
+        skipped.update((d.dialogue_id, r) for d in mine if d.dialogue_id not in skipped
+                       for r in [store.read_skipped(d)] if r is not None)
+    todo = [d for d in mine if d.dialogue_id not in skipped]
     pending = [d for d in todo if store.read(d, modalities) is None]
     reused = len(todo) - len(pending)
     if reused:
         log(f'resuming: {reused} of {len(todo)} dialogue(s) already extracted')
 
-    built: Dict[str, BaseFeatureExtractor] = {}
-    if pending or not store.has_extractor_configs():
-        if do_finetune:
-            settings['text'] = _finetune_text(conv, settings['text'], ft_cfg, store,
-                                              progress, log)
-        built = {m: build_extractor(m, settings[m]) for m in modalities}
-        configs = {m: e.config() for m, e in built.items()}
-        if do_finetune:
-            configs['text'].update(finetuned_from=manifest['text']['model'],
-                                   finetune=dict(manifest['finetune'],
-                                                 **_finetune_result(settings['text'])))
-        store.write_extractor_configs(configs)
-    else:
-        configs = store.read_extractor_configs()
+    built, configs = _extractors(conv, modalities, settings, manifest,
+                                 ft_cfg if do_finetune else None, store, bool(pending),
+                                 progress, log)
     computed = 0
     if pending:
         computed = _extract_pending(pending, built, store, skipped, on_missing_media,
                                     chunk_size, len(todo), reused, progress, log)
-
-    summary = _assemble(out, conv, modalities, store, skipped, configs, standardize, log)
+    if shard is not None:
+        summary = _shard_summary(shard, mine, store, skipped, modalities, log)
+    else:
+        summary = _assemble(out, conv, modalities, store, skipped, configs, standardize,
+                            log)
     summary.update(computed=computed, reused=reused)
     for ext in built.values():
         line = ext.report()
         if line:
             log(line)
-    if not keep_parts:
+    if not keep_parts and shard is None:
         store.remove()
     return summary

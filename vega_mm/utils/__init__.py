@@ -18,6 +18,7 @@ _EXPORTS = {
     'distributed': ('setup_cpu_distributed', ),
     'safe_pickle': ('AllowList', 'RestrictedUnpickler', 'UnsafePickleError',
                     'as_pickle_module', 'import_global', 'safe_load_pickle'),
+    'shards': ('parse_shard', 'shard_of'),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
