@@ -41,12 +41,16 @@ from mmengine.config import DictAction
 
 from vega_mm.apis import ConversationInferencer
 from vega_mm.apis.outputs import check_output_path, write_predictions
+from vega_mm.apis.prediction_parts import (MissingPredictionsError, PredictionParts,
+                                           prediction_manifest)
 from vega_mm.apis.recording import is_recording
 from vega_mm.datasets.formats import FEATURES, detect_format, load_conversations
 from vega_mm.features.media import MediaError
 from vega_mm.utils import CheckpointError
+from vega_mm.utils.checkpoint import load_runner_checkpoint
 from vega_mm.utils.cli import set_threads
 from vega_mm.utils.io import check_output_file
+from vega_mm.utils.shards import parse_shard, shard_of
 
 
 def parse_options(items) -> Dict[str, dict]:
@@ -84,6 +88,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show-dir', help='write a timeline picture per conversation here')
     parser.add_argument('--threads', type=int,
                         help='CPU threads (default: OMP_NUM_THREADS, else 1)')
+    jobs = parser.add_mutually_exclusive_group()
+    jobs.add_argument('--shard', metavar='I/N',
+                      help='label only shard I of N of the inputs (by sorted path) into '
+                      'OUT.parts/, one part per input (resumable); shards may run at once')
+    jobs.add_argument('--merge', action='store_true',
+                      help='write --out from the parts of finished shards (no model runs)')
     parser.add_argument('--split', choices=['train', 'val', 'test'],
                         help='only this split of feature files')
     parser.add_argument('--live', action='store_true',
@@ -99,6 +109,14 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if not args.live and not args.inputs:
         parser.error('give INPUT files or --live')
+    if (args.shard or args.merge) and (args.live or not args.out):
+        parser.error('--shard and --merge need --out (the parts go to OUT.parts/) and no '
+                     '--live')
+    if args.shard:
+        try:
+            parse_shard(args.shard)
+        except ValueError as exc:
+            parser.error(f'--{exc}')
     return args
 
 
@@ -106,7 +124,8 @@ def main() -> None:
     args = parse_args()
     try:
         code = run(args)
-    except (FileNotFoundError, CheckpointError, ValueError, MediaError) as exc:
+    except (FileNotFoundError, CheckpointError, ValueError, MediaError,
+            MissingPredictionsError) as exc:
         # the checkpoint, an input file, the config, the recipe, a recording: each
         # message names it
         raise SystemExit(f'error: {exc}')
@@ -186,25 +205,51 @@ def show_timelines(predictions: list, classes: list, show_dir: str) -> List[str]
     return written
 
 
-def run(args: argparse.Namespace) -> int:
-    """Everything after parsing; returns the exit code."""
-    check_args(args)  # before the model is loaded
-    threads = set_threads(args.threads)
-    stdout = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):  # logs to stderr; stdout: predictions
-        inferencer = ConversationInferencer(
-            args.config, args.checkpoint, device=args.device,
-            extractor_options=parse_options(args.extractor_option),
-            cfg_options=args.cfg_options, asr=asr_options(args, threads))
-        if args.live:
-            return live(inferencer, args.out, stdout)
-        predictions = inferencer(gather_inputs(args, inferencer), batch_size=args.batch_size)
-    if not predictions:
-        raise ValueError(f'no utterance to label in {args.inputs}'
-                         f'{" (split " + args.split + ")" if args.split else ""}')
+def part_settings(args: argparse.Namespace) -> dict:
+    """The options that change a prediction (recorded in the parts' manifest)."""
+    return dict(split=args.split, transcript=args.transcript, asr_model=args.asr_model,
+                language=args.language, speakers=args.speakers,
+                extractor_option=sorted(args.extractor_option or []),
+                cfg_options=dict(args.cfg_options or {}))
+
+
+def run_shard(args: argparse.Namespace, inferencer: ConversationInferencer,
+              parts: PredictionParts) -> int:
+    """Label the inputs of one shard, storing each at once; inputs done before are
+    reused. An input that fails is reported and recorded, the others go on; the exit
+    code is then 1."""
+    mine = shard_of(args.inputs, args.shard)
+    done = reused = 0
+    failed = []
+    for path in mine:
+        if parts.read_predictions(path) is not None:
+            reused += 1
+            continue
+        try:
+            one = argparse.Namespace(**{**vars(args), 'inputs': [path]})
+            preds = inferencer(gather_inputs(one, inferencer), batch_size=args.batch_size)
+            if not preds:
+                raise ValueError(f'{path}: no utterance to label')
+        except (FileNotFoundError, ValueError, MediaError) as exc:
+            failed.append(path)
+            parts.write_failure(path, str(exc))
+            print(f'error: {exc}', file=sys.stderr, flush=True)
+            continue
+        parts.write_predictions(path, preds)
+        done += 1
+        print(f'shard {args.shard}: {path}: {len(preds)} utterances stored', file=sys.stderr,
+              flush=True)
+    print(f'shard {args.shard}: {len(mine)} of {len(args.inputs)} inputs, {done} labelled, '
+          f'{reused} already done, {len(failed)} failed -> {parts.folder}; when every shard '
+          'is done: the same command with --merge instead of --shard', file=sys.stderr)
+    return 1 if failed else 0
+
+
+def write_outputs(args: argparse.Namespace, predictions: list, classes: list,
+                  stdout: IO[str]) -> None:
     dialogues = len({p['dialogue_id'] for p in predictions})
     if args.out:
-        write_predictions(predictions, args.out, classes=inferencer.classes,
+        write_predictions(predictions, args.out, classes=classes,
                           info=dict(config=args.config, checkpoint=args.checkpoint,
                                     inputs=args.inputs), what='--out')
     else:
@@ -214,8 +259,40 @@ def run(args: argparse.Namespace) -> int:
     print(f'predicted {len(predictions)} utterances in {dialogues} dialogue(s) -> '
           f'{args.out or "stdout"}', file=sys.stderr)
     if args.show_dir:
-        for path in show_timelines(predictions, inferencer.classes, args.show_dir):
+        for path in show_timelines(predictions, classes, args.show_dir):
             print(f'timeline -> {path}', file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Everything after parsing; returns the exit code."""
+    check_args(args)  # before the model is loaded
+    if args.shard or args.merge:
+        parts = PredictionParts(args.out + '.parts')
+        try:
+            parts.open(prediction_manifest(args.config, args.checkpoint, part_settings(args)))
+        except RuntimeError as exc:  # parts made with another model or other options
+            raise ValueError(f'--out {args.out!r}: {exc}') from exc
+        if args.merge:
+            meta = load_runner_checkpoint(args.checkpoint).get('meta') or {}
+            classes = (meta.get('dataset_meta') or {}).get('classes') or []
+            write_outputs(args, parts.merged(args.inputs), list(classes), sys.stdout)
+            return 0
+    threads = set_threads(args.threads)
+    stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):  # logs to stderr; stdout: predictions
+        inferencer = ConversationInferencer(
+            args.config, args.checkpoint, device=args.device,
+            extractor_options=parse_options(args.extractor_option),
+            cfg_options=args.cfg_options, asr=asr_options(args, threads))
+        if args.live:
+            return live(inferencer, args.out, stdout)
+        if args.shard:
+            return run_shard(args, inferencer, parts)
+        predictions = inferencer(gather_inputs(args, inferencer), batch_size=args.batch_size)
+    if not predictions:
+        raise ValueError(f'no utterance to label in {args.inputs}'
+                         f'{" (split " + args.split + ")" if args.split else ""}')
+    write_outputs(args, predictions, inferencer.classes, stdout)
     return 0
 
 

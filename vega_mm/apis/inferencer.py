@@ -24,7 +24,8 @@ from vega_mm.datasets.formats import (FEATURES, Dialogue, detect_format, dialogu
 from vega_mm.datasets.conversation_dataset import feature_recipe
 from vega_mm.features.base import extractor_class
 from .inference import _test_pipeline, init_model
-from .recording import is_recording, recording_dialogue
+from vega_mm.features.media import probe_media
+from .recording import check_streams, is_recording, recording_dialogue
 from .recipe import RecipeError, build_recipe_extractors, dialogue_features, speaker_indices
 from .streaming import StreamSession
 
@@ -154,7 +155,9 @@ class ConversationInferencer(BaseInferencer):
         A model trained without speaker names (speaker indices) gets each voice's
         index by order of appearance; names it knows are looked up as for tables.
         """
-        transcriber = None if transcript is not None else self.transcriber
+        if transcript is None:
+            check_streams(media, probe_media(media), self.modalities, transcript)
+        transcriber = None if transcript is not None else self.transcriber  # loads Whisper
         dialogue = recording_dialogue(media, transcript=transcript, transcriber=transcriber,
                                       num_speakers=num_speakers, modalities=self.modalities,
                                       dialogue_id=dialogue_id,
