@@ -15,7 +15,7 @@ SR = 16000
 #: The dialogue of the tests: (voice, words), spoken one after the other.
 DIALOGUE = (('en-us', "I can't believe you did that. This is wonderful news."),
             ('en-gb+m3', 'Oh no, I am so sorry to hear that.'),
-            ('en-us+f3', 'Please leave me alone right now.'))
+            ('en-us+m3', 'Please leave me alone right now.'))
 #: Silence before, between and after the clips (seconds); 0.8 s > min_silence_s 0.5.
 GAPS = (0.6, 1.2, 0.8, 0.7)
 
