@@ -212,3 +212,16 @@ def test_whisper_in_a_live_session(causal_model, spoken):
     words = [r['text'].lower() for r in live]
     assert len(words) == 3 and 'wonderful' in words[0] and 'sorry' in words[1] \
         and 'alone' in words[2]
+
+
+def test_listening_with_a_speaker_the_model_does_not_know_fails_at_once(causal_model,
+                                                                       monkeypatch):
+    from vega_mm.apis.recipe import RecipeError
+    cfg, ckpt = causal_model
+    inferencer = ConversationInferencer(cfg, ckpt)
+    # as a model trained without an 'other' speaker (this one has one)
+    monkeypatch.setattr(inferencer, 'speaker_names', ['Ross', 'Rachel'])
+    with pytest.raises(RecipeError, match=r"listen\(\): speaker 'Nobody' is not one"):
+        inferencer.stream().listen(WordsTranscriber([]), speaker='Nobody')
+    session = inferencer.stream().listen(WordsTranscriber([]), speaker='Ross')
+    assert session.speaker == 'Ross'

@@ -152,11 +152,13 @@ class StreamSession:
                 (``None``: Whisper base with its defaults).
             segmenter: a :class:`~vega_mm.features.speech.SpeechSegmenter` or its keyword
                 arguments (``None``: the defaults).
-            speaker: the speaker name given to every utterance heard.
+            speaker: the speaker name (or index) given to every utterance heard; a name
+                the model does not know takes its ``'other'`` speaker, as in :meth:`add`.
 
         Raises:
             ValueError: the model uses a modality other than text (only transcripts come
                 out of an audio stream).
+            RecipeError: ``speaker`` is unknown to a model without an ``'other'`` speaker.
         """
         others = [m for m in self.inferencer.modalities if m != 'text']
         if others:
@@ -165,6 +167,9 @@ class StreamSession:
                 f' but an audio stream gives it the transcripts only: the {others} features '
                 'of live audio are not computed; use a text-only model, or add utterances '
                 'with their media through add()')
+        inf = self.inferencer
+        speaker_indices([speaker], inf.speaker_names, inf.num_speakers,
+                        f'stream {self.dialogue_id!r}, listen()')  # known to the model
         if segmenter is None or isinstance(segmenter, dict):
             segmenter = SpeechSegmenter(**(segmenter or {}))
         if transcriber is None or isinstance(transcriber, dict):
