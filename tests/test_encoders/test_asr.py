@@ -13,8 +13,8 @@ from tests.speech_fixtures import DIALOGUE, espeak_clip, write_dialogue
 from vega_mm.encoders.whisper import resolve_asr_model
 
 
-def test_importing_the_encoders_does_not_import_faster_whisper():
-    code = ('import sys, vega_mm.encoders, vega_mm.features.speech; '
+def test_importing_the_encoders_and_streaming_does_not_import_faster_whisper():
+    code = ('import sys, vega_mm.encoders, vega_mm.features.speech, vega_mm.apis.streaming; '
             'print("faster_whisper" in sys.modules, "onnxruntime" in sys.modules)')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True).stdout.split()

@@ -62,6 +62,8 @@ def test_segments_do_not_depend_on_the_chunking(dialogue):
     assert len(offline) == 3
     for other in (live, odd):
         assert [(s.start, s.end) for s in other] == [(s.start, s.end) for s in offline]
+        # the model saw the same windows with the same state: probabilities bit for bit
+        assert [s.probability for s in other] == [s.probability for s in offline]
         for a, b in zip(offline, other):
             np.testing.assert_array_equal(a.samples, b.samples)
 
@@ -73,7 +75,7 @@ def test_segments_are_the_spoken_clips(dialogue):
     x = np.concatenate(list(read_audio_blocks(path)))
     for seg, (start, end) in zip(segments, times):
         assert abs(seg.start - start) < 0.3 and abs(seg.end - end) < 0.3
-        assert seg.samples.dtype == np.float32
+        assert seg.samples.dtype == np.float32 and 0.5 < seg.probability <= 1
         np.testing.assert_array_equal(seg.samples,
                                       x[round(seg.start * SR):round(seg.end * SR)])
 

@@ -21,8 +21,6 @@ from .whisper import asr_model_identity, resolve_asr_model
 __all__ = ['WhisperTranscriber', 'ASR_INSTALL', 'import_faster_whisper']
 
 ASR_INSTALL = "pip install 'vega_mm[asr]'"
-#: The sampling rate Whisper's feature extractor expects.
-ASR_SAMPLING_RATE = 16000
 
 
 def import_faster_whisper():
@@ -63,6 +61,7 @@ class WhisperTranscriber:
         self.compute_type = compute_type
         self.language = language
         self.beam_size = int(beam_size)
+        self._model_identity: Optional[Dict[str, str]] = None  # hashing model.bin: once
         self.model = faster_whisper.WhisperModel(self.model_path, device=device,
                                                  compute_type=compute_type,
                                                  cpu_threads=int(cpu_threads))
@@ -90,5 +89,7 @@ class WhisperTranscriber:
     def identity(self) -> Dict[str, Any]:
         """What transcribes: the model (name and SHA-256 of a local ``model.bin``),
         ``compute_type``, ``language`` and ``beam_size``."""
-        return dict(asr_model_identity(self.model_path), compute_type=self.compute_type,
+        if self._model_identity is None:
+            self._model_identity = asr_model_identity(self.model_path)
+        return dict(self._model_identity, compute_type=self.compute_type,
                     language=self.language, beam_size=self.beam_size)

@@ -141,10 +141,13 @@ class SpeechSegment:
         start: seconds from the start of the recording, padding included.
         end: seconds, padding included.
         samples: float32 mono samples of ``[start, end)`` at 16 kHz.
+        probability: the mean speech probability of its speech windows (padding
+            excluded), as Silero VAD gave them.
     """
     start: float
     end: float
     samples: np.ndarray = field(repr=False)
+    probability: float = 1.0
 
     @property
     def duration(self) -> float:
@@ -221,6 +224,7 @@ class SpeechSegmenter:
         self._start: Optional[int] = None  # speech start of the open utterance
         self._seg_start = 0  # where the open utterance's samples start (padding included)
         self._temp_end: Optional[int] = None  # first silent window of the open utterance
+        self._probs: List[float] = []  # speech probabilities of the open utterance
         self._prev_end = 0  # end of the last utterance returned
         self._ended = False
 
@@ -241,10 +245,10 @@ class SpeechSegmenter:
         Raises:
             ValueError: ``chunk`` is not one-dimensional or holds NaN/inf.
         """
-        x = np.asarray(chunk, dtype=np.float32).reshape(-1) if np.ndim(chunk) <= 1 else None
-        if x is None:
+        if np.ndim(chunk) > 1:
             raise ValueError(f'SpeechSegmenter.feed: chunk must be mono (one dimension), '
                              f'got shape {np.shape(chunk)}')
+        x = np.asarray(chunk, dtype=np.float32).reshape(-1)
         if not np.isfinite(x).all():
             raise ValueError('SpeechSegmenter.feed: chunk holds NaN or infinite samples')
         if self._ended:
@@ -296,9 +300,10 @@ class SpeechSegmenter:
             out += self._close(end, min(end + self._pad, cur))
         if self._start is None:
             if prob >= self.vad_threshold:
-                self._start, self._temp_end = cur, None
+                self._start, self._temp_end, self._probs = cur, None, [prob]
                 self._seg_start = max(cur - self._pad, self._prev_end, 0)
             return out
+        self._probs.append(prob)
         if prob >= self.vad_threshold:
             self._temp_end = None
         elif prob < self.neg_threshold:
@@ -317,9 +322,11 @@ class SpeechSegmenter:
             samples = self._buf[self._seg_start - self._buf_start:
                                 padded_end - self._buf_start].copy()
             sr = self.sampling_rate
-            seg.append(SpeechSegment(self._seg_start / sr, padded_end / sr, samples))
+            probs = self._probs[:-(-(end - self._start) // _WINDOW)]  # windows before end
+            seg.append(SpeechSegment(self._seg_start / sr, padded_end / sr, samples,
+                                     float(np.mean(probs))))
             self._prev_end = padded_end
-        self._start, self._temp_end = None, None
+        self._start, self._temp_end, self._probs = None, None, []
         return seg
 
     def _trim(self) -> None:
