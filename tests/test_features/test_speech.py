@@ -88,6 +88,17 @@ def test_long_speech_is_split_at_max_utterance(dialogue):
     assert all(s.duration <= 1.0 + 1e-9 for s in segments)
     for a, b in zip(first, first[1:]):
         assert b.start >= a.end  # no sample twice
+    # 2.5 s: the first clip ("I can't believe you did that. This is wonderful news.",
+    # about 3 s) is split at the pause between its sentences, not inside a word
+    x = np.concatenate(list(read_audio_blocks(path)))
+    live = _feed(x, [SR // 2, 777], SpeechSegmenter(max_utterance_s=1.0))
+    assert [(s.start, s.end, s.probability) for s in live] == \
+        [(s.start, s.end, s.probability) for s in segments]  # splits too are chunk-free
+    segments = list(recording_segments(path, SpeechSegmenter(max_utterance_s=2.5)))
+    assert len(segments) == 4 and segments[0].end == segments[1].start
+    assert 1.0 < segments[0].duration <= 2.5
+    cut = round(segments[0].end * SR)
+    assert np.sqrt(np.mean(x[cut - SR // 10:cut] ** 2)) < 0.005  # silence before the cut
 
 
 def test_silence_noise_and_music_hold_no_speech_and_no_memory():

@@ -32,6 +32,7 @@ __all__ = ['SPEECH_SAMPLING_RATE', 'SpeechSegment', 'SpeechSegmenter', 'Transcri
 SPEECH_SAMPLING_RATE = 16000
 _WINDOW = 512  # samples per VAD decision (32 ms), what Silero takes at 16 kHz
 _CONTEXT = 64  # samples of the previous window Silero sees before each window
+_SPLIT_SILENCE = 1536  # a pause of 96 ms where a too long utterance may be split (Silero)
 
 
 def _import_av(path: str):
@@ -174,8 +175,9 @@ class SpeechSegmenter:
         speech_pad_s: seconds added before and after each utterance (no more than
             ``min_silence_s``; an utterance never starts before the previous one ended).
         min_speech_s: utterances with less speech (padding excluded) are dropped.
-        max_utterance_s: an utterance this long (padding included) is closed and the
-            speech goes on in a new one (Whisper reads 30 s at a time).
+        max_utterance_s: an utterance this long (padding included) is closed, at its
+            last pause of at least 96 ms if it had one, and the speech goes on in a new
+            one (Whisper reads 30 s at a time).
         sampling_rate: of the samples fed; Silero VAD as faster-whisper ships it takes
             16000 Hz only.
     """
@@ -225,6 +227,7 @@ class SpeechSegmenter:
         self._seg_start = 0  # where the open utterance's samples start (padding included)
         self._temp_end: Optional[int] = None  # first silent window of the open utterance
         self._probs: List[float] = []  # speech probabilities of the open utterance
+        self._pause: Optional[Tuple[int, int]] = None  # last (silence start, speech again)
         self._prev_end = 0  # end of the last utterance returned
         self._ended = False
 
@@ -295,22 +298,40 @@ class SpeechSegmenter:
         self._windows += 1
         out = []
         if self._start is not None and cur + _WINDOW - self._seg_start > self._max:
-            # too long: close before this window (at the silence if one began)
-            end = self._temp_end if self._temp_end is not None else cur
-            out += self._close(end, min(end + self._pad, cur))
+            out += self._split(cur)
         if self._start is None:
             if prob >= self.vad_threshold:
-                self._start, self._temp_end, self._probs = cur, None, [prob]
-                self._seg_start = max(cur - self._pad, self._prev_end, 0)
-            return out
+                self._open(cur, [])
+            else:
+                return out
         self._probs.append(prob)
         if prob >= self.vad_threshold:
+            if self._temp_end is not None and cur - self._temp_end >= _SPLIT_SILENCE \
+                    and self._temp_end - self._start > self._min_speech:
+                self._pause = (self._temp_end, cur)  # where a long utterance may split
             self._temp_end = None
         elif prob < self.neg_threshold:
             if self._temp_end is None:
                 self._temp_end = cur
             if cur - self._temp_end >= self._min_silence:
                 out += self._close(self._temp_end, self._temp_end + self._pad)
+        return out
+
+    def _open(self, start: int, probs: List[float]) -> None:
+        self._start, self._temp_end, self._probs, self._pause = start, None, probs, None
+        self._seg_start = max(start - self._pad, self._prev_end, 0)
+
+    def _split(self, cur: int) -> List[SpeechSegment]:
+        """Close an utterance that reached ``max_utterance_s`` before window ``cur``: at
+        the silence it is in, else at its last pause (speech resuming in a new
+        utterance, as Silero does), else right there."""
+        if self._temp_end is not None or self._pause is None:
+            end = self._temp_end if self._temp_end is not None else cur
+            return self._close(end, min(end + self._pad, cur))
+        end, resume = self._pause
+        start, probs = self._start, self._probs
+        out = self._close(end, min(end + self._pad, resume))
+        self._open(resume, probs[(resume - start) // _WINDOW:])
         return out
 
     def _close(self, end: int, padded_end: int) -> List[SpeechSegment]:
@@ -326,7 +347,7 @@ class SpeechSegmenter:
             seg.append(SpeechSegment(self._seg_start / sr, padded_end / sr, samples,
                                      float(np.mean(probs))))
             self._prev_end = padded_end
-        self._start, self._temp_end, self._probs = None, None, []
+        self._start, self._temp_end, self._probs, self._pause = None, None, [], None
         return seg
 
     def _trim(self) -> None:
