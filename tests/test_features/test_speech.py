@@ -223,5 +223,7 @@ def test_segmenter_checks_its_settings_and_input():
         SpeechSegmenter(vad_threshold=1.5)
     with pytest.raises(ValueError, match='mono'):
         SpeechSegmenter().feed(np.zeros((2, 100), np.float32))
+    with pytest.raises(ValueError, match=r'holds integers \(int16\); give float samples'):
+        SpeechSegmenter().feed(np.zeros(100, np.int16))
     with pytest.raises(ValueError, match='NaN'):
         SpeechSegmenter().feed(np.full(100, np.nan, np.float32))

@@ -246,11 +246,16 @@ class SpeechSegmenter:
         closed, in order.  After :meth:`flush`, a feed starts a new stream.
 
         Raises:
-            ValueError: ``chunk`` is not one-dimensional or holds NaN/inf.
+            ValueError: ``chunk`` is not one-dimensional, holds integers (PCM samples
+                not scaled to [-1, 1]) or NaN/inf.
         """
         if np.ndim(chunk) > 1:
             raise ValueError(f'SpeechSegmenter.feed: chunk must be mono (one dimension), '
                              f'got shape {np.shape(chunk)}')
+        if np.issubdtype(np.asarray(chunk).dtype, np.integer):
+            raise ValueError(f'SpeechSegmenter.feed: chunk holds integers '
+                             f'({np.asarray(chunk).dtype}); give float samples in [-1, 1] '
+                             '(int16 samples: divide by 32768)')
         x = np.asarray(chunk, dtype=np.float32).reshape(-1)
         if not np.isfinite(x).all():
             raise ValueError('SpeechSegmenter.feed: chunk holds NaN or infinite samples')
