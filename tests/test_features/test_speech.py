@@ -165,6 +165,44 @@ def test_the_audio_track_of_a_video_is_read(tmp_path):
     assert abs(len(x) / SR - 2.4) < 0.1 and np.abs(x).max() > 0.3
 
 
+def _late_audio_video(path, delay: float, seconds: float = 2.0):
+    """An mp4 whose mono AAC track of a 440 Hz tone starts ``delay`` s after the video."""
+    from fractions import Fraction
+
+    import av
+    c = av.open(str(path), mode='w')
+    v = c.add_stream('mpeg4', rate=10)
+    v.width, v.height, v.pix_fmt = 64, 48, 'yuv420p'
+    a = c.add_stream('aac', rate=SR, layout='mono')
+    for k in range(int(seconds * 10)):
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * k, np.uint8), 'rgb24')
+        frame.pts = k
+        c.mux(v.encode(frame))
+    x = (0.4 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * SR)) / SR)).astype(np.float32)
+    for i in range(0, len(x), 1024):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[None, i:i + 1024]),
+                                           format='fltp', layout='mono')
+        frame.sample_rate, frame.pts = SR, i + int(delay * SR)
+        frame.time_base = Fraction(1, SR)
+        c.mux(a.encode(frame))
+    for s in (v, a):
+        c.mux(s.encode())
+    c.close()
+    return path
+
+
+def test_times_are_the_files_when_the_sound_starts_after_the_video(tmp_path):
+    pytest.importorskip('av')
+    from vega_mm.features.media import load_audio_segment
+    video = _late_audio_video(tmp_path / 'late.mp4', delay=0.5)
+    x = np.concatenate(list(read_audio_blocks(str(video))))
+    loud = np.flatnonzero(np.abs(x) > 0.1)
+    assert abs(loud[0] / SR - 0.5) < 0.02  # the tone starts 0.5 s into the file
+    ref, sr = load_audio_segment(str(video), 0.6, 1.6)  # the table reader's timeline
+    assert sr == SR
+    np.testing.assert_allclose(x[round(0.6 * SR):round(1.6 * SR)], ref, atol=1e-4)
+
+
 def test_unreadable_media_errors_name_the_file(tmp_path):
     pytest.importorskip('av')
     with pytest.raises(MediaError, match=r"'.*nope\.wav' does not exist"):

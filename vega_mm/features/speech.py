@@ -13,10 +13,12 @@ speech recognition.
   utterances with a transcriber (:class:`vega_mm.encoders.asr.WhisperTranscriber`);
 - :func:`replay` plays a file as a live source (chunks at the pace they were recorded).
 
-Times are seconds from the first decoded audio sample.
+Times are seconds on the file's timeline (a sound track that starts after the container
+begins is preceded by silence).
 """
 import os
 import time
+from fractions import Fraction
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
@@ -65,6 +67,8 @@ def _mono_samples(container, stream, path: str, rate: int) -> Iterator[np.ndarra
     av = _import_av(path)
     resampler, layout = None, None
     for frame in _frames(container, stream, path):
+        if resampler is None:
+            yield np.zeros(_lead_samples(container, stream, frame, rate), np.float32)
         if resampler is None or frame.layout.name != layout:
             if resampler is not None:  # the layout changed: drain the old resampler
                 yield from (_planar_mean(f) for f in resampler.resample(None))
@@ -81,6 +85,18 @@ def _mono_samples(container, stream, path: str, rate: int) -> Iterator[np.ndarra
         yield from (_planar_mean(f) for f in resampler.resample(None))
 
 
+def _lead_samples(container, stream, frame, rate: int) -> int:
+    """Samples of silence before the first audio frame on the file's timeline (a track
+    that starts after the container, e.g. after the video), so that times are the
+    file's, as :func:`vega_mm.features.media.load_audio_segment` reads them."""
+    import av
+    if frame.pts is None:
+        return 0
+    origin = Fraction(container.start_time or 0, av.time_base)
+    lead = frame.pts * (frame.time_base or stream.time_base) - origin
+    return max(int(round(lead * rate)), 0)
+
+
 def _planar_mean(frame) -> np.ndarray:
     return frame.to_ndarray().astype(np.float32, copy=False).mean(0)
 
@@ -92,7 +108,9 @@ def read_audio_blocks(path: str, sampling_rate: int = SPEECH_SAMPLING_RATE,
 
     Every format FFmpeg decodes is read the same way (PyAV), so the samples do not depend
     on ``block_seconds``: blocks of any size concatenate to the same signal.  Memory holds
-    one block, whatever the file's length.  Channels are averaged.
+    one block, whatever the file's length.  Channels are averaged.  Sample 0 is the
+    file's time 0: a track starting later begins with silence; the decoded samples then
+    follow one another (gaps inside a track are not filled).
 
     Raises:
         MediaError: the file does not exist, cannot be opened (corrupt, not media), has no
