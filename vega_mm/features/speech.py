@@ -67,14 +67,15 @@ def _mono_samples(container, stream, path: str, rate: int) -> Iterator[np.ndarra
     av = _import_av(path)
     resampler, layout = None, None
     for frame in _frames(container, stream, path):
-        if resampler is None:
-            yield np.zeros(_lead_samples(container, stream, frame, rate), np.float32)
+        if resampler is None:  # the silence before the track, a second at a time
+            lead = _lead_samples(container, stream, frame, rate)
+            yield from (np.zeros(min(rate, lead - i), np.float32) for i in range(0, lead, rate))
         if resampler is None or frame.layout.name != layout:
             if resampler is not None:  # the layout changed: drain the old resampler
                 yield from (_planar_mean(f) for f in resampler.resample(None))
             layout = frame.layout.name
             resampler = av.AudioResampler(format='fltp', layout=layout, rate=rate)
-        frame.pts = None  # samples are consecutive; time stamps only make it drop/pad
+        frame.pts = None  # the samples follow one another; only the lead is placed by time
         try:
             out = resampler.resample(frame)
         except Exception as exc:  # noqa: BLE001
