@@ -35,6 +35,7 @@ import numpy as np
 from mmengine.dataset import pseudo_collate
 
 from vega_mm.datasets.formats import Dialogue, Utterance, dialogue_from_records
+from vega_mm.encoders.asr import WhisperTranscriber
 from vega_mm.features.base import extractor_class
 from vega_mm.features.speech import (SPEECH_SAMPLING_RATE, SpeechSegmenter, TranscriptReport,
                                      transcribe_segments)
@@ -173,7 +174,6 @@ class StreamSession:
         if segmenter is None or isinstance(segmenter, dict):
             segmenter = SpeechSegmenter(**(segmenter or {}))
         if transcriber is None or isinstance(transcriber, dict):
-            from vega_mm.encoders.asr import WhisperTranscriber
             transcriber = WhisperTranscriber(**(transcriber or {}))
         self.segmenter, self.transcriber, self.speaker = segmenter, transcriber, speaker
         self.audio_report = TranscriptReport()
