@@ -116,36 +116,46 @@ class Timers:
         return out
 
 
+def live_delays(costs: List[float], closed: List[int], chunk_seconds: float) -> List[float]:
+    """The delays on the simulated live clock: chunk ``k`` arrives at
+    ``(k + 1) * chunk_seconds`` (the last entry, the end of the input, with the last
+    chunk), is processed from ``max(arrival, end of the previous chunk's processing)``
+    for ``costs[k]`` seconds, and each of the ``closed[k]`` utterances it closed waits
+    from its arrival to the end of that processing."""
+    delays, busy_until = [], 0.0
+    for k, (cost, n) in enumerate(zip(costs, closed)):
+        arrival = min(k + 1, len(costs) - 1) * chunk_seconds
+        busy_until = max(arrival, busy_until) + cost
+        delays += [busy_until - arrival] * n
+    return delays
+
+
 def run(inferencer: ConversationInferencer, transcriber, chunks: List[np.ndarray],
         args: argparse.Namespace) -> dict:
     """Replay ``chunks`` on the simulated live clock; delays and where the time went."""
-    chunk_seconds = args.chunk_seconds
     session = inferencer.stream().listen(
         transcriber, SpeechSegmenter(min_silence_s=args.min_silence), speaker=args.speaker)
     timers = Timers()
     stages = dict(vad=0.0, asr=0.0, text_encoder=0.0, model=0.0)
-    delays, texts, busy_until = [], [], 0.0
+    costs, closed, texts = [], [], []
     with timers.wrap(session.segmenter, 'feed', 'vad'), \
             timers.wrap(session.segmenter, 'flush', 'vad'), \
             timers.wrap(transcriber, 'transcribe', 'asr'), \
             timers.wrap(session, '_features', 'text_encoder'), \
             timers.wrap(inferencer, 'forward', 'model'):
-        for k, chunk in enumerate([*chunks, None]):
-            arrival = (k + 1) * chunk_seconds if chunk is not None else len(chunks) * \
-                chunk_seconds
+        for chunk in [*chunks, None]:  # None: the end of the input
             t0 = time.perf_counter()
             results = session.add_audio(chunk) if chunk is not None else \
                 session.finish_audio()
-            cost = time.perf_counter() - t0
+            costs.append(time.perf_counter() - t0)
+            closed.append(len(results))
             spent = timers.take()
             for name in stages:
                 stages[name] += spent.get(name, 0.0)
-            start = max(arrival, busy_until)
-            busy_until = start + cost
             for r in results:
-                delays.append(busy_until - arrival)
                 texts.append(f"{r['start']:6.2f}-{r['end']:6.2f} {r['pred_label']:>8}: "
                              f"{r['text']}")
+    delays = live_delays(costs, closed, args.chunk_seconds)
     n = max(len(delays), 1)
     return dict(delays=delays, texts=texts, per_utterance={k: v / n for k, v in stages.items()},
                 utterances=len(delays))
