@@ -360,7 +360,24 @@ class ConversationInferencer(BaseInferencer):
         return [self.classes[int(k)] if 0 <= int(k) < len(self.classes) else None
                 for k in labels]
 
-    def stream(self, dialogue_id: str = 'live') -> StreamSession:
+    def stream(self, dialogue_id: str = 'live', asr_model: Optional[str] = None,
+               asr_options: Optional[dict] = None,
+               segmenter_options: Optional[dict] = None) -> StreamSession:
         """A live session: :meth:`StreamSession.add` labels each new utterance at once
-        (see :class:`~vega_mm.apis.streaming.StreamSession` for non-causal models)."""
-        return StreamSession(self, dialogue_id)
+        (see :class:`~vega_mm.apis.streaming.StreamSession` for non-causal models).
+
+        Given any of ``asr_model`` (see :func:`~vega_mm.encoders.whisper.resolve_asr_model`),
+        ``asr_options`` (other arguments of :class:`~vega_mm.encoders.asr.WhisperTranscriber`)
+        or ``segmenter_options`` (of :class:`~vega_mm.features.speech.SpeechSegmenter`),
+        the session listens to audio now (:meth:`StreamSession.listen`), so a model that
+        cannot be fed transcripts alone is refused here."""
+        session = StreamSession(self, dialogue_id)
+        if asr_model is not None or asr_options or segmenter_options:
+            asr = dict(asr_options or {})
+            if asr_model is not None:
+                if asr.get('model', asr_model) != asr_model:
+                    raise ValueError(f'stream: asr_model={asr_model!r} contradicts '
+                                     f"asr_options['model']={asr['model']!r}")
+                asr['model'] = asr_model
+            session.listen(asr, dict(segmenter_options or {}))
+        return session

@@ -10,15 +10,35 @@ model can be streamed too, but it was trained to look at later utterances as wel
 answer for an utterance is what it would say if the conversation ended there, and the
 same model run offline on the whole conversation may label earlier utterances
 differently.
+
+A session can also listen to audio (a recording replayed, or a microphone's chunks):
+:meth:`~StreamSession.listen` gives it a voice-activity detector
+(:class:`~vega_mm.features.speech.SpeechSegmenter`) and a transcriber
+(:class:`~vega_mm.encoders.asr.WhisperTranscriber`), :meth:`~StreamSession.add_audio`
+takes 16 kHz chunks and returns the prediction of each utterance that closed in them,
+and :meth:`~StreamSession.finish_audio` ends the input::
+
+    session = inferencer.stream(asr_model='base')     # or inferencer.stream().listen()
+    for chunk, arrival in replay('talk.wav'):         # vega_mm.features.speech.replay
+        for r in session.add_audio(chunk):
+            print(r['start'], r['end'], r['text'], r['pred_label'])
+    for r in session.finish_audio():
+        print(r['start'], r['end'], r['text'], r['pred_label'])
+
+Only the transcripts reach the model, so a model that uses audio or visual features
+cannot be fed this way.
 """
 import warnings
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 from mmengine.dataset import pseudo_collate
 
 from vega_mm.datasets.formats import Dialogue, Utterance, dialogue_from_records
+from vega_mm.encoders.asr import WhisperTranscriber
 from vega_mm.features.base import extractor_class
+from vega_mm.features.speech import (SPEECH_SAMPLING_RATE, SpeechSegmenter, TranscriptReport,
+                                     transcribe_segments)
 from .recipe import dialogue_features, speaker_indices
 
 __all__ = ['StreamSession']
@@ -34,6 +54,8 @@ class StreamSession:
 
     Attributes:
         results (list): every prediction returned so far, in order.
+        audio_report (TranscriptReport): with audio (:meth:`listen`), the utterances the
+            voice-activity detection found and those without words (skipped).
     """
 
     def __init__(self, inferencer, dialogue_id: str = 'live') -> None:
@@ -55,6 +77,10 @@ class StreamSession:
                               texts=[])
         self.results: List[dict] = []
         self._utterances: List[Utterance] = []  # what extractors with past_turns read
+        self.segmenter: Optional[SpeechSegmenter] = None  # set by listen()
+        self.transcriber = None
+        self.speaker = 'speaker'
+        self.audio_report = TranscriptReport()
 
     def __len__(self) -> int:
         return len(self._speakers)
@@ -113,4 +139,83 @@ class StreamSession:
             past = self._utterances[-ext.past_turns:] if ext.past_turns else []
             dialogue = Dialogue(self.dialogue_id, [*past, utt])
             out[m] = dialogue_features([dialogue], {m: ext}, self.inferencer.recipe)[0][m][-1]
+        return out
+
+    # ------------------------------------------------------------------ audio
+    def listen(self, transcriber: Union[None, dict, Any] = None,
+               segmenter: Union[None, dict, SpeechSegmenter] = None,
+               speaker: Any = 'speaker') -> 'StreamSession':
+        """Make the session take audio (:meth:`add_audio`); returns the session.
+
+        Args:
+            transcriber: an object with ``transcribe(samples) -> str``, or the keyword
+                arguments of :class:`~vega_mm.encoders.asr.WhisperTranscriber`
+                (``None``: Whisper base with its defaults).
+            segmenter: a :class:`~vega_mm.features.speech.SpeechSegmenter` or its keyword
+                arguments (``None``: the defaults).
+            speaker: the speaker name (or index) given to every utterance heard; a name
+                the model does not know takes its ``'other'`` speaker, as in :meth:`add`.
+
+        Raises:
+            ValueError: the model uses a modality other than text (only transcripts come
+                out of an audio stream).
+            RecipeError: ``speaker`` is unknown to a model without an ``'other'`` speaker.
+        """
+        others = [m for m in self.inferencer.modalities if m != 'text']
+        if others:
+            raise ValueError(
+                f'stream {self.dialogue_id!r}: the model uses {list(self.inferencer.modalities)}'
+                f' but an audio stream gives it the transcripts only: the {others} features '
+                'of live audio are not computed; use a text-only model, or add utterances '
+                'with their media through add()')
+        inf = self.inferencer
+        speaker_indices([speaker], inf.speaker_names, inf.num_speakers,
+                        f'stream {self.dialogue_id!r}, listen()')  # known to the model
+        if segmenter is None or isinstance(segmenter, dict):
+            segmenter = SpeechSegmenter(**(segmenter or {}))
+        if transcriber is None or isinstance(transcriber, dict):
+            transcriber = WhisperTranscriber(**(transcriber or {}))
+        self.segmenter, self.transcriber, self.speaker = segmenter, transcriber, speaker
+        self.audio_report = TranscriptReport()
+        segmenter.reset()
+        return self
+
+    def add_audio(self, chunk: np.ndarray,
+                  sampling_rate: int = SPEECH_SAMPLING_RATE) -> List[dict]:
+        """Take the next audio samples (float32 mono, any length) and return the
+        predictions of the utterances that closed in them, each with its ``start`` and
+        ``end`` (seconds since the first chunk) and its transcript as ``text``.
+        Utterances without words are skipped (counted in :attr:`audio_report`).
+
+        Listens with the defaults (:meth:`listen`) at the first chunk if
+        :meth:`listen` was not called.  A chunk that closes an utterance costs its
+        transcription and one :meth:`add`; the others only the voice-activity detection.
+
+        Raises:
+            ValueError: ``sampling_rate`` is not 16000 (resample first:
+                :func:`~vega_mm.features.speech.read_audio_blocks` and
+                :func:`~vega_mm.features.speech.replay` give 16 kHz), or as :meth:`add`.
+        """
+        if self.segmenter is None:
+            self.listen()
+        if int(sampling_rate) != self.segmenter.sampling_rate:
+            raise ValueError(f'stream {self.dialogue_id!r}: audio chunks must be sampled at '
+                             f'{self.segmenter.sampling_rate} Hz, got {sampling_rate} Hz '
+                             '(read_audio_blocks and replay resample)')
+        return self._label(self.segmenter.feed(chunk))
+
+    def finish_audio(self) -> List[dict]:
+        """End of the audio: the predictions of the utterance still open, if any
+        (``[]`` without one).  A later :meth:`add_audio` starts a new recording at time
+        0 in the same conversation."""
+        if self.segmenter is None:
+            return []
+        return self._label(self.segmenter.flush())
+
+    def _label(self, segments) -> List[dict]:
+        out = []
+        for utt in transcribe_segments(segments, self.transcriber, self.audio_report):
+            result = self.add(speaker=self.speaker, **utt)
+            result.update(start=utt['start'], end=utt['end'])
+            out.append(result)
         return out

@@ -1,4 +1,5 @@
-"""Pretrained encoders: image encoders (CLIP image towers) and Whisper (``whisper``).
+"""Pretrained encoders: image encoders (CLIP image towers) and Whisper (``whisper``,
+``asr``: :class:`WhisperTranscriber` transcribes one utterance).
 
 Image encoders: the anchor builder
 (:mod:`vega_mm.anchors`) encodes face images with them, and the visual feature extractor
@@ -23,7 +24,7 @@ Weights come from a tag (downloaded, needs the network) or a local file/director
 SHA-256) so that an anchor file says which encoder made it.
 
 Libraries are imported when an encoder is built, so ``import vega_mm.encoders`` works
-without open_clip or transformers installed.
+without open_clip, transformers or faster-whisper installed.
 """
 from .base import (ENCODER_ALIASES, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ImageEncoder,
                    build_image_encoder, file_sha256)
@@ -31,6 +32,7 @@ from .fer_cnn import FERCNNImageEncoder
 from .hf_clip import HFCLIPImageEncoder
 from .mmpretrain_clip import MMPretrainCLIPImageEncoder
 from .open_clip import OpenCLIPImageEncoder
+from .asr import ASR_INSTALL, WhisperTranscriber
 from .whisper import (WHISPER_BASE_PARTS, asr_model_identity, resolve_asr_model,
                       whisper_base_model)
 
@@ -39,5 +41,5 @@ __all__ = [
     'FERCNNImageEncoder',
     'build_image_encoder', 'file_sha256', 'ENCODER_ALIASES', 'OPENAI_CLIP_MEAN',
     'OPENAI_CLIP_STD', 'WHISPER_BASE_PARTS', 'resolve_asr_model', 'whisper_base_model',
-    'asr_model_identity'
+    'asr_model_identity', 'WhisperTranscriber', 'ASR_INSTALL'
 ]
