@@ -45,7 +45,7 @@ from vega_mm.apis.prediction_parts import (MissingPredictionsError, PredictionPa
                                            prediction_manifest)
 from vega_mm.apis.recording import is_recording
 from vega_mm.datasets.formats import FEATURES, detect_format, load_conversations
-from vega_mm.features.media import MediaError
+from vega_mm.features.media import MediaError, probe_media
 from vega_mm.utils import CheckpointError
 from vega_mm.utils.checkpoint import load_runner_checkpoint
 from vega_mm.utils.cli import set_threads
@@ -96,8 +96,11 @@ def parse_args() -> argparse.Namespace:
                       help='write --out from the parts of finished shards (no model runs)')
     parser.add_argument('--split', choices=['train', 'val', 'test'],
                         help='only this split of feature files')
-    parser.add_argument('--live', action='store_true',
-                        help='read "speaker: text" lines from stdin, label each at once')
+    parser.add_argument('--live', nargs='?', const='-', metavar='RECORDING',
+                        help='label each utterance as it arrives: "speaker: text" lines '
+                        'from stdin, or a recording replayed in real time')
+    parser.add_argument('--no-wait', action='store_true',
+                        help='--live RECORDING: replay as fast as possible')
     parser.add_argument('--extractor-option', action='append', metavar='MODALITY.KEY=VALUE',
                         help='replace a recorded extractor setting, e.g. '
                         'text.model=/local/copy/of/the/encoder')
@@ -109,6 +112,9 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if not args.live and not args.inputs:
         parser.error('give INPUT files or --live')
+    if args.live and args.inputs:
+        parser.error(f'--live labels stdin or one recording (--live RECORDING), not INPUT '
+                     f'files ({args.inputs})')
     if (args.shard or args.merge) and (args.live or not args.out):
         parser.error('--shard and --merge need --out (the parts go to OUT.parts/) and no '
                      '--live')
@@ -158,6 +164,13 @@ def check_args(args: argparse.Namespace) -> None:
     for path in recordings:
         if not os.path.isfile(path):
             raise FileNotFoundError(f'recording {path!r} does not exist')
+    if args.live not in (None, '-'):
+        if not is_recording(args.live):
+            raise ValueError(f'--live {args.live!r}: expected a recording (.wav, .mp3, .mp4, '
+                             '...) or no value (stdin)')
+        info = probe_media(args.live)  # a missing or corrupt file: before any model loads
+        if not info['audio']:
+            raise ValueError(f'--live {args.live!r}: the recording has no audio stream')
 
 
 def asr_options(args: argparse.Namespace, threads: int) -> dict:
@@ -285,7 +298,9 @@ def run(args: argparse.Namespace) -> int:
             extractor_options=parse_options(args.extractor_option),
             cfg_options=args.cfg_options, asr=asr_options(args, threads))
         if args.live:
-            return live(inferencer, args.out, stdout)
+            recording = None if args.live == '-' else args.live
+            return live(inferencer, args.out, stdout, recording, not args.no_wait,
+                        asr=asr_options(args, threads))
         if args.shard:
             return run_shard(args, inferencer, parts)
         predictions = inferencer(gather_inputs(args, inferencer), batch_size=args.batch_size)
@@ -369,26 +384,56 @@ def label_line(session, number: int, line: Union[str, UnicodeDecodeError]) -> Op
         return None
 
 
-def live(inferencer: ConversationInferencer, out: Optional[str], stdout: IO[str]) -> int:
-    """Label stdin line by line, writing each prediction at once; returns the exit code
-    (0 at the end of the input, 128 + the signal number when stopped)."""
-    session = inferencer.stream()
+def stdin_results(session) -> Iterator[dict]:
+    """The prediction of every stdin line that can be labelled, as it arrives."""
+    for number, line in enumerate(stdin_lines(), 1):
+        r = label_line(session, number, line)
+        if r is not None:
+            yield r
+
+
+def recording_results(session, path: str, realtime: bool) -> Iterator[dict]:
+    """A recording replayed as a live source (0.5 s chunks, in real time unless
+    ``realtime`` is False): the prediction of every utterance when it closes."""
+    from vega_mm.features.speech import replay
+    for chunk, _ in replay(path, 0.5, realtime=realtime):
+        yield from session.add_audio(chunk)
+    yield from session.finish_audio()
+    note = session.audio_report.note()
+    if note:
+        print(f'{path}: {note}', file=sys.stderr, flush=True)
+
+
+def _describe(r: dict) -> str:
+    top = r['probabilities'][r['pred_label']]
+    when = f"{r['start']:7.2f}-{r['end']:7.2f}s " if r.get('start') is not None else ''
+    return (f"[{r['utterance_id']}] {when}{r['speaker']}: {r['text']}  ->  "
+            f"{r['pred_label']} ({top:.2f})")
+
+
+def live(inferencer: ConversationInferencer, out: Optional[str], stdout: IO[str],
+         recording: Optional[str] = None, realtime: bool = True,
+         asr: Optional[dict] = None) -> int:
+    """Label stdin line by line (or a recording as it plays), writing each prediction at
+    once; returns the exit code (0 at the end of the input, 128 + the signal number when
+    stopped)."""
+    if recording is not None:
+        session = inferencer.stream(os.path.splitext(os.path.basename(recording))[0],
+                                    asr_options=asr)
+        results = recording_results(session, recording, realtime)
+    else:
+        results = stdin_results(inferencer.stream())
     written, code = 0, 0
     sink = open(out, 'w', encoding='utf-8') if out else stdout
     signals = StopSignals()
     try:
         with signals.installed():
-            for number, line in enumerate(stdin_lines(), 1):
-                r = label_line(session, number, line)
-                if r is None:
-                    continue
+            for r in results:
                 with signals.deferred():
                     sink.write(json.dumps(r, ensure_ascii=False) + '\n')
                     sink.flush()
                     written += 1
-                    top = r['probabilities'][r['pred_label']]
-                    print(f"[{r['utterance_id']}] {r['speaker']}: {r['text']}  ->  "
-                          f"{r['pred_label']} ({top:.2f})", file=sys.stderr, flush=True)
+                    print(_describe(r), file=sys.stderr, flush=True)
     except Stopped as stop:
         code = 128 + stop.signum
         print(f'stopped by {stop}', file=sys.stderr)
@@ -396,6 +441,8 @@ def live(inferencer: ConversationInferencer, out: Optional[str], stdout: IO[str]
         if sink is not stdout:
             sink.close()
     print(f'labelled {written} utterances -> {out or "stdout"}', file=sys.stderr, flush=True)
+    if recording is not None and not written and not code:
+        raise ValueError(f'{recording}: no utterance was labelled (no speech with words found)')
     return code
 
 

@@ -86,9 +86,15 @@ def _transcript_records(transcript: str, media: str, duration: float,
 def _asr_records(media: str, transcriber, segmenter_options: Optional[Mapping[str, Any]],
                  log: Callable[[str], None]) -> List[Dict[str, Any]]:
     """Utterances found by voice-activity detection and transcribed."""
-    from vega_mm.features.speech import SpeechSegmenter, recording_utterances
-    segmenter = SpeechSegmenter(**dict(segmenter_options or {}))
-    found = recording_utterances(media, transcriber, segmenter=segmenter, log=log)
+    from vega_mm.features.speech import (SpeechSegmenter, TranscriptReport,
+                                         recording_utterances)
+    report = TranscriptReport()
+    found = recording_utterances(media, transcriber,
+                                 segmenter=SpeechSegmenter(**dict(segmenter_options or {})),
+                                 report=report)
+    note = report.note()
+    if note:
+        log(f'{media}: {note}')
     return [dict(utterance_id=str(i), text=u['text'], start=u['start'], end=u['end'],
                  media=media) for i, u in enumerate(found)]
 
