@@ -130,7 +130,8 @@ def test_empty_transcripts_are_skipped_and_reported(dialogue):
     report = TranscriptReport()
     out = recording_utterances(path, FakeTranscriber(silent=[1]), report=report)
     assert [u['text'] for u in out] == ['words 0', 'words 2']
-    assert set(out[0]) == {'start', 'end', 'text'} and out[0]['start'] < times[0][0]
+    assert set(out[0]) == {'start', 'end', 'text'}
+    assert abs(out[0]['start'] - times[0][0]) < 0.1  # the speech's time, padding excluded
     assert report.segments == 3 and len(report.empty) == 1
     assert report.note() == '1 segment of 3 had no words (skipped)'
     assert abs(report.seconds - (times[-1][1] + 0.7)) < 0.01

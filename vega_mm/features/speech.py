@@ -160,14 +160,26 @@ class SpeechSegment:
     Attributes:
         start: seconds from the start of the recording, padding included.
         end: seconds, padding included.
-        samples: float32 mono samples of ``[start, end)`` at 16 kHz.
+        samples: float32 mono samples of ``[start, end)`` at 16 kHz (what the speech
+            recogniser hears).
         probability: the mean speech probability of its speech windows (padding
             excluded), as Silero VAD gave them.
+        speech_start: where the speech begins (seconds, padding excluded; the
+            utterance's time); ``start`` when not given.
+        speech_end: where it ends (seconds, padding excluded).
     """
     start: float
     end: float
     samples: np.ndarray = field(repr=False)
     probability: float = 1.0
+    speech_start: Optional[float] = None
+    speech_end: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        if self.speech_start is None:
+            self.speech_start = self.start
+        if self.speech_end is None:
+            self.speech_end = self.end
 
     @property
     def duration(self) -> float:
@@ -369,7 +381,7 @@ class SpeechSegmenter:
             sr = self.sampling_rate
             probs = self._probs[:-(-(end - self._start) // _WINDOW)]  # windows before end
             seg.append(SpeechSegment(self._seg_start / sr, padded_end / sr, samples,
-                                     float(np.mean(probs))))
+                                     float(np.mean(probs)), self._start / sr, end / sr))
             self._prev_end = padded_end
         self._start, self._temp_end, self._probs, self._pause = None, None, [], None
         return seg
@@ -425,8 +437,9 @@ def recording_segments(path: str, segmenter: Optional[SpeechSegmenter] = None,
 
 def transcribe_segments(segments: Iterable[SpeechSegment], transcriber,
                         report: Optional[TranscriptReport] = None) -> Iterator[dict]:
-    """``{'start', 'end', 'text'}`` of each segment (seconds rounded to the millisecond);
-    segments whose transcript is empty are skipped and counted in ``report``.
+    """``{'start', 'end', 'text'}`` of each segment (the speech's times, padding
+    excluded, in seconds rounded to the millisecond); segments whose transcript is empty
+    are skipped and counted in ``report``.
 
     Args:
         transcriber: has ``transcribe(samples) -> str`` (e.g.
@@ -436,10 +449,11 @@ def transcribe_segments(segments: Iterable[SpeechSegment], transcriber,
     for seg in segments:
         report.segments += 1
         text = transcriber.transcribe(seg.samples).strip()
+        start, end = round(seg.speech_start, 3), round(seg.speech_end, 3)
         if not text:
-            report.empty.append((round(seg.start, 3), round(seg.end, 3)))
+            report.empty.append((start, end))
             continue
-        yield dict(start=round(seg.start, 3), end=round(seg.end, 3), text=text)
+        yield dict(start=start, end=end, text=text)
 
 
 def recording_utterances(path: str, transcriber,
