@@ -20,6 +20,15 @@ def _weight_files(directory: str) -> List[str]:
 
 
 @ANCHOR_ENCODERS.register_module(name=['HFCLIPImageEncoder', 'hf_clip'])
+def _float32() -> Dict[str, Any]:
+    """``from_pretrained``'s float32 argument: ``dtype`` since transformers 4.56,
+    ``torch_dtype`` before."""
+    import transformers
+    from packaging.version import Version
+    key = 'dtype' if Version(transformers.__version__) >= Version('4.56') else 'torch_dtype'
+    return {key: torch.float32}
+
+
 class HFCLIPImageEncoder(ImageEncoder):
     """CLIP image tower from transformers (``CLIPModel.get_image_features``).
 
@@ -68,7 +77,7 @@ class HFCLIPImageEncoder(ImageEncoder):
         model_cls = self._model_class(config)
         try:
             model, info = model_cls.from_pretrained(
-                name_or_path, dtype=torch.float32, output_loading_info=True, **kwargs)
+                name_or_path, output_loading_info=True, **_float32(), **kwargs)
         except Exception as exc:  # noqa: BLE001 - size mismatches raise here
             files = _weight_files(name_or_path) if local else []
             raise ValueError(

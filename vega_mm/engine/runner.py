@@ -15,6 +15,29 @@ from vega_mm.utils.config import apply_modalities, check_config
 _ALWAYS_HOOKS = (dict(type='NonFiniteCheckHook'), dict(type='StateDictDigestHook'))
 
 
+def _fused_adamw_on_cpu() -> bool:
+    """Whether this PyTorch has the fused AdamW kernel for CPU tensors (2.4 and later)."""
+    import torch
+    major, minor = (int(x) for x in torch.__version__.split('.')[:2])
+    return (major, minor) >= (2, 4)
+
+
+def portable_optimizer(cfg: Config) -> None:
+    """``optimizer.fused=True`` on a PyTorch without that kernel for the tensors' device
+    (CPU before 2.4) -> ``foreach=True``, the same update up to rounding, with a
+    warning; changes ``cfg`` in place."""
+    import torch
+    from mmengine.logging import print_log
+    opt = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
+    if not opt.get('fused') or torch.cuda.is_available() or _fused_adamw_on_cpu():
+        return
+    opt['fused'] = None
+    opt['foreach'] = True
+    print_log(f'optim_wrapper.optimizer.fused=True needs PyTorch >= 2.4 on the CPU (this '
+              f'is {torch.__version__}); using foreach=True, the same update up to '
+              'rounding', logger='current', level=30)
+
+
 @RUNNERS.register_module()
 class ConversationRunner(Runner):
     """MMEngine's ``Runner``, built after the config's ``modalities`` declaration has
@@ -49,6 +72,7 @@ class ConversationRunner(Runner):
         # checked before the declaration is applied: it changes the pipelines, which
         # would then differ from the helper variables they were built from
         cfg = apply_modalities(check_config(copy.deepcopy(cfg)))
+        portable_optimizer(cfg)
         return super().from_cfg(cfg)
 
     def register_hooks(self, default_hooks: Optional[Dict] = None,

@@ -217,7 +217,9 @@ class FusedSDTBackbone(ConversationBackbone):
         source_row[cross] = len(self.pairs) + torch.arange(len(cross))
         self.register_buffer('_source_row', source_row, persistent=False)
         self.register_buffer('_self_pair', self_pair, persistent=False)
-        self.register_state_dict_post_hook(_to_reference_keys)
+        # the public name since PyTorch 2.2; the same hook before it
+        (getattr(self, 'register_state_dict_post_hook', None)
+         or self._register_state_dict_hook)(_to_reference_keys)
         self.register_load_state_dict_pre_hook(_from_reference_keys)
 
     def attention_bias(self, key_padding: torch.Tensor) -> torch.Tensor:
