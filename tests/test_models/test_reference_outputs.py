@@ -10,6 +10,7 @@ loss in eval mode and, from the same seed, in train mode (dropout, anchor sampli
 import copy
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.runner import load_checkpoint
 
@@ -61,6 +62,16 @@ def test_eval_outputs_equal_the_reference():
         torch.testing.assert_close(sample.pred_score, score, rtol=1e-5, atol=1e-5)
 
 
+def _torch_before(major: int, minor: int) -> bool:
+    return tuple(int(x) for x in torch.__version__.split('.')[:2]) < (major, minor)
+
+
+# torch.manual_seed(0); F.dropout(torch.ones(12), 0.5) keeps other elements on PyTorch
+# 2.1 than on 2.14, so seeded training losses are comparable only within versions whose
+# dropout draws the same stream; the eval-mode outputs above use no random numbers.
+@pytest.mark.skipif(_torch_before(2, 2), reason='the seeded train-mode losses were '
+                    'recorded with a PyTorch whose dropout draws another random stream '
+                    'than this one (< 2.2)')
 def test_train_mode_losses_equal_the_reference_from_the_same_seed():
     ref, model = _reference(), _model().train()
     torch.manual_seed(123)

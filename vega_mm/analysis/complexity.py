@@ -54,10 +54,22 @@ def dummy_dialogue_batch(model: torch.nn.Module, length: int, seed: int = 0) -> 
                                  model.head.num_classes, num_speakers=num_speakers, seed=seed)
 
 
-def count_flops(fn, *args, **kwargs) -> Dict[str, object]:
+def _tracks_modules_itself() -> bool:
+    """PyTorch 2.2 and later find the modules that run; before, they must be given."""
+    major, minor = (int(x) for x in torch.__version__.split('.')[:2])
+    return (major, minor) >= (2, 2)
+
+
+def count_flops(fn, *args, module: Optional[torch.nn.Module] = None,
+                **kwargs) -> Dict[str, object]:
     """FLOPs of ``fn(*args, **kwargs)`` (matrix products, convolutions and attention,
-    with CPU attention counted too): ``total`` and ``by_module`` {name: FLOPs}."""
-    with FlopCounterMode(display=False, custom_mapping=_CPU_ATTENTION) as counter:
+    with CPU attention counted too): ``total`` and ``by_module`` {name: FLOPs}.
+
+    ``module``: the model ``fn`` runs, for the per-module counts on PyTorch before 2.2
+    (later versions find the modules themselves)."""
+    mods = None if module is None or _tracks_modules_itself() else module
+    with FlopCounterMode(mods=mods, display=False,
+                         custom_mapping=_CPU_ATTENTION) as counter:
         fn(*args, **kwargs)
     by_module = {name: int(sum(ops.values()))
                  for name, ops in counter.get_flop_counts().items() if name != 'Global'}
@@ -86,7 +98,7 @@ def model_complexity(model: torch.nn.Module, length: int,
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        forward = count_flops(model.test_step, batch)
+        forward = count_flops(model.test_step, batch, module=model)
 
     def train_step() -> None:
         data = model.data_preprocessor(batch, True)
@@ -96,7 +108,7 @@ def model_complexity(model: torch.nn.Module, length: int,
     model.train()
     if seed is not None:
         torch.manual_seed(seed)
-    train = count_flops(train_step)
+    train = count_flops(train_step)  # its total only: no per-module counts needed
     model.zero_grad(set_to_none=True)
     model.train(was_training)
     params = sum(p.numel() for p in model.parameters())

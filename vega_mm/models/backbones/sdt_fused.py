@@ -217,10 +217,13 @@ class FusedSDTBackbone(ConversationBackbone):
         source_row[cross] = len(self.pairs) + torch.arange(len(cross))
         self.register_buffer('_source_row', source_row, persistent=False)
         self.register_buffer('_self_pair', self_pair, persistent=False)
-        # the public name since PyTorch 2.2; the same hook before it
-        (getattr(self, 'register_state_dict_post_hook', None)
-         or self._register_state_dict_hook)(_to_reference_keys)
-        self.register_load_state_dict_pre_hook(_from_reference_keys)
+        # the public names since PyTorch 2.2; the same hooks before it
+        if hasattr(self, 'register_state_dict_post_hook'):
+            self.register_state_dict_post_hook(_to_reference_keys)
+            self.register_load_state_dict_pre_hook(_from_reference_keys)
+        else:
+            self._register_state_dict_hook(_to_reference_keys)
+            self._register_load_state_dict_pre_hook(_from_reference_keys, with_module=True)
 
     def attention_bias(self, key_padding: torch.Tensor) -> torch.Tensor:
         """The reference's :func:`~.sdt.attention_bias` for a batch's padding [B, L]."""
