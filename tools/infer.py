@@ -175,7 +175,9 @@ def check_args(args: argparse.Namespace) -> None:
 
 def asr_options(args: argparse.Namespace, threads: int) -> dict:
     """The speech recogniser's settings from the command line."""
-    return dict(model=args.asr_model, language=args.language, cpu_threads=threads)
+    device = 'cuda' if str(args.device).startswith('cuda') else 'cpu'  # CTranslate2's names
+    return dict(model=args.asr_model, language=args.language, cpu_threads=threads,
+                device=device)
 
 
 def gather_inputs(args: argparse.Namespace, inferencer: ConversationInferencer) -> list:
