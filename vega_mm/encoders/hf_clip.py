@@ -19,7 +19,6 @@ def _weight_files(directory: str) -> List[str]:
     return [os.path.join(directory, f) for f in names]
 
 
-@ANCHOR_ENCODERS.register_module(name=['HFCLIPImageEncoder', 'hf_clip'])
 def _float32() -> Dict[str, Any]:
     """``from_pretrained``'s float32 argument: ``dtype`` since transformers 4.56,
     ``torch_dtype`` before."""
@@ -29,6 +28,7 @@ def _float32() -> Dict[str, Any]:
     return {key: torch.float32}
 
 
+@ANCHOR_ENCODERS.register_module(name=['HFCLIPImageEncoder', 'hf_clip'])
 class HFCLIPImageEncoder(ImageEncoder):
     """CLIP image tower from transformers (``CLIPModel.get_image_features``).
 
