@@ -34,7 +34,13 @@ def save_tiny_whisper(folder: Path) -> str:
     finally:
         torch.random.set_rng_state(state)
     out = folder / 'ct2'
-    TransformersConverter(str(folder / 'hf')).convert(str(out), force=True)
+    try:
+        TransformersConverter(str(folder / 'hf')).convert(str(out), force=True)
+    except TypeError as exc:  # e.g. a converter passing dtype= to transformers < 4.56
+        import ctranslate2
+        import transformers
+        pytest.skip(f'ctranslate2 {ctranslate2.__version__} cannot convert with '
+                    f'transformers {transformers.__version__} ({exc})')
     return str(out)
 
 

@@ -57,9 +57,10 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
 
 
 #: The allow-list of Runner checkpoints: ``weights_only``'s, the message hub's
-#: ``HistoryBuffer`` and NumPy arrays, scalars and dtypes.
+#: ``HistoryBuffer`` and NumPy arrays, scalars and dtypes (whose bytes PyTorch before
+#: 2.4 pickles as ``_codecs.encode(str, 'latin1')``, a pure conversion).
 RUNNER_CHECKPOINT_ALLOW_LIST = AllowList(
-    names=NUMPY_ARRAY_GLOBALS | frozenset([_HISTORY_BUFFER] + [
+    names=NUMPY_ARRAY_GLOBALS | frozenset([_HISTORY_BUFFER, ('_codecs', 'encode')] + [
         ('numpy.dtypes', f'{t}DType') for t in (
             'Float64', 'Float32', 'Float16', 'Int64', 'Int32', 'Int8', 'UInt8', 'Bool')]),
     refusal='it is not tensor data or an MMEngine training state',
