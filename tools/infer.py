@@ -24,6 +24,12 @@ faster-whisper name, a local CTranslate2 folder, default Whisper base assembled 
 pip packages). Speakers come from the transcript, else one per recording, or --speakers N
 voices told apart by clustering. --out .srt/.vtt writes subtitles with the emotion in each
 cue, and --show-dir DIR a timeline picture per conversation with utterance times.
+--live RECORDING replays a recording in real time (--no-wait: as fast as possible) and
+labels each utterance when the voice-activity detection closes it.
+
+--shard I/N labels the inputs of shard I (by sorted path), storing each input's
+predictions in OUT.parts/ when it is done (a rerun resumes); --merge then writes --out
+from every input's part (docs/recordings.md).
 
 --cfg-options KEY=VALUE ... overrides the config before the model is built, e.g.
 model.backbone.max_len=2048 for a dialogue longer than the configured maximum.
