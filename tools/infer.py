@@ -115,7 +115,7 @@ def parse_args() -> argparse.Namespace:
                         'e.g. model.backbone.max_len=2048')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--batch-size', type=int, default=16, help='dialogues per batch')
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # inputs may follow options
     if not args.live and not args.inputs:
         parser.error('give INPUT files or --live')
     if args.live and args.inputs:
