@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 # One cell of the version matrix (docs/installation.md): its own environment, with pins that
 # the install of vega_mm then keeps, e.g.
 #   make test VENV=.venv-oldest TORCH_SPEC="torch==2.1.2 torchvision==0.16.2 numpy==1.26.4 mmengine==0.10.4 mmpretrain==1.2.0 transformers==4.40.2 pyarrow==20.0.0"
-TORCH_SPEC ?= "torch>=2.0" torchvision
+TORCH_SPEC ?= "torch>=2.1" torchvision
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.vega_mm_installed
 DOCS_STAMP := $(VENV)/.vega_mm_docs_installed
