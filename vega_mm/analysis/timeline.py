@@ -133,7 +133,10 @@ def _draw_strip(ax, bars, speakers, colors, lo, hi, width_in, clock_hours) -> No
             text = f'{b[3]} {b[4]:.2f}'
             if (min(b[1], hi) - max(b[0], lo)) * px_per_s > 6.5 * len(text) + 6:
                 ax.text((max(b[0], lo) + min(b[1], hi)) / 2, row[s] - _ROW / 2 + 0.04, text,
-                        ha='center', va='top', fontsize=7, zorder=3, clip_on=True)
+                        ha='center', va='top', fontsize=7, zorder=3, clip_on=True,
+                        # legible over a tall bar of any colour
+                        bbox=dict(boxstyle='round,pad=0.15', fc='white', ec='none',
+                                  alpha=0.75))
     ax.set_xlim(lo, hi)
     ax.set_ylim(len(speakers) - 0.5, -0.5)  # first speaker on top
     ax.set_yticks(range(len(speakers)), labels=speakers)
