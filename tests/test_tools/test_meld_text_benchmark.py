@@ -140,3 +140,18 @@ def test_benchmark_end_to_end_on_existing_features(tmp_path, capsys):
     assert '(0 to train)' in capsys.readouterr().out
     again = json.loads((wd / 'benchmark.json').read_text())
     assert again['rows'][0]['runs']['0'] == report['rows'][0]['runs']['0']
+
+
+def test_each_feature_variant_has_its_own_file_name():
+    """Variants never share a feature file: the encoder, context, fine-tuning schedule
+    and a non-default learning rate are in the name (the measured names unchanged)."""
+    bench = _benchmark_tool()
+    tag = lambda *a: bench.feature_tag(bench.parse_args(list(a)))  # noqa: E731
+    assert tag() == 'minilm'
+    assert tag('--text-model', 'mpnet', '--text-context', '3') == 'mpnet_ctx3'
+    assert tag('--finetune-epochs', '6', '--finetune-patience', '2') == 'minilm_ft6p2'
+    assert tag('--finetune-epochs', '6', '--finetune-patience', '2', '--text-context', '1') \
+        == 'minilm_ctx1_ft6p2'
+    assert tag('--finetune-epochs', '6', '--finetune-patience', '2',
+               '--finetune-lr', '5e-5') == 'minilm_ft6p2lr5e-05'
+    assert tag('--finetune-lr', '5e-5') == 'minilm'  # no fine-tuning: the lr is unused

@@ -52,6 +52,9 @@ MODELS = {
 FER_ANCHORS = 'data/anchors/meld_fer_anchor.pt'
 
 
+#: The fine-tuning learning rate of the measured tables (docs/results.md).
+FINETUNE_LR = 3e-5
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
@@ -76,6 +79,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    'kept by validation weighted F1)')
     p.add_argument('--finetune-patience', type=int, default=None,
                    help='stop fine-tuning after this many epochs without a better one')
+    p.add_argument('--finetune-lr', type=float, default=FINETUNE_LR,
+                   help='the fine-tuning learning rate')
     p.add_argument('--no-standardize', action='store_true',
                    help='raw sentence embeddings (no training-split standardisation)')
     p.add_argument('--jobs', type=int, default=None,
@@ -89,9 +94,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def feature_file(args: argparse.Namespace) -> str:
-    """The feature file of this variant, extracted when it is missing."""
-    from vega_mm.features import extract_features, meld_tables
+def feature_tag(args: argparse.Namespace) -> str:
+    """The name of this variant's features, e.g. ``minilm_ctx1_ft6p2`` (the learning
+    rate only when it is not the default)."""
     tag = args.text_model if args.text_model in ('minilm', 'mpnet') else osp.basename(
         args.text_model.rstrip('/'))
     if args.text_context:
@@ -100,6 +105,15 @@ def feature_file(args: argparse.Namespace) -> str:
         tag += f'_ft{args.finetune_epochs}'
         if args.finetune_patience is not None:
             tag += f'p{args.finetune_patience}'
+        if args.finetune_lr != FINETUNE_LR:
+            tag += f'lr{args.finetune_lr:g}'
+    return tag
+
+
+def feature_file(args: argparse.Namespace) -> str:
+    """The feature file of this variant, extracted when it is missing."""
+    from vega_mm.features import extract_features, meld_tables
+    tag = feature_tag(args)
     parts = osp.join(args.data_dir, f'meld_{tag}.parts')
     out = osp.join(args.data_dir, f'meld_{tag}{"_raw" if args.no_standardize else ""}.npz')
     if osp.isfile(out):
@@ -113,7 +127,7 @@ def feature_file(args: argparse.Namespace) -> str:
         out, tables, modalities=('text', ),
         text=dict(model=args.text_model,
                   **(dict(context=args.text_context) if args.text_context else {})),
-        finetune=dict(epochs=args.finetune_epochs, batch_size=32, lr=3e-5,
+        finetune=dict(epochs=args.finetune_epochs, batch_size=32, lr=args.finetune_lr,
                       max_length=128 if args.text_context else 64,
                       patience=args.finetune_patience)
         if args.finetune_epochs else None,
