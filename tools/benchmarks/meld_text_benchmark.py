@@ -55,6 +55,7 @@ FER_ANCHORS = 'data/anchors/meld_fer_anchor.pt'
 #: The fine-tuning learning rate of the measured tables (docs/results.md).
 FINETUNE_LR = 3e-5
 
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
