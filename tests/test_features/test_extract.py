@@ -130,6 +130,20 @@ def test_parts_made_with_other_settings_are_not_mixed(meld_slice, tiny_text_mode
     assert summary['computed'] == 26
 
 
+def test_a_run_refused_before_its_first_part_leaves_nothing_behind(meld_slice,
+                                                                   tiny_text_model, tmp_path):
+    """A mistyped option fails, and the corrected rerun is not refused for 'other
+    settings' by a parts folder that the failed run made and never used."""
+    out = str(tmp_path / 'x.npz')
+    bad = dict(text=dict(model=tiny_text_model, device='cpu', context=-1), **QUIET)
+    with pytest.raises(ValueError, match='text context must be a whole number'):
+        extract_features(out, meld_tables(meld_slice), **bad)
+    assert not os.path.exists(out + '.parts') and not os.path.exists(out)
+    good = dict(text=dict(model=tiny_text_model, device='cpu', context=1), **QUIET)
+    summary = extract_features(out, meld_tables(meld_slice), **good)
+    assert summary['computed'] == 26 and os.path.isfile(out)
+
+
 def test_finetuning_sees_training_split_only(meld_slice, tiny_text_model, tmp_path,
                                              monkeypatch):
     seen = {}

@@ -476,45 +476,53 @@ def extract_features(out: str,
     if merge and not os.path.isfile(store.manifest_path):
         raise FileNotFoundError(f'{store.folder}: no parts to merge (no manifest.json); run '
                                 'the shards first (--shard I/N)')
+    fresh = not os.path.isdir(store.folder)
     store.open(manifest, overwrite)
-    skipped: Dict[str, str] = {}
-    if any(extractor_class(m, settings[m]).needs_media for m in modalities):
-        skipped = _missing_media(conv, on_missing_media, log)
-    if merge:
-        summary = _merge(out, conv, modalities, store, skipped, standardize, log)
-        if not keep_parts:
+    try:
+        skipped: Dict[str, str] = {}
+        if any(extractor_class(m, settings[m]).needs_media for m in modalities):
+            skipped = _missing_media(conv, on_missing_media, log)
+        if merge:
+            summary = _merge(out, conv, modalities, store, skipped, standardize, log)
+            if not keep_parts:
+                store.remove()
+            return summary
+
+        # shards are drawn from every dialogue, so that media appearing between the starts of
+        # two shards cannot move a dialogue from one shard to another
+        mine = shard_of(conv.dialogues, shard, key=lambda d: d.dialogue_id)
+        if shard is not None:  # left out by an earlier run of this shard: done
+            skipped.update((d.dialogue_id, r) for d in mine if d.dialogue_id not in skipped
+                           for r in [store.read_skipped(d)] if r is not None)
+        todo = [d for d in mine if d.dialogue_id not in skipped]
+        pending = [d for d in todo if store.read(d, modalities) is None]
+        reused = len(todo) - len(pending)
+        if reused:
+            log(f'resuming: {reused} of {len(todo)} dialogue(s) already extracted')
+
+        built, configs = _extractors(conv, modalities, settings, manifest,
+                                     ft_cfg if do_finetune else None, store, bool(pending),
+                                     progress, log)
+        computed = 0
+        if pending:
+            computed = _extract_pending(pending, built, store, skipped, on_missing_media,
+                                        chunk_size, len(todo), reused, progress, log)
+        if shard is not None:
+            summary = _shard_summary(shard, mine, store, skipped, modalities, log)
+        else:
+            summary = _assemble(out, conv, modalities, store, skipped, configs, standardize,
+                                log)
+        summary.update(computed=computed, reused=reused)
+        for ext in built.values():
+            line = ext.report()
+            if line:
+                log(line)
+        if not keep_parts and shard is None:
             store.remove()
         return summary
-
-    # shards are drawn from every dialogue, so that media appearing between the starts of
-    # two shards cannot move a dialogue from one shard to another
-    mine = shard_of(conv.dialogues, shard, key=lambda d: d.dialogue_id)
-    if shard is not None:  # left out by an earlier run of this shard: done
-        skipped.update((d.dialogue_id, r) for d in mine if d.dialogue_id not in skipped
-                       for r in [store.read_skipped(d)] if r is not None)
-    todo = [d for d in mine if d.dialogue_id not in skipped]
-    pending = [d for d in todo if store.read(d, modalities) is None]
-    reused = len(todo) - len(pending)
-    if reused:
-        log(f'resuming: {reused} of {len(todo)} dialogue(s) already extracted')
-
-    built, configs = _extractors(conv, modalities, settings, manifest,
-                                 ft_cfg if do_finetune else None, store, bool(pending),
-                                 progress, log)
-    computed = 0
-    if pending:
-        computed = _extract_pending(pending, built, store, skipped, on_missing_media,
-                                    chunk_size, len(todo), reused, progress, log)
-    if shard is not None:
-        summary = _shard_summary(shard, mine, store, skipped, modalities, log)
-    else:
-        summary = _assemble(out, conv, modalities, store, skipped, configs, standardize,
-                            log)
-    summary.update(computed=computed, reused=reused)
-    for ext in built.values():
-        line = ext.report()
-        if line:
-            log(line)
-    if not keep_parts and shard is None:
-        store.remove()
-    return summary
+    except BaseException:
+        # a run that fails before its first part (a bad option, a model that cannot be
+        # loaded) leaves no folder behind that would refuse the corrected rerun
+        if fresh and shard is None:
+            store.discard_if_unused()
+        raise

@@ -190,3 +190,18 @@ class PartStore:
     def remove(self) -> None:
         """Delete the folder and everything in it."""
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def discard_if_unused(self) -> bool:
+        """Delete the folder if it holds nothing but its manifest (and lock or temporary
+        files), e.g. after a run that failed before its first part; True if deleted.
+
+        A folder with any part, skipped record, extractor record or fine-tuned encoder
+        is kept: that is work a rerun resumes from."""
+        if not os.path.isdir(self.folder):
+            return False
+        names = [n for n in os.listdir(self.folder)
+                 if n != 'manifest.json' and not n.startswith('.') and not n.endswith('.lock')]
+        if names:
+            return False
+        self.remove()
+        return True
