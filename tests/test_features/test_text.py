@@ -149,12 +149,20 @@ def test_finetuning_keeps_the_best_validation_epoch_and_stops_early(tiny_text_mo
     texts = ['yes yes', 'no no', 'oh yes', 'oh no'] * 4
     labels = [0, 1, 0, 1] * 4
     contexts = ['', 'yes yes', 'no no', 'oh yes'] * 4
+    lines = []
     info = finetune_text_encoder(
         tiny_text_model, texts, labels, 2, str(tmp_path / 'ft'), epochs=5, lr=1e-2,
         batch_size=8, progress=False, device='cpu', contexts=contexts, patience=2,
-        val=dict(texts=texts[:4], labels=labels[:4], contexts=contexts[:4]))
+        val=dict(texts=texts[:4], labels=labels[:4], contexts=contexts[:4]), log=lines.append)
     # epochs 1..4 ran (3 and 4 did not beat epoch 2), epoch 5 never did
     assert info['val_weighted_f1'] == [40.0, 55.0, 50.0, 54.0]
+    # each epoch is reported as it ends, and why training stopped
+    assert lines == [
+        'fine-tuning epoch 1/5: validation weighted F1 40.00 (best so far: epoch 1, 40.00)',
+        'fine-tuning epoch 2/5: validation weighted F1 55.00 (best so far: epoch 2, 55.00)',
+        'fine-tuning epoch 3/5: validation weighted F1 50.00 (best so far: epoch 2, 55.00)',
+        'fine-tuning epoch 4/5: validation weighted F1 54.00 (best so far: epoch 2, 55.00); '
+        'stopping, 2 epoch(s) without a better one']
     assert (info['epochs_run'], info['best_epoch']) == (4, 2)
     from transformers import AutoModel
     kept = AutoModel.from_pretrained(info['model_dir']).state_dict()

@@ -152,7 +152,7 @@ def _finetune_text(conv: ConversationTables, text_cfg: Mapping[str, Any],
             text_cfg['model'], data['train']['texts'], data['train']['labels'],
             len(conv.classes), ft_dir, pooling=text_cfg.get('pooling', 'mean'),
             progress=progress, contexts=data['train'].get('contexts'),
-            val=data['val'] if data['val']['texts'] else None,
+            val=data['val'] if data['val']['texts'] else None, log=log,
             **{k: v for k, v in finetune.items() if k in _FINETUNE_KEYS})
         if info['val_weighted_f1']:
             log('fine-tuning: validation weighted F1 per epoch '

@@ -10,7 +10,7 @@ training utterances are the only ones it learns from.
 import copy
 import math
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -75,7 +75,8 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
                           device: Optional[str] = None, progress: bool = True,
                           contexts: Optional[Sequence[str]] = None,
                           val: Optional[Mapping[str, Any]] = None,
-                          patience: Optional[int] = None) -> Dict[str, Any]:
+                          patience: Optional[int] = None,
+                          log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
     """Fine-tune a text encoder on labelled *training* utterances; save it to ``out_dir``.
 
     AdamW with linear decay and 6% warm-up, cross-entropy (class-weighted by inverse
@@ -91,6 +92,8 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
         val: ``dict(texts, labels[, contexts])`` of the validation split: the epoch with
             the best weighted F1 on it is kept.  Without it the last epoch is kept.
         patience: with ``val``, stop after this many epochs without a better one.
+        log: called with a line after each epoch (its validation weighted F1, the epoch
+            kept so far, and why training stops early), as it finishes.
 
     Returns:
         ``dict(model_dir=out_dir, epochs_run, best_epoch, val_weighted_f1=[per epoch])``;
@@ -149,9 +152,23 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
             continue
         history.append(_weighted_f1(clf, tokenizer, val_texts, val_labels, val_contexts,
                                     batch_size, max_length, dev))
+        stop = False
         if best_epoch is None or history[-1] > history[best_epoch - 1]:
             best_state, best_epoch = copy.deepcopy(encoder.state_dict()), epoch + 1
         elif patience is not None and epoch + 1 - best_epoch >= patience:
+            stop = True
+        if log is not None:
+            line = (f'fine-tuning epoch {epoch + 1}/{epochs}: validation weighted F1 '
+                    f'{history[-1]:.2f} (best so far: epoch {best_epoch}, '
+                    f'{history[best_epoch - 1]:.2f})')
+            if stop:
+                line += f'; stopping, {patience} epoch(s) without a better one'
+            if bar is not None:
+                with bar.external_write_mode():  # the line above the bar, not through it
+                    log(line)
+            else:
+                log(line)
+        if stop:
             break
     if bar is not None:
         bar.close()
