@@ -140,7 +140,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     run.add_argument('--quiet', action='store_true', help='no progress bars')
     run.add_argument('--threads', type=int, help='PyTorch CPU threads (default: '
                      'OMP_NUM_THREADS, else min(4, cores): more contend on a shared machine)')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.finetune_epochs < 0:
+        p.error(f'--finetune-epochs must be >= 0 (0: no fine-tuning), got '
+                f'{args.finetune_epochs}')
+    if not args.finetune_epochs:
+        given = [f'--{k.replace("_", "-")}' for k in
+                 ('finetune_lr', 'finetune_batch_size', 'finetune_max_length',
+                  'finetune_patience') if getattr(args, k) != p.get_default(k)]
+        if given:
+            p.error(f'{", ".join(given)} only apply with --finetune-epochs N (N >= 1)')
+    if args.text_context < 0:
+        p.error(f'--text-context must be >= 0 (previous turns), got {args.text_context}')
+    return args
 
 
 def _kv(items: List[str], what: str) -> dict:

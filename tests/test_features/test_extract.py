@@ -353,6 +353,36 @@ def test_command_line(meld_slice, tiny_text_model, tmp_path, capsys):
     assert rc == 2 and 'duplicated (dialogue, utterance) id' in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('argv, message', [
+    (['--finetune-epochs', '-1'], '--finetune-epochs must be >= 0'),
+    (['--finetune-patience', '2'], '--finetune-patience only apply with --finetune-epochs'),
+    (['--finetune-lr', '1e-4', '--finetune-max-length', '96'],
+     '--finetune-lr, --finetune-max-length only apply with --finetune-epochs'),
+    (['--text-context', '-1'], '--text-context must be >= 0'),
+])
+def test_command_line_refuses_options_that_would_be_ignored(argv, message, tmp_path, capsys):
+    cli = load_tool('tools/extract_features.py')
+    with pytest.raises(SystemExit) as exc:
+        cli.main([str(tmp_path / 'x.npz'), '--meld', str(tmp_path), *argv])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('finetune, message', [
+    (dict(epochs=2, patience=0), 'patience must be None or a whole number >= 1'),
+    (dict(epochs=1.5), 'epochs must be a whole number >= 0'),
+    (dict(epochs=2, lr=0), 'lr must be a number > 0'),
+    (dict(epochs=2, batch_size=0, max_length=1),
+     'batch_size must be a whole number >= 1, got 0; max_length must be'),
+])
+def test_finetuning_settings_are_checked_before_any_work(finetune, message, meld_slice,
+                                                         tiny_text_model, tmp_path):
+    out = str(tmp_path / 'x.npz')
+    with pytest.raises(ValueError, match=message):
+        extract_features(out, meld_tables(meld_slice), finetune=finetune,
+                         text=dict(model=tiny_text_model, device='cpu'), **QUIET)
+    assert not os.path.exists(out + '.parts')
+
+
 @pytest.mark.parametrize('config', ['configs/vega/vega_meld_text.py',
                                     'configs/sdt/sdt_meld_text.py'])
 def test_text_configs_read_extracted_features(meld_file, config):

@@ -65,6 +65,10 @@ def test_the_short_name_resolves_through_the_installed_parts(tiny_text_model, tm
     # hub names and local folders pass through unchanged
     assert resolve_text_model('bert-base-uncased') == 'bert-base-uncased'
     assert resolve_text_model(tiny_text_model) == tiny_text_model
+    # a path that is no folder is named as one, not passed to the hub as a repo id
+    for missing in (str(tmp_path / 'no_model'), './no_model', '~/no_model_here'):
+        with pytest.raises(FileNotFoundError, match=r"no_model.*: no such folder"):
+            resolve_text_model(missing)
     # some parts missing: an error naming them and the install command
     monkeypatch.setattr(text_models, '_installed_piece',
                         lambda p: None if p.endswith(('003', '005')) else pieces[p])

@@ -154,4 +154,36 @@ def test_each_feature_variant_has_its_own_file_name():
         == 'minilm_ctx1_ft6p2'
     assert tag('--finetune-epochs', '6', '--finetune-patience', '2',
                '--finetune-lr', '5e-5') == 'minilm_ft6p2lr5e-05'
-    assert tag('--finetune-lr', '5e-5') == 'minilm'  # no fine-tuning: the lr is unused
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--jobs', '0'], '--jobs must be >= 1'),
+    (['--text-context', '-2'], '--text-context must be >= 0'),
+    (['--finetune-epochs', '-1'], '--finetune-epochs must be >= 0'),
+    (['--finetune-lr', '5e-5'], 'only apply with --finetune-epochs'),
+    (['--finetune-patience', '2'], 'only apply with --finetune-epochs'),
+    (['--finetune-epochs', '2', '--finetune-patience', '0'], '--finetune-patience must be >= 1'),
+    (['--finetune-epochs', '2', '--finetune-lr', '0'], '--finetune-lr must be > 0'),
+    (['--seeds', '0', '0'], '--seeds must differ'),
+])
+def test_options_that_cannot_mean_anything_are_refused_before_any_work(argv, message,
+                                                                       capsys):
+    bench = _benchmark_tool()
+    with pytest.raises(SystemExit) as exc:
+        bench.parse_args(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_an_encoder_that_cannot_be_loaded_fails_in_one_line(tmp_path, capsys):
+    """Not a traceback from inside transformers: the folder is named."""
+    from tests.utils import write_meld_like_table
+    bench = _benchmark_tool()
+    meld = tmp_path / 'meld'
+    meld.mkdir()
+    write_meld_like_table(meld / 'train_sent_emo.csv', 12)
+    write_meld_like_table(meld / 'dev_sent_emo.csv', 4, seed=1)
+    with pytest.raises(SystemExit) as exc:
+        bench.main(['--meld', str(meld), '--text-model', str(tmp_path / 'no_such_model'),
+                    '--data-dir', str(tmp_path / 'data'), '--work-dir', str(tmp_path / 'wd')])
+    assert 'feature extraction failed' in str(exc.value) and 'no such folder' in str(exc.value)
+    assert not (tmp_path / 'data' / 'meld_no_such_model.parts').exists()

@@ -31,7 +31,7 @@ import argparse
 import os.path as osp
 import sys
 import time
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from vega_mm.datasets.formats import load_conversations
 from vega_mm.benchmarking import (BenchmarkEntry, benchmark_table, run_benchmark,
@@ -92,7 +92,24 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help='passed on to tools/train.py for every model')
     p.add_argument('--tag', default='',
                    help='name of this run group (work-dir subfolder), e.g. for --cfg-options')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        p.error(f'--jobs must be >= 1, got {args.jobs}')
+    if args.text_context < 0:
+        p.error(f'--text-context must be >= 0 (previous turns), got {args.text_context}')
+    if args.finetune_epochs < 0:
+        p.error(f'--finetune-epochs must be >= 0 (0: no fine-tuning), got '
+                f'{args.finetune_epochs}')
+    if not args.finetune_epochs and (args.finetune_patience is not None
+                                     or args.finetune_lr != FINETUNE_LR):
+        p.error('--finetune-patience and --finetune-lr only apply with --finetune-epochs N')
+    if args.finetune_patience is not None and args.finetune_patience < 1:
+        p.error(f'--finetune-patience must be >= 1, got {args.finetune_patience}')
+    if not args.finetune_lr > 0:
+        p.error(f'--finetune-lr must be > 0, got {args.finetune_lr}')
+    if len(set(args.seeds)) != len(args.seeds):
+        p.error(f'--seeds must differ from each other, got {args.seeds}')
+    return args
 
 
 def feature_tag(args: argparse.Namespace) -> str:
@@ -113,7 +130,7 @@ def feature_tag(args: argparse.Namespace) -> str:
 
 def feature_file(args: argparse.Namespace) -> str:
     """The feature file of this variant, extracted when it is missing."""
-    from vega_mm.features import extract_features, meld_tables
+    from vega_mm.features import meld_tables
     tag = feature_tag(args)
     parts = osp.join(args.data_dir, f'meld_{tag}.parts')
     out = osp.join(args.data_dir, f'meld_{tag}{"_raw" if args.no_standardize else ""}.npz')
@@ -124,6 +141,16 @@ def feature_file(args: argparse.Namespace) -> str:
     except FileNotFoundError as exc:
         raise SystemExit(f'{exc}: pass --meld DIR (see ../shared/data/README.md)') from exc
     start = time.time()
+    try:
+        _extract(args, out, tables, parts)
+    except (OSError, ValueError, RuntimeError) as exc:  # a model that cannot be loaded, ...
+        raise SystemExit(f'feature extraction failed: {exc}') from exc
+    print(f'features: {out} ({time.time() - start:.0f} s)', flush=True)
+    return out
+
+
+def _extract(args: argparse.Namespace, out: str, tables: Any, parts: str) -> None:
+    from vega_mm.features import extract_features
     extract_features(
         out, tables, modalities=('text', ),
         text=dict(model=args.text_model,
@@ -133,8 +160,6 @@ def feature_file(args: argparse.Namespace) -> str:
                       patience=args.finetune_patience)
         if args.finetune_epochs else None,
         standardize=not args.no_standardize, keep_parts=True, parts_dir=parts)
-    print(f'features: {out} ({time.time() - start:.0f} s)', flush=True)
-    return out
 
 
 def fer_anchors(faces: str) -> str:

@@ -188,4 +188,3 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, BaseFeatureExtractor):
         return jsonable(obj.config())
     return str(getattr(obj, 'name', type(obj).__name__))
-

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Unio
 import numpy as np
 
 from vega_mm.datasets.formats import ConversationTables, Dialogue, TableSpec, load_tables
-from vega_mm.structures.meta import MODALITIES, SPLITS
+from vega_mm.structures.meta import SPLITS
 from vega_mm.utils.io import atomic_write_json
 from vega_mm.utils.shards import ShardSpec, parse_shard, shard_of
 from .base import (BaseFeatureExtractor, build_extractor, extractor_class, jsonable,
@@ -29,7 +29,7 @@ from .media import MediaError
 from .parts import MANIFEST_VERSION, PartStore
 from .standardize import apply_feature_stats, compute_feature_stats
 from .text import context_pairs
-from .text_finetune import finetune_text_encoder
+from .text_finetune import check_finetune_settings, finetune_text_encoder
 
 __all__ = ['extract_features', 'MissingPartsError']
 
@@ -38,6 +38,7 @@ Log = Callable[[str], None]
 
 class MissingPartsError(RuntimeError):
     """A merge found dialogues without a part: their shards have not finished."""
+
 
 #: ``finetune`` keys passed on to :func:`~vega_mm.features.text.finetune_text_encoder`.
 _FINETUNE_KEYS = ('epochs', 'lr', 'batch_size', 'max_length', 'class_weighted', 'seed',
@@ -468,6 +469,8 @@ def extract_features(out: str,
     modalities = _select_modalities(conv, modalities, raw, log)
     settings = _settings(modalities, raw)
     ft_cfg = dict(finetune or {})
+    if ft_cfg:
+        check_finetune_settings(**ft_cfg)
     do_finetune = 'text' in modalities and int(ft_cfg.get('epochs') or 0) > 0
 
     out = os.fspath(out)

@@ -20,7 +20,7 @@ from torch import nn
 from .text import _pool, tokenize
 from .text_models import resolve_text_model
 
-__all__ = ['finetune_text_encoder']
+__all__ = ['finetune_text_encoder', 'check_finetune_settings']
 
 
 class _PooledClassifier(nn.Module):
@@ -67,6 +67,36 @@ def _setup(model: Optional[str], num_classes: int, pooling: str, freeze_embeddin
     return tokenizer, encoder, clf, optim, sched
 
 
+def check_finetune_settings(epochs: Any = 1, lr: Any = 3e-5, batch_size: Any = 32,
+                            max_length: Any = 64, patience: Any = None,
+                            **_: Any) -> None:
+    """Refuse fine-tuning settings that cannot run or would mean something else.
+
+    Raises:
+        ValueError: naming the setting and what it must be: ``epochs`` a whole number
+            >= 0 (0: no fine-tuning), ``lr`` > 0, ``batch_size`` >= 1, ``max_length``
+            >= 2, ``patience`` None or a whole number >= 1.
+    """
+    def whole(value: Any) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+    problems = []
+    if not whole(epochs) or epochs < 0:
+        problems.append(f'epochs must be a whole number >= 0, got {epochs!r}')
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+        problems.append(f'lr must be a number > 0, got {lr!r}')
+    if not whole(batch_size) or batch_size < 1:
+        problems.append(f'batch_size must be a whole number >= 1, got {batch_size!r}')
+    if not whole(max_length) or max_length < 2:
+        problems.append(f'max_length must be a whole number >= 2 (tokens), got '
+                        f'{max_length!r}')
+    if patience is not None and (not whole(patience) or patience < 1):
+        problems.append(f'patience must be None or a whole number >= 1 (epochs without a '
+                        f'better validation score), got {patience!r}')
+    if problems:
+        raise ValueError('text encoder fine-tuning: ' + '; '.join(problems))
+
+
 def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Sequence[int],
                           num_classes: int, out_dir: str, epochs: int = 1,
                           lr: float = 3e-5, batch_size: int = 32, max_length: int = 64,
@@ -99,6 +129,8 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
         ``dict(model_dir=out_dir, epochs_run, best_epoch, val_weighted_f1=[per epoch])``;
         ``out_dir`` loads as a :class:`~vega_mm.features.TextFeatureExtractor` ``model``.
     """
+    check_finetune_settings(epochs=epochs, lr=lr, batch_size=batch_size,
+                            max_length=max_length, patience=patience)
     texts, labels_arr, contexts = _labelled(texts, labels, contexts)
     if len(texts) == 0:
         raise ValueError('fine-tuning the text encoder needs labelled training utterances')

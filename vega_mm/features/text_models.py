@@ -166,7 +166,16 @@ def resolve_text_model(name: Optional[str]) -> str:
         return minilm_model()
     if key in ('mpnet', 'all-mpnet-base-v2', MPNET_HUB.lower()):
         return mpnet_model()
-    return os.fspath(name)
+    name = os.fspath(name)
+    # an absolute path, or one starting with '.' or '~', can only be a local folder (a hub
+    # name is 'name' or 'owner/name'): a missing one is named as such, not as a bad repo id
+    if (os.path.isabs(name) or name.startswith(('.', '~'))) and \
+            not os.path.isdir(os.path.expanduser(name)):
+        raise FileNotFoundError(
+            f'text encoder {name!r}: no such folder (a text model is minilm, mpnet, a hub '
+            "name such as 'sentence-transformers/all-MiniLM-L6-v2', or a local folder "
+            'saved with save_pretrained)')
+    return os.path.expanduser(name)
 
 
 def installed_text_models() -> List[str]:
