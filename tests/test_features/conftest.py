@@ -38,6 +38,17 @@ def meld_slice(meld_dir, tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope='session')
+def meld_like(tmp_path_factory) -> Path:
+    """A MELD-layout folder the tests write (20 train and 6 dev dialogues of synthetic
+    rows), for tests that need no real text and must run without the shared data."""
+    from tests.utils import write_meld_like_table
+    root = tmp_path_factory.mktemp('meld_like')
+    write_meld_like_table(root / 'train_sent_emo.csv', 20)
+    write_meld_like_table(root / 'dev_sent_emo.csv', 6, seed=1)
+    return root
+
+
 def write_wav(path: Path, seconds: float = 2.0, sr: int = 16000, freq: float = 220.,
               seed: int = 0) -> Path:
     """A sine tone with noise (mono, 16-bit PCM)."""

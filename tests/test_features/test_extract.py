@@ -130,17 +130,17 @@ def test_parts_made_with_other_settings_are_not_mixed(meld_slice, tiny_text_mode
     assert summary['computed'] == 26
 
 
-def test_a_run_refused_before_its_first_part_leaves_nothing_behind(meld_slice,
+def test_a_run_refused_before_its_first_part_leaves_nothing_behind(meld_like,
                                                                    tiny_text_model, tmp_path):
     """A mistyped option fails, and the corrected rerun is not refused for 'other
     settings' by a parts folder that the failed run made and never used."""
     out = str(tmp_path / 'x.npz')
     bad = dict(text=dict(model=tiny_text_model, device='cpu', context=-1), **QUIET)
     with pytest.raises(ValueError, match='text context must be a whole number'):
-        extract_features(out, meld_tables(meld_slice), **bad)
+        extract_features(out, meld_tables(meld_like), **bad)
     assert not os.path.exists(out + '.parts') and not os.path.exists(out)
     good = dict(text=dict(model=tiny_text_model, device='cpu', context=1), **QUIET)
-    summary = extract_features(out, meld_tables(meld_slice), **good)
+    summary = extract_features(out, meld_tables(meld_like), **good)
     assert summary['computed'] == 26 and os.path.isfile(out)
 
 
@@ -374,11 +374,11 @@ def test_command_line_refuses_options_that_would_be_ignored(argv, message, tmp_p
     (dict(epochs=2, batch_size=0, max_length=1),
      'batch_size must be a whole number >= 1, got 0; max_length must be'),
 ])
-def test_finetuning_settings_are_checked_before_any_work(finetune, message, meld_slice,
+def test_finetuning_settings_are_checked_before_any_work(finetune, message, meld_like,
                                                          tiny_text_model, tmp_path):
     out = str(tmp_path / 'x.npz')
     with pytest.raises(ValueError, match=message):
-        extract_features(out, meld_tables(meld_slice), finetune=finetune,
+        extract_features(out, meld_tables(meld_like), finetune=finetune,
                          text=dict(model=tiny_text_model, device='cpu'), **QUIET)
     assert not os.path.exists(out + '.parts')
 

@@ -130,8 +130,8 @@ def test_context_is_causal_and_limited_to_k_turns(tiny_text_model):
         TextFeatureExtractor(tiny_text_model, context=-1)
 
 
-def test_finetuning_keeps_the_best_validation_epoch_and_stops_early(tiny_text_model,
-                                                                   tmp_path, monkeypatch):
+def test_finetuning_keeps_the_best_validation_epoch_and_stops_early(
+        tiny_text_model, tmp_path, monkeypatch):
     """The epoch kept is the one with the best validation weighted F1; after ``patience``
     epochs without a better one, training stops.  The scores are scripted here so the
     test does not depend on what a random encoder learns."""
