@@ -172,6 +172,32 @@ def test_finetuning_sees_training_split_only(meld_slice, tiny_text_model, tmp_pa
     assert len(seen['val']['texts']) == len(val_labels)
 
 
+def test_extraction_stopped_while_finetuning_resumes_the_finetuning(
+        meld_slice, tiny_text_model, tmp_path, monkeypatch):
+    """A run stopped after a fine-tuning epoch (Ctrl-C, a killed job) keeps that epoch:
+    the same command again continues after it instead of starting over."""
+    from vega_mm.features import text_finetune
+    real = text_finetune._save_state
+
+    def save_then_stop(*args):
+        real(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(text_finetune, '_save_state', save_then_stop)
+    out = str(tmp_path / 'ft.npz')
+    kw = dict(text=dict(model=tiny_text_model, device='cpu'),
+              finetune=dict(epochs=2, lr=1e-3, batch_size=16), progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        extract_features(out, meld_tables(meld_slice), log=lambda msg: None, **kw)
+    assert not os.path.exists(out)
+    monkeypatch.setattr(text_finetune, '_save_state', real)
+    lines = []
+    extract_features(out, meld_tables(meld_slice), log=lines.append, **kw)
+    assert any(line.startswith('fine-tuning: resuming after epoch 1/2') for line in lines)
+    recorded = load_native(out).extra['extractors']['text']['finetune']
+    assert recorded['epochs_run'] == 2 and len(recorded['val_weighted_f1']) == 2
+
+
 def _media_table(tmp_path, rows):
     path = tmp_path / 'conv.csv'
     with open(path, 'w', newline='') as f:

@@ -173,3 +173,76 @@ def test_finetuning_keeps_the_best_validation_epoch_and_stops_early(
         finetune_text_encoder(tiny_text_model, texts, labels, 2, str(tmp_path / 'x'),
                               contexts=contexts, val=dict(texts=texts, labels=labels),
                               progress=False)
+
+
+class _Killed(Exception):
+    """Stands for the process being stopped right after an epoch's state was saved."""
+
+
+@pytest.mark.parametrize('with_val', [True, False])
+def test_interrupted_finetuning_resumes_to_the_same_encoder(tiny_text_model, tmp_path,
+                                                            with_val):
+    from transformers import AutoModel
+
+    from vega_mm.features.text_finetune import RESUME_FILE
+    texts = ['yes yes', 'no no', 'oh yes', 'oh no', 'yes', 'no'] * 4
+    labels = [0, 1, 0, 1, 0, 1] * 4
+    kw = dict(num_classes=2, epochs=3, lr=1e-2, batch_size=4, progress=False,
+              device='cpu', val=dict(texts=texts[:6], labels=labels[:6]) if with_val
+              else None)
+    whole = finetune_text_encoder(tiny_text_model, texts, labels,
+                                  out_dir=str(tmp_path / 'whole'), **kw)
+    assert not (tmp_path / 'whole' / RESUME_FILE).exists()  # gone once training ends
+
+    out = tmp_path / 'cut'
+    lines = []
+
+    def killed_after_epoch_2(line):
+        lines.append(line)
+        if line.startswith('fine-tuning epoch 2/3'):
+            raise _Killed
+
+    if with_val:
+        with pytest.raises(_Killed):
+            finetune_text_encoder(tiny_text_model, texts, labels, out_dir=str(out),
+                                  log=killed_after_epoch_2, **kw)
+    else:  # no per-epoch line without validation: stop it inside the third epoch
+        from vega_mm.features import text_finetune
+        real = text_finetune._save_state
+        calls = []
+
+        def save_then_die(*args):
+            real(*args)
+            calls.append(args[2])
+            if args[2] == 2:
+                raise _Killed
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(text_finetune, '_save_state', save_then_die)
+            with pytest.raises(_Killed):
+                finetune_text_encoder(tiny_text_model, texts, labels, out_dir=str(out),
+                                      **kw)
+        assert calls == [1, 2]
+    assert (out / RESUME_FILE).exists()
+
+    # other settings: the saved state is not used, and the user is told
+    other = []
+    finetune_text_encoder(tiny_text_model, texts, labels, out_dir=str(tmp_path / 'cut2'),
+                          log=other.append, **dict(kw, epochs=1))
+    import shutil
+    shutil.copy(out / RESUME_FILE, tmp_path / 'cut2' / RESUME_FILE)
+    finetune_text_encoder(tiny_text_model, texts, labels, out_dir=str(tmp_path / 'cut2'),
+                          log=other.append, **dict(kw, lr=5e-3))
+    assert any('holds the state of a run with other data or settings' in x for x in other)
+
+    lines.clear()
+    again = finetune_text_encoder(tiny_text_model, texts, labels, out_dir=str(out),
+                                  log=lines.append, **kw)
+    assert lines[0] == f'fine-tuning: resuming after epoch 2/3 from {out / RESUME_FILE}'
+    assert {k: again[k] for k in ('epochs_run', 'best_epoch', 'val_weighted_f1')} == \
+        {k: whole[k] for k in ('epochs_run', 'best_epoch', 'val_weighted_f1')}
+    a = AutoModel.from_pretrained(whole['model_dir']).state_dict()
+    b = AutoModel.from_pretrained(again['model_dir']).state_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=0)
+    assert not (out / RESUME_FILE).exists()

@@ -8,6 +8,8 @@ weighted F1 is kept and training stops after ``patience`` epochs without a bette
 training utterances are the only ones it learns from.
 """
 import copy
+import hashlib
+import json
 import math
 import os
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
@@ -21,6 +23,10 @@ from .text import _pool, tokenize
 from .text_models import resolve_text_model
 
 __all__ = ['finetune_text_encoder', 'check_finetune_settings']
+
+#: the file in ``out_dir`` holding the state after the last finished epoch (removed when
+#: fine-tuning ends, as ``out_dir`` is replaced by the encoder)
+RESUME_FILE = 'finetune_resume.pt'
 
 
 class _PooledClassifier(nn.Module):
@@ -106,7 +112,8 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
                           contexts: Optional[Sequence[str]] = None,
                           val: Optional[Mapping[str, Any]] = None,
                           patience: Optional[int] = None,
-                          log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+                          log: Optional[Callable[[str], None]] = None,
+                          resume: bool = True) -> Dict[str, Any]:
     """Fine-tune a text encoder on labelled *training* utterances; save it to ``out_dir``.
 
     AdamW with linear decay and 6% warm-up, cross-entropy (class-weighted by inverse
@@ -124,6 +131,12 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
         patience: with ``val``, stop after this many epochs without a better one.
         log: called with a line after each epoch (its validation weighted F1, the epoch
             kept so far, and why training stops early), as it finishes.
+        resume: after each epoch but the last, save the whole training state (weights,
+            optimiser, schedule, random generators, scores, the best epoch's weights) to
+            ``out_dir/finetune_resume.pt``; a later call with the same data and settings
+            continues after that epoch and ends with the same encoder as an uninterrupted
+            run.  A state saved for other data or settings is not used (and is replaced).
+            ``False``: neither read nor write it.
 
     Returns:
         ``dict(model_dir=out_dir, epochs_run, best_epoch, val_weighted_f1=[per epoch])``;
@@ -171,7 +184,36 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
 
     history: List[float] = []
     best_state, best_epoch = None, None
-    for epoch in range(epochs):
+    state_file = os.path.join(out_dir, RESUME_FILE)
+    fingerprint = _fingerprint(
+        dict(model=model, num_classes=num_classes, epochs=epochs, lr=lr,
+             batch_size=batch_size, max_length=max_length, pooling=pooling,
+             class_weighted=class_weighted, freeze_embeddings=freeze_embeddings, seed=seed,
+             patience=patience),
+        texts, labels_arr, contexts,
+        None if val is None else (val_texts, val_labels, val_contexts))
+    start = 0
+    saved = _load_state(state_file, fingerprint) if resume else None
+    if saved is not None:
+        clf.load_state_dict(saved['model'])
+        optim.load_state_dict(saved['optimizer'])
+        sched.load_state_dict(saved['scheduler'])
+        gen.set_state(saved['generator'])
+        torch.set_rng_state(saved['torch_rng'])
+        if dev.type == 'cuda' and saved.get('cuda_rng') is not None:
+            torch.cuda.set_rng_state(saved['cuda_rng'], dev)
+        start, history, best_epoch = saved['epoch'], list(saved['history']), \
+            saved['best_epoch']
+        if best_epoch is not None:
+            best_state = saved['best_state'] if saved['best_state'] is not None \
+                else copy.deepcopy(encoder.state_dict())
+        if bar is not None:
+            bar.update(start * math.ceil(len(texts) / batch_size))
+        _say(f'fine-tuning: resuming after epoch {start}/{epochs} from {state_file}', log, bar)
+    elif resume and os.path.isfile(state_file):
+        _say(f'fine-tuning: {state_file} holds the state of a run with other data or '
+             'settings (or cannot be read); starting from epoch 1 and replacing it', log, bar)
+    for epoch in range(start, epochs):
         clf.train()
         batches = _length_batches(torch.randperm(len(texts), generator=gen).numpy(),
                                   lengths, batch_size)
@@ -181,6 +223,9 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
                 bar.update(1)
                 bar.set_postfix(loss=f'{loss:.3f}')
         if val is None:
+            if resume and epoch + 1 < epochs:
+                _save_state(state_file, fingerprint, epoch + 1, clf, optim, sched, gen, dev,
+                            history, None, None)
             continue
         history.append(_weighted_f1(clf, tokenizer, val_texts, val_labels, val_contexts,
                                     batch_size, max_length, dev))
@@ -189,17 +234,16 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
             best_state, best_epoch = copy.deepcopy(encoder.state_dict()), epoch + 1
         elif patience is not None and epoch + 1 - best_epoch >= patience:
             stop = True
+        if resume and not stop and epoch + 1 < epochs:
+            _save_state(state_file, fingerprint, epoch + 1, clf, optim, sched, gen, dev,
+                        history, best_epoch, best_state)
         if log is not None:
             line = (f'fine-tuning epoch {epoch + 1}/{epochs}: validation weighted F1 '
                     f'{history[-1]:.2f} (best so far: epoch {best_epoch}, '
                     f'{history[best_epoch - 1]:.2f})')
             if stop:
                 line += f'; stopping, {patience} epoch(s) without a better one'
-            if bar is not None:
-                with bar.external_write_mode():  # the line above the bar, not through it
-                    log(line)
-            else:
-                log(line)
+            _say(line, log, bar)
         if stop:
             break
     if bar is not None:
@@ -210,6 +254,61 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
     return dict(model_dir=out_dir, epochs_run=len(history) if val is not None else epochs,
                 best_epoch=best_epoch if val is not None else epochs,
                 val_weighted_f1=history)
+
+
+def _say(line: str, log: Optional[Callable[[str], None]], bar) -> None:
+    """Pass a line to ``log`` (if any), above the progress bar rather than through it."""
+    if log is None:
+        return
+    if bar is not None:
+        with bar.external_write_mode():
+            log(line)
+    else:
+        log(line)
+
+
+def _fingerprint(settings: Mapping[str, Any], texts: Sequence[str], labels: np.ndarray,
+                 contexts: Optional[Sequence[str]], val: Optional[tuple]) -> str:
+    """A digest of the settings and data a fine-tuning run depends on."""
+    h = hashlib.sha256(json.dumps(dict(settings), sort_keys=True, default=str).encode())
+    for part in (texts, labels.tolist(), contexts) + (val if val is not None else ()):
+        h.update(json.dumps(part if not isinstance(part, np.ndarray) else part.tolist())
+                 .encode())
+        h.update(b'\0')
+    return h.hexdigest()
+
+
+def _save_state(path: str, fingerprint: str, epoch: int, clf: nn.Module, optim, sched,
+                gen: torch.Generator, dev: torch.device, history: List[float],
+                best_epoch: Optional[int],
+                best_state: Optional[Dict[str, torch.Tensor]]) -> None:
+    """Write the state after ``epoch`` finished epochs, atomically (a temporary file
+    renamed into place)."""
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    state = dict(
+        fingerprint=fingerprint, epoch=epoch, model=clf.state_dict(),
+        optimizer=optim.state_dict(), scheduler=sched.state_dict(),
+        generator=gen.get_state(), torch_rng=torch.get_rng_state(),
+        cuda_rng=torch.cuda.get_rng_state(dev) if dev.type == 'cuda' else None,
+        history=list(history), best_epoch=best_epoch,
+        # the best epoch's weights, unless they are the current ones
+        best_state=None if best_epoch in (None, epoch) else best_state)
+    tmp = path + '.tmp'
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_state(path: str, fingerprint: str) -> Optional[Dict[str, Any]]:
+    """The saved state if ``path`` holds one for this fingerprint, else None."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception:  # a file cut short by a crash while it was written
+        return None
+    if not isinstance(state, dict) or state.get('fingerprint') != fingerprint:
+        return None
+    return state
 
 
 @torch.no_grad()
