@@ -26,6 +26,7 @@ Gradio is the ``app`` extra (``pip install 'vega_mm[app]'``); it is imported by
 import html
 import inspect
 import os
+import queue
 import shutil
 import tempfile
 import threading
@@ -49,6 +50,23 @@ TRANSCRIPT_EXTENSIONS = ('.jsonl', '.csv', '.srt', '.vtt')
 TABLE_COLUMNS = ('#', 'start', 'end', 'speaker', 'text', 'emotion', 'probability')
 _LIVE_COLUMNS = TABLE_COLUMNS + ('delay (s)', )
 _SAMPLING_RATE = 16000
+# The page asks the browser for the microphone's own signal: without this, Chromium's
+# default echo cancellation, noise suppression and automatic gain reshape the speech (a
+# clean recording arrived clipped), so the live labels would not be those of the same
+# speech from a file.
+RAW_MICROPHONE_JS = '''<script>
+(() => {
+  const md = navigator.mediaDevices;
+  if (!md || !md.getUserMedia) return;
+  const original = md.getUserMedia.bind(md);
+  const raw = {echoCancellation: false, noiseSuppression: false, autoGainControl: false,
+               channelCount: 1};
+  md.getUserMedia = (c) => {
+    if (c && c.audio) c = {...c, audio: c.audio === true ? raw : {...raw, ...c.audio}};
+    return original(c);
+  };
+})();
+</script>'''
 
 
 class DemoProblem(ValueError):
@@ -141,6 +159,9 @@ class _Session:
     audio_seconds: float = 0.0
     live: List[dict] = field(default_factory=list)  # microphone predictions (+ delay)
     live_drawn: int = 0  # microphone utterances in the timeline shown
+    live_message: Optional[str] = None  # the microphone's latest news
+    audio: Any = None  # the microphone chunks waiting for the worker (a Queue)
+    worker: Any = None  # the session's microphone worker thread
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -164,11 +185,11 @@ def _to_mono_16k(sr: int, samples: np.ndarray) -> np.ndarray:
     16 kHz in [-1, 1]."""
     from scipy.signal import resample_poly
     x = np.asarray(samples)
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    if np.issubdtype(x.dtype, np.integer):
+    if np.issubdtype(x.dtype, np.integer):  # scaled before any mean turns it to float
         x = x.astype(np.float32) / float(np.iinfo(x.dtype).max + 1)
     x = x.astype(np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
     if int(sr) != _SAMPLING_RATE and x.size:
         g = int(np.gcd(int(sr), _SAMPLING_RATE))
         x = resample_poly(x, _SAMPLING_RATE // g, int(sr) // g).astype(np.float32)
@@ -213,6 +234,7 @@ class DemoApp:
             state = self._sessions.pop(key, None)
         if state is None:
             return
+        self._stop_worker(state)
         for path in state.uploads:
             try:
                 os.remove(path)
@@ -358,30 +380,38 @@ class DemoApp:
             state.busy = None
 
     # ------------------------------------------------------------------ microphone
+    # The browser drops microphone audio while the server has not answered its last
+    # chunk (Gradio's streaming), so a chunk is only queued here and a worker thread per
+    # session does the voice-activity detection, Whisper and the model; the page reads
+    # the growing table with a timer.
     def start_live(self, key: str) -> str:
-        """A new microphone conversation for the session."""
+        """A new microphone conversation for the session (its worker thread starts)."""
         if self.asr_problem:
             raise DemoProblem(f'the microphone needs speech recognition, which is not '
                               f'available ({self.asr_problem})')
         state = self.session(key)
+        self._stop_worker(state)
         with self._model_lock:
             stream = self.inferencer.stream('microphone')
             stream.listen(transcriber=self.inferencer.transcriber)
         with state.lock:
             state.stream, state.chunks, state.audio_seconds = stream, [], 0.0
-            state.live, state.live_drawn = [], 0
+            state.live, state.live_drawn, state.live_message = [], 0, None
             state.results = state.live
+            state.audio = queue.Queue()
+            state.worker = threading.Thread(target=self._work, args=(state, state.audio),
+                                            name=f'demo-microphone-{key[:8]}', daemon=True)
+            state.worker.start()
         return 'Listening: each utterance is labelled when you pause.'
 
-    def live_chunk(self, key: str, chunk: Any) -> Tuple[Optional[str], list]:
-        """One microphone chunk ``(sampling rate, samples)`` -> (message or None when
-        nothing new, rows)."""
+    def live_chunk(self, key: str, chunk: Any) -> None:
+        """Queue one microphone chunk ``(sampling rate, samples)`` (returns at once)."""
         arrival = time.time()
         state = self.session(key)
         if state.stream is None:
             self.start_live(key)
         if chunk is None:
-            return None, self.rows(state.live, delays=True)
+            return
         sr, samples = chunk
         x = _to_mono_16k(sr, samples)
         if state.audio_seconds + x.size / _SAMPLING_RATE > self.limits.max_minutes * 60:
@@ -390,41 +420,74 @@ class DemoApp:
                               'and start again')
         state.audio_seconds += x.size / _SAMPLING_RATE
         state.chunks.append((state.audio_seconds, arrival))
-        with self._model_lock:
-            new = state.stream.add_audio(x)
-        return self._add_live(state, new), self.rows(state.live, delays=True)
+        state.audio.put(x)
 
-    def stop_live(self, key: str) -> Tuple[str, list]:
-        """The end of the microphone input: the open utterance is labelled."""
+    def _work(self, state: _Session, audio: 'queue.Queue') -> None:
+        """A session's microphone worker: label the queued chunks in order until the
+        end marker (None: the open utterance is labelled) or a stop (False)."""
+        while True:
+            x = audio.get()
+            if x is False:
+                return
+            try:
+                with self._model_lock:
+                    new = state.stream.finish_audio() if x is None else \
+                        state.stream.add_audio(x)
+                self._add_live(state, new)
+            except Exception as exc:  # noqa: BLE001 - shown in the page; the server goes on
+                if not isinstance(exc, (ValueError, RecipeError)):
+                    traceback.print_exc()
+                state.live_message = f'**Problem:** {exc}'
+            if x is None:
+                return
+
+    def _stop_worker(self, state: _Session, finish: bool = False,
+                     wait: float = 120.0) -> None:
+        """End the session's worker: with ``finish`` after it labels the open utterance
+        (waiting up to ``wait`` seconds), else at once."""
+        worker, q = getattr(state, 'worker', None), getattr(state, 'audio', None)
+        if worker is None or q is None:
+            return
+        q.put(None if finish else False)
+        worker.join(wait if finish else 0.0)
+        state.worker = None
+
+    def live_table(self, key: str) -> Tuple[Optional[str], list]:
+        """(the latest message, the rows) of the session's microphone table."""
         state = self.session(key)
-        new = []
-        if state.stream is not None:
-            with self._model_lock:
-                new = state.stream.finish_audio()
-        msg = self._add_live(state, new)
-        total = len(state.live)
-        report = state.stream.audio_report.note() if state.stream is not None else None
-        state.stream = None
-        tail = f' {report}' if report else ''
-        return (msg or f'Stopped: {total} utterances labelled.') + tail, \
-            self.rows(state.live, delays=True)
+        return state.live_message, self.rows(list(state.live), delays=True)
 
-    def _add_live(self, state: _Session, new: Sequence[dict]) -> Optional[str]:
+    def stop_live(self, key: str, trailing: float = 0.6) -> Tuple[str, list]:
+        """The end of the microphone input: the open utterance is labelled. The browser
+        sends its last audio with or just after the stop, so the stop waits ``trailing``
+        seconds for it."""
+        state = self.session(key)
+        if state.stream is None:
+            return 'Not listening.', self.rows(state.live, delays=True)
+        time.sleep(trailing)
+        self._stop_worker(state, finish=True)
+        report = state.stream.audio_report.note()
+        state.stream = None
+        msg = state.live_message if (state.live_message or '').startswith('**Problem') \
+            else f'Stopped: {len(state.live)} utterances labelled.'
+        return msg + (f' {report}' if report else ''), self.rows(state.live, delays=True)
+
+    def _add_live(self, state: _Session, new: Sequence[dict]) -> None:
         """Record the new live predictions with their delay: now minus the moment the
         utterance's last sample was captured (its chunk's arrival, less the audio after
-        it in that chunk)."""
+        it in that chunk; capture and upload taken as instant)."""
         now = time.time()
         for r in new:
             end = float(r.get('end') or 0.0)
-            captured = next((arrival - (t_end - end) for t_end, arrival in state.chunks
+            captured = next((arrival - (t_end - end) for t_end, arrival in list(state.chunks)
                              if t_end >= end), now)
             state.live.append(dict(r, delay=max(0.0, now - captured)))
-        if not new:
-            return None
-        last = state.live[-1]
-        v = prediction_view(last)
-        return (f'{len(state.live)} utterances; the last: "{last.get("text")}" -> '
-                f'{v["label"]} ({v["score"]:.2f}), {last["delay"]:.2f} s after it ended.')
+        if new:
+            last = state.live[-1]
+            v = prediction_view(last)
+            state.live_message = (f'{len(state.live)} utterances; the last: '
+                                  f'"{last.get("text")}" -> {v["label"]} ({v["score"]:.2f}), '
+                                  f'{last["delay"]:.2f} s after it ended.')
 
     def live_timeline(self, key: str) -> Optional[str]:
         """A new timeline PNG when the microphone table grew, else None."""
@@ -545,7 +608,11 @@ class DemoApp:
             return self.start_live(key), _table([], _LIVE_COLUMNS), None
 
         def live_chunk(key, chunk):
-            msg, rows = self.live_chunk(key, chunk)
+            self.live_chunk(key, chunk)
+            return gr.skip()
+
+        def live_rows(key):
+            msg, rows = self.live_table(key)
             return (gr.skip() if msg is None else msg), _table(rows, _LIVE_COLUMNS)
 
         def live_stop(key):
@@ -621,7 +688,8 @@ class DemoApp:
                                           wrap=True)
                     mplot = gr.Image(label='Emotion timeline', type='filepath',
                                      elem_id='microphone-timeline')
-                    timer = gr.Timer(1.0, active=False)
+                    rows_timer = gr.Timer(0.2, active=False)  # the table as it grows
+                    timer = gr.Timer(1.5, active=False)  # the timeline (slower to draw)
                 with gr.Tab("VEGA's view", id='vega') as vega_tab:
                     vstatus = gr.Markdown(elem_id='vega-status')
                     pick = gr.Dropdown(label='Utterance', choices=[], elem_id='vega-pick')
@@ -636,13 +704,18 @@ class DemoApp:
                           **free)
             rbutton.click(guarded(recording, 4), [rfile, sfile],
                           [rstatus, rtable, rplot, rdown], **free)
+            timers = [rows_timer, timer]
             mic.start_recording(guarded(live_start, 3), None, [mstatus, mtable, mplot]).then(
-                lambda: gr.Timer(active=True), None, timer)
-            mic.stream(guarded(live_chunk, 2), [mic], [mstatus, mtable], stream_every=0.5,
+                lambda: [gr.Timer(active=True)] * 2, None, timers)
+            mic.stream(guarded(live_chunk, 1), [mic], [mstatus], stream_every=0.5,
                        time_limit=int(self.limits.max_minutes * 60) + 5,
-                       show_progress='hidden')
-            mic.stop_recording(guarded(live_stop, 3), None, [mstatus, mtable, mplot]).then(
-                lambda: gr.Timer(active=False), None, timer)
+                       show_progress='hidden', concurrency_limit=1,
+                       concurrency_id='microphone-chunks')  # in order, and quick
+            mic.stop_recording(lambda: [gr.Timer(active=False)] * 2, None, timers).then(
+                guarded(live_stop, 3), None, [mstatus, mtable, mplot])
+            rows_timer.tick(guarded(live_rows, 2), None, [mstatus, mtable],
+                            show_progress='hidden', concurrency_limit=1,
+                       concurrency_id='microphone-chunks')  # in order, and quick
             timer.tick(guarded(live_tick, 1), None, mplot, show_progress='hidden')
             vega_tab.select(guarded(vega_open, 4), None, [vstatus, pick, vplot, vtable])
             pick.input(guarded(vega_pick, 3), [pick], [vstatus, vplot, vtable])
@@ -659,7 +732,7 @@ class DemoApp:
         demo.queue(default_concurrency_limit=1)
         demo.launch(server_name=host, server_port=port,
                     max_file_size=f'{int(self.limits.max_upload_mb * 1024)}kb',
-                    show_error=False, **kwargs)
+                    show_error=False, head=RAW_MICROPHONE_JS, **kwargs)
         return demo
 
 
