@@ -274,11 +274,15 @@ def page(model_files, tmp_path_factory):
 
 
 def _wait_text(driver, element_id: str, pattern: str, timeout: float = 180) -> str:
+    from selenium.common.exceptions import NoSuchElementException
     from selenium.webdriver.common.by import By
     deadline = time.time() + timeout
     text = ''
     while time.time() < deadline:
-        text = driver.find_element(By.ID, element_id).text
+        try:
+            text = driver.find_element(By.ID, element_id).text
+        except NoSuchElementException:  # the page is still being built
+            text = ''
         if re.search(pattern, text):
             return text
         time.sleep(0.2)
@@ -366,7 +370,7 @@ def test_the_page_labels_a_recording_as_infer_does(page, spoken, model_files, tm
         driver.find_element(By.ID, 'label-recording').click()
         _wait_text(driver, 'recording-status', 'Labelled 3 utterances', 300)
         rows = driver.execute_script(TABLE_JS, 'recording-table')
-        downloads = driver.find_element(By.ID, 'recording-downloads').text
+        downloads = driver.find_element(By.ID, 'recording-downloads').text.replace('\n', '')
     finally:
         driver.quit()
     expected = _infer(tmp_path, monkeypatch, model_files, wav,
