@@ -159,6 +159,7 @@ class _Session:
     audio_seconds: float = 0.0
     live: List[dict] = field(default_factory=list)  # microphone predictions (+ delay)
     live_drawn: int = 0  # microphone utterances in the timeline shown
+    live_shown: int = 0  # microphone utterances in the table shown
     live_message: Optional[str] = None  # the microphone's latest news
     audio: Any = None  # the microphone chunks waiting for the worker (a Queue)
     worker: Any = None  # the session's microphone worker thread
@@ -382,8 +383,8 @@ class DemoApp:
     # ------------------------------------------------------------------ microphone
     # The browser drops microphone audio while the server has not answered its last
     # chunk (Gradio's streaming), so a chunk is only queued here and a worker thread per
-    # session does the voice-activity detection, Whisper and the model; the page reads
-    # the growing table with a timer.
+    # session does the voice-activity detection, Whisper and the model; the answer to
+    # each chunk brings the table when it grew.
     def start_live(self, key: str) -> str:
         """A new microphone conversation for the session (its worker thread starts)."""
         if self.asr_problem:
@@ -397,6 +398,7 @@ class DemoApp:
         with state.lock:
             state.stream, state.chunks, state.audio_seconds = stream, [], 0.0
             state.live, state.live_drawn, state.live_message = [], 0, None
+            state.live_shown = 0
             state.results = state.live
             state.audio = queue.Queue()
             state.worker = threading.Thread(target=self._work, args=(state, state.audio),
@@ -608,12 +610,18 @@ class DemoApp:
             return self.start_live(key), _table([], _LIVE_COLUMNS), None
 
         def live_chunk(key, chunk):
+            # quick (the chunk is queued for the session's worker): the browser drops
+            # audio while a chunk is unanswered. The answer brings the table when it grew.
+            state = self.session(key)
+            first = state.stream is None
             self.live_chunk(key, chunk)
-            return gr.skip()
-
-        def live_rows(key):
+            shown = len(state.live)
+            grew = shown != state.live_shown
+            state.live_shown = shown
             msg, rows = self.live_table(key)
-            return (gr.skip() if msg is None else msg), _table(rows, _LIVE_COLUMNS)
+            return (msg if grew and msg else gr.skip(),
+                    _table(rows, _LIVE_COLUMNS) if grew else gr.skip(),
+                    gr.Timer(active=True) if first else gr.skip())
 
         def live_stop(key):
             msg, rows = self.stop_live(key)
@@ -688,7 +696,6 @@ class DemoApp:
                                           wrap=True)
                     mplot = gr.Image(label='Emotion timeline', type='filepath',
                                      elem_id='microphone-timeline')
-                    rows_timer = gr.Timer(0.2, active=False)  # the table as it grows
                     timer = gr.Timer(1.5, active=False)  # the timeline (slower to draw)
                 with gr.Tab("VEGA's view", id='vega') as vega_tab:
                     vstatus = gr.Markdown(elem_id='vega-status')
@@ -704,18 +711,14 @@ class DemoApp:
                           **free)
             rbutton.click(guarded(recording, 4), [rfile, sfile],
                           [rstatus, rtable, rplot, rdown], **free)
-            timers = [rows_timer, timer]
             mic.start_recording(guarded(live_start, 3), None, [mstatus, mtable, mplot]).then(
-                lambda: [gr.Timer(active=True)] * 2, None, timers)
-            mic.stream(guarded(live_chunk, 1), [mic], [mstatus], stream_every=0.5,
-                       time_limit=int(self.limits.max_minutes * 60) + 5,
+                lambda: gr.Timer(active=True), None, timer)
+            mic.stream(guarded(live_chunk, 3), [mic], [mstatus, mtable, timer],
+                       stream_every=0.5, time_limit=int(self.limits.max_minutes * 60) + 5,
                        show_progress='hidden', concurrency_limit=1,
                        concurrency_id='microphone-chunks')  # in order, and quick
-            mic.stop_recording(lambda: [gr.Timer(active=False)] * 2, None, timers).then(
+            mic.stop_recording(lambda: gr.Timer(active=False), None, timer).then(
                 guarded(live_stop, 3), None, [mstatus, mtable, mplot])
-            rows_timer.tick(guarded(live_rows, 2), None, [mstatus, mtable],
-                            show_progress='hidden', concurrency_limit=1,
-                       concurrency_id='microphone-chunks')  # in order, and quick
             timer.tick(guarded(live_tick, 1), None, mplot, show_progress='hidden')
             vega_tab.select(guarded(vega_open, 4), None, [vstatus, pick, vplot, vtable])
             pick.input(guarded(vega_pick, 3), [pick], [vstatus, vplot, vtable])
