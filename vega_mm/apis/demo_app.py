@@ -49,6 +49,9 @@ TRANSCRIPT_EXTENSIONS = ('.jsonl', '.csv', '.srt', '.vtt')
 #: The columns of the page's tables (``delay (s)``: the microphone only).
 TABLE_COLUMNS = ('#', 'start', 'end', 'speaker', 'text', 'emotion', 'probability')
 _LIVE_COLUMNS = TABLE_COLUMNS + ('delay (s)', )
+# the text takes what the numbers leave, so every column fits the page
+_WIDTHS = ('5%', '8%', '8%', '12%', '47%', '10%', '10%')
+_LIVE_WIDTHS = ('5%', '7%', '7%', '10%', '42%', '10%', '10%', '9%')
 _SAMPLING_RATE = 16000
 # The page asks the browser for the microphone's own signal: without this, Chromium's
 # default echo cancellation, noise suppression and automatic gain reshape the speech (a
@@ -668,7 +671,7 @@ class DemoApp:
                                         elem_id='label-transcript')
                     tstatus = gr.Markdown(elem_id='transcript-status')
                     ttable = gr.Dataframe(blank, label='Utterances', elem_id='transcript-table',
-                                          interactive=False, wrap=True)
+                                          interactive=False, wrap=True, column_widths=_WIDTHS)
                     tplot = gr.Image(label='Emotion timeline', type='filepath',
                                      elem_id='transcript-timeline')
                 with gr.Tab('Recording', id='recording'):
@@ -681,7 +684,7 @@ class DemoApp:
                                         elem_id='label-recording')
                     rstatus = gr.Markdown(elem_id='recording-status')
                     rtable = gr.Dataframe(blank, label='Utterances', elem_id='recording-table',
-                                          interactive=False, wrap=True)
+                                          interactive=False, wrap=True, column_widths=_WIDTHS)
                     rplot = gr.Image(label='Emotion timeline', type='filepath',
                                      elem_id='recording-timeline')
                     rdown = gr.File(label='Labelled SRT and JSONL', file_count='multiple',
@@ -693,7 +696,7 @@ class DemoApp:
                     mstatus = gr.Markdown(elem_id='microphone-status')
                     mtable = gr.Dataframe(_table([], _LIVE_COLUMNS), label='Utterances',
                                           elem_id='microphone-table', interactive=False,
-                                          wrap=True)
+                                          wrap=True, column_widths=_LIVE_WIDTHS)
                     mplot = gr.Image(label='Emotion timeline', type='filepath',
                                      elem_id='microphone-timeline')
                     timer = gr.Timer(1.5, active=False)  # the timeline (slower to draw)
