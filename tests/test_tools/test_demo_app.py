@@ -38,8 +38,9 @@ PASTED = ('Ross: We were on a break!\nRachel: I cannot believe you.\n\n'
           'Ross: Okay, I am sorry.\nno speaker named here')
 #: silence before, between and after the spoken turns: a long lead, so that the
 #: microphone test's recording starts before the speech wherever Chromium's fake device
-#: begins to play the file
-GAPS = (3.0, 1.2, 0.8, 1.5)
+#: begins to play the file; pauses of 1.5 s, so that audio the browser drops on a loaded
+#: machine does not shorten one below the 0.5 s that ends an utterance
+GAPS = (3.0, 1.5, 1.5, 1.5)
 
 
 def _whisper_base():

@@ -163,6 +163,7 @@ class _Session:
     live: List[dict] = field(default_factory=list)  # microphone predictions (+ delay)
     live_drawn: int = 0  # microphone utterances in the timeline shown
     live_shown: int = 0  # microphone utterances in the table shown
+    audio_start: float = 0.0  # when the microphone's first sample was captured
     live_message: Optional[str] = None  # the microphone's latest news
     audio: Any = None  # the microphone chunks waiting for the worker (a Queue)
     worker: Any = None  # the session's microphone worker thread
@@ -423,6 +424,8 @@ class DemoApp:
             raise DemoProblem(f'the microphone session reached the limit of '
                               f'{self.limits.max_minutes:g} minutes (--max-minutes): stop '
                               'and start again')
+        if not state.chunks:  # the recording's first sample, in the server's clock
+            state.audio_start = arrival - x.size / _SAMPLING_RATE
         state.audio_seconds += x.size / _SAMPLING_RATE
         state.chunks.append((state.audio_seconds, arrival))
         state.audio.put(x)
@@ -473,6 +476,15 @@ class DemoApp:
         self._stop_worker(state, finish=True)
         report = state.stream.audio_report.note()
         state.stream = None
+        if state.chunks:
+            # Gradio's browser side drops the audio it records while the server has not
+            # answered its previous chunk: the user is told how much went missing
+            lost = state.chunks[-1][1] - state.audio_start - state.audio_seconds
+            if lost > 1.0:
+                report = ((report + ' ') if report else '') + (
+                    f'About {lost:.1f} s of the {state.chunks[-1][1] - state.audio_start:.1f}'
+                    ' s recorded did not reach the server (the browser drops audio while '
+                    'the server is busy): utterances may be cut or merged.')
         msg = state.live_message if (state.live_message or '').startswith('**Problem') \
             else f'Stopped: {len(state.live)} utterances labelled.'
         return msg + (f' {report}' if report else ''), self.rows(state.live, delays=True)
