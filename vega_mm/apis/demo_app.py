@@ -165,6 +165,7 @@ class _Session:
     live_shown: int = 0  # microphone utterances in the table shown
     audio_start: float = 0.0  # when the microphone's first sample was captured
     live_message: Optional[str] = None  # the microphone's latest news
+    live_message_shown: Optional[str] = None  # the news the page shows
     audio: Any = None  # the microphone chunks waiting for the worker (a Queue)
     worker: Any = None  # the session's microphone worker thread
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -634,7 +635,9 @@ class DemoApp:
             grew = shown != state.live_shown
             state.live_shown = shown
             msg, rows = self.live_table(key)
-            return (msg if grew and msg else gr.skip(),
+            news = msg != state.live_message_shown
+            state.live_message_shown = msg
+            return (msg if news and msg else gr.skip(),
                     _table(rows, _LIVE_COLUMNS) if grew else gr.skip(),
                     gr.Timer(active=True) if first else gr.skip())
 
