@@ -91,8 +91,9 @@ def prediction_view(record: Mapping[str, Any]) -> Dict[str, Any]:
     function is the one edit.
 
     Returns:
-        ``{'label': class name, 'index': int, 'score': float, 'scores': {class: p},
-        'anchor_similarity': {...} or {}, 'branch_predictions': {...} or {}}``.
+        A dict: ``label`` (the class name), ``index`` (int), ``score`` (its probability),
+        ``scores`` ({class: p}), ``anchor_similarity`` and ``branch_predictions`` (empty
+        dicts where the record has none).
     """
     if 'pred_class' in record:  # target layout
         label = str(record['pred_class'])
