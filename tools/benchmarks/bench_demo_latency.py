@@ -17,8 +17,11 @@ since the recording began); its delay is the moment its row appears in the page'
 captured sample counts as delay, so the numbers are an upper bound. The delay includes
 the voice-activity detection's wait for ``min_silence_s`` (0.5 s) of silence after the
 speech, Gradio's 0.5 s chunks, Whisper, the text encoder, the model and the page's
-0.2 s table refresh. The page's own ``delay (s)`` column (server side, from the arrival
-of the utterance's last chunk) is printed beside it.
+answer to the next chunk that brings the table. The page's own ``delay (s)`` column
+(server side, from the arrival of the utterance's last chunk) is printed beside it, and
+the page's closing message, which says how much audio the browser dropped: audio that
+never reached the server shifts the page's times earlier, so with drops the page delay
+is over-estimated (the server-side one is not).
 
 Not a test: the numbers depend on the machine and its load.
 """
@@ -191,7 +194,7 @@ def main() -> None:
             # after the last turn, within the next loop's lead of silence
             time.sleep(duration - 0.6)
             driver.find_element(By.CSS_SELECTOR, '#microphone button.stop-button').click()
-            wait_text(driver, 'microphone-status', r'Stopped: \d+ utterances', 300)
+            status = wait_text(driver, 'microphone-status', r'Stopped: \d+ utterances', 300)
             rows = driver.execute_script(TABLE_JS)
             appeared = dict(driver.execute_script('return window.__rows;'))
         finally:
@@ -211,6 +214,7 @@ def main() -> None:
         server.append(float(row[7]))
         print(f'{k + 1:>2} {end:8.2f} {"-" if delay is None else f"{delay:.2f}":>15} '
               f'{float(row[7]):17.2f}  {row[4]}')
+    print(f'the page: {status}')
     if len(delays) < 2:
         raise SystemExit(f'error: only {len(delays)} utterances were labelled live')
     print(f'{len(delays)} utterances (of {len(DIALOGUE) if not args.audio else "?"} spoken); '
