@@ -182,3 +182,41 @@ def test_state_dict_has_no_copies():
     keys = set(model.state_dict())
     assert keys == set(_backbone().state_dict())
     assert all(v.dtype == torch.float32 for v in model.state_dict().values())
+
+
+def test_training_steps_through_the_bf16_optim_wrapper(monkeypatch):
+    """``tools/train.py --amp`` on a CPU: three steps of the classifier through
+    BF16AmpOptimWrapper with the fused AdamW give plain autocast's losses (within bf16
+    rounding), i.e. each step's forward sees the weights the previous step wrote."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+
+    from tests.model_utils import make_batch, model_cfg
+    from vega_mm.registry import MODELS
+    init_default_scope('vega_mm')
+    cfg = model_cfg(hidden=32)
+    cfg['backbone'].update(type='FusedSDTBackbone', dropout=0.0)
+    data = make_batch(lengths=(5, 3, 2))
+
+    def losses(fast: bool):
+        torch.manual_seed(0)
+        model = MODELS.build(copy.deepcopy(cfg)).train()
+        wrapper = build_optim_wrapper(model, dict(
+            type='BF16AmpOptimWrapper', optimizer=dict(type='AdamW', lr=1e-2, fused=True)))
+        out = []
+        with monkeypatch.context() as patch:
+            if not fast:
+                patch.setattr(FusedSDTBackbone, 'low_precision_weights', lambda self: None)
+            for _ in range(3):
+                torch.manual_seed(1)  # the same anchor sampling in both runs
+                with wrapper.optim_context(model):
+                    batch = model.data_preprocessor(copy.deepcopy(data), True)
+                    loss, _ = model.parse_losses(model(**batch, mode='loss'))
+                wrapper.update_params(loss)
+                out.append(float(loss.detach()))
+        return out
+
+    fast, plain = losses(True), losses(False)
+    assert fast[0] != fast[2]  # the steps change the weights
+    for a, b in zip(fast, plain):
+        assert abs(a - b) <= 2e-2 * abs(b), (fast, plain)
