@@ -53,3 +53,35 @@ def test_unknown_precision_is_refused(text_model):
     cfg, ckpt = text_model
     with pytest.raises(ValueError, match="precision must be one of.*'fp16'"):
         ConversationInferencer(cfg, ckpt, precision='fp16')
+
+
+def test_infer_cli_precision_option(causal_model, transcripts, tmp_path, monkeypatch):
+    """``tools/infer.py --precision bf16`` reaches the inferencer; predictions come out
+    as with fp32, within bf16 rounding."""
+    import json
+    import sys
+
+    from tests.test_tools.common import load_tool
+    tool = load_tool('tools/infer.py')
+    cfg, ckpt = causal_model
+    config = str(tmp_path / 'model.py')
+    cfg.dump(config)
+    seen = []
+    init = ConversationInferencer.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get('precision'))
+        init(self, *args, **kwargs)
+    monkeypatch.setattr(ConversationInferencer, '__init__', spy)
+    outs = {}
+    for precision in ('fp32', 'bf16'):
+        out = tmp_path / f'{precision}.jsonl'
+        monkeypatch.setattr(sys, 'argv', ['infer.py', config, ckpt, str(transcripts['test']),
+                                          '--out', str(out), '--precision', precision])
+        tool.main()
+        outs[precision] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert seen == ['fp32', 'bf16']
+    assert len(outs['bf16']) == len(outs['fp32']) > 0
+    np.testing.assert_allclose(
+        [list(r['probabilities'].values()) for r in outs['bf16']],
+        [list(r['probabilities'].values()) for r in outs['fp32']], atol=3e-2)
