@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from vega_mm.registry import MODELS
 from ..dropout import dropout
+from ..low_precision import autocast_dtype, low_precision_copies
 from .base import ConversationBackbone
 from .sdt import SDTBackbone, attention_bias
 
@@ -56,7 +57,7 @@ class _LowPrecisionLinear(torch.autograd.Function):
 
     Autocast itself casts every weight at every forward (a fresh allocation each time)
     and computes the weight gradient as ``x^T @ grad`` from a transposed view: on an AMX
-    Xeon that product ran about 3x slower in bf16 than with ``x^T`` made contiguous first.
+    Xeon that product ran 2-4x slower in bf16 than with ``x^T`` made contiguous first.
     Here the weights come as persistent low-precision copies and ``x^T`` is contiguous.
     The bias gradient is summed in fp32 (autocast sums it in bf16)."""
 
@@ -121,24 +122,6 @@ class _PadHeads(torch.autograd.Function):
         rows = [g.view(ctx.shape).permute(0, 1, 3, 2, 4)[:, mask] for g in grads]
         grad = torch.stack(rows, dim=2) if len(rows) > 1 else rows[0]
         return grad.flatten(2), None, None, None
-
-
-_OPTIMIZER_STEPS = [0]  # optimizer steps taken in this process (see _count_optimizer_steps)
-_STEP_HOOK = []
-
-
-def _count_optimizer_steps() -> int:
-    """How many optimizer steps this process has taken (any optimizer), counted from the
-    first call.  The fused AdamW kernel updates parameters without bumping their
-    version counters, so a cache keyed on versions alone would miss its updates; a
-    global post-step hook sees every step.  Registered on first use only (importing
-    vega_mm changes nothing in torch)."""
-    if not _STEP_HOOK:
-        def hook(*args):
-            _OPTIMIZER_STEPS[0] += 1
-        from torch.optim.optimizer import register_optimizer_step_post_hook
-        _STEP_HOOK.append(register_optimizer_step_post_hook(hook))
-    return _OPTIMIZER_STEPS[0]
 
 
 def _layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -295,40 +278,15 @@ class FusedSDTBackbone(ConversationBackbone):
 
         Autocast would cast every stacked weight at every forward into fresh memory (on
         the CPU, page faults on tens of MB; about 3,600 casts per 7 MELD steps).  Here
-        each weight has one buffer, rewritten in place when the parameter changed since
-        the last copy: its memory, its version counter (in-place writes, load_state_dict)
-        or any optimizer step in this process (the fused AdamW kernel does not bump
-        version counters), i.e. once per training step.  Writes through ``.data`` are
-        not seen until the next optimizer step.  A buffer rewritten while an earlier
-        graph still needs it makes that graph's backward fail (autograd's in-place check)
-        rather than compute with other weights than its forward used.
+        each weight has one buffer, rewritten in place once per change of the weights
+        (see :func:`~vega_mm.models.low_precision.low_precision_copies`).
         """
-        param = self.stacked['gate_weight']
-        device = param.device.type
-        if not hasattr(torch, 'get_autocast_dtype') or not torch.is_autocast_enabled(device):
+        dtype = autocast_dtype(self.stacked['gate_weight'])
+        if dtype is None:
             return None
-        dtype = torch.get_autocast_dtype(device)
-        if dtype == param.dtype:
-            return None
-        steps = _count_optimizer_steps()
-        cache = self.__dict__.setdefault('_low_precision_cache', {})
-        out = {}
-        with torch.no_grad():
-            for name, p in self.stacked.items():
-                if '_norm_' in name:  # the layer norms' affine maps stay fp32
-                    continue
-                key = (p.data_ptr(), p._version, steps)
-                buf, seen = cache.get(name, (None, None))
-                if buf is None or buf.dtype != dtype or buf.shape != p.shape \
-                        or buf.device != p.device:
-                    with torch.inference_mode(False):  # usable by later training steps
-                        buf = torch.empty(p.shape, dtype=dtype, device=p.device)
-                    seen = None
-                if seen != key:
-                    buf.copy_(p)
-                    cache[name] = (buf, key)
-                out[name] = buf
-        return out
+        # the layer norms' affine maps stay fp32 (autocast runs layer norms in fp32)
+        return low_precision_copies(self, {n: p for n, p in self.stacked.items()
+                                           if '_norm_' not in n}, dtype)
 
     def attention_bias(self, key_padding: torch.Tensor) -> torch.Tensor:
         """The reference's :func:`~.sdt.attention_bias` for a batch's padding [B, L]."""
