@@ -187,11 +187,13 @@ def test_state_dict_has_no_copies():
 def test_training_steps_through_the_bf16_optim_wrapper(monkeypatch):
     """``tools/train.py --amp`` on a CPU: three steps of the classifier through
     BF16AmpOptimWrapper with the fused AdamW give plain autocast's losses (within bf16
-    rounding), i.e. each step's forward sees the weights the previous step wrote."""
+    rounding), i.e. each step's forward sees the weights the previous step wrote (the
+    backbone's and the heads' copies)."""
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import init_default_scope
 
     from tests.model_utils import make_batch, model_cfg
+    from vega_mm.models.low_precision import LowPrecisionLinear
     from vega_mm.registry import MODELS
     init_default_scope('vega_mm')
     cfg = model_cfg(hidden=32)
@@ -205,8 +207,9 @@ def test_training_steps_through_the_bf16_optim_wrapper(monkeypatch):
             type='BF16AmpOptimWrapper', optimizer=dict(type='AdamW', lr=1e-2, fused=True)))
         out = []
         with monkeypatch.context() as patch:
-            if not fast:
+            if not fast:  # plain autocast in the backbone and the heads
                 patch.setattr(FusedSDTBackbone, 'low_precision_weights', lambda self: None)
+                patch.setattr(LowPrecisionLinear, 'forward', torch.nn.Linear.forward)
             for _ in range(3):
                 torch.manual_seed(1)  # the same anchor sampling in both runs
                 with wrapper.optim_context(model):

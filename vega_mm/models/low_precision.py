@@ -3,7 +3,7 @@
 Under ``torch.autocast`` every matrix product casts its weight to bf16 at every forward,
 into fresh memory, and autograd computes each weight gradient from a transposed view of
 the activations; on an Intel Xeon with AMX (oneDNN) that layout runs the bf16 product
-2-4x slower than the same product with the transposed operand made contiguous (see
+2-3x slower than the same product with the transposed operand made contiguous (see
 ``tools/benchmarks/bench_training_speed.py --matmul-peak``).  This module keeps
 persistent bf16 copies of weights, rewritten only when the weights change
 (:func:`low_precision_copies`), and gives :class:`LowPrecisionLinear`, an ``nn.Linear``

@@ -57,7 +57,7 @@ class _LowPrecisionLinear(torch.autograd.Function):
 
     Autocast itself casts every weight at every forward (a fresh allocation each time)
     and computes the weight gradient as ``x^T @ grad`` from a transposed view: on an AMX
-    Xeon that product ran 2-4x slower in bf16 than with ``x^T`` made contiguous first.
+    Xeon that product ran 2-3x slower in bf16 than with ``x^T`` made contiguous first.
     Here the weights come as persistent low-precision copies and ``x^T`` is contiguous.
     The bias gradient is summed in fp32 (autocast sums it in bf16)."""
 
