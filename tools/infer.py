@@ -114,6 +114,9 @@ def parse_args() -> argparse.Namespace:
                         help='override settings in the config before the model is built, '
                         'e.g. model.backbone.max_len=2048')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--precision', choices=['fp32', 'bf16'], default='fp32',
+                        help='bf16: the model under bf16 autocast (faster on CPUs with '
+                        'AVX512-BF16/AMX; predictions may differ where classes are close)')
     parser.add_argument('--batch-size', type=int, default=16, help='dialogues per batch')
     args = parser.parse_intermixed_args()  # inputs may follow options
     if not args.live and not args.inputs:
@@ -231,7 +234,7 @@ def part_settings(args: argparse.Namespace) -> dict:
     return dict(split=args.split, transcript=args.transcript, asr_model=args.asr_model,
                 language=args.language, speakers=args.speakers,
                 extractor_option=sorted(args.extractor_option or []),
-                cfg_options=dict(args.cfg_options or {}))
+                cfg_options=dict(args.cfg_options or {}), precision=args.precision)
 
 
 def run_shard(args: argparse.Namespace, inferencer: ConversationInferencer,
@@ -304,7 +307,8 @@ def run(args: argparse.Namespace) -> int:
         inferencer = ConversationInferencer(
             args.config, args.checkpoint, device=args.device,
             extractor_options=parse_options(args.extractor_option),
-            cfg_options=args.cfg_options, asr=asr_options(args, threads))
+            cfg_options=args.cfg_options, asr=asr_options(args, threads),
+            precision=args.precision)
         if args.live:
             recording = None if args.live == '-' else args.live
             return live(inferencer, args.out, stdout, recording, not args.no_wait,

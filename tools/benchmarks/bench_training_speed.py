@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Optional
 
 # Shapes: config, dialogues (count, shortest, longest), batch size.  MELD-like: the
 # issue's 200 dialogues of 2-19 utterances.  IEMOCAP-like: 54 dialogues of 24-72
@@ -101,7 +102,8 @@ def _dialogues(model_cfg, count: int, shortest: int, longest: int, seed: int = 0
     """Batches of random dialogues as ``pseudo_collate`` gives them, in the layout of
     the checkout being measured."""
     import torch
-    backbone = model_cfg.backbone
+    # the backbone's settings (``neck`` in checkouts from before the backbone slot)
+    backbone = model_cfg.get('backbone') or model_cfg.neck
     dims = dict(backbone.input_dims)
     if model_cfg.get('modalities'):
         dims = {m: dims[m] for m in model_cfg.modalities}
@@ -134,9 +136,9 @@ def _older_layout_batch(dims, lengths, num_classes, num_speakers, seed):
     return dict(inputs=inputs, data_samples=samples)
 
 
-def _train_steps(model, optim, batches, autocast: dict, now) -> dict:
+def _train_steps(model, optim, batches, autocast: dict, now, warmup: bool = True) -> dict:
     """Train on ``batches``; the seconds per phase (:data:`PHASES`), the first batch (the
-    warm-up) not counted."""
+    warm-up) not counted unless ``warmup=False``."""
     import torch
     model.train()
     times = dict.fromkeys(PHASES, 0.0)
@@ -152,20 +154,23 @@ def _train_steps(model, optim, batches, autocast: dict, now) -> dict:
         optim.step()
         optim.zero_grad()
         marks.append(now())
-        if i:  # not the warm-up step
+        if i or not warmup:  # not the warm-up step
             for phase, start, end in zip(PHASES, marks, marks[1:]):
                 times[phase] += end - start
     return times
 
 
 def measure(config: str, shape: tuple, precisions, cfg_options=None,
-            clock: str = 'wall', memory: bool = False) -> dict:
+            clock: str = 'wall', memory: bool = False, rounds: int = 4) -> dict:
     """Train and inference speed of one config on one dialogue shape, per precision.
 
     ``clock='cpu'`` counts the CPU time of this (the main) thread instead of wall time:
     on a machine shared with other jobs it measures the work done rather than the share
     of the CPU received.  Only meaningful with one thread, where every operator runs
     on the main thread.
+
+    Speed: the precisions' models are built side by side and trained (then run for
+    inference) in alternation on ``rounds`` interleaved parts of the batches.
 
     ``memory=True`` measures the peak memory instead, on the two largest batches (the
     peak comes from the largest padded batch, the model and the optimizer state), while
@@ -192,62 +197,193 @@ def measure(config: str, shape: tuple, precisions, cfg_options=None,
     # are not the run's memory: import them before measuring.
     build_optim_wrapper(torch.nn.Linear(1, 1), dict(type='OptimWrapper',
                                                     optimizer=dict(type='SGD', lr=0.1)))
-    results = {}
-    for precision in precisions:
+    def build(precision):
         torch.manual_seed(0)
-        autocast = dict(device_type='cpu', dtype=torch.bfloat16,
-                        enabled=precision == 'bf16')
-        with (PeakRSS() if memory else contextlib.nullcontext()) as peak:
-            model = MODELS.build(cfg.model)
-            parameters = sum(p.numel() for p in model.parameters())
-            # The same optimizer as the config, with autocast done here (as the bf16
-            # optim wrapper does), so that both checkouts run the same steps.
-            optim_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
-            optim_cfg.pop('dtype', None)
-            optim = build_optim_wrapper(model, optim_cfg)
-            times = _train_steps(model, optim, [warmup] + batches, autocast, now)
-            model.eval()
-            with torch.no_grad(), torch.autocast(**autocast):
-                model.test_step(warmup)
-                start = now()
-                for batch in batches:
-                    model.test_step(batch)
-                infer = now() - start
-        train = sum(times.values())
-        results[precision] = dict(peak_mb=peak.added_mb) if memory else dict(
-            train=utterances / train, infer=utterances / infer,
-            split={k: v / train for k, v in times.items()})
-        del model, optim
+        model = MODELS.build(cfg.model)
+        # The same optimizer as the config, with autocast done here (as the bf16
+        # optim wrapper does), so that both checkouts run the same steps.
+        optim_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
+        optim_cfg.pop('dtype', None)
+        return model, build_optim_wrapper(model, optim_cfg), dict(
+            device_type='cpu', dtype=torch.bfloat16, enabled=precision == 'bf16')
+
+    def infer(model, autocast, chunk):
+        model.eval()
+        with torch.no_grad(), torch.autocast(**autocast):
+            start = now()
+            for batch in chunk:
+                model.test_step(batch)
+            return now() - start
+
+    results = {}
+    if memory:  # one precision at a time: the peak of each alone
+        for precision in precisions:
+            with PeakRSS() as peak:
+                model, optim, autocast = build(precision)
+                parameters = sum(p.numel() for p in model.parameters())
+                _train_steps(model, optim, [warmup] + batches, autocast, now)
+                model.eval()
+                infer(model, autocast, [warmup] + batches)
+            results[precision] = dict(peak_mb=peak.added_mb)
+            del model, optim
+    else:
+        # All precisions built side by side and run in alternation, chunk by chunk (the
+        # order reversed every other chunk), so that a load that drifts during the run
+        # hits them alike and their ratio is measured in one process.
+        arms = {p: build(p) for p in precisions}
+        parameters = sum(p.numel() for p in arms[precisions[0]][0].parameters())
+        chunks = [batches[i::rounds] for i in range(min(rounds, len(batches)))]
+        times = {p: dict.fromkeys(PHASES, 0.0) for p in precisions}
+        infer_s = dict.fromkeys(precisions, 0.0)
+        for model, optim, autocast in arms.values():  # warm-up
+            _train_steps(model, optim, [warmup], autocast, now)
+            model.train()
+            infer(model, autocast, [warmup])
+        for r, chunk in enumerate(chunks):
+            for precision in (precisions if r % 2 == 0 else precisions[::-1]):
+                model, optim, autocast = arms[precision]
+                step = _train_steps(model, optim, chunk, autocast, now, warmup=False)
+                for phase, seconds in step.items():
+                    times[precision][phase] += seconds
+                infer_s[precision] += infer(model, autocast, chunk)
+        for precision in precisions:
+            train = sum(times[precision].values())
+            results[precision] = dict(
+                train=utterances / train, infer=utterances / infer_s[precision],
+                split={k: v / train for k, v in times[precision].items()})
+        del arms
     import vega_mm
     return dict(results=results, utterances=utterances, package=vega_mm.__file__,
                 threads=torch.get_num_threads(), parameters=parameters)
 
 
-def matmul_peak(threads: int) -> str:
-    """GFLOP/s of the model's typical products on this machine (the ceiling of a step
-    made only of matrix products): [9, N, 768] x [9, 768, 768] batched and [N, 768] x
-    [768, 768] single, fp32 and bf16."""
+def cpu_model() -> str:
+    """The CPU's model name and its bf16 matrix features (from /proc/cpuinfo), and the
+    instruction set PyTorch's kernels use here."""
+    import torch
+    name, flags = 'unknown CPU', set()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                if key.strip() == 'model name':
+                    name = value.strip()
+                elif key.strip() == 'flags':
+                    flags = set(value.split())
+    except OSError:  # not Linux
+        import platform
+        name = platform.processor() or name
+    bf16 = [f for f in ('avx512_bf16', 'amx_bf16', 'amx_tile') if f in flags]
+    capability = torch.backends.cpu.get_cpu_capability()
+    return (f"{name}, {os.cpu_count()} logical CPUs; bf16 units: {', '.join(bf16) or 'none'}"
+            f'; PyTorch {torch.__version__} kernels: {capability}')
+
+
+# The backbone's products on a MELD batch (N ~ 90 real utterances of 9 dialogues; 430 for
+# IEMOCAP-like batches): P = 9 pairs, H = 768.  name -> (a shape, b shape, transpose a)
+PRODUCTS = {
+    'forward [9,N,768] x [9,768,768]': ((9, 'N', 768), (9, 768, 768), False),
+    'forward k,v [9,N,768] x [9,768,1536]': ((9, 'N', 768), (9, 768, 1536), False),
+    'weight grad [9,768,N] x [9,N,768] (contiguous)': ((9, 768, 'N'), (9, 'N', 768), False),
+    'weight grad x^T view [9,N,768]^T x [9,N,768]': ((9, 'N', 768), (9, 'N', 768), True),
+    'input proj [N,1024] x [1024,768]': ((1, 'N', 1024), (1, 1024, 768), False),
+}
+
+
+def matmul_rates(threads: int, rows=(90, 430), seconds: float = 0.2) -> str:
+    """GFLOP/s of the backbone's products (:data:`PRODUCTS`) in fp32 and bf16 at
+    ``threads`` threads, for N in ``rows``: the ceiling of a step made only of products,
+    and whether bf16 pays on this CPU.  Precisions alternate, medians of 5 rounds."""
     import torch
     torch.set_num_threads(threads)
-    rows = ['| product | fp32 GFLOP/s | bf16 GFLOP/s |', '|---|---:|---:|']
-    for n in (90, 430):
-        for batched in (True, False):
-            cells = []
+    lines = ['| product | N | fp32 GFLOP/s | bf16 GFLOP/s | bf16 / fp32 |',
+             '|---|---:|---:|---:|---:|']
+    for name, (sa, sb, transpose) in PRODUCTS.items():
+        for n in rows:
+            shape_a = [n if d == 'N' else d for d in sa]
+            shape_b = [n if d == 'N' else d for d in sb]
+            flops = 2 * shape_a[0] * shape_a[2 if transpose else 1] * \
+                shape_a[1 if transpose else 2] * shape_b[2]
+            args = {}
             for dtype in (torch.float32, torch.bfloat16):
-                p = 9 if batched else 1
-                a = torch.randn(p, n, 768, dtype=dtype)
-                b = torch.randn(p, 768, 768, dtype=dtype)
-                torch.bmm(a, b)
-                start, reps = time.perf_counter(), 20
-                for _ in range(reps):
-                    torch.bmm(a, b)
-                cells.append(f'{2 * p * n * 768 * 768 * reps / (time.perf_counter() - start) / 1e9:.0f}')
-            name = f'[9, {n}, 768] x [9, 768, 768]' if batched else f'[{n}, 768] x [768, 768]'
-            rows.append(f'| {name} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(rows)
+                a, b = torch.randn(shape_a, dtype=dtype), torch.randn(shape_b, dtype=dtype)
+                args[dtype] = (a.transpose(1, 2) if transpose else a, b)
+                torch.bmm(*args[dtype])  # oneDNN builds its kernel for the shape
+            rates = {dtype: [] for dtype in args}
+            for r in range(5):
+                for dtype in (list(args) if r % 2 == 0 else list(args)[::-1]):
+                    reps, start = 0, time.perf_counter()
+                    while time.perf_counter() - start < seconds / 5:
+                        torch.bmm(*args[dtype])
+                        reps += 1
+                    rates[dtype].append(flops * reps / (time.perf_counter() - start) / 1e9)
+            fp32, bf16 = (statistics.median(rates[d]) for d in args)
+            lines.append(f'| {name} | {n} | {fp32:.0f} | {bf16:.0f} | {bf16 / fp32:.1f} |')
+    return '\n'.join(lines)
+
+
+def profile_steps(config: str, shape: tuple, precisions, cfg_options=None, steps: int = 7,
+                  top: int = 12) -> dict:
+    """Self CPU time of the top operators over ``steps`` training steps (after one
+    warm-up step) per precision, with torch.profiler: where a step's time goes."""
+    import torch
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+    from torch.profiler import ProfilerActivity, profile
+
+    from vega_mm.registry import MODELS
+    init_default_scope('vega_mm')
+    cfg = _model_cfg(config, cfg_options)
+    batches = _dialogues(cfg.model, *shape)[:steps + 1]
+    out = {}
+    for precision in precisions:
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+        optim_cfg = dict(cfg.optim_wrapper, type='OptimWrapper')
+        optim_cfg.pop('dtype', None)
+        optim = build_optim_wrapper(model, optim_cfg)
+        autocast = dict(device_type='cpu', dtype=torch.bfloat16, enabled=precision == 'bf16')
+        _train_steps(model, optim, batches[:1], autocast, time.perf_counter)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            _train_steps(model, optim, batches[1:], autocast, time.perf_counter,
+                         warmup=False)
+        events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+        total = sum(e.self_cpu_time_total for e in events)
+        out[precision] = dict(
+            steps=len(batches) - 1, total_ms=total / 1e3,
+            top=[(e.key, e.self_cpu_time_total / 1e3, e.count) for e in events[:top]])
+        del model, optim
+    return out
+
+
+def profile_table(profiles: dict) -> str:
+    """Top operators per precision: self CPU ms over the profiled steps, calls, share."""
+    lines = []
+    for precision, prof in profiles.items():
+        lines.append(f"{precision}: {prof['total_ms']:.0f} ms self CPU time in "
+                     f"{prof['steps']} steps")
+        lines.append('| op | self CPU ms | calls | share |')
+        lines.append('|---|---:|---:|---:|')
+        for name, ms, calls in prof['top']:
+            lines.append(f'| `{name}` | {ms:.0f} | {calls} | '
+                         f"{ms / prof['total_ms'] * 100:.0f}% |")
+        lines.append('')
+    return '\n'.join(lines)
 
 
 # ----------------------------------------------------------------------------- driver
+def _worker(checkout: str, job: dict, threads: int, memory: bool = False,
+            extra_env: Optional[dict] = None):
+    """Run ``job`` in a fresh interpreter that imports ``checkout``'s vega_mm, with
+    ``extra_env`` added to its environment."""
+    env = dict(os.environ, **(extra_env or {}), PYTHONPATH=checkout,
+               OMP_NUM_THREADS=str(threads))
+    if memory:
+        env['MALLOC_MMAP_THRESHOLD_'] = '131072'
+    return subprocess.run([sys.executable, osp.abspath(__file__), '--worker', json.dumps(job)],
+                          cwd=checkout, env=env, capture_output=True, text=True)
+
+
 def run_worker(checkout: str, shape: str, args) -> dict:
     """One measurement of ``checkout``'s vega_mm, in two subprocesses: speed with the
     default allocator, then peak memory with ``MALLOC_MMAP_THRESHOLD_`` lowered so that
@@ -258,16 +394,11 @@ def run_worker(checkout: str, shape: str, args) -> dict:
         count = min(count, args.max_dialogues)
     job = dict(config=args.config or SHAPES[shape][0], shape=(count, shortest, longest),
                precisions=args.precisions, cfg_options=args.cfg_options,
-               threads=args.threads, clock=args.clock)
+               threads=args.threads, clock=args.clock, rounds=args.rounds)
     results = []
     for memory in (False, True):
-        env = dict(os.environ, PYTHONPATH=checkout, OMP_NUM_THREADS=str(args.threads))
-        if memory:
-            env['MALLOC_MMAP_THRESHOLD_'] = '131072'
-        proc = subprocess.run(
-            [sys.executable, osp.abspath(__file__), '--worker',
-             json.dumps(dict(job, memory=memory))],
-            cwd=checkout, env=env, capture_output=True, text=True)
+        proc = _worker(checkout, dict(job, memory=memory), args.threads, memory,
+                       args.env if checkout == args.here else None)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
         if proc.returncode or not lines:
             raise SystemExit(f'benchmark of {shape} in {checkout} failed (exit '
@@ -294,7 +425,7 @@ def spread(values) -> str:
 def table(runs: dict, args) -> str:
     """runs[(side, shape)] = list of worker results, one per repeat."""
     head = ['shape', 'precision', 'train utt/s', 'infer utt/s', 'peak MB',
-            'data/fwd/bwd/opt %']
+            'data/fwd/bwd/opt %', 'train x own fp32', 'infer x own fp32']
     if args.compare:
         head += ['REF train', 'REF infer', 'REF peak MB', 'train x', 'infer x',
                  'train x REF fp32']
@@ -305,9 +436,14 @@ def table(runs: dict, args) -> str:
             res = [r['results'][precision] for r in ours]
             split = '/'.join(f"{statistics.median(r['split'][p] for r in res) * 100:.0f}"
                              for p in PHASES)
+            own32 = [r['results']['fp32'] for r in ours] if 'fp32' in args.precisions \
+                else None
             cells = [shape, precision, spread([r['train'] for r in res]),
                      spread([r['infer'] for r in res]), spread([r['peak_mb'] for r in res]),
                      split]
+            # bf16 / fp32 measured in the same process, alternating (see measure)
+            cells += [spread([a[k] / b[k] for a, b in zip(res, own32)]) if own32 else ''
+                      for k in ('train', 'infer')]
             if args.compare:
                 ref = [r['results'][precision] for r in runs[('ref', shape)]]
                 ref32 = [r['results']['fp32'] for r in runs[('ref', shape)]] \
@@ -342,8 +478,18 @@ def parse_args():
     parser.add_argument('--cfg-options', nargs='+', default=None,
                         help='key=value overrides for this checkout\'s configs only')
     parser.add_argument('--matmul-peak', action='store_true',
-                        help="print this machine's matrix-product GFLOP/s at --threads "
-                        "(the ceiling for a step that is all products) and exit")
+                        help="print the CPU model and its fp32 and bf16 GFLOP/s on the "
+                        "backbone's products at --threads (the ceiling for a step that is "
+                        "all products) and exit")
+    parser.add_argument('--rounds', type=int, default=4,
+                        help='parts of the batches over which the precisions alternate '
+                        'inside each measurement')
+    parser.add_argument('--profile-steps', type=int, default=7,
+                        help='training steps of the first shape profiled per precision '
+                        '(torch.profiler, top operators by self CPU time); 0: no profile')
+    parser.add_argument('--env', nargs='+', default=[], metavar='KEY=VALUE',
+                        help="environment variables for this checkout's runs only, e.g. "
+                        'THP_MEM_ALLOC_ENABLE=1 (PyTorch: large CPU tensors on huge pages)')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -353,22 +499,45 @@ def main() -> None:
     if args.clock == 'cpu' and args.threads != 1:
         raise SystemExit('--clock cpu counts the main thread only: use it with --threads 1')
     if args.matmul_peak:
-        print(f'threads: {args.threads}')
-        print(matmul_peak(args.threads))
+        print(f'CPU: {cpu_model()}\nthreads: {args.threads}')
+        print(matmul_rates(args.threads))
         return
     if args.worker:
         job = json.loads(args.worker)
         import torch
         torch.set_num_threads(job['threads'])
-        print(json.dumps(measure(job['config'], tuple(job['shape']), job['precisions'],
-                                 job['cfg_options'], job['clock'], job['memory'])))
+        if job.get('profile'):
+            print(json.dumps(profile_steps(job['config'], tuple(job['shape']),
+                                           job['precisions'], job['cfg_options'],
+                                           job['profile'])))
+        else:
+            print(json.dumps(measure(job['config'], tuple(job['shape']), job['precisions'],
+                                     job['cfg_options'], job['clock'], job['memory'],
+                                     job['rounds'])))
         return
+    env = {}
+    for item in args.env:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise SystemExit(f'--env {item!r}: expected KEY=VALUE')
+        env[key] = value
+    args.env = env
+    for name in ('repeats', 'threads', 'rounds'):
+        if getattr(args, name) < 1:
+            raise SystemExit(f'--{name} must be at least 1, got {getattr(args, name)}')
+    if args.profile_steps < 0:
+        raise SystemExit(f'--profile-steps must be 0 or more, got {args.profile_steps}')
     if args.cfg_options:
         from mmengine.config import DictAction
         opts = argparse.Namespace()
         DictAction(option_strings=[], dest='o')(None, opts, args.cfg_options)
         args.cfg_options = opts.o
-    here = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import torch
+    print(f'CPU: {cpu_model()}\nload average at start: {os.getloadavg()[0]:.1f} (1 min)',
+          flush=True)
+    here = args.here = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    if env:
+        print('this checkout runs with ' + ' '.join(f'{k}={v}' for k, v in env.items()))
     sides = [('ours', here)] + ([('ref', osp.abspath(args.compare))] if args.compare else [])
     runs = {}
     for repeat in range(args.repeats):
@@ -394,6 +563,25 @@ def main() -> None:
         print(f'REF = {args.compare}; "x" columns: this checkout / REF, per pair of '
               'adjacent runs')
     print(table(runs, args))
+    print(f'load average at end: {os.getloadavg()[0]:.1f} (1 min)')
+    print(f"\nThe backbone's matrix products on this CPU ({args.threads} threads):")
+    print(matmul_rates(args.threads))
+    torch.set_num_threads(1)
+    if args.profile_steps:
+        shape = args.shapes[0]
+        count, shortest, longest = SHAPES[shape][1:]
+        job = dict(config=args.config or SHAPES[shape][0],
+                   shape=(count, shortest, longest),  # it takes the first steps + 1
+                   precisions=args.precisions, cfg_options=args.cfg_options,
+                   threads=args.threads, profile=args.profile_steps)
+        proc = _worker(here, job, args.threads, extra_env=args.env)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
+        if proc.returncode or not lines:
+            raise SystemExit(f'profiling {shape} failed (exit {proc.returncode}):\n'
+                             f'{proc.stderr[-3000:]}')
+        print(f'\nWhere a training step of this checkout goes ({shape}, '
+              f'{args.threads} threads; torch.profiler, self CPU time):')
+        print(profile_table(json.loads(lines[-1])))
 
 
 if __name__ == '__main__':

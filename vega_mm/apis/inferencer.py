@@ -32,6 +32,10 @@ from .streaming import StreamSession
 __all__ = ['ConversationInferencer']
 
 
+# ConversationInferencer(precision=...): the autocast dtype (None: no autocast)
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16}
+
+
 def _with_device(options: Optional[Mapping[str, Mapping[str, Any]]],
                  recipe: Optional[Mapping[str, Any]], modalities: Sequence[str],
                  device: Optional[str]) -> dict:
@@ -82,6 +86,10 @@ class ConversationInferencer(BaseInferencer):
             such as ``batch_size`` or ``device``.
         cfg_options: overrides merged into the config before the model is built
             (``tools/infer.py --cfg-options``), e.g. ``{'model.backbone.max_len': 2048}``.
+        precision: ``'fp32'`` (default) or ``'bf16'``: the model's forward under bf16
+            autocast (matrix products in bf16; pays on CPUs with AVX512-BF16 or AMX and
+            on recent GPUs). Predictions come out in fp32; they may differ from fp32
+            ones where two classes are within bf16 rounding of each other.
 
     Call with one input or a list: a path to a CSV/JSONL conversation table (columns as
     ``tools/extract_features.py`` reads them) or to a feature file; a list of utterance
@@ -98,9 +106,14 @@ class ConversationInferencer(BaseInferencer):
                  extractor_options: Optional[Mapping[str, Mapping[str, Any]]] = None,
                  cfg_options: Optional[dict] = None,
                  asr: Optional[Mapping[str, Any]] = None,
-                 segmenter_options: Optional[Mapping[str, Any]] = None) -> None:
+                 segmenter_options: Optional[Mapping[str, Any]] = None,
+                 precision: str = 'fp32') -> None:
         if pretrained is None:
             raise ValueError('ConversationInferencer needs the checkpoint of a trained model')
+        if precision not in PRECISIONS:
+            raise ValueError(f'ConversationInferencer: precision must be one of '
+                             f'{sorted(PRECISIONS)}, got {precision!r}')
+        self.precision = precision
         net = init_model(model, pretrained, device=device or 'cpu', cfg_options=cfg_options)
         net._config = net.cfg
         super().__init__(model=net, device=device)
@@ -292,8 +305,23 @@ class ConversationInferencer(BaseInferencer):
     @torch.no_grad()
     def forward(self, inputs: dict, **kwargs) -> list:
         """One batch -> its data samples with the model's prediction fields
-        (``model.test_step``)."""
-        return self.model.test_step(inputs)
+        (``model.test_step``), under autocast with ``precision='bf16'``; floating-point
+        fields come back in fp32 either way."""
+        dtype = PRECISIONS[self.precision]
+        if dtype is None:
+            return self.model.test_step(inputs)
+        device = next(self.model.parameters()).device.type
+        with torch.autocast(device_type=device, dtype=dtype):
+            samples = self.model.test_step(inputs)
+        for sample in samples:  # scores and similarities: fp32, as without autocast
+            for key, value in sample.items():
+                if isinstance(value, torch.Tensor) and value.dtype == dtype:
+                    sample.set_field(value.float(), key)
+                elif isinstance(value, dict):
+                    sample.set_field({k: v.float() if isinstance(v, torch.Tensor)
+                                      and v.dtype == dtype else v
+                                      for k, v in value.items()}, key)
+        return samples
 
     def __call__(self, inputs, batch_size: int = 16) -> List[dict]:
         """Predict every utterance of ``inputs`` (see the class docstring);

@@ -21,7 +21,7 @@ weight layouts, so ``state_dict()`` gives the reference's keys (the stacked tens
 per pair) and ``load_state_dict`` accepts them; either backbone loads the other's
 checkpoints.  Optimizer states (resume) belong to one parameter layout.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -29,17 +29,64 @@ import torch.nn.functional as F
 
 from vega_mm.registry import MODELS
 from ..dropout import dropout
+from ..low_precision import autocast_dtype, low_precision_copies
 from .base import ConversationBackbone
 from .sdt import SDTBackbone, attention_bias
 
 __all__ = ['FusedSDTBackbone', 'SDTWeightLayout']
 
 
-def _linear(x: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
-    """Batched linear map: x [P, N, in], weight [P, in, out], bias [P, out] or None."""
+def _linear(x: torch.Tensor, weight: torch.Tensor, bias=None,
+            low: Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]] = None) -> torch.Tensor:
+    """Batched linear map: x [P, N, in], weight [P, in, out], bias [P, out] or None.
+
+    ``low``: the (weight, bias) copies in autocast's lower precision (see
+    :meth:`FusedSDTBackbone.low_precision_weights`); then the products run in that
+    precision through :class:`_LowPrecisionLinear`, as autocast would run them."""
+    if low is not None:
+        return _LowPrecisionLinear.apply(x, weight, bias, *low)
     if bias is None:
         return torch.bmm(x, weight)
     return torch.baddbmm(bias.unsqueeze(1), x, weight)
+
+
+class _LowPrecisionLinear(torch.autograd.Function):
+    """``baddbmm(bias, x, weight)`` with autocast's maths (products in the low precision
+    of ``weight_low``, gradients returned in each input's own dtype), in the layouts the
+    CPU's bf16 kernels (oneDNN, AMX) run fastest.
+
+    Autocast itself casts every weight at every forward (a fresh allocation each time)
+    and computes the weight gradient as ``x^T @ grad`` from a transposed view: on an AMX
+    Xeon that product ran 2-3x slower in bf16 than with ``x^T`` made contiguous first.
+    Here the weights come as persistent low-precision copies and ``x^T`` is contiguous.
+    The bias gradient is summed in fp32 (autocast sums it in bf16)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+                weight_low: torch.Tensor, bias_low: Optional[torch.Tensor]) -> torch.Tensor:
+        x_low = x.to(weight_low.dtype)
+        if bias_low is None:
+            y = torch.bmm(x_low, weight_low)
+        else:
+            y = torch.baddbmm(bias_low.unsqueeze(1), x_low, weight_low)
+        ctx.save_for_backward(x_low, weight_low)
+        ctx.dtypes = (x.dtype, weight.dtype, None if bias is None else bias.dtype)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x_low, weight_low = ctx.saved_tensors
+        x_dtype, weight_dtype, bias_dtype = ctx.dtypes
+        grad = grad.to(weight_low.dtype).contiguous()
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.bmm(grad, weight_low.transpose(1, 2)).to(x_dtype)
+        if ctx.needs_input_grad[1]:
+            # contiguous x^T [P, in, N]: the fast kernels; a transposed view is not
+            grad_w = torch.bmm(x_low.transpose(1, 2).contiguous(), grad).to(weight_dtype)
+        if bias_dtype is not None and ctx.needs_input_grad[2]:
+            grad_b = grad.sum(1, dtype=torch.float32).to(bias_dtype)
+        return grad_x, grad_w, grad_b, None, None
 
 
 class _PadHeads(torch.autograd.Function):
@@ -225,12 +272,38 @@ class FusedSDTBackbone(ConversationBackbone):
             self._register_state_dict_hook(_to_reference_keys)
             self._register_load_state_dict_pre_hook(_from_reference_keys, with_module=True)
 
+    def low_precision_weights(self) -> Optional[Dict[str, torch.Tensor]]:
+        """The stacked weights in autocast's lower precision (bf16 on the CPU), as
+        persistent copies; None outside autocast (the products then run as written).
+
+        Autocast would cast every stacked weight at every forward into fresh memory (on
+        the CPU, page faults on tens of MB; about 3,600 casts per 7 MELD steps).  Here
+        each weight has one buffer, rewritten in place once per change of the weights
+        (see :func:`~vega_mm.models.low_precision.low_precision_copies`).
+        """
+        dtype = autocast_dtype(self.stacked['gate_weight'])
+        if dtype is None:
+            return None
+        # the layer norms' affine maps stay fp32 (autocast runs layer norms in fp32)
+        return low_precision_copies(self, {n: p for n, p in self.stacked.items()
+                                           if '_norm_' not in n}, dtype)
+
     def attention_bias(self, key_padding: torch.Tensor) -> torch.Tensor:
         """The reference's :func:`~.sdt.attention_bias` for a batch's padding [B, L]."""
         return attention_bias(key_padding, self.attention_window, self.causal)
 
+    def _linear(self, x: torch.Tensor, name: str, low: Optional[Dict[str, torch.Tensor]],
+                bias: bool = True) -> torch.Tensor:
+        """:func:`_linear` with the stacked ``<name>_weight`` (and ``_bias``)."""
+        weight = self.stacked[f'{name}_weight']
+        b = self.stacked[f'{name}_bias'] if bias else None
+        lows = None if low is None else (low[f'{name}_weight'],
+                                         low[f'{name}_bias'] if bias else None)
+        return _linear(x, weight, b, lows)
+
     def _layer(self, i: int, target: torch.Tensor, source: torch.Tensor,
-               mask: torch.Tensor, attn_bias: torch.Tensor) -> torch.Tensor:
+               mask: torch.Tensor, attn_bias: torch.Tensor,
+               low: Optional[Dict[str, torch.Tensor]] = None) -> torch.Tensor:
         """One :class:`CrossModalLayer` for all pairs: target/source [P, N, H]."""
         w = {k[len(f'layer{i}_'):]: v for k, v in self.stacked.items()
              if k.startswith(f'layer{i}_')}
@@ -238,13 +311,13 @@ class FusedSDTBackbone(ConversationBackbone):
             target = _layer_norm(target, w['query_norm_weight'], w['query_norm_bias'])
             # Self-attention pairs attend to their normalised target (CrossModalLayer).
             source = torch.where(self._self_pair[:, None, None], target, source)
-        q = _linear(target, w['q_proj_weight'], w['q_proj_bias'])
-        kv = _linear(source, w['kv_proj_weight'], w['kv_proj_bias'])
+        q = self._linear(target, f'layer{i}_q_proj', low)
+        kv = self._linear(source, f'layer{i}_kv_proj', low)
         ctx = self._attention(q, kv, mask, attn_bias)
-        y = self._dropout(_linear(ctx, w['out_proj_weight'], w['out_proj_bias'])) + target
-        ff = F.gelu(_linear(_layer_norm(y, w['ff_norm_weight'], w['ff_norm_bias']),
-                            w['ff1_weight'], w['ff1_bias']), approximate='tanh')
-        ff = _linear(self._dropout(ff), w['ff2_weight'], w['ff2_bias'])
+        y = self._dropout(self._linear(ctx, f'layer{i}_out_proj', low)) + target
+        ff = F.gelu(self._linear(_layer_norm(y, w['ff_norm_weight'], w['ff_norm_bias']),
+                                 f'layer{i}_ff1', low), approximate='tanh')
+        ff = self._linear(self._dropout(ff), f'layer{i}_ff2', low)
         return y + self._dropout(ff)
 
     def _attention(self, q: torch.Tensor, kv: torch.Tensor, mask: torch.Tensor,
@@ -284,13 +357,14 @@ class FusedSDTBackbone(ConversationBackbone):
         source = self._dropout(embedded[self._cross_source_index])
         source = torch.cat([target, source])[self._source_row]
         attn_bias = self.attention_bias(key_padding)
+        low = self.low_precision_weights()
         for i in range(self.num_layers):
-            target = self._layer(i, target, source, mask, attn_bias)
-        gated = target * torch.sigmoid(_linear(target, self.stacked['gate_weight']))
+            target = self._layer(i, target, source, mask, attn_bias, low)
+        gated = target * torch.sigmoid(self._linear(target, 'gate', low, bias=False))
         n_mod, n = len(self.modalities), gated.shape[1]
         # target m's gated outputs side by side, in its source order: [M, N, M * H]
         gated = gated.view(n_mod, n_mod, n, -1).transpose(1, 2).reshape(n_mod, n, -1)
-        reduced = _linear(gated, self.stacked['reduce_weight'], self.stacked['reduce_bias'])
+        reduced = self._linear(gated, 'reduce', low)
         stacked = reduced.transpose(0, 1)  # [N, M, H]
         weights = torch.softmax(self.fusion_gate(stacked), dim=-2)
         fused = (weights * stacked).sum(dim=-2)

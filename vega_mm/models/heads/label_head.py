@@ -5,15 +5,17 @@ import torch
 import torch.nn as nn
 
 from vega_mm.registry import MODELS
+from ..low_precision import LowPrecisionLinear
 from .branch_head import BranchHead
 
 
 def mlp_classifier(in_channels: int, num_classes: int, dropout: float) -> nn.Sequential:
     """H -> H -> H -> C with (exact) GELU and dropout between layers."""
+    # LowPrecisionLinear: nn.Linear, with faster bf16 products under autocast
     return nn.Sequential(
-        nn.Linear(in_channels, in_channels), nn.GELU(), nn.Dropout(dropout),
-        nn.Linear(in_channels, in_channels), nn.GELU(), nn.Dropout(dropout),
-        nn.Linear(in_channels, num_classes))
+        LowPrecisionLinear(in_channels, in_channels), nn.GELU(), nn.Dropout(dropout),
+        LowPrecisionLinear(in_channels, in_channels), nn.GELU(), nn.Dropout(dropout),
+        LowPrecisionLinear(in_channels, num_classes))
 
 
 @MODELS.register_module()

@@ -7,14 +7,16 @@ import torch.nn.functional as F
 
 from vega_mm.registry import MODELS
 from vega_mm.utils.merge import merge_derived
+from ..low_precision import LowPrecisionLinear
 from .branch_head import BranchHead
 
 
 def projection_mlp(in_channels: int, out_channels: int, dropout: float) -> nn.Sequential:
     """H -> H -> D with ELU and dropout between the layers."""
+    # LowPrecisionLinear: nn.Linear, with faster bf16 products under autocast
     return nn.Sequential(
-        nn.Linear(in_channels, in_channels), nn.ELU(), nn.Dropout(dropout),
-        nn.Linear(in_channels, out_channels))
+        LowPrecisionLinear(in_channels, in_channels), nn.ELU(), nn.Dropout(dropout),
+        LowPrecisionLinear(in_channels, out_channels))
 
 
 def anchor_bank_config(anchors: Optional[str],
