@@ -70,8 +70,8 @@ def merge_args(cfg, args: argparse.Namespace):
                             if 'EarlyStopping' not in h['type']]
     if args.seed is not None:
         cfg.randomness = dict(cfg.get('randomness', {}), seed=args.seed)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    from vega_mm.utils.config import merge_overrides  # imports torch: after the path check
+    merge_overrides(cfg, args.cfg_options)
     return cfg
 
 

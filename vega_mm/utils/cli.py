@@ -76,6 +76,8 @@ def load_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
         FileNotFoundError: the config file does not exist (names the closest file of
             that folder).
         ValueError: the config file (or a base) has a syntax error: file and line.
+        ConfigError: an override that would change nothing or fail late
+            (:func:`~vega_mm.utils.config.check_overrides`).
     """
     if not osp.isfile(path):
         folder = osp.dirname(path) or '.'
@@ -92,7 +94,8 @@ def load_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
         raise ValueError(f'config file {path!r} (or one of its _base_ files), line '
                          f'{exc.lineno}: {exc.msg}; expected valid Python') from None
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        from .config import merge_overrides  # mmengine only: no torch unless a nested
+        merge_overrides(cfg, cfg_options)    # key needs its class looked up
     return cfg
 
 
