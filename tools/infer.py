@@ -54,7 +54,7 @@ from vega_mm.datasets.formats import FEATURES, detect_format, load_conversations
 from vega_mm.features.media import MediaError, probe_media
 from vega_mm.utils import CheckpointError
 from vega_mm.utils.checkpoint import load_runner_checkpoint
-from vega_mm.utils.cli import set_threads
+from vega_mm.utils.cli import check_config_and_checkpoint, set_threads
 from vega_mm.utils.io import check_output_file
 from vega_mm.utils.shards import parse_shard, shard_of
 
@@ -147,6 +147,7 @@ def main() -> None:
 
 def check_args(args: argparse.Namespace) -> None:
     """What can be checked before the model is loaded: outputs and the recording options."""
+    check_config_and_checkpoint(args.config, args.checkpoint, 'tools/infer.py')
     if args.out:
         suffix = check_output_path(args.out, '--out')
         if args.live and suffix != '.jsonl':

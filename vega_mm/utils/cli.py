@@ -14,7 +14,10 @@ from mmengine.config import Config, DictAction
 
 __all__ = ['LAUNCHERS', 'add_runner_args', 'export_local_rank', 'default_work_dir',
            'set_work_dir', 'load_config', 'check_data_files', 'set_threads', 'WorkDirBusy',
-           'WorkDirLock']
+           'WorkDirLock', 'CONFIG_SUFFIXES', 'check_config_and_checkpoint']
+
+#: The config file types MMEngine reads.
+CONFIG_SUFFIXES = ('.py', '.json', '.yml', '.yaml')
 
 #: The job launchers MMEngine knows (``--launcher``).
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -124,6 +127,33 @@ def check_data_files(cfg: Config, keys: List[str]) -> None:
             'from the folder they are relative to, or set an absolute data_root)')
         raise FileNotFoundError(f'{cfg.filename}: {key}.dataset: data file {path!r} does '
                                 f'not exist{relative}')
+
+
+def check_config_and_checkpoint(config: str, checkpoint: str, tool: str) -> None:
+    """The CONFIG and CHECKPOINT arguments of a tool are a config file and not a config
+    file, in that order (MMEngine's own error for a checkpoint given as the config is a
+    traceback that names neither argument).
+
+    Args:
+        config: the CONFIG argument.
+        checkpoint: the CHECKPOINT argument.
+        tool: the tool's path as the user runs it, e.g. ``tools/test.py``.
+
+    Raises:
+        ValueError: naming which argument is which (and the command in the right order
+            when the two were swapped).
+    """
+    if config.endswith(CONFIG_SUFFIXES):
+        if checkpoint.endswith(CONFIG_SUFFIXES):
+            raise ValueError(f'CHECKPOINT {checkpoint!r} is a config file; expected {tool} '
+                             'CONFIG CHECKPOINT, the checkpoint being a .pth file')
+        return
+    if checkpoint.endswith(CONFIG_SUFFIXES):
+        raise ValueError(f'the config and the checkpoint are swapped: {tool} takes CONFIG '
+                         f'first, then CHECKPOINT: {tool} {checkpoint} {config} ...')
+    raise ValueError(f'CONFIG {config!r} is not a config file (expected '
+                     f'{"/".join(CONFIG_SUFFIXES)}): {tool} takes CONFIG first, then '
+                     'CHECKPOINT')
 
 
 def set_threads(threads: Optional[int], default: int = 1) -> int:
