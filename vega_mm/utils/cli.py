@@ -14,7 +14,7 @@ from mmengine.config import Config, DictAction
 
 __all__ = ['LAUNCHERS', 'add_runner_args', 'export_local_rank', 'default_work_dir',
            'set_work_dir', 'load_config', 'check_data_files', 'set_threads', 'WorkDirBusy',
-           'WorkDirLock', 'CONFIG_SUFFIXES', 'check_config_and_checkpoint']
+           'WorkDirLock', 'earlier_run_files', 'clear_or_refuse_earlier_run', 'CONFIG_SUFFIXES', 'check_config_and_checkpoint']
 
 #: The config file types MMEngine reads.
 CONFIG_SUFFIXES = ('.py', '.json', '.yml', '.yaml')
@@ -224,3 +224,52 @@ class WorkDirLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the file releases the lock
             self._fd = None
+
+
+def earlier_run_files(work_dir: str) -> List[str]:
+    """The files of an earlier training run in a work dir: its checkpoints (``*.pth``),
+    MMEngine's ``last_checkpoint`` pointer and ``results.json``, sorted (logs, in their
+    timestamped folders, are not listed: they cannot be mistaken for the new run's)."""
+    if not osp.isdir(work_dir):
+        return []
+    found = glob.glob(osp.join(glob.escape(work_dir), '*.pth'))
+    found += [osp.join(work_dir, n) for n in ('last_checkpoint', 'results.json')
+              if osp.isfile(osp.join(work_dir, n))]
+    return sorted(found)
+
+
+def clear_or_refuse_earlier_run(work_dir: str, resume: bool, overwrite: bool) -> List[str]:
+    """Keep a new training run from mixing with an earlier one in the same work dir.
+
+    A new run into a work dir holding an earlier run's checkpoints or results would
+    leave ``best_..._epoch_20.pth`` of the old run beside the new run's best checkpoint
+    and replace ``results.json``: nothing would tell which file belongs to which run.
+    Call with the work dir's lock held (:class:`WorkDirLock`).
+
+    Args:
+        work_dir: the run's work dir.
+        resume: ``--resume`` was given (the earlier run is continued: nothing to do).
+        overwrite: ``--overwrite`` was given: delete the earlier run's files first.
+
+    Returns:
+        The files deleted (empty unless ``overwrite``).
+
+    Raises:
+        ValueError: the work dir holds an earlier run and neither flag was given; names
+            the dir, the files and the three ways on.
+    """
+    if resume:
+        return []
+    files = earlier_run_files(work_dir)
+    if not files:
+        return []
+    if overwrite:
+        for path in files:
+            os.remove(path)
+        return files
+    names = [osp.basename(f) for f in files]
+    shown = ', '.join(names[:4]) + (f', ... ({len(names) - 4} more)' if len(names) > 4 else '')
+    finished = 'a finished run' if 'results.json' in names else 'an earlier run'
+    raise ValueError(f'work dir {work_dir!r} holds {finished} ({shown}); a new run there would '
+                     'mix with it. Add --resume to continue it, --overwrite to delete its '
+                     'checkpoints and results and train anew, or give another --work-dir')
