@@ -34,8 +34,9 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $@
 
 # The demo model is tiny: one thread is as fast as two and immune to thread contention.
+# A second `make demo` trains anew (--overwrite: the earlier demo run is deleted).
 demo: install
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) tools/train.py configs/vega/vega_synthetic.py --work-dir work_dirs/vega_synthetic_demo
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) tools/train.py configs/vega/vega_synthetic.py --work-dir work_dirs/vega_synthetic_demo --overwrite
 
 test: install
 	$(PY) -m pytest tests -q -ra --durations=15 $(PYTEST_ARGS)
