@@ -31,7 +31,7 @@ from .standardize import apply_feature_stats, compute_feature_stats
 from .text import context_pairs
 from .text_finetune import check_finetune_settings, finetune_text_encoder
 
-__all__ = ['extract_features', 'MissingPartsError']
+__all__ = ['extract_features', 'MissingPartsError', 'interrupted_message']
 
 Log = Callable[[str], None]
 
@@ -529,3 +529,23 @@ def extract_features(out: str,
         if fresh and shard is None:
             store.discard_if_unused()
         raise
+
+
+def interrupted_message(out: str, argv: Sequence[str],
+                        script: str = 'tools/extract_features.py') -> str:
+    """What ``tools/extract_features.py`` says when Ctrl-C stops it: how many
+    dialogues are kept in ``OUT.parts/`` and the command that resumes (the same one: a
+    rerun reuses every finished dialogue and the fine-tuning state).
+
+    Args:
+        out: the OUT argument.
+        argv: the tool's arguments (without the script).
+        script: the tool's path as the user runs it.
+    """
+    import shlex
+    parts = out + '.parts'
+    kept = len([n for n in os.listdir(parts) if n.endswith('.npz')]) \
+        if os.path.isdir(parts) else 0
+    return (f'\ninterrupted: {kept} finished dialogue(s) kept in {parts}/; nothing was '
+            f'written to {out}. Resume with the same command: '
+            f'{shlex.join(["python", script, *argv])}')
