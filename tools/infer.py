@@ -385,6 +385,9 @@ def label_line(session, number: int, line: Union[str, UnicodeDecodeError]) -> Op
               f'{line.start})', file=sys.stderr, flush=True)
         return None
     speaker, sep, text = line.rstrip('\r\n').partition(':')
+    if not sep:
+        print(f'line {number}: no "speaker:" before the text: speaker \'unknown\'',
+              file=sys.stderr, flush=True)
     try:
         return session.add(speaker=speaker.strip() if sep else 'unknown',
                            text=text if sep else speaker)

@@ -53,16 +53,23 @@ def test_transcript_to_jsonl_and_live(infer_tool, causal_files, transcripts, tmp
     lines = [f"{p['speaker']}: {p['text']}\n" for p in first]
     lines.insert(1, 'Ross:  \n')  # an empty text: reported and skipped
     lines.insert(2, '   \n')  # a whitespace-only line: the same
+    lines.append('a line with no name\n')  # labelled, as speaker 'unknown', with a notice
     _run(infer_tool, monkeypatch, [config, ckpt, '--live', '--out', str(live_out)],
          stdin=''.join(lines))
     live = [json.loads(line) for line in live_out.read_text().splitlines()]
     # the first dialogue, streamed line by line: the same labels (a causal model)
-    assert [p['pred_label'] for p in live] == [p['pred_label'] for p in first]
+    assert [p['pred_label'] for p in live[:-1]] == [p['pred_label'] for p in first]
+    assert live[-1]['speaker'] == 'unknown' and live[-1]['text'] == 'a line with no name'
     captured = capsys.readouterr()
-    assert "line 2: skipped: conversation 'live', utterance 0: text is empty" in captured.err
-    assert "line 3: skipped: conversation 'live', utterance 0: text is empty" in captured.err
+    # the utterance named is the one the message is about (the next, '1'), once
+    assert "line 2: skipped: conversation 'live', utterance 1: text is empty (dialogue " \
+        "'live', utterance '1')" in captured.err
+    assert "line 3: skipped: conversation 'live', utterance 1: text is empty" in captured.err
+    assert f'line {len(lines)}: no "speaker:" before the text: speaker \'unknown\'' \
+        in captured.err
+    assert 'line 1: no "speaker:"' not in captured.err
     printed = [line for line in captured.err.splitlines() if line.startswith('[')]
-    assert len(printed) == len(first) and printed[0].endswith(
+    assert len(printed) == len(first) + 1 and printed[0].endswith(
         f"->  {live[0]['pred_label']} "
         f"({live[0]['probabilities'][live[0]['pred_label']]:.2f})")
 

@@ -516,3 +516,15 @@ def test_ctrl_c_stops_cleanly_with_the_resume_command(meld_slice, tiny_text_mode
     printed = capsys.readouterr().out
     assert json.loads(printed[printed.index('{\n'):])['reused'] == 5
     assert load_native(out).splits['train'] and not os.path.exists(out + '.parts')
+
+
+def test_one_table_for_two_splits_is_refused(meld_slice, tmp_path, capsys):
+    """Issue 35, item 5: --train T --test T would score the model on its training data."""
+    cli = load_tool('tools/extract_features.py')
+    table = str(meld_slice / 'train_sent_emo.csv')
+    out = tmp_path / 'same.npz'
+    assert cli.main([str(out), '--train', table, '--test', './' + os.path.relpath(table),
+                     '--classes', 'meld', '--quiet']) == 2
+    err = capsys.readouterr().err
+    assert 'is given for both the train and the test split' in err
+    assert not out.exists() and not os.path.exists(str(out) + '.parts')
