@@ -150,6 +150,10 @@ def _read_rows(path: str, fmt: str, text: str) -> Tuple[List[Tuple[int, Dict[str
                 if k not in header:
                     header.append(k)
             rows.append((lineno, obj))
+        if not rows:  # before the columns are looked for in a header of nothing
+            raise ConversationTableError(f'{path}: the file is empty' + (
+                ' (only blank lines); expected one JSON object per utterance'
+                if text else '; expected one JSON object per utterance'))
         return rows, header
     reader = csv.reader(io.StringIO(text, newline=''), delimiter=_delimiter(path, text))
     line_start = 1
