@@ -163,3 +163,22 @@ def test_stdout_holds_only_predictions_in_a_real_process(causal_files, transcrip
     preds = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(preds) == len(transcripts['test'].read_text().splitlines())
     assert 'Loads checkpoint' in proc.stderr  # MMEngine's log line, on stderr
+
+
+def test_repaired_windows_1252_bytes_are_reported(infer_tool, causal_files, transcripts,
+                                                  tmp_path, monkeypatch, capsys):
+    """Issue 35: as tools/extract_features.py reports them, not silently."""
+    config, ckpt = causal_files
+    rows = _first_dialogue(transcripts)[:3]
+    table = tmp_path / 'cp1252.csv'
+    lines = [b'dialogue_id,utterance_id,speaker,text']
+    for i, r in enumerate(rows):
+        text = b'I don\x92t know' if i == 1 else r['text'].replace(',', ' ').encode()
+        lines.append(b','.join([b'd', str(i).encode(), r['speaker'].encode(), text]))
+    table.write_bytes(b'\n'.join(lines) + b'\n')
+    out = tmp_path / 'p.jsonl'
+    _run(infer_tool, monkeypatch, [config, ckpt, str(table), '--out', str(out)])
+    err = capsys.readouterr().err
+    assert f'{table}: repaired text: 1 Windows-1252 byte(s) decoded on line(s) [3]' in err
+    preds = [json.loads(line) for line in out.read_text().splitlines()]
+    assert preds[1]['text'] == 'I don\u2019t know'

@@ -42,7 +42,7 @@ import json
 import math
 import os
 import warnings
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from vega_mm.structures.meta import MELD_CLASSES
 from .decoding import TextRepairs, decode_table_bytes
@@ -405,10 +405,16 @@ def read_conversation_table(path: str,
     return utterances, repairs, fmt
 
 
-def load_dialogues(path: str, split: str = 'test', **options) -> List[Dialogue]:
+def load_dialogues(path: str, split: str = 'test',
+                   log: Optional[Callable[[str], None]] = None,
+                   **options) -> List[Dialogue]:
     """The dialogues of one table (:func:`read_conversation_table` with ``options``,
-    then :func:`~.utterances.group_dialogues`)."""
-    return group_dialogues(read_conversation_table(path, **options)[0], split)
+    then :func:`~.utterances.group_dialogues`); ``log`` is told of repaired text
+    (``'PATH: repaired text: ...'``, as feature extraction reports it)."""
+    utterances, repairs, _ = read_conversation_table(path, **options)
+    if log is not None and len(repairs):
+        log(f'{path}: repaired text: {repairs.summary()}')
+    return group_dialogues(utterances, split)
 
 
 #: Comma- or tab-separated tables (MELD's ``*_sent_emo.csv`` recognised by the header).
