@@ -175,7 +175,7 @@ def build_tables(args: argparse.Namespace) -> list:
         try:
             specs += meld_tables(args.meld, _kv(args.meld_video, '--meld-video'), columns)
         except FileNotFoundError as exc:
-            raise SystemExit(f'--meld {args.meld}: {exc}') from exc
+            raise SystemExit(f'error: --meld {args.meld}: {exc}') from exc
     for split in ('train', 'val', 'test'):
         path = getattr(args, split)
         if path:

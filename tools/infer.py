@@ -168,9 +168,11 @@ def check_args(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f'--transcript {args.transcript!r} does not exist')
     if args.speakers is not None and args.speakers < 1:
         raise ValueError(f'--speakers {args.speakers}: give at least 1')
-    for path in recordings:
+    for path in args.inputs:  # before the model loads, not after
         if not os.path.isfile(path):
-            raise FileNotFoundError(f'recording {path!r} does not exist')
+            what = 'recording' if path in recordings else \
+                'INPUT (a conversation table or a feature file)'
+            raise FileNotFoundError(f'{what} {path!r} does not exist')
     if args.live not in (None, '-'):
         if not is_recording(args.live):
             raise ValueError(f'--live {args.live!r}: expected a recording (.wav, .mp3, .mp4, '

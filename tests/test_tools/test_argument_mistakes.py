@@ -39,3 +39,12 @@ def test_other_config_and_checkpoint_mistakes():
         check_config_and_checkpoint('a.txt', 'b.pth', 'tools/test.py')
     check_config_and_checkpoint('a.py', 'b.pth', 'tools/test.py')
     check_config_and_checkpoint('a.yaml', 'best', 'tools/test.py')  # any checkpoint name
+
+
+def test_infer_names_a_missing_input_before_loading_the_model(tmp_path):
+    """The input is checked first: the checkpoint here does not exist either, and is
+    never reached."""
+    line = _error_line(['tools/infer.py', CONFIG, str(tmp_path / 'model.pth'),
+                        str(tmp_path / 'dialogues.csv')])
+    assert line == (f"error: INPUT (a conversation table or a feature file) "
+                    f"{str(tmp_path / 'dialogues.csv')!r} does not exist")
