@@ -23,8 +23,8 @@ from .safe_pickle import (NUMPY_ARRAY_GLOBALS, AllowList, RestrictedUnpickler,
 __all__ = ['RUNNER_CHECKPOINT_ALLOW_LIST', 'CheckpointError', 'ATOMIC_BACKEND',
            'load_runner_checkpoint', 'register_checkpoint_loader', 'checkpoint_problem',
            'find_intact_checkpoint', 'non_finite_entries', 'describe_mismatch',
-           'mismatch_error', 'training_config_hint', 'DIGEST_KEY', 'state_dict_digest', 'digest_problem',
-           'check_state_dict_digest',
+           'mismatch_error', 'training_config_hint', 'DIGEST_KEY', 'state_dict_digest',
+           'digest_problem', 'check_state_dict_digest',
            'register_atomic_backend']
 
 

@@ -14,7 +14,8 @@ from mmengine.config import Config, DictAction
 
 __all__ = ['LAUNCHERS', 'add_runner_args', 'export_local_rank', 'default_work_dir',
            'set_work_dir', 'load_config', 'check_data_files', 'set_threads', 'WorkDirBusy',
-           'WorkDirLock', 'earlier_run_files', 'clear_or_refuse_earlier_run', 'CONFIG_SUFFIXES', 'check_config_and_checkpoint']
+           'WorkDirLock', 'earlier_run_files', 'clear_or_refuse_earlier_run', 'CONFIG_SUFFIXES',
+           'check_config_and_checkpoint']
 
 #: The config file types MMEngine reads.
 CONFIG_SUFFIXES = ('.py', '.json', '.yml', '.yaml')

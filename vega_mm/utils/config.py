@@ -329,6 +329,14 @@ def _paths_holding(node: Any, value: Any, prefix: str) -> List[str]:
     return found
 
 
+def _cli_value(value: Any) -> str:
+    """A value as ``--cfg-options`` takes it back (no spaces: one shell word)."""
+    if isinstance(value, (list, tuple)):
+        inner = ','.join(_cli_value(v) for v in value)
+        return f'[{inner}]' if isinstance(value, list) else f'({inner})'
+    return str(value)
+
+
 def _file_variable_error(cfg: Config, key: str, value: Any) -> ConfigError:
     """The refusal of an override of a top-level variable that only feeds other keys."""
     parts = key.split('.')
@@ -340,12 +348,13 @@ def _file_variable_error(cfg: Config, key: str, value: Any) -> ConfigError:
         for p in _paths_holding(cfg[top], node, top)]
     name = cfg.filename or 'the config'
     if fed:
-        shown = ' '.join(f'{p}={value}' for p in fed[:6]) + (' ...' if len(fed) > 6 else '')
+        shown = ' '.join(f'{p}={_cli_value(value)}' for p in fed[:6]) + (
+            ' ...' if len(fed) > 6 else '')
         advice = f'set the keys it fed instead: --cfg-options {shown}'
     else:
         advice = 'it feeds no key the runner reads; set the key you meant directly'
     return ConfigError(
-        f'--cfg-options {key}={value}: {parts[0]!r} is a variable of {name}, read only '
+        f'--cfg-options {key}={_cli_value(value)}: {parts[0]!r} is a variable of {name}, read only '
         f'while that file is parsed, so overriding it changes nothing; {advice}')
 
 
@@ -376,8 +385,8 @@ def check_overrides(cfg: Config, options: Optional[Mapping[str, Any]]) -> None:
                 raise _file_variable_error(cfg, key, value)
             close = difflib.get_close_matches(top, sorted(RUNNER_KEYS), n=1)
             hint = f' (did you mean {close[0]!r}?)' if close else ''
-            raise ConfigError(f'--cfg-options {key}={value}: top-level key {top!r}{hint} is '
-                              'read by nothing: MMEngine would ignore it')
+            raise ConfigError(f'--cfg-options {key}={_cli_value(value)}: top-level key '
+                              f'{top!r}{hint} is read by nothing: MMEngine would ignore it')
         node: Any = cfg.get(top)
         for depth, part in enumerate(parts[1:], start=1):
             if not isinstance(node, dict):
@@ -395,7 +404,7 @@ def check_overrides(cfg: Config, options: Optional[Mapping[str, Any]]) -> None:
             close = difflib.get_close_matches(part, choices, n=1)
             hint = f' (did you mean {where}.{close[0]}?)' if close else ''
             raise ConfigError(
-                f'--cfg-options {key}={value}: {where} builds '
+                f'--cfg-options {key}={_cli_value(value)}: {where} builds '
                 f'{getattr(target, "__name__", kind)}, which takes no argument '
                 f'{part!r}{hint}; it takes {", ".join(choices)}')
 

@@ -13,8 +13,8 @@ from typing import Any, Callable, IO, Mapping, Optional
 
 import numpy as np
 
-__all__ = ['cache_dir', 'atomic_savez', 'atomic_write_bytes', 'atomic_write_json', 'check_output_file',
-           'file_digest', 'update_digest', 'refuse_existing_output']
+__all__ = ['cache_dir', 'atomic_savez', 'atomic_write_bytes', 'atomic_write_json',
+           'check_output_file', 'file_digest', 'update_digest', 'refuse_existing_output']
 
 _CHUNK = 1 << 20
 
