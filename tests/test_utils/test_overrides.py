@@ -79,3 +79,9 @@ def test_train_tool_refuses_both_in_one_line_before_building():
         assert proc.returncode != 0 and lines[-1].startswith('error: '), proc.stderr[-2000:]
         assert expected in lines[-1]
         assert not [ln for ln in lines if 'Traceback' in ln], proc.stderr[-2000:]
+
+
+def test_init_model_checks_its_overrides_before_building():
+    from vega_mm.apis import init_model
+    with pytest.raises(ConfigError, match='did you mean model.backbone.causal'):
+        init_model(SYNTHETIC, None, cfg_options={'model.backbone.casual': True})

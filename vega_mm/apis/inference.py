@@ -14,7 +14,7 @@ from vega_mm.registry import MODELS, TRANSFORMS
 from vega_mm.utils.checkpoint import (CheckpointError, check_state_dict_digest,
                                       checkpoint_problem, describe_mismatch, mismatch_error,
                                       register_checkpoint_loader, training_config_hint)
-from vega_mm.utils.config import ConfigError, apply_modalities
+from vega_mm.utils.config import ConfigError, apply_modalities, merge_overrides
 
 #: Model keys that change a trained model's predictions without changing the shapes of
 #: its weights (a shape is checked by strict loading), with the value an unset key means.
@@ -152,11 +152,12 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
             differ from the digest it records (``meta.state_dict_sha256``), or weights
             that do not fit the config's model.
         ConfigError: the config sets a key of :data:`PREDICTION_KEYS` (e.g.
-            ``backbone.causal``) otherwise than the checkpoint's training config.
+            ``backbone.causal``) otherwise than the checkpoint's training config; an
+            override that would change nothing or names no argument
+            (:func:`~vega_mm.utils.config.check_overrides`).
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    merge_overrides(cfg, cfg_options)  # a misspelt or ignored key: refused, not dropped
     apply_modalities(cfg)
     init_default_scope(cfg.get('default_scope', 'vega_mm'))
     model_cfg = copy.deepcopy(cfg.model)
