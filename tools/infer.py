@@ -54,7 +54,7 @@ from vega_mm.datasets.formats import FEATURES, detect_format, load_conversations
 from vega_mm.features.media import MediaError, probe_media
 from vega_mm.utils import CheckpointError
 from vega_mm.utils.checkpoint import load_runner_checkpoint
-from vega_mm.utils.cli import set_threads
+from vega_mm.utils.cli import check_config_and_checkpoint, set_threads
 from vega_mm.utils.io import check_output_file
 from vega_mm.utils.shards import parse_shard, shard_of
 
@@ -150,6 +150,7 @@ def main() -> None:
 
 def check_args(args: argparse.Namespace) -> None:
     """What can be checked before the model is loaded: outputs and the recording options."""
+    check_config_and_checkpoint(args.config, args.checkpoint, 'tools/infer.py')
     if args.out:
         suffix = check_output_path(args.out, '--out')
         if args.live and suffix != '.jsonl':
@@ -170,9 +171,11 @@ def check_args(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f'--transcript {args.transcript!r} does not exist')
     if args.speakers is not None and args.speakers < 1:
         raise ValueError(f'--speakers {args.speakers}: give at least 1')
-    for path in recordings:
+    for path in args.inputs:  # before the model loads, not after
         if not os.path.isfile(path):
-            raise FileNotFoundError(f'recording {path!r} does not exist')
+            what = 'recording' if path in recordings else \
+                'INPUT (a conversation table or a feature file)'
+            raise FileNotFoundError(f'{what} {path!r} does not exist')
     if args.live not in (None, '-'):
         if not is_recording(args.live):
             raise ValueError(f'--live {args.live!r}: expected a recording (.wav, .mp3, .mp4, '
@@ -388,6 +391,9 @@ def label_line(session, number: int, line: Union[str, UnicodeDecodeError]) -> Op
               f'{line.start})', file=sys.stderr, flush=True)
         return None
     speaker, sep, text = line.rstrip('\r\n').partition(':')
+    if not sep:
+        print(f'line {number}: no "speaker:" before the text: speaker \'unknown\'',
+              file=sys.stderr, flush=True)
     try:
         return session.add(speaker=speaker.strip() if sep else 'unknown',
                            text=text if sep else speaker)

@@ -8,8 +8,8 @@ the validation metrics the checkpoint was selected on).
 """
 import argparse
 
-from vega_mm.utils.cli import (add_runner_args, check_data_files, export_local_rank,
-                               load_config, set_threads, set_work_dir)
+from vega_mm.utils.cli import (add_runner_args, check_config_and_checkpoint, check_data_files,
+                               export_local_rank, load_config, set_threads, set_work_dir)
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,6 +35,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     try:  # the config and its data file before the heavy imports
+        check_config_and_checkpoint(args.config, args.checkpoint, 'tools/test.py')
         cfg = load_config(args.config, args.cfg_options)
         check_data_files(cfg, [f'{args.split}_dataloader'])
     except (FileNotFoundError, ValueError) as exc:

@@ -4,7 +4,9 @@ After training, the checkpoint that was best on the validation split is evaluate
 the validation and test splits and a results table is printed (and saved as
 ``results.json`` in the work dir).
 
-One run at a time writes into a work dir (``train.lock`` there); ``--threads`` sets
+One run at a time writes into a work dir (``train.lock`` there), and a work dir that
+holds an earlier run's checkpoints or results is refused unless ``--resume`` continues
+it or ``--overwrite`` deletes them first; ``--threads`` sets
 PyTorch's threads (default: ``OMP_NUM_THREADS``, else 1); Ctrl-C prints the command
 that resumes the run and exits 130.
 """
@@ -14,7 +16,8 @@ import shlex
 import sys
 
 from vega_mm.utils.cli import (WorkDirBusy, WorkDirLock, add_runner_args, check_data_files,
-                               export_local_rank, load_config, set_threads, set_work_dir)
+                               clear_or_refuse_earlier_run, export_local_rank, load_config,
+                               set_threads, set_work_dir)
 
 #: The dataloaders training reads.
 _LOADERS = ['train_dataloader', 'val_dataloader', 'test_dataloader']
@@ -28,6 +31,10 @@ def parse_args() -> argparse.Namespace:
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or (without a value) from the latest '
         'checkpoint in the work dir')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='the work dir holds an earlier run: delete its checkpoints and '
+                        'results.json and train anew (without it, such a work dir is '
+                        'refused unless --resume)')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision: fp16 with loss scaling on a GPU, '
                         'bf16 autocast on the CPU')
@@ -38,6 +45,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--seed', type=int, help='random seed (overrides the config)')
     add_runner_args(parser, 'train_cfg.max_epochs=5')
     args = parser.parse_args()
+    if args.overwrite and args.resume is not None:
+        parser.error('--overwrite deletes the run that --resume would continue: give one')
     export_local_rank(args)
     return args
 
@@ -70,14 +79,15 @@ def merge_args(cfg, args: argparse.Namespace):
                             if 'EarlyStopping' not in h['type']]
     if args.seed is not None:
         cfg.randomness = dict(cfg.get('randomness', {}), seed=args.seed)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    from vega_mm.utils.config import merge_overrides  # imports torch: after the path check
+    merge_overrides(cfg, args.cfg_options)
     return cfg
 
 
 def resume_command() -> str:
     """This command line with ``--resume`` (the latest checkpoint of its work dir)."""
-    argv = [a for a in sys.argv if a != '--resume' and not a.startswith('--resume=')]
+    argv = [a for a in sys.argv if a not in ('--resume', '--overwrite') and
+            not a.startswith('--resume=')]
     return shlex.join(['python'] + argv + ['--resume'])
 
 
@@ -89,6 +99,9 @@ def main() -> None:
         check_data_files(cfg, _LOADERS)
         if os.environ.get('RANK', '0') == '0':  # one lock per run, not per process
             lock = WorkDirLock(cfg.work_dir).acquire()
+            for path in clear_or_refuse_earlier_run(cfg.work_dir, args.resume is not None,
+                                                    args.overwrite):
+                print(f'--overwrite: deleted {path}', file=sys.stderr)
         set_threads(args.threads)
     except (FileNotFoundError, ValueError, WorkDirBusy) as exc:
         raise SystemExit(f'error: {exc}')

@@ -53,16 +53,23 @@ def test_transcript_to_jsonl_and_live(infer_tool, causal_files, transcripts, tmp
     lines = [f"{p['speaker']}: {p['text']}\n" for p in first]
     lines.insert(1, 'Ross:  \n')  # an empty text: reported and skipped
     lines.insert(2, '   \n')  # a whitespace-only line: the same
+    lines.append('a line with no name\n')  # labelled, as speaker 'unknown', with a notice
     _run(infer_tool, monkeypatch, [config, ckpt, '--live', '--out', str(live_out)],
          stdin=''.join(lines))
     live = [json.loads(line) for line in live_out.read_text().splitlines()]
     # the first dialogue, streamed line by line: the same labels (a causal model)
-    assert [p['pred_label'] for p in live] == [p['pred_label'] for p in first]
+    assert [p['pred_label'] for p in live[:-1]] == [p['pred_label'] for p in first]
+    assert live[-1]['speaker'] == 'unknown' and live[-1]['text'] == 'a line with no name'
     captured = capsys.readouterr()
-    assert "line 2: skipped: conversation 'live', utterance 0: text is empty" in captured.err
-    assert "line 3: skipped: conversation 'live', utterance 0: text is empty" in captured.err
+    # the utterance named is the one the message is about (the next, '1'), once
+    assert "line 2: skipped: conversation 'live', utterance 1: text is empty (dialogue " \
+        "'live', utterance '1')" in captured.err
+    assert "line 3: skipped: conversation 'live', utterance 1: text is empty" in captured.err
+    assert f'line {len(lines)}: no "speaker:" before the text: speaker \'unknown\'' \
+        in captured.err
+    assert 'line 1: no "speaker:"' not in captured.err
     printed = [line for line in captured.err.splitlines() if line.startswith('[')]
-    assert len(printed) == len(first) and printed[0].endswith(
+    assert len(printed) == len(first) + 1 and printed[0].endswith(
         f"->  {live[0]['pred_label']} "
         f"({live[0]['probabilities'][live[0]['pred_label']]:.2f})")
 
@@ -156,3 +163,22 @@ def test_stdout_holds_only_predictions_in_a_real_process(causal_files, transcrip
     preds = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(preds) == len(transcripts['test'].read_text().splitlines())
     assert 'Loads checkpoint' in proc.stderr  # MMEngine's log line, on stderr
+
+
+def test_repaired_windows_1252_bytes_are_reported(infer_tool, causal_files, transcripts,
+                                                  tmp_path, monkeypatch, capsys):
+    """Issue 35: as tools/extract_features.py reports them, not silently."""
+    config, ckpt = causal_files
+    rows = _first_dialogue(transcripts)[:3]
+    table = tmp_path / 'cp1252.csv'
+    lines = [b'dialogue_id,utterance_id,speaker,text']
+    for i, r in enumerate(rows):
+        text = b'I don\x92t know' if i == 1 else r['text'].replace(',', ' ').encode()
+        lines.append(b','.join([b'd', str(i).encode(), r['speaker'].encode(), text]))
+    table.write_bytes(b'\n'.join(lines) + b'\n')
+    out = tmp_path / 'p.jsonl'
+    _run(infer_tool, monkeypatch, [config, ckpt, str(table), '--out', str(out)])
+    err = capsys.readouterr().err
+    assert f'{table}: repaired text: 1 Windows-1252 byte(s) decoded on line(s) [3]' in err
+    preds = [json.loads(line) for line in out.read_text().splitlines()]
+    assert preds[1]['text'] == 'I don\u2019t know'

@@ -23,6 +23,18 @@ def test_encoder_not_available_says_how_to_point_at_a_copy(train_meta, tmp_path)
         ConversationInferencer(text_config(), ckpt)
 
 
+def test_a_missing_path_the_user_gave_is_blamed_as_theirs(text_model, tmp_path):
+    """Issue 35: --extractor-option text.model=/nonexistent names the option given, not
+    "a path recorded in the model's recipe"."""
+    cfg, ckpt = text_model
+    missing = str(tmp_path / 'nonexistent')
+    with pytest.raises(RecipeError) as info:
+        ConversationInferencer(cfg, ckpt, extractor_options=dict(text=dict(model=missing)))
+    msg = str(info.value)
+    assert msg.startswith(f'extractor option text.model={missing!r} (given instead of')
+    assert 'recorded in the model' not in msg and 'no such folder' in msg
+
+
 def test_a_local_copy_of_the_same_weights_is_accepted(text_model, tiny_text_model, tmp_path):
     cfg, ckpt = text_model
     copy_dir = shutil.copytree(tiny_text_model, tmp_path / 'copy')

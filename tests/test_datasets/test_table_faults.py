@@ -158,3 +158,16 @@ def test_configured_speaker_column_that_is_absent_is_an_error(tmp_path):
                        r"for 'speaker'\) is not in the header \['dialogue_id', 'utterance_id', "
                        r"'Speakr', 'text'\]"):
         read_conversation_table(str(path), columns={'speaker': 'Speaker'})
+
+
+@pytest.mark.parametrize('content,detail', [('', '; expected one JSON object'),
+                                            ('\n  \n', ' (only blank lines)')])
+def test_an_empty_jsonl_table_says_the_file_is_empty(tmp_path, content, detail):
+    """Issue 35: not "no dialogue id column in the header []"."""
+    path = tmp_path / 'empty.jsonl'
+    path.write_text(content)
+    with pytest.raises(ConversationTableError, match=f'empty.jsonl: the file is empty'
+                       f'{detail.replace("(", "[(]").replace(")", "[)]")}'):
+        read_conversation_table(str(path), fmt='jsonl')
+    with pytest.raises(ConversationTableError, match='the file is empty'):
+        read_conversation_table(str(path))  # the format told by the suffix

@@ -469,3 +469,62 @@ def test_text_context_is_recorded_and_rebuilt_for_new_conversations(meld_slice,
               if k not in ('context', 'speaker_tags')})), ('text', ), dict(text=16), out)
     assert not np.allclose(dialogue_features([first], plain, recipe)[0]['text'][1:],
                            again[1:])
+
+
+def test_command_line_refuses_to_replace_a_feature_file_unless_overwrite(
+        meld_slice, tiny_text_model, tmp_path, capsys):
+    """Issue 35, item 4: last week's features are not lost to a mistyped --out."""
+    cli = load_tool('tools/extract_features.py')
+    out = tmp_path / 'old.npz'
+    out.write_bytes(b'last week')
+    argv = [str(out), '--meld', str(meld_slice), '--text-model', tiny_text_model, '--quiet',
+            '--device', 'cpu']
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"output {str(out)!r} already exists (9 bytes" in err and '--overwrite' in err
+    assert out.read_bytes() == b'last week' and not os.path.exists(str(out) + '.parts')
+    assert cli.main(argv + ['--overwrite']) == 0
+    assert load_native(str(out)).splits['test']
+
+
+def test_ctrl_c_stops_cleanly_with_the_resume_command(meld_slice, tiny_text_model, tmp_path,
+                                                      capsys, monkeypatch):
+    """Issue 35, item 9: no traceback; the message says what was kept and how to resume,
+    and the command it gives does resume."""
+    cli = load_tool('tools/extract_features.py')
+    out = str(tmp_path / 'stopped.npz')
+    real_write = PartStore.write
+    written = []
+
+    def interrupted_write(self, dialogue, feats):
+        if len(written) == 5:
+            raise KeyboardInterrupt
+        real_write(self, dialogue, feats)
+        written.append(dialogue.dialogue_id)
+
+    monkeypatch.setattr(PartStore, 'write', interrupted_write)
+    argv = [out, '--meld', str(meld_slice), '--text-model', tiny_text_model, '--quiet',
+            '--device', 'cpu', '--chunk-size', '4']
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    assert f'interrupted: 5 finished dialogue(s) kept in {out}.parts/' in err
+    command = err.split('Resume with the same command: ')[1].strip().split(' ')
+    assert command[:2] == ['python', 'tools/extract_features.py'] and command[2:] == argv
+    monkeypatch.setattr(PartStore, 'write', real_write)
+    assert cli.main(command[2:]) == 0
+    printed = capsys.readouterr().out
+    assert json.loads(printed[printed.index('{\n'):])['reused'] == 5
+    assert load_native(out).splits['train'] and not os.path.exists(out + '.parts')
+
+
+def test_one_table_for_two_splits_is_refused(meld_slice, tmp_path, capsys):
+    """Issue 35, item 5: --train T --test T would score the model on its training data."""
+    cli = load_tool('tools/extract_features.py')
+    table = str(meld_slice / 'train_sent_emo.csv')
+    out = tmp_path / 'same.npz'
+    assert cli.main([str(out), '--train', table, '--test', './' + os.path.relpath(table),
+                     '--classes', 'meld', '--quiet']) == 2
+    err = capsys.readouterr().err
+    assert 'is given for both the train and the test split' in err
+    assert not out.exists() and not os.path.exists(str(out) + '.parts')

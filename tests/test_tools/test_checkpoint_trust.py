@@ -127,3 +127,58 @@ def test_tools_name_a_checkpoint_of_another_config_as_test_does(
     assert message.startswith(f"error: checkpoint '{other_config_checkpoint}' does not fit "
                               f"the model of {tiny_run['cfg']}: "), message
     assert 'tensors of another shape' in message and '\n' not in message
+
+
+def _checkpoint_of_another_model(tiny_run, folder: Path) -> str:
+    """A checkpoint of another model, as tools/train.py leaves it: causal, 7 classes,
+    a 12-d anchor bank, its config's text in ``meta.cfg`` and the config saved beside it."""
+    from mmengine.config import Config
+
+    from vega_mm.models.anchor_banks import anchor_banks_from
+    cfg = Config.fromfile(str(tiny_run['cfg']))
+    cfg.merge_from_dict({'model.backbone.causal': True, 'model.classes': list('abcdefg'),
+                         'model.head.vega_head.anchor_bank.dim': 12})
+    with anchor_banks_from(random=True):
+        model = init_model(cfg, None)
+    path = folder / 'other.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(cfg=cfg.pretty_text)), path)
+    (folder / 'decoy.py').write_text('x = 1\n')
+    (folder / 'other_model.py').write_text(cfg.pretty_text)
+    return str(path)
+
+
+def test_another_models_checkpoint_gets_advice_that_works(tiny_run, tmp_path):
+    """Issue 35, item 8: the whole fit is checked at once; the advice is the training
+    config, not a --cfg-options that then fails to build the anchor bank."""
+    ckpt = _checkpoint_of_another_model(tiny_run, tmp_path)
+    for options in (None, {'model.backbone.causal': True}):
+        with pytest.raises(CheckpointError) as info:
+            init_model(str(tiny_run['cfg']), ckpt, cfg_options=options)
+        msg = str(info.value)
+        assert 'does not fit the model' in msg and 'anchor bank' in msg
+        assert f"use the config it was trained with, {tmp_path / 'other_model.py'}" in msg
+        assert ('model.backbone.causal=False here, True in training' in msg) == \
+            (options is None)
+    model = init_model(str(tmp_path / 'other_model.py'), ckpt)  # the advice works
+    assert model.backbone.causal is True
+
+
+def test_only_prediction_keys_differ_the_options_given_restore_them(tiny_run):
+    with pytest.raises(ConfigError, match=r'--cfg-options model\.backbone\.causal=False'):
+        init_model(str(tiny_run['cfg']), _best(tiny_run),
+                   cfg_options={'model.backbone.causal': True})
+
+
+def test_without_the_config_beside_it_the_hint_says_how_to_write_it_out(tiny_run, tmp_path):
+    ckpt = _checkpoint_of_another_model(tiny_run, tmp_path)
+    (tmp_path / 'other_model.py').unlink()
+    with pytest.raises(CheckpointError, match='the checkpoint holds its text') as info:
+        init_model(str(tiny_run['cfg']), ckpt)
+    command = str(info.value).split('its text: ')[1]
+    assert command.startswith('python -c ') and command.endswith('> trained_config.py')
+    import os
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2]))
+    subprocess.run(command.replace('python', sys.executable, 1), shell=True, cwd=tmp_path,
+                   env=env, check=True, timeout=300)
+    assert init_model(str(tmp_path / 'trained_config.py'), ckpt).backbone.causal is True

@@ -142,3 +142,48 @@ def test_ctrl_c_in_a_real_run_prints_one_line_and_exits_130(tmp_path):
     assert proc.returncode == 130
     assert err.strip().splitlines() == [
         f'interrupted; resume with: python {TRAIN} {cfg} --work-dir {work} --resume']
+
+
+def test_a_finished_run_is_refused_unless_resume_or_overwrite(tmp_path):
+    """A second run into a finished run's work dir would leave the old best checkpoint
+    beside the new one (issue 35, item 3)."""
+    cfg = write_tiny_config(tmp_path, epochs=2)
+    work = tmp_path / 'work'
+    assert _train([cfg, '--work-dir', work, '--no-test']).returncode == 0
+    (work / 'results.json').write_text('{}')  # as a finished, tested run leaves it
+    old = sorted(p.name for p in work.glob('*.pth'))
+    assert old
+    line = _one_error_line(_train([cfg, '--work-dir', work, '--no-test', '--cfg-options',
+                                   'train_cfg.max_epochs=1']))
+    assert 'holds a finished run' in line and '--resume' in line and '--overwrite' in line
+    assert sorted(p.name for p in work.glob('*.pth')) == old  # nothing touched
+    proc = _train([cfg, '--work-dir', work, '--overwrite', '--cfg-options',
+                   'train_cfg.max_epochs=1'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not (work / 'epoch_2.pth').exists()  # the old run's files are gone
+    best = [p.name for p in work.glob('best_*.pth')]
+    assert len(best) == 1 and best[0].endswith('epoch_1.pth'), best
+    assert read_results(work)['best_checkpoint'].endswith('epoch_1.pth')
+
+
+def test_earlier_run_files_and_the_refusal_without_training(tmp_path):
+    from vega_mm.utils.cli import clear_or_refuse_earlier_run, earlier_run_files
+    work = tmp_path / 'work'
+    assert clear_or_refuse_earlier_run(str(work), False, False) == []  # no dir yet
+    work.mkdir()
+    (work / 'train.lock').write_text('1')
+    (work / '20260101_000000').mkdir()
+    assert clear_or_refuse_earlier_run(str(work), False, False) == []  # no run in it
+    (work / 'epoch_1.pth').write_bytes(b'x')
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_1.pth'))
+    with pytest.raises(ValueError, match='holds an earlier run'):
+        clear_or_refuse_earlier_run(str(work), False, False)
+    assert clear_or_refuse_earlier_run(str(work), True, False) == []  # --resume
+    assert len(earlier_run_files(str(work))) == 2
+    assert len(clear_or_refuse_earlier_run(str(work), False, True)) == 2  # --overwrite
+    assert earlier_run_files(str(work)) == [] and (work / '20260101_000000').is_dir()
+
+
+def test_overwrite_and_resume_together_are_refused(tmp_path):
+    proc = _train([write_tiny_config(tmp_path, epochs=1), '--resume', '--overwrite'])
+    assert proc.returncode == 2 and '--overwrite deletes the run' in proc.stderr

@@ -12,9 +12,9 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint_to_mod
 from vega_mm.models.anchor_banks import anchor_banks_from
 from vega_mm.registry import MODELS, TRANSFORMS
 from vega_mm.utils.checkpoint import (CheckpointError, check_state_dict_digest,
-                                      checkpoint_problem, mismatch_error,
-                                      register_checkpoint_loader)
-from vega_mm.utils.config import ConfigError, apply_modalities
+                                      checkpoint_problem, describe_mismatch, mismatch_error,
+                                      register_checkpoint_loader, training_config_hint)
+from vega_mm.utils.config import ConfigError, apply_modalities, merge_overrides
 
 #: Model keys that change a trained model's predictions without changing the shapes of
 #: its weights (a shape is checked by strict loading), with the value an unset key means.
@@ -51,6 +51,12 @@ def config_contradictions(model_cfg: Mapping, ckpt: Mapping) -> List[str]:
     than the checkpoint's own training config (``meta.cfg``), such as
     ``"model.backbone.causal=False here, True in training"``; empty when they agree or
     the checkpoint records no config."""
+    return [f'{key}={ours!r} here, {theirs!r} in training'
+            for key, ours, theirs in _contradicting_values(model_cfg, ckpt)]
+
+
+def _contradicting_values(model_cfg: Mapping, ckpt: Mapping) -> List[Tuple[str, Any, Any]]:
+    """``(model.key, value here, value in training)`` for each contradiction."""
     trained = _training_model_cfg(ckpt)
     if trained is None:
         return []
@@ -58,7 +64,7 @@ def config_contradictions(model_cfg: Mapping, ckpt: Mapping) -> List[str]:
     for key, default in PREDICTION_KEYS:
         ours, theirs = (_model_value(c, key, default) for c in (model_cfg, trained))
         if ours != theirs:
-            out.append(f'model.{key}={ours!r} here, {theirs!r} in training')
+            out.append((f'model.{key}', ours, theirs))
     return out
 
 
@@ -76,19 +82,52 @@ def read_trusted_checkpoint(checkpoint: str, model_cfg: Mapping,
             weights other than the digest in ``meta.state_dict_sha256`` says.
         ConfigError: ``model_cfg`` contradicts the training config (:data:`PREDICTION_KEYS`).
     """
+    ckpt = _read_intact(checkpoint)
+    contradictions = _contradicting_values(model_cfg, ckpt)
+    if contradictions:
+        raise _contradiction_error(contradictions, checkpoint, config_name)
+    return ckpt
+
+
+def _read_intact(checkpoint: str) -> dict:
+    """A checkpoint whose zip members and weights' digest are intact."""
     problem = checkpoint_problem(checkpoint) if osp.isfile(checkpoint) else None
     if problem is not None:
         raise CheckpointError(f'checkpoint {checkpoint!r} is {problem}')
     ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
     check_state_dict_digest(ckpt, checkpoint)
-    contradictions = config_contradictions(model_cfg, ckpt)
-    if contradictions:
-        raise ConfigError(
-            f'{config_name or "the config"} does not build the model checkpoint '
-            f'{checkpoint!r} was trained as: {"; ".join(contradictions)} (these change its '
-            "predictions). Use the training config (its text is in the checkpoint's "
-            'meta.cfg) or set the trained values, e.g. with --cfg-options')
     return ckpt
+
+
+def _contradiction_error(contradictions: List[Tuple[str, Any, Any]], checkpoint: str,
+                         config_name: Optional[str]) -> ConfigError:
+    """The refusal of a config whose model fits the checkpoint's weights but would
+    predict otherwise; the ``--cfg-options`` it names restore the trained values."""
+    fix = ' '.join(f'{key}={theirs!r}' for key, _, theirs in contradictions)
+    return ConfigError(
+        f'{config_name or "the config"} does not build the model checkpoint '
+        f'{checkpoint!r} was trained as: '
+        f'{"; ".join(f"{k}={o!r} here, {t!r} in training" for k, o, t in contradictions)} '
+        '(these change its predictions). Use the training config, or set the trained '
+        f'values: --cfg-options {fix}')
+
+
+def _build_and_load(model_cfg: Mapping, ckpt: dict, checkpoint: str,
+                    config_name: Optional[str]) -> Tuple[Optional[torch.nn.Module], str]:
+    """The model built from ``model_cfg`` with the checkpoint's weights, or ``(None,
+    why)`` when they do not fit (another anchor bank, other keys or shapes)."""
+    try:
+        with anchor_banks_from(ckpt.get('state_dict', ckpt)):
+            model = MODELS.build(copy.deepcopy(model_cfg))
+    except (KeyError, ValueError) as exc:  # the anchor bank it was trained with is absent
+        return None, str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+    try:
+        _load_checkpoint_to_model(model, ckpt, strict=True)
+    except RuntimeError as exc:
+        if mismatch_error(exc, checkpoint, config_name) is None:
+            raise
+        return None, describe_mismatch(str(exc))
+    return model, ''
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
@@ -113,11 +152,12 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
             differ from the digest it records (``meta.state_dict_sha256``), or weights
             that do not fit the config's model.
         ConfigError: the config sets a key of :data:`PREDICTION_KEYS` (e.g.
-            ``backbone.causal``) otherwise than the checkpoint's training config.
+            ``backbone.causal``) otherwise than the checkpoint's training config; an
+            override that would change nothing or names no argument
+            (:func:`~vega_mm.utils.config.check_overrides`).
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    merge_overrides(cfg, cfg_options)  # a misspelt or ignored key: refused, not dropped
     apply_modalities(cfg)
     init_default_scope(cfg.get('default_scope', 'vega_mm'))
     model_cfg = copy.deepcopy(cfg.model)
@@ -126,16 +166,23 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     if checkpoint is None:
         model = MODELS.build(model_cfg)
     else:
-        ckpt = read_trusted_checkpoint(checkpoint, model_cfg, cfg.filename)
-        with anchor_banks_from(ckpt.get('state_dict', ckpt)):
-            model = MODELS.build(model_cfg)
-        try:
-            _load_checkpoint_to_model(model, ckpt, strict=True)
-        except RuntimeError as exc:
-            error = mismatch_error(exc, checkpoint, cfg.filename)
-            if error is None:
-                raise
-            raise error from None
+        # the whole fit at once: weights, anchor bank and prediction keys, so that the
+        # advice given is one that works (not a --cfg-options that then fails to build)
+        ckpt = _read_intact(checkpoint)
+        contradictions = _contradicting_values(model_cfg, ckpt)
+        model, misfit = _build_and_load(model_cfg, ckpt, checkpoint, cfg.filename)
+        if model is None:
+            also = '; '.join(f'{k}={o!r} here, {t!r} in training'
+                             for k, o, t in contradictions)
+            recorded = (ckpt.get('meta') or {}).get('cfg')
+            hint = training_config_hint(checkpoint,
+                                        recorded if isinstance(recorded, str) else None)
+            raise CheckpointError(
+                f'checkpoint {checkpoint!r} does not fit the model of '
+                f'{cfg.filename or "the config"}: {misfit}{"; " + also if also else ""}: '
+                f'it was trained with another config; {hint}')
+        if contradictions:
+            raise _contradiction_error(contradictions, checkpoint, cfg.filename)
         model.dataset_meta = ckpt.get('meta', {}).get('dataset_meta')
     model.cfg = cfg
     return model.to(device).eval()

@@ -12,6 +12,7 @@ utterances; feature files (``.npz``/``.pkl``) are read as they are.
 """
 import inspect
 import os
+import sys
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -202,7 +203,9 @@ class ConversationInferencer(BaseInferencer):
             elif isinstance(item, str) and detect_format(item).kind == FEATURES:
                 raw.extend(self._feature_file(item))
             elif isinstance(item, str):  # a conversation table
-                dialogues.extend(load_dialogues(item, 'test'))
+                # repaired bytes are told, as tools/extract_features.py tells them
+                dialogues.extend(load_dialogues(
+                    item, 'test', log=lambda msg: print(msg, file=sys.stderr, flush=True)))
             elif isinstance(item, Dialogue):
                 dialogues.append(item)
             elif isinstance(item, Mapping) and 'features' in item:  # a raw dialogue

@@ -121,6 +121,12 @@ def build_recipe_extractors(recipe: Optional[Mapping[str, Any]], modalities: Seq
             ext = _build(m, cfg, rec, options.get(m, {}))
         except (OSError, ImportError) as exc:
             key = 'model' if 'model' in rec else 'encoder'
+            given = options.get(m, {})
+            if key in given:  # the user's own path failed, not the recorded one
+                raise RecipeError(
+                    f'extractor option {m}.{key}={given[key]!r} (given instead of the '
+                    f'recorded {rec.get(key)!r}) cannot be loaded: {exc}. Expected a local '
+                    'copy of the recorded weights') from exc
             raise RecipeError(
                 f'{source}: the {m} encoder {where!r} recorded in the model\'s recipe is not '
                 f'available here ({exc}). Point at a local copy of the same weights: '

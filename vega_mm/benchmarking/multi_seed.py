@@ -160,7 +160,9 @@ def train_run(config: str, seed: int, work_dir: str, train_script: str,
                                               record))
         res.setdefault('seconds', None)
         return res
-    cmd = [sys.executable, train_script, config, '--work-dir', work_dir, '--seed', str(seed)]
+    # a fresh run: an unfinished or rerun one's checkpoints must not mix with the new ones
+    cmd = [sys.executable, train_script, config, '--work-dir', work_dir, '--seed', str(seed),
+           '--overwrite']
     if cfg_options:
         cmd += ['--cfg-options', *cfg_options]
     os.makedirs(work_dir, exist_ok=True)

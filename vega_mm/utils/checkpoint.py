@@ -23,8 +23,8 @@ from .safe_pickle import (NUMPY_ARRAY_GLOBALS, AllowList, RestrictedUnpickler,
 __all__ = ['RUNNER_CHECKPOINT_ALLOW_LIST', 'CheckpointError', 'ATOMIC_BACKEND',
            'load_runner_checkpoint', 'register_checkpoint_loader', 'checkpoint_problem',
            'find_intact_checkpoint', 'non_finite_entries', 'describe_mismatch',
-           'mismatch_error', 'DIGEST_KEY', 'state_dict_digest', 'digest_problem',
-           'check_state_dict_digest',
+           'mismatch_error', 'training_config_hint', 'DIGEST_KEY', 'state_dict_digest',
+           'digest_problem', 'check_state_dict_digest',
            'register_atomic_backend']
 
 
@@ -270,7 +270,45 @@ def mismatch_error(exc: RuntimeError, filename: str,
             and 'Error(s) in loading state_dict' not in text:
         return None
     return CheckpointError(f'checkpoint {filename!r} does not fit the model of '
-                           f'{config or "the config"}: {describe_mismatch(text)}')
+                           f'{config or "the config"}: {describe_mismatch(text)}; '
+                           f'{training_config_hint(filename)}')
+
+
+def training_config_hint(filename: str, recorded: Optional[str] = None) -> str:
+    """Advice that works for a checkpoint that does not fit a config: use the config it
+    was trained with. MMEngine saves that config into the work dir beside the
+    checkpoints, and its text into the checkpoint (``meta.cfg``, ``recorded``).
+
+    Args:
+        filename: the checkpoint.
+        recorded: its ``meta.cfg`` text, if known: the ``.py`` file beside it with
+            that text is named; without it, the only ``.py`` file beside it.
+
+    Returns:
+        ``'use the config it was trained with, ...'`` naming the file, or saying how to
+        write it out of the checkpoint.
+    """
+    folder = os.path.dirname(filename)
+    found = sorted(glob.glob(os.path.join(glob.escape(folder or '.'), '*.py')))
+    if recorded is not None:
+        def same(path: str) -> bool:
+            try:
+                with open(path, encoding='utf-8') as f:
+                    return f.read().strip() == recorded.strip()
+            except (OSError, UnicodeDecodeError):
+                return False
+        found = [p for p in found if same(p)]
+    elif len(found) != 1:
+        found = []
+    if found:
+        path = os.path.join(folder, os.path.basename(found[0]))
+        return (f'use the config it was trained with, {path} (saved beside it in its '
+                'work dir)')
+    if recorded is not None:
+        return ('use the config it was trained with; the checkpoint holds its text: python '
+                '-c "from vega_mm.utils import load_runner_checkpoint as load; '
+                f"print(load({filename!r})['meta']['cfg'])\" > trained_config.py")
+    return 'use the config it was trained with'
 
 
 #: Where a checkpoint's ``meta`` records :func:`state_dict_digest` of its weights.

@@ -14,7 +14,11 @@ from mmengine.config import Config, DictAction
 
 __all__ = ['LAUNCHERS', 'add_runner_args', 'export_local_rank', 'default_work_dir',
            'set_work_dir', 'load_config', 'check_data_files', 'set_threads', 'WorkDirBusy',
-           'WorkDirLock']
+           'WorkDirLock', 'earlier_run_files', 'clear_or_refuse_earlier_run', 'CONFIG_SUFFIXES',
+           'check_config_and_checkpoint']
+
+#: The config file types MMEngine reads.
+CONFIG_SUFFIXES = ('.py', '.json', '.yml', '.yaml')
 
 #: The job launchers MMEngine knows (``--launcher``).
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -76,6 +80,8 @@ def load_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
         FileNotFoundError: the config file does not exist (names the closest file of
             that folder).
         ValueError: the config file (or a base) has a syntax error: file and line.
+        ConfigError: an override that would change nothing or fail late
+            (:func:`~vega_mm.utils.config.check_overrides`).
     """
     if not osp.isfile(path):
         folder = osp.dirname(path) or '.'
@@ -92,7 +98,8 @@ def load_config(path: str, cfg_options: Optional[Dict] = None) -> Config:
         raise ValueError(f'config file {path!r} (or one of its _base_ files), line '
                          f'{exc.lineno}: {exc.msg}; expected valid Python') from None
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        from .config import merge_overrides  # mmengine only: no torch unless a nested
+        merge_overrides(cfg, cfg_options)    # key needs its class looked up
     return cfg
 
 
@@ -121,6 +128,33 @@ def check_data_files(cfg: Config, keys: List[str]) -> None:
             'from the folder they are relative to, or set an absolute data_root)')
         raise FileNotFoundError(f'{cfg.filename}: {key}.dataset: data file {path!r} does '
                                 f'not exist{relative}')
+
+
+def check_config_and_checkpoint(config: str, checkpoint: str, tool: str) -> None:
+    """The CONFIG and CHECKPOINT arguments of a tool are a config file and not a config
+    file, in that order (MMEngine's own error for a checkpoint given as the config is a
+    traceback that names neither argument).
+
+    Args:
+        config: the CONFIG argument.
+        checkpoint: the CHECKPOINT argument.
+        tool: the tool's path as the user runs it, e.g. ``tools/test.py``.
+
+    Raises:
+        ValueError: naming which argument is which (and the command in the right order
+            when the two were swapped).
+    """
+    if config.endswith(CONFIG_SUFFIXES):
+        if checkpoint.endswith(CONFIG_SUFFIXES):
+            raise ValueError(f'CHECKPOINT {checkpoint!r} is a config file; expected {tool} '
+                             'CONFIG CHECKPOINT, the checkpoint being a .pth file')
+        return
+    if checkpoint.endswith(CONFIG_SUFFIXES):
+        raise ValueError(f'the config and the checkpoint are swapped: {tool} takes CONFIG '
+                         f'first, then CHECKPOINT: {tool} {checkpoint} {config} ...')
+    raise ValueError(f'CONFIG {config!r} is not a config file (expected '
+                     f'{"/".join(CONFIG_SUFFIXES)}): {tool} takes CONFIG first, then '
+                     'CHECKPOINT')
 
 
 def set_threads(threads: Optional[int], default: int = 1) -> int:
@@ -191,3 +225,52 @@ class WorkDirLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the file releases the lock
             self._fd = None
+
+
+def earlier_run_files(work_dir: str) -> List[str]:
+    """The files of an earlier training run in a work dir: its checkpoints (``*.pth``),
+    MMEngine's ``last_checkpoint`` pointer and ``results.json``, sorted (logs, in their
+    timestamped folders, are not listed: they cannot be mistaken for the new run's)."""
+    if not osp.isdir(work_dir):
+        return []
+    found = glob.glob(osp.join(glob.escape(work_dir), '*.pth'))
+    found += [osp.join(work_dir, n) for n in ('last_checkpoint', 'results.json')
+              if osp.isfile(osp.join(work_dir, n))]
+    return sorted(found)
+
+
+def clear_or_refuse_earlier_run(work_dir: str, resume: bool, overwrite: bool) -> List[str]:
+    """Keep a new training run from mixing with an earlier one in the same work dir.
+
+    A new run into a work dir holding an earlier run's checkpoints or results would
+    leave ``best_..._epoch_20.pth`` of the old run beside the new run's best checkpoint
+    and replace ``results.json``: nothing would tell which file belongs to which run.
+    Call with the work dir's lock held (:class:`WorkDirLock`).
+
+    Args:
+        work_dir: the run's work dir.
+        resume: ``--resume`` was given (the earlier run is continued: nothing to do).
+        overwrite: ``--overwrite`` was given: delete the earlier run's files first.
+
+    Returns:
+        The files deleted (empty unless ``overwrite``).
+
+    Raises:
+        ValueError: the work dir holds an earlier run and neither flag was given; names
+            the dir, the files and the three ways on.
+    """
+    if resume:
+        return []
+    files = earlier_run_files(work_dir)
+    if not files:
+        return []
+    if overwrite:
+        for path in files:
+            os.remove(path)
+        return files
+    names = [osp.basename(f) for f in files]
+    shown = ', '.join(names[:4]) + (f', ... ({len(names) - 4} more)' if len(names) > 4 else '')
+    finished = 'a finished run' if 'results.json' in names else 'an earlier run'
+    raise ValueError(f'work dir {work_dir!r} holds {finished} ({shown}); a new run there would '
+                     'mix with it. Add --resume to continue it, --overwrite to delete its '
+                     'checkpoints and results and train anew, or give another --work-dir')

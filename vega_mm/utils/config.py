@@ -1,13 +1,15 @@
 """Config-level derivations and checks that MMEngine's merging cannot express."""
 import difflib
+import inspect
 import os
-from typing import Any, Iterator, List, Optional, Sequence, Set
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Sequence, Set
 
 from mmengine.config import Config, ConfigDict
 
 from vega_mm.structures.meta import HEADLINE_METRICS, MODALITIES
 
-__all__ = ['apply_modalities', 'check_config', 'ConfigError', 'RUNNER_KEYS']
+__all__ = ['apply_modalities', 'check_config', 'check_overrides', 'merge_overrides',
+           'ConfigError', 'RUNNER_KEYS']
 
 #: Top-level keys MMEngine's ``Runner.from_cfg`` (and vega_mm's runner) read.
 RUNNER_KEYS = frozenset([
@@ -270,4 +272,150 @@ def check_config(cfg: Config) -> Config:
         if isinstance(hook, dict) and 'EarlyStopping' in str(hook.get('type')) and \
                 isinstance(hook.get('monitor'), str):
             _check_monitored(cfg, where, [hook['monitor']])
+    return cfg
+
+
+#: The class MMEngine builds for a runner key given without ``type``.
+_IMPLICIT_TYPES = {'train_cfg': 'EpochBasedTrainLoop', 'val_cfg': 'ValLoop',
+                   'test_cfg': 'TestLoop', 'optim_wrapper': 'OptimWrapper'}
+
+
+def _lookup_type(kind: Any) -> Optional[Callable]:
+    """The class (or function) a config's ``type`` names, searched in vega_mm's
+    registries (and through them MMEngine's and mmpretrain's); None if not found."""
+    if not isinstance(kind, str):
+        return kind if callable(kind) else None
+    from mmengine.registry import Registry
+
+    from vega_mm import registry
+    for reg in vars(registry).values():
+        if not isinstance(reg, Registry):
+            continue
+        try:
+            found = reg.get(kind)
+        except Exception:  # noqa: BLE001 - a scope that cannot be imported: not this one
+            found = None
+        if found is not None:
+            return found
+    return None
+
+
+def _arguments(target: Callable) -> Optional[Set[str]]:
+    """The keyword arguments ``target`` takes, or None when it takes any (``**kwargs``)
+    or its signature cannot be read."""
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != 'self'}
+
+
+def _paths_holding(node: Any, value: Any, prefix: str) -> List[str]:
+    """Dotted paths under ``node`` whose value is ``value`` (a string: holds it)."""
+    found = []
+    items = node.items() if isinstance(node, dict) else \
+        enumerate(node) if isinstance(node, (list, tuple)) else ()
+    for key, child in items:
+        path = f'{prefix}.{key}'
+        if (isinstance(value, str) and isinstance(child, str) and len(value) > 1 and
+                value in child) or (not isinstance(value, str) and child == value and
+                                    type(child) is type(value)):
+            found.append(path)
+        else:
+            found += _paths_holding(child, value, path)
+    return found
+
+
+def _cli_value(value: Any) -> str:
+    """A value as ``--cfg-options`` takes it back (no spaces: one shell word)."""
+    if isinstance(value, (list, tuple)):
+        inner = ','.join(_cli_value(v) for v in value)
+        return f'[{inner}]' if isinstance(value, list) else f'({inner})'
+    return str(value)
+
+
+def _file_variable_error(cfg: Config, key: str, value: Any) -> ConfigError:
+    """The refusal of an override of a top-level variable that only feeds other keys."""
+    parts = key.split('.')
+    node: Any = cfg.get(parts[0])
+    for part in parts[1:]:
+        node = node.get(part) if isinstance(node, dict) else None
+    fed = [] if node is None else [
+        p for top in cfg.keys() if top in RUNNER_KEYS
+        for p in _paths_holding(cfg[top], node, top)]
+    name = cfg.filename or 'the config'
+    if fed:
+        shown = ' '.join(f'{p}={_cli_value(value)}' for p in fed[:6]) + (
+            ' ...' if len(fed) > 6 else '')
+        advice = f'set the keys it fed instead: --cfg-options {shown}'
+    else:
+        advice = 'it feeds no key the runner reads; set the key you meant directly'
+    return ConfigError(
+        f'--cfg-options {key}={_cli_value(value)}: {parts[0]!r} is a variable of {name}, read only '
+        f'while that file is parsed, so overriding it changes nothing; {advice}')
+
+
+def check_overrides(cfg: Config, options: Optional[Mapping[str, Any]]) -> None:
+    """Refuse ``--cfg-options`` that would change nothing or fail only once the runner
+    is built, before anything is built.
+
+    - A top-level key that no runner part reads: a variable of the config file such as
+      ``data_root`` (it fed other keys while the file was parsed; the message names
+      those keys, e.g. ``train_dataloader.dataset.data_root``, to set instead), or a
+      misspelt key (with the closest runner key).
+    - A nested key that the config does not set and the class it configures does not
+      take (``train_cfg.max_epoch``, ``model.backbon.causal``): the closest argument the
+      class takes. Classes that take ``**kwargs`` are not checked.
+
+    Args:
+        cfg: the config the options are to be merged into (not yet merged).
+        options: ``--cfg-options`` as MMEngine's ``DictAction`` parsed them.
+
+    Raises:
+        ConfigError: naming the option and what to set instead.
+    """
+    for key, value in (options or {}).items():
+        parts = str(key).split('.')
+        top = parts[0]
+        if top not in RUNNER_KEYS:
+            if top in cfg:
+                raise _file_variable_error(cfg, key, value)
+            close = difflib.get_close_matches(top, sorted(RUNNER_KEYS), n=1)
+            hint = f' (did you mean {close[0]!r}?)' if close else ''
+            raise ConfigError(f'--cfg-options {key}={_cli_value(value)}: top-level key '
+                              f'{top!r}{hint} is read by nothing: MMEngine would ignore it')
+        node: Any = cfg.get(top)
+        for depth, part in enumerate(parts[1:], start=1):
+            if not isinstance(node, dict):
+                break
+            if part in node:
+                node = node[part]
+                continue
+            where = '.'.join(parts[:depth])
+            kind = node.get('type', _IMPLICIT_TYPES.get(where))
+            target = _lookup_type(kind) if kind is not None else None
+            accepted = _arguments(target) if target is not None else None
+            if accepted is None or part in accepted:
+                break
+            choices = sorted((accepted - {'runner', 'dataloader'}) | {'type'})
+            close = difflib.get_close_matches(part, choices, n=1)
+            hint = f' (did you mean {where}.{close[0]}?)' if close else ''
+            raise ConfigError(
+                f'--cfg-options {key}={_cli_value(value)}: {where} builds '
+                f'{getattr(target, "__name__", kind)}, which takes no argument '
+                f'{part!r}{hint}; it takes {", ".join(choices)}')
+
+
+def merge_overrides(cfg: Config, options: Optional[Mapping[str, Any]]) -> Config:
+    """:func:`check_overrides`, then merge ``options`` into ``cfg`` (in place).
+
+    Returns:
+        ``cfg``.
+    """
+    if options:
+        check_overrides(cfg, options)
+        cfg.merge_from_dict(dict(options))
     return cfg

@@ -13,8 +13,8 @@ from typing import Any, Callable, IO, Mapping, Optional
 
 import numpy as np
 
-__all__ = ['cache_dir', 'atomic_savez', 'atomic_write_bytes', 'atomic_write_json', 'check_output_file',
-           'file_digest', 'update_digest']
+__all__ = ['cache_dir', 'atomic_savez', 'atomic_write_bytes', 'atomic_write_json',
+           'check_output_file', 'file_digest', 'update_digest', 'refuse_existing_output']
 
 _CHUNK = 1 << 20
 
@@ -135,6 +135,29 @@ def check_output_file(path: str, what: str = 'output') -> str:
         raise ValueError(f'{what} {path!r}: cannot write in folder {existing!r}{missing}: '
                          f'{why}') from None
     return path
+
+
+def refuse_existing_output(path: str, what: str = 'output',
+                           overwrite: bool = False) -> None:
+    """Refuse to replace a file that exists, unless ``overwrite``: a long run pointed at
+    last week's output must not silently lose it.
+
+    Args:
+        path: the file to be written.
+        what: how the message calls it (``'output'``, ``'--out'``, ...).
+        overwrite: the user asked for the file to be replaced.
+
+    Raises:
+        ValueError: ``path`` exists and ``overwrite`` is false (names the file, its size
+            and age, and ``--overwrite``).
+    """
+    if overwrite or not os.path.isfile(path):
+        return
+    import time
+    stat = os.stat(path)
+    written = time.strftime('%Y-%m-%d %H:%M', time.localtime(stat.st_mtime))
+    raise ValueError(f'{what} {path!r} already exists ({stat.st_size} bytes, written '
+                     f'{written}); give --overwrite to replace it, or another path')
 
 
 def update_digest(digest: Any, path: str, max_bytes: Optional[int] = None,

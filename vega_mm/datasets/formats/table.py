@@ -42,7 +42,7 @@ import json
 import math
 import os
 import warnings
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from vega_mm.structures.meta import MELD_CLASSES
 from .decoding import TextRepairs, decode_table_bytes
@@ -150,6 +150,10 @@ def _read_rows(path: str, fmt: str, text: str) -> Tuple[List[Tuple[int, Dict[str
                 if k not in header:
                     header.append(k)
             rows.append((lineno, obj))
+        if not rows:  # before the columns are looked for in a header of nothing
+            raise ConversationTableError(f'{path}: the file is empty' + (
+                ' (only blank lines); expected one JSON object per utterance'
+                if text else '; expected one JSON object per utterance'))
         return rows, header
     reader = csv.reader(io.StringIO(text, newline=''), delimiter=_delimiter(path, text))
     line_start = 1
@@ -401,10 +405,16 @@ def read_conversation_table(path: str,
     return utterances, repairs, fmt
 
 
-def load_dialogues(path: str, split: str = 'test', **options) -> List[Dialogue]:
+def load_dialogues(path: str, split: str = 'test',
+                   log: Optional[Callable[[str], None]] = None,
+                   **options) -> List[Dialogue]:
     """The dialogues of one table (:func:`read_conversation_table` with ``options``,
-    then :func:`~.utterances.group_dialogues`)."""
-    return group_dialogues(read_conversation_table(path, **options)[0], split)
+    then :func:`~.utterances.group_dialogues`); ``log`` is told of repaired text
+    (``'PATH: repaired text: ...'``, as feature extraction reports it)."""
+    utterances, repairs, _ = read_conversation_table(path, **options)
+    if log is not None and len(repairs):
+        log(f'{path}: repaired text: {repairs.summary()}')
+    return group_dialogues(utterances, split)
 
 
 #: Comma- or tab-separated tables (MELD's ``*_sent_emo.csv`` recognised by the header).

@@ -176,7 +176,9 @@ def dialogue_from_records(records: Sequence[Mapping[str, Any]], dialogue_id: str
     """
     utts = []
     for i, r in enumerate(records):
-        where = f'conversation {dialogue_id!r}, utterance {i}'
+        # the id the utterance goes by (a live session's records give theirs)
+        uid = r.get('utterance_id', i) if isinstance(r, Mapping) else i
+        where = f'conversation {dialogue_id!r}, utterance {uid}'
         if not isinstance(r, Mapping):
             raise TypeError(f'{where}: expected a dict with keys {list(RECORD_KEYS)}, '
                             f'got {type(r).__name__}')

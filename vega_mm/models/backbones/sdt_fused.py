@@ -21,6 +21,7 @@ weight layouts, so ``state_dict()`` gives the reference's keys (the stacked tens
 per pair) and ``load_state_dict`` accepts them; either backbone loads the other's
 checkpoints.  Optimizer states (resume) belong to one parameter layout.
 """
+import inspect
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -234,6 +235,10 @@ class FusedSDTBackbone(ConversationBackbone):
 
     Args: as :class:`SDTBackbone`.  Forward and returns: the backbone contract.
     """
+
+    # it takes exactly SDTBackbone's arguments: say so to whoever reads the signature
+    # (the check of --cfg-options names a misspelt one before anything is built)
+    __signature__ = inspect.signature(SDTBackbone)
 
     def __init__(self, *args, **kwargs) -> None:
         # the reference with the same arguments: its checks, its initial weights
