@@ -257,26 +257,38 @@ class SyntheticConversationDataset(ConversationDataset):
 
 
 
-def random_dialogue_batch(input_dims: Mapping[str, int], lengths: Sequence[int],
-                          num_classes: int, num_speakers: int = 2, seed: int = 0) -> dict:
-    """Random dialogues of the given lengths, collated as ``pseudo_collate`` gives
-    :class:`PackConversationInputs`' output: ``dict(inputs=[dict(feats={m: [L, D_m]},
-    speakers=[L])], data_samples=[ConversationDataSample])``.
+def random_dialogues(input_dims: Mapping[str, int], lengths: Sequence[int],
+                     num_classes: int, num_speakers: int = 2, seed: int = 0) -> list:
+    """Random dialogues of the given lengths, each as
+    :class:`~vega_mm.datasets.PackConversationInputs` packs one: ``[dict(inputs=dict(
+    feats={m: [L, D_m]}, speakers=[L]), data_samples=ConversationDataSample)]``.
 
-    The smoke batch of the model tests, the speed benchmark and the FLOP counter; the
-    numbers are Gaussian features and uniform labels and speakers, nothing learnable.
+    Gaussian features and uniform labels and speakers, nothing learnable.
     """
     import torch
 
     from vega_mm.structures import ConversationDataSample
     gen = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
+    items = []
     for i, n in enumerate(lengths):
         feats = {m: torch.randn(n, d, generator=gen) for m, d in input_dims.items()}
         sample = ConversationDataSample(metainfo=dict(dialogue_id=f'd{i}', num_utterances=n,
                                                       sample_idx=i))
         sample.set_gt_label(torch.randint(0, num_classes, (n, ), generator=gen))
         speakers = torch.randint(0, num_speakers, (n, ), generator=gen)
-        inputs.append(dict(feats=feats, speakers=speakers))
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
+        items.append(dict(inputs=dict(feats=feats, speakers=speakers), data_samples=sample))
+    return items
+
+
+def random_dialogue_batch(input_dims: Mapping[str, int], lengths: Sequence[int],
+                          num_classes: int, num_speakers: int = 2, seed: int = 0) -> dict:
+    """:func:`random_dialogues` padded into one batch by
+    :func:`~vega_mm.datasets.conversation_collate` (as a data loader gives it):
+    ``dict(inputs=dict(feats={m: [B, L, D_m]}, mask=[B, L], speakers=[B, L]),
+    data_samples=[ConversationDataSample])``.
+
+    The smoke batch of the model tests, the speed benchmark and the FLOP counter.
+    """
+    from .collate import conversation_collate
+    return conversation_collate(random_dialogues(input_dims, lengths, num_classes,
+                                                 num_speakers, seed))

@@ -110,10 +110,11 @@ class PackConversationInputs(BaseTransform):
         dict(inputs=dict(feats={modality: float32 Tensor[L, D]}, speakers=LongTensor[L]),
              data_samples=ConversationDataSample(
                  gt_label=LongTensor[L],
-                 metainfo=dict(dialogue_id, num_utterances, sample_idx[, utterance_ids])))
+                 metainfo=dict(dialogue_id, num_utterances, sample_idx[, utterance_ids,
+                               texts, speaker_names, starts, ends])))
 
     Everything the model reads is in ``inputs``, in the layout of the batch that
-    :class:`~vega_mm.models.ConversationDataPreprocessor` makes of it (without the batch
+    :func:`~vega_mm.datasets.conversation_collate` makes of it (without the batch
     axis and the mask); the data sample holds what the metrics and the user read.
     A dialogue without ``labels`` (inference) gets ``gt_label`` all ``-1``.
 
@@ -121,6 +122,9 @@ class PackConversationInputs(BaseTransform):
         modalities: the modalities to pack, in this order; None packs all of the item.
             A requested modality missing from the item is an error.
     """
+
+    #: Per-utterance lists of the raw dialogue carried into the data sample's metainfo.
+    PER_UTTERANCE = ('utterance_ids', 'texts', 'speaker_names', 'starts', 'ends')
 
     def __init__(self, modalities: Optional[Union[str, Sequence[str]]] = None) -> None:
         self.modalities = _as_tuple(modalities)
@@ -150,8 +154,9 @@ class PackConversationInputs(BaseTransform):
             dialogue_id=results.get('dialogue_id'),
             num_utterances=n,
             sample_idx=results.get('sample_idx'))
-        if results.get('utterance_ids') is not None:
-            meta['utterance_ids'] = list(results['utterance_ids'])
+        for key in self.PER_UTTERANCE:
+            if results.get(key) is not None:
+                meta[key] = list(results[key])
         sample.set_metainfo(meta)
         inputs = dict(feats=feats, speakers=torch.from_numpy(speakers))
         return dict(inputs=inputs, data_samples=sample)
