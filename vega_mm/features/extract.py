@@ -23,8 +23,8 @@ from vega_mm.datasets.formats import ConversationTables, Dialogue, TableSpec, lo
 from vega_mm.structures.meta import SPLITS
 from vega_mm.utils.io import atomic_write_json
 from vega_mm.utils.shards import ShardSpec, parse_shard, shard_of
-from .base import (BaseFeatureExtractor, build_extractor, extractor_class, jsonable,
-                   registered_modalities)
+from .base import (BaseFeatureExtractor, build_extractor, dialogue_features, extractor_class,
+                   jsonable, registered_modalities)
 from .media import MediaError
 from .parts import MANIFEST_VERSION, PartStore
 from .standardize import apply_feature_stats, compute_feature_stats
@@ -191,32 +191,21 @@ def _finetune_data(conv: ConversationTables, split: str,
 def _extract_chunk(chunk: Sequence[Dialogue], extractors: Mapping[str, BaseFeatureExtractor],
                    store: PartStore, skipped: Dict[str, str], on_missing_media: str,
                    log: Log, done: Callable[[], None]) -> int:
-    """Extract and store a few dialogues; returns how many were stored."""
-    feats: Dict[str, Dict[str, np.ndarray]] = {d.dialogue_id: {} for d in chunk}
-    for m, ext in extractors.items():
-        if ext.across_dialogues:  # one call for the whole chunk, split afterwards
-            emb = ext.extract([u for d in chunk for u in d.utterances])
-            pos = 0
-            for d in chunk:
-                feats[d.dialogue_id][m] = emb[pos:pos + len(d)]
-                pos += len(d)
-    stored = 0
-    for d in chunk:
-        try:
-            for m, ext in extractors.items():
-                if not ext.across_dialogues:
-                    feats[d.dialogue_id][m] = ext.extract(d.utterances)
-        except MediaError as exc:
-            if on_missing_media == 'error':
-                raise
-            skipped[d.dialogue_id] = str(exc)
-            store.write_skipped(d, str(exc))  # a later merge of shards leaves it out too
-            log(f'skipping dialogue {d.dialogue_id!r}: {exc}')
-        else:
-            store.write(d, feats[d.dialogue_id])
-            stored += 1
+    """Extract a few dialogues (:func:`~vega_mm.features.base.dialogue_features`), storing
+    each as soon as it is done; returns how many were stored."""
+    def skip(d: Dialogue, exc: MediaError) -> None:
+        skipped[d.dialogue_id] = str(exc)
+        store.write_skipped(d, str(exc))  # a later merge of shards leaves it out too
+        log(f'skipping dialogue {d.dialogue_id!r}: {exc}')
+
+    def stored(d: Dialogue, feats: Optional[Dict[str, np.ndarray]]) -> None:
+        if feats is not None:
+            store.write(d, feats)
         done()
-    return stored
+
+    feats = dialogue_features(chunk, extractors, on_media_error=None if on_missing_media ==
+                              'error' else skip, on_done=stored)
+    return sum(f is not None for f in feats)
 
 
 def _extract_pending(pending: Sequence[Dialogue],
@@ -325,15 +314,11 @@ def _shard_summary(shard: Tuple[int, int], mine: Sequence[Dialogue], store: Part
 def _merge(out: str, conv: ConversationTables, modalities: Sequence[str], store: PartStore,
            skipped: Dict[str, str], standardize: bool, log: Log) -> Dict[str, Any]:
     """Assemble the output from the parts of every dialogue (none is extracted)."""
-    missing = []
-    for d in conv.dialogues:
-        if d.dialogue_id in skipped or store.read(d, modalities) is not None:
-            continue
-        reason = store.read_skipped(d)
-        if reason is None:
-            missing.append(d.dialogue_id)
-        else:  # after the missing-media ones, in table order: as a single run lists them
-            skipped[d.dialogue_id] = reason
+    _, absent = store.gather([d for d in conv.dialogues if d.dialogue_id not in skipped],
+                             modalities, note='skipped')
+    missing = [key for key, reason in absent.items() if reason is None]
+    # after the missing-media ones, in table order: as a single run lists them
+    skipped.update((key, reason) for key, reason in absent.items() if reason is not None)
     if missing:
         raise MissingPartsError(
             f'{store.folder}: {len(missing)} of {len(conv.dialogues)} dialogue(s) have no '
