@@ -217,8 +217,11 @@ def test_modalities_declared_once_shape_the_whole_model():
                                          r'contradicts DualBranchHead.num_classes=4'):
         MODELS.build(cfg)
     cfg = model_cfg()
-    cfg['modalities'] = ('text', 'smell')
-    with pytest.raises(ValueError, match='non-empty subset'):
+    cfg['modalities'] = ('text', 'smell')  # (a config's declaration is checked before)
+    with pytest.raises(ValueError, match=r"backbone.input_dims has no dimension for \['smell'\]"):
+        MODELS.build(cfg)
+    cfg['backbone']['input_dims']['smell'] = 4  # the backbone names what it reads
+    with pytest.raises(ValueError, match=r"input_dims must map modalities among"):
         MODELS.build(cfg)
 
 

@@ -253,7 +253,7 @@ class SyntheticConversationDataset(ConversationDataset):
     def _load_collection(self) -> ConversationCollection:
         return make_synthetic_conversations(
             self.num_dialogues, self.feature_dims, self.min_len, self.max_len, self.seed,
-            splits=(self.split, ))
+            splits=(self.split, )).check_classes(self._requested_classes())
 
 
 

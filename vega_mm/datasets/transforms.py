@@ -17,14 +17,6 @@ def _as_tuple(modalities: Optional[Union[str, Sequence[str]]]) -> Optional[tuple
     return (modalities, ) if isinstance(modalities, str) else tuple(modalities)
 
 
-def _check_present(results: dict, modalities: Sequence[str], who: str) -> None:
-    feats = results.get('features', {})
-    missing = [m for m in modalities if m not in feats]
-    if missing:
-        raise ValueError(f"{who}: dialogue {results.get('dialogue_id')!r} has no {missing} "
-                         f'features; it has {list(feats)}')
-
-
 @TRANSFORMS.register_module()
 class FeatureDimMask(BaseTransform):
     """Zero a random subset of feature dimensions per dialogue and modality.
@@ -78,8 +70,8 @@ class FeatureDimMask(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         feats: Dict[str, np.ndarray] = results['features']
+        # the dataset (or the inferencer) has checked that the modalities are there
         modalities = self.modalities if self.modalities is not None else tuple(feats)
-        _check_present(results, modalities, type(self).__name__)
         out = dict(feats)
         for m in modalities:
             x = feats[m]
@@ -135,7 +127,6 @@ class PackConversationInputs(BaseTransform):
             raise ValueError(f"{type(self).__name__}: dialogue "
                              f"{results.get('dialogue_id')!r} has no 'features' dict")
         modalities = self.modalities if self.modalities is not None else tuple(feats)
-        _check_present(results, modalities, type(self).__name__)
         feats = {
             m: torch.from_numpy(np.ascontiguousarray(feats[m], dtype=np.float32))
             for m in modalities

@@ -56,6 +56,17 @@ class ConversationCollection:
             num_speakers=int(self.num_speakers),
             speaker_names=None if self.speaker_names is None else tuple(self.speaker_names))
 
+    def check_classes(self, wanted: Optional[Sequence[str]]) -> 'ConversationCollection':
+        """The collection itself when its classes are ``wanted`` (or nothing is wanted).
+
+        Raises:
+            ValueError: other classes, naming the source and both lists.
+        """
+        if wanted is not None and tuple(wanted) != tuple(self.classes):
+            raise ValueError(f'{self.source}: classes {list(wanted)} were asked for but the '
+                             f'data has {list(self.classes)}')
+        return self
+
     def get_split(self, split: str) -> List[dict]:
         """The dialogues of one split, in the split's order."""
         if split not in self.splits:
