@@ -3,7 +3,7 @@
 The generator is built so that a model has to use the conversation context *and* more
 than one modality to do well, like on IEMOCAP, while it runs in seconds on a CPU.
 """
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -212,8 +212,9 @@ class SyntheticConversationDataset(ConversationDataset):
         split: ``'train'``, ``'val'`` or ``'test'``.
         num_dialogues, feature_dims, min_len, max_len, seed: see
             :func:`make_synthetic_conversations`.
-        modalities: modalities to keep (None = all generated).
-        Others: as in :class:`ConversationDataset`.
+        kwargs: the other arguments of :class:`ConversationDataset` (``modalities``:
+            the modalities to keep, None = all generated; ``metainfo``, ``pipeline``,
+            ``test_mode``, ...); ``ann_file`` and ``data_format`` are the generator's.
     """
 
     def __init__(self,
@@ -224,31 +225,13 @@ class SyntheticConversationDataset(ConversationDataset):
                  min_len: int = 8,
                  max_len: int = 24,
                  seed: int = 0,
-                 modalities: Optional[Union[str, Sequence[str]]] = None,
-                 metainfo: Optional[Mapping] = None,
-                 indices: Optional[Union[int, Sequence[int]]] = None,
-                 serialize_data: bool = True,
-                 pipeline: Sequence[Union[dict, Callable]] = (),
-                 test_mode: bool = False,
-                 lazy_init: bool = False,
-                 max_refetch: int = 1000) -> None:
+                 **kwargs) -> None:
         self.num_dialogues = num_dialogues
         self.feature_dims = None if feature_dims is None else dict(feature_dims)
         self.min_len = min_len
         self.max_len = max_len
         self.seed = seed
-        super().__init__(
-            ann_file='',
-            split=split,
-            data_format='synthetic',
-            modalities=modalities,
-            metainfo=metainfo,
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
+        super().__init__(ann_file='', split=split, data_format='synthetic', **kwargs)
 
     def _load_collection(self) -> ConversationCollection:
         return make_synthetic_conversations(
