@@ -2,6 +2,36 @@
 
 The generator is built so that a model has to use the conversation context *and* more
 than one modality to do well, like on IEMOCAP, while it runs in seconds on a CPU.
+
+Generative process (classes in IEMOCAP order: happy, sad, neutral, anger, excited,
+frustration):
+
+1. *Geometry* (from ``default_rng([seed, 1000, modality])``, shared by all
+   splits): per modality, one random unit direction per modality-level cluster,
+   where each modality sees only a partial view of the class: text tells sentiment
+   (happy = excited, anger = frustration), audio tells arousal (anger = excited,
+   happy = frustration, sad = neutral), visual tells the face (happy = excited,
+   neutral = frustration). Only all three modalities together separate every class.
+   Also per modality two sets of six class directions, ``prev`` and ``next``.
+2. *Dialogue* (split ``k`` of ``('train', 'val', 'test')`` draws its labels from
+   ``default_rng([seed, k])`` and the features of each modality from
+   ``default_rng([seed, k, 1 + modality])``, so each split is independent of the
+   others' sizes, and one modality of the others'):
+   length uniform in ``[min_len, max_len]``; speaker 0 or 1 starts and the turn
+   passes to the other with probability 0.8.
+3. *Labels*: each speaker holds an emotion, first drawn from a mildly imbalanced
+   prior (like IEMOCAP: frustration and neutral most frequent, happy least); at each
+   of their turns they keep it with probability 0.7, else redraw it from the prior
+   (emotion runs per speaker, so context predicts the label).
+4. *Features* of utterance ``i`` with label ``y_i``, per modality:
+   ``1.2 (text) or 1.0 * cluster_direction(y_i) + 0.9 * prev[y_{i-1}] +
+   0.9 * next[y_{i+1}] + speaker_offset + noise``, with a per-dialogue speaker
+   offset ~ N(0, 0.5^2) and noise ~ N(0, 1) per dimension. So part of the evidence
+   about ``y_i`` sits in the features of utterances ``i + 1`` and ``i - 1``.
+
+With the defaults a logistic regression on one utterance reaches about 31-41% test
+accuracy with one modality, about 52-55% with all three, and about 73% when it also
+sees the neighbouring utterances' features (majority class: about 21-24%).
 """
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
@@ -118,35 +148,7 @@ def make_synthetic_conversations(
         splits: Sequence[str] = SPLITS) -> ConversationCollection:
     """Generate two-speaker emotional conversations with three feature modalities.
 
-    Generative process (classes in IEMOCAP order: happy, sad, neutral, anger, excited,
-    frustration):
-
-    1. *Geometry* (from ``default_rng([seed, 1000, modality])``, shared by all
-       splits): per modality, one random unit direction per modality-level cluster,
-       where each modality sees only a partial view of the class: text tells sentiment
-       (happy = excited, anger = frustration), audio tells arousal (anger = excited,
-       happy = frustration, sad = neutral), visual tells the face (happy = excited,
-       neutral = frustration). Only all three modalities together separate every class.
-       Also per modality two sets of six class directions, ``prev`` and ``next``.
-    2. *Dialogue* (split ``k`` of ``('train', 'val', 'test')`` draws its labels from
-       ``default_rng([seed, k])`` and the features of each modality from
-       ``default_rng([seed, k, 1 + modality])``, so each split is independent of the
-       others' sizes, and one modality of the others'):
-       length uniform in ``[min_len, max_len]``; speaker 0 or 1 starts and the turn
-       passes to the other with probability 0.8.
-    3. *Labels*: each speaker holds an emotion, first drawn from a mildly imbalanced
-       prior (like IEMOCAP: frustration and neutral most frequent, happy least); at each
-       of their turns they keep it with probability 0.7, else redraw it from the prior
-       (emotion runs per speaker, so context predicts the label).
-    4. *Features* of utterance ``i`` with label ``y_i``, per modality:
-       ``1.2 (text) or 1.0 * cluster_direction(y_i) + 0.9 * prev[y_{i-1}] +
-       0.9 * next[y_{i+1}] + speaker_offset + noise``, with a per-dialogue speaker
-       offset ~ N(0, 0.5^2) and noise ~ N(0, 1) per dimension. So part of the evidence
-       about ``y_i`` sits in the features of utterances ``i + 1`` and ``i - 1``.
-
-    With the defaults a logistic regression on one utterance reaches about 31-41% test
-    accuracy with one modality, about 52-55% with all three, and about 73% when it also
-    sees the neighbouring utterances' features (majority class: about 21-24%).
+    The generative process is described in the module docstring.
 
     Args:
         num_dialogues: ``(train, val, test)`` counts, a dict, or an int ``n`` for
