@@ -110,6 +110,19 @@ def test_pack_conversation_inputs():
                                    utterance_ids=['u0', 'u1', 'u2', 'u3', 'u4'])
 
 
+def test_pack_carries_each_utterance_s_text_speaker_and_times_in_the_metainfo():
+    from vega_mm.datasets import conversation_collate
+    item = dict(_item(3), texts=['hi', 'no', 'yes'], speaker_names=['Ann', 'Bob', 'Ann'],
+                starts=[0.0, 1.5, None], ends=[1.0, 2.5, None])
+    sample = PackConversationInputs()(item)['data_samples']
+    assert sample.texts == ['hi', 'no', 'yes']
+    assert sample.speaker_names == ['Ann', 'Bob', 'Ann']
+    assert sample.starts == [0.0, 1.5, None] and sample.ends == [1.0, 2.5, None]
+    # and reach the model's output: the collate keeps the data samples as they are
+    batch = conversation_collate([PackConversationInputs()(item)])
+    assert batch['data_samples'][0].metainfo['texts'] == ['hi', 'no', 'yes']
+
+
 def test_pack_selected_modalities_and_errors():
     out = PackConversationInputs(modalities=('visual', 'text'))(_item())
     assert list(out['inputs']['feats']) == ['visual', 'text']

@@ -17,6 +17,8 @@ from vega_mm.datasets.formats import OTHER_SPEAKER, speaker_key
 from vega_mm.features.base import (BaseFeatureExtractor, build_extractor, dialogue_features,
                                    extractor_class)
 
+# dialogue_features is vega_mm.features.base's (one function for extraction and
+# inference), named here too for the inferencer and the live mode
 __all__ = ['RecipeError', 'build_recipe_extractors', 'speaker_indices',
            'dialogue_features']
 
