@@ -115,7 +115,8 @@ class ConversationBackbone(BaseModule):
         real = speakers[mask.bool()]
         if real.numel() and (int(real.min()) < 0 or int(real.max()) >= self.num_speakers):
             raise ValueError(f'{who}: speaker indices {int(real.min())}..{int(real.max())} '
-                             f'outside [0, num_speakers={self.num_speakers})')
+                             f'outside [0, num_speakers={self.num_speakers}): the data has '
+                             'more speakers than model.backbone.num_speakers says')
         if self.max_len is not None and mask.shape[1] > self.max_len:
             raise ValueError(f'{who}: a dialogue of {mask.shape[1]} utterances exceeds '
                              f'max_len={self.max_len}; raise model.backbone.max_len '
