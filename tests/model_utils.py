@@ -3,7 +3,7 @@ from typing import Dict, Sequence
 
 import torch
 
-from vega_mm.datasets import random_dialogue_batch
+from vega_mm.datasets import conversation_collate, random_dialogue_batch, random_dialogues
 
 DIMS = dict(text=12, audio=10, visual=8)
 
@@ -15,6 +15,19 @@ def make_batch(lengths: Sequence[int] = (5, 3), modalities: Sequence[str] = ('te
     test dimensions :data:`DIMS`."""
     return random_dialogue_batch({m: DIMS[m] for m in modalities}, lengths, num_classes,
                                  num_speakers=num_speakers, seed=seed)
+
+
+def make_items(lengths: Sequence[int] = (5, 3),
+               modalities: Sequence[str] = ('text', 'audio', 'visual'), num_classes: int = 4,
+               num_speakers: int = 2, seed: int = 0) -> list:
+    """The dialogues of :func:`make_batch` before the collate (packed one by one)."""
+    return random_dialogues({m: DIMS[m] for m in modalities}, lengths, num_classes,
+                            num_speakers=num_speakers, seed=seed)
+
+
+def collate(*item_lists: list) -> Dict:
+    """Dialogues (lists of packed ones) padded into one batch."""
+    return conversation_collate([item for items in item_lists for item in items])
 
 
 def model_cfg(modalities: Sequence[str] = ('text', 'audio', 'visual'), num_classes: int = 4,

@@ -26,12 +26,13 @@ from mmpretrain.registry import TRANSFORMS as MMPRE_TRANSFORMS
 from mmpretrain.registry import VISBACKENDS as MMPRE_VISBACKENDS
 from mmpretrain.registry import VISUALIZERS as MMPRE_VISUALIZERS
 from mmpretrain.registry import WEIGHT_INITIALIZERS as MMPRE_WEIGHT_INITIALIZERS
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import Registry
 
 __all__ = [
     'RUNNERS', 'RUNNER_CONSTRUCTORS', 'LOOPS', 'HOOKS', 'LOG_PROCESSORS', 'OPTIMIZERS',
     'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'DATASETS',
-    'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS', 'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS',
+    'DATA_SAMPLERS', 'TRANSFORMS', 'FUNCTIONS', 'MODELS', 'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS',
     'TASK_UTILS', 'METRICS', 'EVALUATOR', 'VISUALIZERS', 'VISBACKENDS', 'ANCHOR_ENCODERS',
     'FACE_DETECTORS', 'FEATURE_EXTRACTORS'
 ]
@@ -67,6 +68,11 @@ DATASETS = Registry(
 DATA_SAMPLERS = Registry('data sampler', parent=MMPRE_DATA_SAMPLERS, scope=_SCOPE, locations=_NONE)
 TRANSFORMS = Registry(
     'transform', parent=MMPRE_TRANSFORMS, scope=_SCOPE, locations=['vega_mm.datasets'])
+# The batch collate (mmpretrain has no function registry: mmengine's is the parent). The
+# Runner looks collate functions up in mmengine's registry, so configs name ours with
+# its scope: collate_fn=dict(type='vega_mm.conversation_collate').
+FUNCTIONS = Registry(
+    'function', parent=MMENGINE_FUNCTIONS, scope=_SCOPE, locations=['vega_mm.datasets'])
 
 # Models
 MODELS = Registry(

@@ -24,9 +24,10 @@ def test_known_layers_are_counted_exactly(tiny_model):
 
 def test_dummy_batch_has_the_model_modalities_and_length(tiny_model):
     batch = dummy_dialogue_batch(tiny_model, 5)
-    (item, ), (sample, ) = batch['inputs'], batch['data_samples']
+    item, (sample, ) = batch['inputs'], batch['data_samples']
     assert set(item['feats']) == set(tiny_model.modalities)
-    assert item['feats']['text'].shape == (5, 100) and item['speakers'].shape == (5, )
+    assert item['feats']['text'].shape == (1, 5, 100) and item['speakers'].shape == (1, 5)
+    assert bool(item['mask'].all())
     assert sample.gt_label.shape == (5, )
     assert int(sample.gt_label.max()) < tiny_model.head.num_classes
     with pytest.raises(ValueError, match='length must be >= 1'):

@@ -29,7 +29,7 @@ def _metric(y_true, y_pred):
     sample = ConversationDataSample()
     sample.set_gt_label(torch.as_tensor(y_true))
     sample.set_pred_label(torch.as_tensor(y_pred))
-    metric.process(None, [sample])
+    metric.process(None, [sample.to_dict()])  # as MMEngine's evaluator passes it
     return metric.evaluate(1)
 
 

@@ -40,11 +40,11 @@ def test_jsonl_transcript_equals_extracted_feature_file(text_model, transcripts,
     # (the published setting), cosine = anchor logits / 100, computed here from
     # forward(mode='tensor') without the head's prediction writer
     import torch
-    from mmengine.dataset import pseudo_collate
+    from vega_mm.datasets import conversation_collate
     model = init_model(cfg, ckpt)
     pack = inferencer.pipeline
     data = model.data_preprocessor(
-        pseudo_collate([pack(dict(d, sample_idx=i)) for i, d in enumerate(test_split)]))
+        conversation_collate([pack(dict(d, sample_idx=i)) for i, d in enumerate(test_split)]))
     with torch.no_grad():
         logits = model(data['inputs'], mode='tensor')
     scores = logits['fused'].softmax(-1).numpy()

@@ -3,11 +3,11 @@ import os
 import numpy as np
 import pytest
 import torch
-from mmengine.dataset import pseudo_collate
 from torch.utils.data import DataLoader
 
 from tests.utils import make_sdt_pickle, make_vega_pickle
-from vega_mm.datasets import ConversationDataset, load_conversations, save_native
+from vega_mm.datasets import (ConversationDataset, conversation_collate, load_conversations,
+                              save_native)
 from vega_mm.registry import DATASETS
 from vega_mm.structures import ConversationDataSample
 from vega_mm.structures.meta import IEMOCAP_CLASSES, MELD_CLASSES
@@ -137,13 +137,15 @@ def test_val_options_and_cat_ids(files):
     assert a.get_cat_ids(0) == sorted(set(labels.tolist()))
 
 
-def test_dataloader_with_pseudo_collate(files):
+def test_dataloader_with_the_conversation_collate(files):
     ds = ConversationDataset(files['native'], split='train',
                              pipeline=[dict(type='FeatureDimMask', ratio=0.25, mode='fixed'),
                                        *PIPELINE])
-    loader = DataLoader(ds, batch_size=3, collate_fn=pseudo_collate, shuffle=False)
+    loader = DataLoader(ds, batch_size=3, collate_fn=conversation_collate, shuffle=False)
     batch = next(iter(loader))
     assert len(batch['inputs']['feats']['text']) == 3 and len(batch['data_samples']) == 3
+    lengths = [s.num_utterances for s in batch['data_samples']]
+    assert batch['inputs']['mask'].sum(1).tolist() == lengths
     zero_cols = (batch['inputs']['feats']['text'][0] == 0).all(dim=0).sum().item()
     assert zero_cols >= 8  # round(0.25 * 32) masked
     assert np.isfinite(batch['inputs']['feats']['audio'][1].numpy()).all()

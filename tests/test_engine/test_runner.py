@@ -119,3 +119,26 @@ def test_nan_loss_stops_training_before_any_checkpoint(tiny_cfg, tmp_path):
                        r'\(batch 1 of the epoch\): loss_'):
         runner.train()
     assert not list((tmp_path / 'work').glob('*.pth'))
+
+
+def test_configs_of_earlier_versions_get_the_conversation_collate(tiny_cfg):
+    from vega_mm.engine.runner import conversation_collate_fn
+    # a run's config dumped before the one collate names pseudo_collate: it still runs
+    tiny_cfg.train_dataloader.collate_fn = dict(type='pseudo_collate')
+    runner = build_runner(tiny_cfg)
+    batch = next(iter(runner.build_dataloader(runner._train_dataloader)))
+    assert batch['inputs']['mask'].dtype == torch.bool
+    loader = dict(batch_size=2, dataset=dict(type='SyntheticConversationDataset'))
+    cfg = Config(dict(model=dict(type='ConversationClassifier'),
+                      train_dataloader=dict(loader, collate_fn=dict(type='pseudo_collate')),
+                      val_dataloader=dict(loader),  # MMEngine's default collate
+                      test_dataloader=dict(loader, collate_fn=dict(
+                          type='vega_mm.conversation_collate'))))
+    conversation_collate_fn(cfg)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[key].collate_fn == dict(type='vega_mm.conversation_collate'), key
+    # a model of another library keeps its own collate
+    other = Config(dict(model=dict(type='ImageClassifier'),
+                        train_dataloader=dict(loader, collate_fn=dict(type='pseudo_collate'))))
+    conversation_collate_fn(other)
+    assert other.train_dataloader.collate_fn == dict(type='pseudo_collate')

@@ -15,7 +15,7 @@ def _sample(gt, pred, branches=None):
     s.set_pred_label(torch.tensor(pred))
     if branches:
         s.set_branch_pred_labels({k: torch.tensor(v) for k, v in branches.items()})
-    return s
+    return s.to_dict()  # what MMEngine's evaluator passes to a metric
 
 
 def _evaluate(samples, **kw):

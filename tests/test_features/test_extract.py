@@ -416,7 +416,7 @@ def test_text_configs_read_extracted_features(meld_file, config):
     encoder's dimension, 16 instead of MiniLM's 384, is overridden)."""
     import torch
     from mmengine.config import Config
-    from mmengine.dataset import pseudo_collate
+    from vega_mm.datasets import conversation_collate
     from mmengine.registry import init_default_scope
 
     from vega_mm.registry import DATASETS, MODELS
@@ -432,12 +432,12 @@ def test_text_configs_read_extracted_features(meld_file, config):
         datasets[split] = DATASETS.build(ds_cfg)
     assert [len(datasets[s]) for s in ('train', 'val', 'test')] == [18, 2, 6]
     model = MODELS.build(cfg.model)
-    batch = model.data_preprocessor(pseudo_collate([datasets['train'][i] for i in range(3)]),
+    batch = model.data_preprocessor(conversation_collate([datasets['train'][i] for i in range(3)]),
                                     True)
     losses = model(**batch, mode='loss')
     assert all(torch.isfinite(v).all() for k, v in losses.items() if k.startswith('loss'))
     model.eval()
-    batch = model.data_preprocessor(pseudo_collate([datasets['test'][0]]), False)
+    batch = model.data_preprocessor(conversation_collate([datasets['test'][0]]), False)
     with torch.no_grad():
         pred = model(**batch, mode='predict')[0]
     assert pred.pred_label.shape == pred.gt_label.shape

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from vega_mm.models import ConversationDataPreprocessor, SDTBackbone
+from vega_mm.models import SDTBackbone
 from vega_mm.models.backbones import FusedSDTBackbone
 from tests.model_utils import DIMS, make_batch, to_padded
 
@@ -10,7 +10,7 @@ MODALITIES = ('text', 'audio', 'visual')
 
 
 def _outputs(backbone, batch):
-    inputs = ConversationDataPreprocessor(num_speakers=2)(batch)['inputs']
+    inputs = batch['inputs']
     return to_padded(backbone(inputs['feats'], inputs['mask'], inputs['speakers']),
                      inputs['mask'])
 
@@ -24,7 +24,7 @@ def test_later_utterances_change_earlier_outputs_only_without_causal(cls, causal
     batch = make_batch((6, ), MODALITIES)
     before = _outputs(backbone, batch)
     for m in MODALITIES:  # a different future: utterances 4 and 5 change in every modality
-        batch['inputs'][0]['feats'][m][4:] = torch.randn(2, DIMS[m])
+        batch['inputs']['feats'][m][0, 4:] = torch.randn(2, DIMS[m])
     after = _outputs(backbone, batch)
     for key in (*MODALITIES, 'fused'):
         same_past = torch.allclose(before[key][0, :4], after[key][0, :4], atol=1e-6)

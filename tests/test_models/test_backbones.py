@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from vega_mm.models import ConversationDataPreprocessor, SDTBackbone
-from tests.model_utils import DIMS, Padded, make_batch
+from vega_mm.models import SDTBackbone
+from tests.model_utils import DIMS, Padded, collate, make_batch, make_items
 
 
 def _backbone(modalities, **kw):
@@ -12,8 +12,7 @@ def _backbone(modalities, **kw):
 
 
 def _padded(modalities, lengths=(5, 3)):
-    pre = ConversationDataPreprocessor(num_speakers=2)
-    return pre(make_batch(lengths, modalities))['inputs']
+    return make_batch(lengths, modalities)['inputs']
 
 
 @pytest.mark.parametrize('modalities', [('text', ), ('text', 'audio'),
@@ -32,14 +31,12 @@ def test_shapes_and_transformer_count(modalities):
 def test_padding_does_not_change_real_positions():
     torch.manual_seed(0)
     backbone = _backbone(('text', 'audio', 'visual')).eval()
-    batch = make_batch((4, ), ('text', 'audio', 'visual'))
-    pre = ConversationDataPreprocessor(num_speakers=2)
-    alone = pre(batch)['inputs']
+    dialogue = make_items((4, ), ('text', 'audio', 'visual'))
+    alone = collate(dialogue)['inputs']
     out_alone = backbone(alone['feats'], alone['mask'], alone['speakers'])
     # the same dialogue batched with a longer one gets padded to 9 utterances
-    longer = make_batch((9, ), ('text', 'audio', 'visual'), seed=1)
-    both = pre(dict(inputs=batch['inputs'] + longer['inputs'],
-                    data_samples=batch['data_samples'] + longer['data_samples']))['inputs']
+    longer = make_items((9, ), ('text', 'audio', 'visual'), seed=1)
+    both = collate(dialogue, longer)['inputs']
     out_both = backbone(both['feats'], both['mask'], both['speakers'])
     for k in out_alone:
         torch.testing.assert_close(out_both[k][0, :4], out_alone[k][0], atol=1e-5, rtol=1e-4)
@@ -117,12 +114,10 @@ def test_full_attention_sees_the_whole_dialogue():
 def test_attention_window_keeps_padding_invariance():
     torch.manual_seed(0)
     backbone = _backbone(('text', 'audio'), attention_window=2).eval()
-    pre = ConversationDataPreprocessor(num_speakers=2)
-    batch = make_batch((4, ), ('text', 'audio'))
-    alone = pre(batch)['inputs']
-    longer = make_batch((9, ), ('text', 'audio'), seed=1)
-    both = pre(dict(inputs=batch['inputs'] + longer['inputs'],
-                    data_samples=batch['data_samples'] + longer['data_samples']))['inputs']
+    dialogue = make_items((4, ), ('text', 'audio'))
+    alone = collate(dialogue)['inputs']
+    longer = make_items((9, ), ('text', 'audio'), seed=1)
+    both = collate(dialogue, longer)['inputs']
     out_alone = backbone(alone['feats'], alone['mask'], alone['speakers'])
     out_both = backbone(both['feats'], both['mask'], both['speakers'])
     for k in out_alone:

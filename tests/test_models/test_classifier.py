@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from vega_mm.registry import MODELS
-from tests.model_utils import make_batch, model_cfg
+from tests.model_utils import make_batch, make_items, model_cfg
 
 
 def _model(**kw):
@@ -14,43 +14,59 @@ def _data(model, lengths=(5, 3), modalities=('text', 'audio', 'visual'), seed=0)
     return model.data_preprocessor(make_batch(lengths, modalities, seed=seed), False)
 
 
-def test_preprocessor_pads_with_mask_and_speaker_padding():
+def test_the_collate_pads_once_and_the_preprocessor_only_moves_the_batch():
+    from vega_mm.datasets.collate import SPEAKER_PADDING
     model = _model()
-    data = _data(model)
-    x = data['inputs']
+    batch = make_batch((5, 3))
+    x = batch['inputs']
     assert x['feats']['text'].shape == (2, 5, 12)
     assert x['mask'].tolist() == [[True] * 5, [True] * 3 + [False] * 2]
-    assert x['speakers'][1, 3:].tolist() == [2, 2]
+    assert x['speakers'][1, 3:].tolist() == [SPEAKER_PADDING] * 2
     assert float(x['feats']['audio'][1, 3:].abs().sum()) == 0.0
-
-
-def test_preprocessor_takes_both_collated_forms_and_checks_inputs():
-    from mmengine.dataset import pseudo_collate
-
-    from vega_mm.models import ConversationDataPreprocessor
-    pre = ConversationDataPreprocessor(num_speakers=2)
-    batch = make_batch((4, 2))
-    as_list = pre(batch)['inputs']
-    # pseudo_collate turns the pipeline's list of dicts into a dict of lists
-    collated = pseudo_collate([dict(inputs=i, data_samples=s)
-                               for i, s in zip(batch['inputs'], batch['data_samples'])])
-    as_dict = pre(collated)['inputs']
+    items = make_items((5, 3))
+    for i, n in enumerate((5, 3)):
+        assert torch.equal(x['feats']['visual'][i, :n], items[i]['inputs']['feats']['visual'])
+        assert torch.equal(x['speakers'][i, :n], items[i]['inputs']['speakers'])
+    moved = model.data_preprocessor(batch, False)
     for key in ('mask', 'speakers'):
-        assert torch.equal(as_list[key], as_dict[key])
-    assert as_list['speakers'][0].tolist() == batch['inputs'][0]['speakers'].tolist()
-    torch.testing.assert_close(as_list['feats']['text'], as_dict['feats']['text'])
-    # the flat {modality: Tensor} layout (no speakers) is refused, naming the dialogue
-    flat = dict(inputs=[dict(i['feats']) for i in batch['inputs']],
-                data_samples=batch['data_samples'])
+        assert torch.equal(moved['inputs'][key], x[key])
+    assert [s.dialogue_id for s in moved['data_samples']] == ['d0', 'd1']
+
+
+def test_the_collate_tolerates_the_scope_mmengine_adds_and_names_bad_dialogues():
+    from vega_mm.datasets import conversation_collate
+    from vega_mm.registry import FUNCTIONS
+    # what MMEngine's Runner does with collate_fn=dict(type=..., _scope_='vega_mm')
+    collate_fn = FUNCTIONS.get('conversation_collate')
+    batch = collate_fn(make_items((4, 2)), _scope_='vega_mm')
+    assert batch['inputs']['mask'].shape == (2, 4)
+    with pytest.raises(TypeError, match='padding'):
+        collate_fn(make_items((4, 2)), padding=0)  # other keys are still refused
+    flat = [dict(inputs=dict(i['inputs']['feats']), data_samples=i['data_samples'])
+            for i in make_items((4, 2))]
     with pytest.raises(ValueError, match=r"dialogue 'd0'.*speakers=LongTensor"):
-        pre(flat)
-    bad = make_batch((4, 2))
-    bad['inputs'][1]['speakers'] = torch.tensor([0, 2])
-    with pytest.raises(ValueError, match=r"'d1'.*0\.\.2 outside \[0, num_speakers=2\)"):
-        pre(bad)
-    bad['inputs'][1]['speakers'] = torch.tensor([0, 1, 1])
-    with pytest.raises(ValueError, match="'d1': 3 speakers for 2 utterances"):
-        pre(bad)
+        conversation_collate(flat)
+    bad = make_items((4, 2))
+    bad[1]['inputs']['speakers'] = torch.tensor([0, 1, 1])
+    with pytest.raises(ValueError, match=r"'d1': modalities and speakers have different"):
+        conversation_collate(bad)
+    bad = make_items((4, 2))
+    bad[1]['inputs']['feats']['text'] = torch.zeros(2, 5)
+    with pytest.raises(ValueError, match=r"'d1': text features have dimension 5, the batch"):
+        conversation_collate(bad)
+    with pytest.raises(ValueError, match='empty batch'):
+        conversation_collate([])
+
+
+def test_the_preprocessor_refuses_an_unpadded_batch_and_the_backbone_bad_speakers():
+    from mmengine.dataset import pseudo_collate
+    model = _model()
+    with pytest.raises(ValueError, match=r"collate_fn=dict\(type='vega_mm.conversation_collate'"):
+        model.data_preprocessor(pseudo_collate(make_items((4, 2))))
+    data = make_batch((4, 2))
+    data['inputs']['speakers'][1, 1] = 2
+    with pytest.raises(ValueError, match=r'speaker indices 0\.\.2 outside \[0, num_speakers=2\)'):
+        model(**model.data_preprocessor(data), mode='loss')
 
 
 def test_loss_and_predictions_ignore_padding():
@@ -172,9 +188,7 @@ def test_missing_modality_in_batch_is_named():
     model = _model()
     # the preprocessor knows the model's modalities (declared once, on the model)
     assert model.data_preprocessor.modalities == ('text', 'audio', 'visual')
-    with pytest.raises(KeyError, match=r"dialogue 'd0': no \['visual'\] features"):
-        _data(model, modalities=('text', 'audio'))
-    # a padded batch handed to the model directly is checked by the backbone
+    # a batch without one of them is refused by the backbone, naming it
     data = _data(_model(modalities=('text', 'audio')), modalities=('text', 'audio'))
     with pytest.raises(KeyError, match=r"modalities \('text', 'audio', 'visual'\).*no \['visual'\]"):
         model(**data, mode='loss')
@@ -203,8 +217,11 @@ def test_modalities_declared_once_shape_the_whole_model():
                                          r'contradicts DualBranchHead.num_classes=4'):
         MODELS.build(cfg)
     cfg = model_cfg()
-    cfg['modalities'] = ('text', 'smell')
-    with pytest.raises(ValueError, match='non-empty subset'):
+    cfg['modalities'] = ('text', 'smell')  # (a config's declaration is checked before)
+    with pytest.raises(ValueError, match=r"backbone.input_dims has no dimension for \['smell'\]"):
+        MODELS.build(cfg)
+    cfg['backbone']['input_dims']['smell'] = 4  # the backbone names what it reads
+    with pytest.raises(ValueError, match=r"input_dims must map modalities among"):
         MODELS.build(cfg)
 
 

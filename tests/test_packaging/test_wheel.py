@@ -167,6 +167,62 @@ def test_the_installed_vega_mm_serves_package_config_paths(venv, elsewhere):
     assert repo_on_path == 'False'
 
 
+# A user's own config inheriting a packaged one (docs/installation.md): MMEngine gives
+# every inherited dict with a `type` a `_scope_`, the data loaders' `collate_fn` included.
+OWN_CONFIG = """_base_ = ['vega_mm::vega/vega_synthetic.py']
+train_cfg = dict(max_epochs=1)
+model = dict(backbone=dict(hidden_dim=16, num_heads=2),
+             head=dict(vega_head=dict(anchor_bank=dict(dim=8))))
+train_dataloader = dict(dataset=dict(num_dialogues=(12, 6, 6)))
+val_dataloader = dict(dataset=dict(num_dialogues=(12, 6, 6)))
+test_dataloader = dict(dataset=dict(num_dialogues=(12, 6, 6)))
+"""
+
+
+def test_an_own_config_inheriting_a_packaged_one_trains_and_infers(venv, elsewhere):
+    import mmengine
+    (elsewhere / 'mine.py').write_text(OWN_CONFIG)
+    train_tool = venv.site / 'vega_mm' / '.mim' / 'tools' / 'train.py'
+    infer_tool = venv.site / 'vega_mm' / '.mim' / 'tools' / 'infer.py'
+    work = elsewhere / 'work'
+    venv.run([venv.python, str(train_tool), 'mine.py', '--work-dir', str(work)],
+             cwd=elsewhere)
+    ckpt = sorted(work.glob('best_*.pth')) or sorted(work.glob('epoch_*.pth'))
+    assert ckpt, sorted(p.name for p in work.iterdir())
+    # the scope really was added to the inherited collate_fn (what broke the route)
+    cfg = mmengine.Config.fromfile(next(work.glob('*.py')))
+    assert cfg.train_dataloader.collate_fn.get('_scope_') == 'vega_mm', cfg.train_dataloader
+    # one inference from the trained model, on a feature file of new dialogues
+    venv.py('from vega_mm.datasets import make_synthetic_conversations, save_native\n'
+            'c = make_synthetic_conversations((2, 2, 3), seed=7)\n'
+            'save_native("new.npz", c.dialogues, c.classes, c.splits)\n',
+            cwd=elsewhere)
+    out = elsewhere / 'predictions.jsonl'
+    venv.run([venv.python, str(infer_tool), 'mine.py', str(ckpt[0]), 'new.npz',
+              '--split', 'test', '--out', str(out)], cwd=elsewhere)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len({r['dialogue_id'] for r in rows}) == 3, rows[:2]
+    # the causal MELD text base: its loaders' collate, called as the Runner calls it
+    # (mmengine.runner.Runner.build_dataloader), takes the scope too
+    (elsewhere / 'causal.py').write_text("_base_ = ['vega_mm::vega/vega_meld_text_causal.py']\n"
+                                         'train_cfg = dict(max_epochs=3)\n')
+    shapes = venv.py(
+        'from functools import partial\n'
+        'from mmengine.config import Config\n'
+        'from mmengine.registry import FUNCTIONS\n'
+        'from vega_mm.datasets import random_dialogues\n'
+        'cfg = Config.fromfile("causal.py")\n'
+        'for key in ("train_dataloader", "val_dataloader", "test_dataloader"):\n'
+        '    c = dict(cfg[key].collate_fn)\n'
+        '    collate = partial(FUNCTIONS.get(c.pop("type")), **c)\n'
+        '    batch = collate(random_dialogues(dict(text=4), [3, 2], 7))\n'
+        '    print(c.get("_scope_"), tuple(batch["inputs"]["mask"].shape))\n', cwd=elsewhere)
+    assert shapes.split('\n')[:3] == ['vega_mm (2, 3)'] * 3, shapes
+    classes = {'happy', 'sad', 'neutral', 'anger', 'excited', 'frustration'}
+    assert rows and all(r['pred_class' if 'pred_class' in r else 'pred_label'] in classes
+                        for r in rows), rows[:2]
+
+
 @NEEDS_MIM
 def test_mim_trains_and_tests_the_installed_package(venv, elsewhere):
     work = elsewhere / 'work'

@@ -100,7 +100,7 @@ def test_distributed_training_on_cpu_counts_every_utterance_once(tmp_path):
 
 def test_inference_api_matches_test_tool(tiny_run, val_predictions, tmp_path):
     from mmengine.config import Config
-    from mmengine.dataset import pseudo_collate
+    from vega_mm.datasets import conversation_collate
 
     from vega_mm.apis import init_model
     from vega_mm.registry import DATASETS, TRANSFORMS
@@ -120,7 +120,7 @@ def test_inference_api_matches_test_tool(tiny_run, val_predictions, tmp_path):
     for start in range(0, len(dialogues), 3):  # the model's own predict path, 3 at a time
         batch = [pack(dict(d, sample_idx=start + i))
                  for i, d in enumerate(dialogues[start:start + 3])]
-        preds.extend(model.test_step(pseudo_collate(batch)))
+        preds.extend(model.test_step(conversation_collate(batch)))
     assert {p.metainfo['dialogue_id']: p.pred_label.tolist() for p in preds} == expected
 
 

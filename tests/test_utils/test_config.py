@@ -48,6 +48,13 @@ def test_bad_declarations_name_the_key():
         apply_modalities(Config(dict(modalities=('smell', ))))
     with pytest.raises(ValueError, match='non-empty subset'):
         apply_modalities(Config(dict(modalities=())))
+    # a transform's own modalities must be declared ones (checked before any data is read)
+    loader = dict(dataset=dict(type='ConversationDataset', pipeline=[
+        dict(type='FeatureDimMask', modalities=('text', 'visual')),
+        dict(type='PackConversationInputs')]))
+    with pytest.raises(ValueError, match=r"train_dataloader.dataset.pipeline\[0\].modalities="
+                       r"\('text', 'visual'\): \['visual'\] not among the declared"):
+        apply_modalities(Config(dict(modalities=('text', 'audio'), train_dataloader=loader)))
     # a config without the key is left alone
     cfg = Config(dict(model=dict(type='ImageClassifier')))
     assert apply_modalities(cfg).to_dict() == dict(model=dict(type='ImageClassifier'))

@@ -99,7 +99,7 @@ def _model_cfg(config: str, cfg_options):
 
 
 def _dialogues(model_cfg, count: int, shortest: int, longest: int, seed: int = 0):
-    """Batches of random dialogues as ``pseudo_collate`` gives them, in the layout of
+    """Batches of random dialogues as a data loader gives them, in the layout of
     the checkout being measured."""
     import torch
     # the backbone's settings (``neck`` in checkouts from before the backbone slot)

@@ -359,23 +359,12 @@ def build_anchor_bank_from_folder(
         wanted, sources, {sub for sub in order if rel_paths[sub]}, skipped), wanted, root,
         by_class)
     stacked = {sub: torch.stack(feats_of[sub]) for sub in order if feats_of[sub]}
-    n_images = sum(len(v) for v in feats_of.values())
-    faces_not_found, encode_seconds = run['faces_not_found'], run['encode_seconds']
-
-    exemplars = [stacked[sources[n]].clone() for n in wanted]
     return AnchorBuildReport(
-        root=root,
-        class_names=list(wanted),
-        exemplars=exemplars,
-        encoder_identity=dict(encoder.identity),
-        sources=sources,
-        mapped=mapped,
-        images={n: list(rel_paths[sources[n]]) for n in wanted},
-        skipped=skipped,
-        faces_not_found=faces_not_found,
+        root=root, class_names=list(wanted),
+        exemplars=[stacked[sources[n]].clone() for n in wanted],
+        encoder_identity=dict(encoder.identity), sources=sources, mapped=mapped,
+        images={n: list(rel_paths[sources[n]]) for n in wanted}, skipped=skipped,
+        faces_not_found=run['faces_not_found'],
         face_detector=detector.config() if detector is not None else None,
-        unused_folders=unused,
-        n_images=n_images,
-        encode_seconds=encode_seconds,
-        total_seconds=time.perf_counter() - t_start,
-    )
+        unused_folders=unused, n_images=sum(len(v) for v in feats_of.values()),
+        encode_seconds=run['encode_seconds'], total_seconds=time.perf_counter() - t_start)

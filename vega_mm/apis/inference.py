@@ -9,6 +9,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint_to_model
 
+from vega_mm.engine.runner import conversation_collate_fn
 from vega_mm.models.anchor_banks import anchor_banks_from
 from vega_mm.registry import MODELS, TRANSFORMS
 from vega_mm.utils.checkpoint import (CheckpointError, check_state_dict_digest,
@@ -159,6 +160,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
     merge_overrides(cfg, cfg_options)  # a misspelt or ignored key: refused, not dropped
     apply_modalities(cfg)
+    conversation_collate_fn(cfg)  # the loaders of configs of earlier versions
     init_default_scope(cfg.get('default_scope', 'vega_mm'))
     model_cfg = copy.deepcopy(cfg.model)
     ckpt = None

@@ -17,11 +17,11 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.dataset import pseudo_collate
 from mmpretrain.apis import BaseInferencer
 
 from vega_mm.datasets.formats import (FEATURES, Dialogue, detect_format, dialogue_from_records,
                                       load_conversations, load_dialogues)
+from vega_mm.datasets.collate import conversation_collate
 from vega_mm.datasets.conversation_dataset import feature_recipe
 from vega_mm.features.base import extractor_class
 from .inference import _test_pipeline, init_model
@@ -303,7 +303,7 @@ class ConversationInferencer(BaseInferencer):
         chunks = self._get_chunk_data(
             (self.pipeline(dict(d, sample_idx=i)) for i, d in enumerate(inputs)),
             batch_size)
-        yield from map(pseudo_collate, chunks)
+        yield from map(conversation_collate, chunks)
 
     @torch.no_grad()
     def forward(self, inputs: dict, **kwargs) -> list:

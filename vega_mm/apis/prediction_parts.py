@@ -9,11 +9,10 @@ missing.  The parts folder's manifest holds what the predictions depend on (conf
 checkpoint digest, options); a run with other settings refuses to mix its parts in.
 """
 import json
-import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from vega_mm.features.parts import PartStore
-from vega_mm.utils.io import atomic_write_bytes, atomic_write_json, file_digest
+from vega_mm.utils.io import atomic_write_bytes, file_digest
 
 __all__ = ['PredictionParts', 'MissingPredictionsError', 'prediction_manifest']
 
@@ -32,57 +31,43 @@ def prediction_manifest(config: str, checkpoint: str,
 
 class PredictionParts(PartStore):
     """The parts folder of a sharded inference (``<out>.parts``); one JSON-lines part
-    per input, named from the input's path.
+    per input, named from the input's path (the parts store of
+    :mod:`vega_mm.features.parts` with this serialiser).
 
     Args:
         folder: the parts folder.
     """
 
-    def path(self, name: str) -> str:
-        """Where the predictions of input ``name`` are stored."""
-        return super().path(name)[:-len('.npz')] + '.jsonl'
+    suffix = '.jsonl'
 
-    def _has_parts(self) -> bool:
-        return os.path.isdir(self.folder) and any(
-            n.endswith('.jsonl') and not n.startswith('.') for n in os.listdir(self.folder))
+    def dump(self, path: str, item: str, value: Sequence[dict]) -> None:
+        """An input's predictions, after a first line that names the input."""
+        lines = [json.dumps(dict(input=item, count=len(value)), ensure_ascii=False)]
+        lines += [json.dumps(p, ensure_ascii=False) for p in value]
+        atomic_write_bytes(path, ('\n'.join(lines) + '\n').encode('utf-8'))
 
-    def write_predictions(self, name: str, predictions: Sequence[dict]) -> None:
-        """Store an input's predictions atomically (a first line names the input)."""
-        lines = [json.dumps(dict(input=name, count=len(predictions)), ensure_ascii=False)]
-        lines += [json.dumps(p, ensure_ascii=False) for p in predictions]
-        atomic_write_bytes(self.path(name), ('\n'.join(lines) + '\n').encode('utf-8'))
-        failed = self.failure_path(name)
-        if os.path.exists(failed):
-            os.remove(failed)
-
-    def read_predictions(self, name: str) -> Optional[List[dict]]:
-        """An input's stored predictions, or None when there is no complete part."""
-        path = self.path(name)
-        if not os.path.isfile(path):
-            return None
-        try:
-            with open(path, encoding='utf-8') as f:
-                rows = [json.loads(line) for line in f if line.strip()]
-        except (OSError, ValueError):
-            return None
-        if not rows or rows[0].get('input') != name or rows[0].get('count') != len(rows) - 1:
+    def load(self, path: str, item: str) -> Optional[List[dict]]:
+        """An input's predictions, or None when the part is not complete."""
+        with open(path, encoding='utf-8') as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        if not rows or rows[0].get('input') != item or rows[0].get('count') != len(rows) - 1:
             return None
         return rows[1:]
 
-    def failure_path(self, name: str) -> str:
-        return self.path(name)[:-len('.jsonl')] + '.failed.json'
+    def write_predictions(self, name: str, predictions: Sequence[dict]) -> None:
+        """Store an input's predictions atomically."""
+        self.write(name, predictions)
+
+    def read_predictions(self, name: str) -> Optional[List[dict]]:
+        """An input's stored predictions, or None when there is no complete part."""
+        return self.read(name)
 
     def write_failure(self, name: str, reason: str) -> None:
         """Record why an input could not be labelled (the merge reports it)."""
-        atomic_write_json(self.failure_path(name), dict(input=name, reason=reason))
+        self.write_note(name, 'failed', reason)
 
     def read_failure(self, name: str) -> Optional[str]:
-        path = self.failure_path(name)
-        if not os.path.isfile(path):
-            return None
-        with open(path, encoding='utf-8') as f:
-            record = json.load(f)
-        return record.get('reason') if record.get('input') == name else None
+        return self.read_note(name, 'failed')
 
     def merged(self, names: Sequence[str]) -> List[dict]:
         """Every input's predictions, in the order of ``names``.
@@ -91,17 +76,12 @@ class PredictionParts(PartStore):
             MissingPredictionsError: some inputs have no stored predictions (naming
                 them, with the reason when their shard recorded one).
         """
-        out, missing = [], []
-        for name in names:
-            preds = self.read_predictions(name)
-            if preds is None:
-                reason = self.read_failure(name)
-                missing.append(f'{name} ({reason})' if reason else name)
-            else:
-                out.extend(preds)
-        if missing:
+        found, absent = self.gather(names, note='failed')
+        if absent:
+            missing = [f'{name} ({reason})' if reason else name
+                       for name, reason in absent.items()]
             raise MissingPredictionsError(
                 f'{self.folder}: {len(missing)} of {len(names)} inputs have no predictions '
                 f'yet: {missing[:5]}{" ..." if len(missing) > 5 else ""}; run their shards '
                 'first (a failed input: fix it, or leave it out of the inputs)')
-        return out
+        return [p for preds in found for p in preds]

@@ -13,10 +13,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from vega_mm.datasets.formats import OTHER_SPEAKER, Dialogue, speaker_key
-from vega_mm.features.base import BaseFeatureExtractor, build_extractor, extractor_class
-from vega_mm.features.standardize import apply_feature_stats
+from vega_mm.datasets.formats import OTHER_SPEAKER, speaker_key
+from vega_mm.features.base import (BaseFeatureExtractor, build_extractor, dialogue_features,
+                                   extractor_class)
 
+# dialogue_features is vega_mm.features.base's (one function for extraction and
+# inference), named here too for the inferencer and the live mode
 __all__ = ['RecipeError', 'build_recipe_extractors', 'speaker_indices',
            'dialogue_features']
 
@@ -180,29 +182,3 @@ def speaker_indices(speakers: Sequence[Any], speaker_names: Optional[Sequence[st
             raise RecipeError(f'{where}: speaker index {idx} is outside [0, {num_speakers})')
         out.append(idx)
     return np.asarray(out, dtype=np.int64)
-
-
-def dialogue_features(dialogues: Sequence[Dialogue],
-                      extractors: Mapping[str, BaseFeatureExtractor],
-                      recipe: Mapping[str, Any]) -> list:
-    """Features of whole dialogues as the model was trained on them.
-
-    Extractors that batch across dialogues are called once for all utterances; the
-    recorded training statistics are applied when the training features were
-    standardised.
-
-    Returns:
-        one ``{modality: float32 [L, D]}`` per dialogue.
-    """
-    feats: list = [{} for _ in dialogues]
-    for m, ext in extractors.items():
-        if ext.across_dialogues:
-            emb = ext.extract([u for d in dialogues for u in d.utterances])
-            parts = np.split(emb, np.cumsum([len(d) for d in dialogues])[:-1])
-        else:
-            parts = [ext.extract(d.utterances) for d in dialogues]
-        stats = (recipe.get('feature_stats') or {}).get(m) if recipe.get('standardized') \
-            else None
-        for f, x in zip(feats, parts):
-            f[m] = x if stats is None else apply_feature_stats(x, stats, m)
-    return feats

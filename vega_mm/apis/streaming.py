@@ -32,8 +32,8 @@ import warnings
 from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
-from mmengine.dataset import pseudo_collate
 
+from vega_mm.datasets.collate import conversation_collate
 from vega_mm.datasets.formats import Dialogue, Utterance, dialogue_from_records
 from vega_mm.encoders.asr import WhisperTranscriber
 from vega_mm.features.base import extractor_class
@@ -124,7 +124,7 @@ class StreamSession:
                    features={m: np.stack(v) for m, v in feats.items()},
                    speakers=np.asarray(speakers, dtype=np.int64),
                    labels=np.full(i + 1, -1, dtype=np.int64))
-        sample = inf.forward(pseudo_collate([inf.pipeline(raw)]))[0]
+        sample = inf.forward(conversation_collate([inf.pipeline(raw)]))[0]
         result = inf.utterance_results(sample, raw, positions=[i])[0]
         self._feats, self._speakers, self._dialogue = feats, speakers, dialogue
         self._utterances.append(utt)

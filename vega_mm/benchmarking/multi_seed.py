@@ -211,22 +211,7 @@ def run_benchmark(entries: Sequence[BenchmarkEntry], seeds: Sequence[int], work_
     Raises:
         RuntimeError: listing every run that failed (the others still finish).
     """
-    labels = [e.label for e in entries]
-    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
-    if repeated:
-        raise ValueError(f'seeds {list(seeds)} repeat {repeated}: a seed is one run, and '
-                         'a repeated one would be counted twice in the mean')
-    if not seeds:
-        raise ValueError('no seeds: give at least one')
-    for entry in entries:  # every config readable before the first run starts
-        config_digest(entry.config)
-    if len(set(labels)) != len(labels):
-        raise ValueError(f'benchmark entries need distinct names, got {labels}')
-    if baseline not in (None, 'logreg'):
-        raise ValueError(f"baseline must be None or 'logreg', got {baseline!r}")
-    baseline_entry = baseline_entry or (entries[0] if entries else None)
-    if baseline and baseline_entry is None:
-        raise ValueError('a baseline needs a config for its data: give baseline_entry')
+    baseline_entry = _check_benchmark(entries, seeds, baseline, baseline_entry)
     start = time.time()
     todo = [(e, s) for e in entries for s in seeds]
     pending = sum(rerun or finished_run_results(run_dir(work_dir, e.label, s)) is None
@@ -262,15 +247,45 @@ def run_benchmark(entries: Sequence[BenchmarkEntry], seeds: Sequence[int], work_
                    runs={str(s): done[(e, s)] for s in seeds}) for e in entries],
         baseline=None)
     if baseline == 'logreg':
-        t0 = time.time()
-        res = config_logistic_regression(
-            baseline_entry.config,
-            parse_cfg_options([*cfg_options, *baseline_entry.cfg_options]))
-        report['baseline'] = dict(res, name='logistic regression (no context)',
-                                  data_of=baseline_entry.config, seconds=time.time() - t0)
-        log(f'logreg: C={res["C"]}, class weights {res["class_weight"]} (chosen on val)')
+        report['baseline'] = _logreg_baseline(baseline_entry, cfg_options, log)
     report['seconds'] = time.time() - start
     return report
+
+
+def _check_benchmark(entries: Sequence[BenchmarkEntry], seeds: Sequence[int],
+                     baseline: Optional[str],
+                     baseline_entry: Optional[BenchmarkEntry]) -> Optional[BenchmarkEntry]:
+    """The arguments of :func:`run_benchmark`, checked before the first run; returns
+    the entry whose data the baseline uses."""
+    labels = [e.label for e in entries]
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:
+        raise ValueError(f'seeds {list(seeds)} repeat {repeated}: a seed is one run, and '
+                         'a repeated one would be counted twice in the mean')
+    if not seeds:
+        raise ValueError('no seeds: give at least one')
+    for entry in entries:  # every config readable before the first run starts
+        config_digest(entry.config)
+    if len(set(labels)) != len(labels):
+        raise ValueError(f'benchmark entries need distinct names, got {labels}')
+    if baseline not in (None, 'logreg'):
+        raise ValueError(f"baseline must be None or 'logreg', got {baseline!r}")
+    baseline_entry = baseline_entry or (entries[0] if entries else None)
+    if baseline and baseline_entry is None:
+        raise ValueError('a baseline needs a config for its data: give baseline_entry')
+    return baseline_entry
+
+
+def _logreg_baseline(entry: BenchmarkEntry, cfg_options: Sequence[str],
+                     log: Callable[[str], None]) -> Dict[str, Any]:
+    """The context-free logistic regression on ``entry``'s data (C and class weighting
+    chosen on validation)."""
+    t0 = time.time()
+    res = config_logistic_regression(entry.config,
+                                     parse_cfg_options([*cfg_options, *entry.cfg_options]))
+    log(f'logreg: C={res["C"]}, class weights {res["class_weight"]} (chosen on val)')
+    return dict(res, name='logistic regression (no context)', data_of=entry.config,
+                seconds=time.time() - t0)
 
 
 _BEST_EPOCH = re.compile(r'epoch_(\d+)')

@@ -131,7 +131,9 @@ class ConversationDataset(BaseDataset):
         return None if classes is None else tuple(classes)
 
     def _load_collection(self) -> ConversationCollection:
-        """Read the whole file (subclasses may build the collection otherwise)."""
+        """Read the whole file (subclasses may build the collection otherwise); a
+        collection of other classes than the requested ones is refused
+        (:meth:`ConversationCollection.check_classes`)."""
         if not self.ann_file:
             raise ValueError(f'{type(self).__name__} needs ann_file (a feature file)')
         return load_conversations(
@@ -144,12 +146,8 @@ class ConversationDataset(BaseDataset):
 
     def load_data_list(self) -> List[dict]:
         """The raw dialogues of ``self.split``, restricted to the chosen modalities."""
-        coll = self._load_collection()
+        coll = self._load_collection()  # its classes are checked where it is made
         src = coll.source or type(self).__name__
-        wanted = self._requested_classes()
-        if wanted is not None and wanted != tuple(coll.classes):
-            raise ValueError(f'{src}: classes {list(wanted)} were asked for but the data has '
-                             f'{list(coll.classes)}')
         if self.modalities is None:
             modalities = tuple(coll.modalities)
         else:

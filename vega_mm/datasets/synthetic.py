@@ -2,8 +2,38 @@
 
 The generator is built so that a model has to use the conversation context *and* more
 than one modality to do well, like on IEMOCAP, while it runs in seconds on a CPU.
+
+Generative process (classes in IEMOCAP order: happy, sad, neutral, anger, excited,
+frustration):
+
+1. *Geometry* (from ``default_rng([seed, 1000, modality])``, shared by all
+   splits): per modality, one random unit direction per modality-level cluster,
+   where each modality sees only a partial view of the class: text tells sentiment
+   (happy = excited, anger = frustration), audio tells arousal (anger = excited,
+   happy = frustration, sad = neutral), visual tells the face (happy = excited,
+   neutral = frustration). Only all three modalities together separate every class.
+   Also per modality two sets of six class directions, ``prev`` and ``next``.
+2. *Dialogue* (split ``k`` of ``('train', 'val', 'test')`` draws its labels from
+   ``default_rng([seed, k])`` and the features of each modality from
+   ``default_rng([seed, k, 1 + modality])``, so each split is independent of the
+   others' sizes, and one modality of the others'):
+   length uniform in ``[min_len, max_len]``; speaker 0 or 1 starts and the turn
+   passes to the other with probability 0.8.
+3. *Labels*: each speaker holds an emotion, first drawn from a mildly imbalanced
+   prior (like IEMOCAP: frustration and neutral most frequent, happy least); at each
+   of their turns they keep it with probability 0.7, else redraw it from the prior
+   (emotion runs per speaker, so context predicts the label).
+4. *Features* of utterance ``i`` with label ``y_i``, per modality:
+   ``1.2 (text) or 1.0 * cluster_direction(y_i) + 0.9 * prev[y_{i-1}] +
+   0.9 * next[y_{i+1}] + speaker_offset + noise``, with a per-dialogue speaker
+   offset ~ N(0, 0.5^2) and noise ~ N(0, 1) per dimension. So part of the evidence
+   about ``y_i`` sits in the features of utterances ``i + 1`` and ``i - 1``.
+
+With the defaults a logistic regression on one utterance reaches about 31-41% test
+accuracy with one modality, about 52-55% with all three, and about 73% when it also
+sees the neighbouring utterances' features (majority class: about 21-24%).
 """
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -118,35 +148,7 @@ def make_synthetic_conversations(
         splits: Sequence[str] = SPLITS) -> ConversationCollection:
     """Generate two-speaker emotional conversations with three feature modalities.
 
-    Generative process (classes in IEMOCAP order: happy, sad, neutral, anger, excited,
-    frustration):
-
-    1. *Geometry* (from ``default_rng([seed, 1000, modality])``, shared by all
-       splits): per modality, one random unit direction per modality-level cluster,
-       where each modality sees only a partial view of the class: text tells sentiment
-       (happy = excited, anger = frustration), audio tells arousal (anger = excited,
-       happy = frustration, sad = neutral), visual tells the face (happy = excited,
-       neutral = frustration). Only all three modalities together separate every class.
-       Also per modality two sets of six class directions, ``prev`` and ``next``.
-    2. *Dialogue* (split ``k`` of ``('train', 'val', 'test')`` draws its labels from
-       ``default_rng([seed, k])`` and the features of each modality from
-       ``default_rng([seed, k, 1 + modality])``, so each split is independent of the
-       others' sizes, and one modality of the others'):
-       length uniform in ``[min_len, max_len]``; speaker 0 or 1 starts and the turn
-       passes to the other with probability 0.8.
-    3. *Labels*: each speaker holds an emotion, first drawn from a mildly imbalanced
-       prior (like IEMOCAP: frustration and neutral most frequent, happy least); at each
-       of their turns they keep it with probability 0.7, else redraw it from the prior
-       (emotion runs per speaker, so context predicts the label).
-    4. *Features* of utterance ``i`` with label ``y_i``, per modality:
-       ``1.2 (text) or 1.0 * cluster_direction(y_i) + 0.9 * prev[y_{i-1}] +
-       0.9 * next[y_{i+1}] + speaker_offset + noise``, with a per-dialogue speaker
-       offset ~ N(0, 0.5^2) and noise ~ N(0, 1) per dimension. So part of the evidence
-       about ``y_i`` sits in the features of utterances ``i + 1`` and ``i - 1``.
-
-    With the defaults a logistic regression on one utterance reaches about 31-41% test
-    accuracy with one modality, about 52-55% with all three, and about 73% when it also
-    sees the neighbouring utterances' features (majority class: about 21-24%).
+    The generative process is described in the module docstring.
 
     Args:
         num_dialogues: ``(train, val, test)`` counts, a dict, or an int ``n`` for
@@ -212,8 +214,9 @@ class SyntheticConversationDataset(ConversationDataset):
         split: ``'train'``, ``'val'`` or ``'test'``.
         num_dialogues, feature_dims, min_len, max_len, seed: see
             :func:`make_synthetic_conversations`.
-        modalities: modalities to keep (None = all generated).
-        Others: as in :class:`ConversationDataset`.
+        kwargs: the other arguments of :class:`ConversationDataset` (``modalities``:
+            the modalities to keep, None = all generated; ``metainfo``, ``pipeline``,
+            ``test_mode``, ...); ``ann_file`` and ``data_format`` are the generator's.
     """
 
     def __init__(self,
@@ -224,59 +227,53 @@ class SyntheticConversationDataset(ConversationDataset):
                  min_len: int = 8,
                  max_len: int = 24,
                  seed: int = 0,
-                 modalities: Optional[Union[str, Sequence[str]]] = None,
-                 metainfo: Optional[Mapping] = None,
-                 indices: Optional[Union[int, Sequence[int]]] = None,
-                 serialize_data: bool = True,
-                 pipeline: Sequence[Union[dict, Callable]] = (),
-                 test_mode: bool = False,
-                 lazy_init: bool = False,
-                 max_refetch: int = 1000) -> None:
+                 **kwargs) -> None:
         self.num_dialogues = num_dialogues
         self.feature_dims = None if feature_dims is None else dict(feature_dims)
         self.min_len = min_len
         self.max_len = max_len
         self.seed = seed
-        super().__init__(
-            ann_file='',
-            split=split,
-            data_format='synthetic',
-            modalities=modalities,
-            metainfo=metainfo,
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
+        super().__init__(ann_file='', split=split, data_format='synthetic', **kwargs)
 
     def _load_collection(self) -> ConversationCollection:
         return make_synthetic_conversations(
             self.num_dialogues, self.feature_dims, self.min_len, self.max_len, self.seed,
-            splits=(self.split, ))
+            splits=(self.split, )).check_classes(self._requested_classes())
 
 
 
-def random_dialogue_batch(input_dims: Mapping[str, int], lengths: Sequence[int],
-                          num_classes: int, num_speakers: int = 2, seed: int = 0) -> dict:
-    """Random dialogues of the given lengths, collated as ``pseudo_collate`` gives
-    :class:`PackConversationInputs`' output: ``dict(inputs=[dict(feats={m: [L, D_m]},
-    speakers=[L])], data_samples=[ConversationDataSample])``.
+def random_dialogues(input_dims: Mapping[str, int], lengths: Sequence[int],
+                     num_classes: int, num_speakers: int = 2, seed: int = 0) -> list:
+    """Random dialogues of the given lengths, each as
+    :class:`~vega_mm.datasets.PackConversationInputs` packs one: ``[dict(inputs=dict(
+    feats={m: [L, D_m]}, speakers=[L]), data_samples=ConversationDataSample)]``.
 
-    The smoke batch of the model tests, the speed benchmark and the FLOP counter; the
-    numbers are Gaussian features and uniform labels and speakers, nothing learnable.
+    Gaussian features and uniform labels and speakers, nothing learnable.
     """
     import torch
 
     from vega_mm.structures import ConversationDataSample
     gen = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
+    items = []
     for i, n in enumerate(lengths):
         feats = {m: torch.randn(n, d, generator=gen) for m, d in input_dims.items()}
         sample = ConversationDataSample(metainfo=dict(dialogue_id=f'd{i}', num_utterances=n,
                                                       sample_idx=i))
         sample.set_gt_label(torch.randint(0, num_classes, (n, ), generator=gen))
         speakers = torch.randint(0, num_speakers, (n, ), generator=gen)
-        inputs.append(dict(feats=feats, speakers=speakers))
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
+        items.append(dict(inputs=dict(feats=feats, speakers=speakers), data_samples=sample))
+    return items
+
+
+def random_dialogue_batch(input_dims: Mapping[str, int], lengths: Sequence[int],
+                          num_classes: int, num_speakers: int = 2, seed: int = 0) -> dict:
+    """:func:`random_dialogues` padded into one batch by
+    :func:`~vega_mm.datasets.conversation_collate` (as a data loader gives it):
+    ``dict(inputs=dict(feats={m: [B, L, D_m]}, mask=[B, L], speakers=[B, L]),
+    data_samples=[ConversationDataSample])``.
+
+    The smoke batch of the model tests, the speed benchmark and the FLOP counter.
+    """
+    from .collate import conversation_collate
+    return conversation_collate(random_dialogues(input_dims, lengths, num_classes,
+                                                 num_speakers, seed))

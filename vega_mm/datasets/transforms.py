@@ -17,14 +17,6 @@ def _as_tuple(modalities: Optional[Union[str, Sequence[str]]]) -> Optional[tuple
     return (modalities, ) if isinstance(modalities, str) else tuple(modalities)
 
 
-def _check_present(results: dict, modalities: Sequence[str], who: str) -> None:
-    feats = results.get('features', {})
-    missing = [m for m in modalities if m not in feats]
-    if missing:
-        raise ValueError(f"{who}: dialogue {results.get('dialogue_id')!r} has no {missing} "
-                         f'features; it has {list(feats)}')
-
-
 @TRANSFORMS.register_module()
 class FeatureDimMask(BaseTransform):
     """Zero a random subset of feature dimensions per dialogue and modality.
@@ -78,8 +70,8 @@ class FeatureDimMask(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         feats: Dict[str, np.ndarray] = results['features']
+        # the dataset (or the inferencer) has checked that the modalities are there
         modalities = self.modalities if self.modalities is not None else tuple(feats)
-        _check_present(results, modalities, type(self).__name__)
         out = dict(feats)
         for m in modalities:
             x = feats[m]
@@ -110,10 +102,11 @@ class PackConversationInputs(BaseTransform):
         dict(inputs=dict(feats={modality: float32 Tensor[L, D]}, speakers=LongTensor[L]),
              data_samples=ConversationDataSample(
                  gt_label=LongTensor[L],
-                 metainfo=dict(dialogue_id, num_utterances, sample_idx[, utterance_ids])))
+                 metainfo=dict(dialogue_id, num_utterances, sample_idx[, utterance_ids,
+                               texts, speaker_names, starts, ends])))
 
     Everything the model reads is in ``inputs``, in the layout of the batch that
-    :class:`~vega_mm.models.ConversationDataPreprocessor` makes of it (without the batch
+    :func:`~vega_mm.datasets.conversation_collate` makes of it (without the batch
     axis and the mask); the data sample holds what the metrics and the user read.
     A dialogue without ``labels`` (inference) gets ``gt_label`` all ``-1``.
 
@@ -121,6 +114,9 @@ class PackConversationInputs(BaseTransform):
         modalities: the modalities to pack, in this order; None packs all of the item.
             A requested modality missing from the item is an error.
     """
+
+    #: Per-utterance lists of the raw dialogue carried into the data sample's metainfo.
+    PER_UTTERANCE = ('utterance_ids', 'texts', 'speaker_names', 'starts', 'ends')
 
     def __init__(self, modalities: Optional[Union[str, Sequence[str]]] = None) -> None:
         self.modalities = _as_tuple(modalities)
@@ -131,7 +127,6 @@ class PackConversationInputs(BaseTransform):
             raise ValueError(f"{type(self).__name__}: dialogue "
                              f"{results.get('dialogue_id')!r} has no 'features' dict")
         modalities = self.modalities if self.modalities is not None else tuple(feats)
-        _check_present(results, modalities, type(self).__name__)
         feats = {
             m: torch.from_numpy(np.ascontiguousarray(feats[m], dtype=np.float32))
             for m in modalities
@@ -150,8 +145,9 @@ class PackConversationInputs(BaseTransform):
             dialogue_id=results.get('dialogue_id'),
             num_utterances=n,
             sample_idx=results.get('sample_idx'))
-        if results.get('utterance_ids') is not None:
-            meta['utterance_ids'] = list(results['utterance_ids'])
+        for key in self.PER_UTTERANCE:
+            if results.get(key) is not None:
+                meta[key] = list(results[key])
         sample.set_metainfo(meta)
         inputs = dict(feats=feats, speakers=torch.from_numpy(speakers))
         return dict(inputs=inputs, data_samples=sample)

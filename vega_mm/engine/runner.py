@@ -38,6 +38,27 @@ def portable_optimizer(cfg: Config) -> None:
               'rounding', logger='current', level=30)
 
 
+def conversation_collate_fn(cfg: Config) -> None:
+    """A conversation model's data loaders that name MMEngine's ``pseudo_collate`` (or no
+    collate: MMEngine's default), as configs written before the one collate did, get
+    ``vega_mm.conversation_collate``, which pads the batch the model reads, with a
+    warning; changes ``cfg`` in place (a run dumped by an earlier version still tests)."""
+    from mmengine.logging import print_log
+    if (cfg.get('model') or {}).get('type') != 'ConversationClassifier':
+        return
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if not isinstance(loader, dict):
+            continue
+        collate = loader.get('collate_fn')
+        if collate is None or (isinstance(collate, dict) and
+                               collate.get('type') in ('pseudo_collate', 'default_collate')):
+            loader['collate_fn'] = dict(type='vega_mm.conversation_collate')
+            print_log(f'{key}.collate_fn={collate!r} gives the model unpadded dialogues; '
+                      "using collate_fn=dict(type='vega_mm.conversation_collate') (set it "
+                      'in the config)', logger='current', level=30)
+
+
 @RUNNERS.register_module()
 class ConversationRunner(Runner):
     """MMEngine's ``Runner``, built after the config's ``modalities`` declaration has
@@ -57,7 +78,9 @@ class ConversationRunner(Runner):
     - an automatic ``--resume`` falls back, with a warning, to the newest intact
       checkpoint of the work dir when the newest is truncated or missing;
     - local checkpoints are read without allowing them to run code (building the runner
-      installs :func:`~vega_mm.utils.register_checkpoint_loader`).
+      installs :func:`~vega_mm.utils.register_checkpoint_loader`);
+    - a conversation model's data loaders pad with ``vega_mm.conversation_collate``
+      (:func:`conversation_collate_fn`).
 
     Configs select it with ``runner_type = 'ConversationRunner'`` (the default runtime
     does); ``tools/train.py`` builds it with ``RUNNERS.build(cfg)``.
@@ -73,6 +96,7 @@ class ConversationRunner(Runner):
         # would then differ from the helper variables they were built from
         cfg = apply_modalities(check_config(copy.deepcopy(cfg)))
         portable_optimizer(cfg)
+        conversation_collate_fn(cfg)
         return super().from_cfg(cfg)
 
     def register_hooks(self, default_hooks: Optional[Dict] = None,

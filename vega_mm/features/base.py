@@ -10,16 +10,19 @@ registry: a config ``text=dict(...)`` without ``type`` builds ``FEATURE_EXTRACTO
 entry ``'text'``.
 """
 import inspect
-from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple, Type
+from typing import (Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple,
+                    Type)
 
 import numpy as np
 
-from vega_mm.datasets.formats import ConversationTableError, Utterance
+from vega_mm.datasets.formats import ConversationTableError, Dialogue, Utterance
 from vega_mm.structures.meta import MODALITIES
 from vega_mm.registry import FEATURE_EXTRACTORS
+from .media import MediaError
+from .standardize import apply_feature_stats
 
 __all__ = ['BaseFeatureExtractor', 'register_extractor', 'extractor_class',
-           'build_extractor', 'registered_modalities', 'jsonable']
+           'build_extractor', 'registered_modalities', 'jsonable', 'dialogue_features']
 
 
 class BaseFeatureExtractor:
@@ -173,6 +176,60 @@ def build_extractor(modality: str, cfg: Mapping[str, Any]) -> BaseFeatureExtract
     cfg = dict(cfg)
     cfg.setdefault('type', modality)
     return FEATURE_EXTRACTORS.build(cfg)
+
+
+def dialogue_features(
+        dialogues: Sequence[Dialogue], extractors: Mapping[str, BaseFeatureExtractor],
+        recipe: Optional[Mapping[str, Any]] = None,
+        on_media_error: Optional[Callable[[Dialogue, MediaError], None]] = None,
+        on_done: Optional[Callable[[Dialogue, Optional[Dict[str, np.ndarray]]], None]] = None,
+) -> List[Optional[Dict[str, np.ndarray]]]:
+    """Features of whole dialogues: the one function from utterances to features, for
+    extraction (:func:`~vega_mm.features.extract.extract_features`) and inference
+    (:class:`~vega_mm.apis.ConversationInferencer`, the live mode).
+
+    Extractors that batch across dialogues (``across_dialogues``) are called once for
+    all the utterances, the others once per dialogue.
+
+    Args:
+        dialogues: the dialogues.
+        extractors: modality -> extractor.
+        recipe: a model's feature recipe; when its training features were standardised,
+            its recorded statistics are applied (features as the model was trained on).
+        on_media_error: called with a dialogue whose media a per-dialogue extractor
+            cannot use; that dialogue's entry is then None. Without it the
+            :class:`~vega_mm.features.media.MediaError` propagates.
+        on_done: called with each dialogue and its entry as soon as it is done (a
+            resumable extraction stores it then).
+
+    Returns:
+        One ``{modality: float32 [L, D]}`` per dialogue (modalities in ``extractors``'
+        order), None for a dialogue left out by ``on_media_error``.
+    """
+    feats: List[Optional[Dict[str, np.ndarray]]] = [{} for _ in dialogues]
+    for m, ext in extractors.items():
+        if ext.across_dialogues:  # one call for all, split afterwards
+            emb = ext.extract([u for d in dialogues for u in d.utterances])
+            for f, x in zip(feats, np.split(emb, np.cumsum([len(d) for d in dialogues])[:-1])):
+                f[m] = x
+    recipe = recipe or {}
+    stats = (recipe.get('feature_stats') or {}) if recipe.get('standardized') else {}
+    for i, d in enumerate(dialogues):
+        try:
+            for m, ext in extractors.items():
+                if not ext.across_dialogues:
+                    feats[i][m] = ext.extract(d.utterances)
+        except MediaError as exc:
+            if on_media_error is None:
+                raise
+            on_media_error(d, exc)
+            feats[i] = None
+        else:
+            feats[i] = {m: feats[i][m] if stats.get(m) is None else
+                        apply_feature_stats(feats[i][m], stats[m], m) for m in extractors}
+        if on_done is not None:
+            on_done(d, feats[i])
+    return feats
 
 
 def jsonable(obj: Any) -> Any:

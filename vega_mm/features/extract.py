@@ -13,6 +13,7 @@ dialogues and writes no output (several may run at once on one parts folder);
 ``merge=True`` then assembles the output from the parts alone.
 """
 import contextlib
+import dataclasses
 import json
 import os
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
@@ -23,8 +24,8 @@ from vega_mm.datasets.formats import ConversationTables, Dialogue, TableSpec, lo
 from vega_mm.structures.meta import SPLITS
 from vega_mm.utils.io import atomic_write_json
 from vega_mm.utils.shards import ShardSpec, parse_shard, shard_of
-from .base import (BaseFeatureExtractor, build_extractor, extractor_class, jsonable,
-                   registered_modalities)
+from .base import (BaseFeatureExtractor, build_extractor, dialogue_features, extractor_class,
+                   jsonable, registered_modalities)
 from .media import MediaError
 from .parts import MANIFEST_VERSION, PartStore
 from .standardize import apply_feature_stats, compute_feature_stats
@@ -192,32 +193,21 @@ def _finetune_data(conv: ConversationTables, split: str,
 def _extract_chunk(chunk: Sequence[Dialogue], extractors: Mapping[str, BaseFeatureExtractor],
                    store: PartStore, skipped: Dict[str, str], on_missing_media: str,
                    log: Log, done: Callable[[], None]) -> int:
-    """Extract and store a few dialogues; returns how many were stored."""
-    feats: Dict[str, Dict[str, np.ndarray]] = {d.dialogue_id: {} for d in chunk}
-    for m, ext in extractors.items():
-        if ext.across_dialogues:  # one call for the whole chunk, split afterwards
-            emb = ext.extract([u for d in chunk for u in d.utterances])
-            pos = 0
-            for d in chunk:
-                feats[d.dialogue_id][m] = emb[pos:pos + len(d)]
-                pos += len(d)
-    stored = 0
-    for d in chunk:
-        try:
-            for m, ext in extractors.items():
-                if not ext.across_dialogues:
-                    feats[d.dialogue_id][m] = ext.extract(d.utterances)
-        except MediaError as exc:
-            if on_missing_media == 'error':
-                raise
-            skipped[d.dialogue_id] = str(exc)
-            store.write_skipped(d, str(exc))  # a later merge of shards leaves it out too
-            log(f'skipping dialogue {d.dialogue_id!r}: {exc}')
-        else:
-            store.write(d, feats[d.dialogue_id])
-            stored += 1
+    """Extract a few dialogues (:func:`~vega_mm.features.base.dialogue_features`), storing
+    each as soon as it is done; returns how many were stored."""
+    def skip(d: Dialogue, exc: MediaError) -> None:
+        skipped[d.dialogue_id] = str(exc)
+        store.write_skipped(d, str(exc))  # a later merge of shards leaves it out too
+        log(f'skipping dialogue {d.dialogue_id!r}: {exc}')
+
+    def stored(d: Dialogue, feats: Optional[Dict[str, np.ndarray]]) -> None:
+        if feats is not None:
+            store.write(d, feats)
         done()
-    return stored
+
+    feats = dialogue_features(chunk, extractors, on_media_error=None if on_missing_media ==
+                              'error' else skip, on_done=stored)
+    return sum(f is not None for f in feats)
 
 
 def _extract_pending(pending: Sequence[Dialogue],
@@ -326,15 +316,11 @@ def _shard_summary(shard: Tuple[int, int], mine: Sequence[Dialogue], store: Part
 def _merge(out: str, conv: ConversationTables, modalities: Sequence[str], store: PartStore,
            skipped: Dict[str, str], standardize: bool, log: Log) -> Dict[str, Any]:
     """Assemble the output from the parts of every dialogue (none is extracted)."""
-    missing = []
-    for d in conv.dialogues:
-        if d.dialogue_id in skipped or store.read(d, modalities) is not None:
-            continue
-        reason = store.read_skipped(d)
-        if reason is None:
-            missing.append(d.dialogue_id)
-        else:  # after the missing-media ones, in table order: as a single run lists them
-            skipped[d.dialogue_id] = reason
+    _, absent = store.gather([d for d in conv.dialogues if d.dialogue_id not in skipped],
+                             modalities, note='skipped')
+    missing = [key for key, reason in absent.items() if reason is None]
+    # after the missing-media ones, in table order: as a single run lists them
+    skipped.update((key, reason) for key, reason in absent.items() if reason is not None)
     if missing:
         raise MissingPartsError(
             f'{store.folder}: {len(missing)} of {len(conv.dialogues)} dialogue(s) have no '
@@ -386,6 +372,99 @@ def _extractors(conv: ConversationTables, modalities: Sequence[str],
 
 
 # ------------------------------------------------------------------------------ main
+@dataclasses.dataclass
+class _Job:
+    """What an extraction works on, settled before any work."""
+    out: str
+    conv: ConversationTables
+    modalities: Tuple[str, ...]
+    settings: Dict[str, Dict[str, Any]]
+    finetune: Optional[Dict[str, Any]]  # None: no fine-tuning
+    manifest: Dict[str, Any]
+    store: PartStore
+    log: Log
+
+
+def _job(out: str, conv: ConversationTables, modalities: Union[str, Sequence[str]],
+         raw: Dict[str, Dict[str, Any]], finetune: Optional[Mapping[str, Any]],
+         parts_dir: Optional[str], log: Log) -> _Job:
+    """The modalities, the extractors' settings and the manifest of an extraction,
+    checked."""
+    modalities = _select_modalities(conv, modalities, raw, log)
+    settings = _settings(modalities, raw)
+    ft_cfg = dict(finetune or {})
+    if ft_cfg:
+        check_finetune_settings(**ft_cfg)
+    if not ('text' in modalities and int(ft_cfg.get('epochs') or 0) > 0):
+        ft_cfg = None
+    return _Job(out, conv, modalities, settings, ft_cfg,
+                _manifest(conv, modalities, settings, ft_cfg),
+                PartStore(parts_dir or out + '.parts'), log)
+
+
+def _run(job: _Job, options: Dict[str, Any], shard: Optional[Tuple[int, int]],
+         merge: bool, overwrite: bool, keep_parts: bool) -> Dict[str, Any]:
+    """Open the parts folder, then merge or extract (see :func:`extract_features`)."""
+    store = job.store
+    if merge and not os.path.isfile(store.manifest_path):
+        raise FileNotFoundError(f'{store.folder}: no parts to merge (no manifest.json); run '
+                                'the shards first (--shard I/N)')
+    fresh = not os.path.isdir(store.folder)
+    store.open(job.manifest, overwrite)
+    try:
+        skipped: Dict[str, str] = {}
+        if any(extractor_class(m, job.settings[m]).needs_media for m in job.modalities):
+            skipped = _missing_media(job.conv, options['on_missing_media'], job.log)
+        if merge:
+            summary = _merge(job.out, job.conv, job.modalities, store, skipped,
+                             options['standardize'], job.log)
+        else:
+            summary = _extract(job, options, shard, skipped)
+        if not keep_parts and shard is None:
+            store.remove()
+        return summary
+    except BaseException:
+        # a run that fails before its first part (a bad option, a model that cannot be
+        # loaded) leaves no folder behind that would refuse the corrected rerun
+        if fresh and shard is None:
+            store.discard_if_unused()
+        raise
+
+
+def _extract(job: _Job, options: Dict[str, Any], shard: Optional[Tuple[int, int]],
+             skipped: Dict[str, str]) -> Dict[str, Any]:
+    """Extract the dialogues of this run (a shard's, or all) not stored yet; then the
+    shard's summary, or the output file."""
+    store, modalities, log = job.store, job.modalities, job.log
+    # shards are drawn from every dialogue, so that media appearing between the starts of
+    # two shards cannot move a dialogue from one shard to another
+    mine = shard_of(job.conv.dialogues, shard, key=lambda d: d.dialogue_id)
+    if shard is not None:  # left out by an earlier run of this shard: done
+        skipped.update((d.dialogue_id, r) for d in mine if d.dialogue_id not in skipped
+                       for r in [store.read_skipped(d)] if r is not None)
+    todo = [d for d in mine if d.dialogue_id not in skipped]
+    pending = [d for d in todo if store.read(d, modalities) is None]
+    reused = len(todo) - len(pending)
+    if reused:
+        log(f'resuming: {reused} of {len(todo)} dialogue(s) already extracted')
+    built, configs = _extractors(job.conv, modalities, job.settings, job.manifest,
+                                 job.finetune, store, bool(pending), options['progress'], log)
+    computed = 0
+    if pending:
+        computed = _extract_pending(pending, built, store, skipped,
+                                    options['on_missing_media'], options['chunk_size'],
+                                    len(todo), reused, options['progress'], log)
+    if shard is not None:
+        summary = _shard_summary(shard, mine, store, skipped, modalities, log)
+    else:
+        summary = _assemble(job.out, job.conv, modalities, store, skipped, configs,
+                            options['standardize'], log)
+    summary.update(computed=computed, reused=reused)
+    for line in filter(None, (ext.report() for ext in built.values())):
+        log(line)
+    return summary
+
+
 def extract_features(out: str,
                      tables: Sequence[Union[TableSpec, Mapping[str, Any]]],
                      modalities: Union[str, Sequence[str]] = 'auto',
@@ -417,15 +496,11 @@ def extract_features(out: str,
         tables: :class:`TableSpec` objects (or dicts of their fields).
         modalities: ``'auto'`` (text if there is a text column; audio and visual where
             every utterance has a usable media file) or a subset of
-            ``('text', 'audio', 'visual')``. A modality without media is left out of the
-            file, never zero-filled; asking for it is an error.
-        text: :class:`~vega_mm.features.text.TextFeatureExtractor` arguments.
-        audio: the audio extractor's arguments: openSMILE's
-            (:class:`~vega_mm.features.audio.OpenSmileExtractor`) by default, the Whisper
-            encoder's with ``type='WhisperAudioExtractor'``
-            (:class:`~vega_mm.features.whisper_audio.WhisperAudioExtractor`).
-        visual: :class:`~vega_mm.features.visual.VisualFeatureExtractor` arguments
-            (``encoder`` is required).
+            ``('text', 'audio', 'visual')``; a modality without media is an error.
+        text, audio, visual: the arguments of the modality's extractor
+            (:class:`~vega_mm.features.text.TextFeatureExtractor`; openSMILE's
+            :class:`~vega_mm.features.audio.OpenSmileExtractor`, or ``type=
+            'WhisperAudioExtractor'``; :class:`~vega_mm.features.visual.VisualFeatureExtractor`).
         finetune: ``dict(epochs=N, lr=..., batch_size=..., max_length=...)`` to fine-tune
             the text encoder on the *training split's* labelled utterances first
             (``epochs=0``/None: no fine-tuning).
@@ -436,21 +511,16 @@ def extract_features(out: str,
         on_missing_media: ``'error'`` (stop, naming the row) or ``'skip'`` (leave the
             whole dialogue out and report it) for missing, unreadable or too short media.
         chunk_size: dialogues encoded together (text batches span a chunk).
-        keep_parts: keep the parts after assembling (re-assembling, e.g. without
-            standardisation, is then instant).
-        parts_dir: where the parts go (default ``<out>.parts``); outputs that differ
-            only in ``standardize``/``max_speakers`` can share one.
+        keep_parts: keep the parts after assembling (re-assembling is then instant).
+        parts_dir: where the parts go (default ``<out>.parts``).
         overwrite: discard parts made with other settings instead of failing.
         extractors: modality -> extractor config (``type`` defaults to the modality's
-            registered extractor), for any modality; ``text``/``audio``/``visual`` are
-            shorthands for its entries.
-        shard: ``'I/N'`` or ``(I, N)``: extract only the dialogues of shard ``I`` of
-            ``N`` (:func:`~vega_mm.utils.shards.shard_of` of the dialogue ids) into the
-            parts folder and write no output; processes may run shards of one parts
-            folder at the same time (not with ``overwrite``).
-        merge: write the output from the parts of finished shards only, extracting
-            nothing (:class:`MissingPartsError`, naming the dialogues, while a part is
-            missing); the result is the file a single run writes.
+            registered one), for any modality (``text=`` etc. are shorthands).
+        shard: ``'I/N'`` or ``(I, N)``: extract only shard ``I`` of ``N`` of the
+            dialogues (:func:`~vega_mm.utils.shards.shard_of`) into the parts folder,
+            writing no output; shards of one folder may run at once (not ``overwrite``).
+        merge: write the output from the parts of finished shards only
+            (:class:`MissingPartsError` while a part is missing).
 
     Returns:
         A summary: ``out``, ``modalities``, ``feature_dims``, dialogue and utterance
@@ -467,70 +537,12 @@ def extract_features(out: str,
     check_distinct_tables(specs)
     conv = load_tables(specs, classes, val_fraction, split_seed, max_speakers, fix_mojibake,
                        log)
-    raw = _raw_settings(extractors, text=text, audio=audio, visual=visual)
-    modalities = _select_modalities(conv, modalities, raw, log)
-    settings = _settings(modalities, raw)
-    ft_cfg = dict(finetune or {})
-    if ft_cfg:
-        check_finetune_settings(**ft_cfg)
-    do_finetune = 'text' in modalities and int(ft_cfg.get('epochs') or 0) > 0
-
-    out = os.fspath(out)
-    store = PartStore(parts_dir or out + '.parts')
-    manifest = _manifest(conv, modalities, settings, ft_cfg if do_finetune else None)
-    if merge and not os.path.isfile(store.manifest_path):
-        raise FileNotFoundError(f'{store.folder}: no parts to merge (no manifest.json); run '
-                                'the shards first (--shard I/N)')
-    fresh = not os.path.isdir(store.folder)
-    store.open(manifest, overwrite)
-    try:
-        skipped: Dict[str, str] = {}
-        if any(extractor_class(m, settings[m]).needs_media for m in modalities):
-            skipped = _missing_media(conv, on_missing_media, log)
-        if merge:
-            summary = _merge(out, conv, modalities, store, skipped, standardize, log)
-            if not keep_parts:
-                store.remove()
-            return summary
-
-        # shards are drawn from every dialogue, so that media appearing between the starts of
-        # two shards cannot move a dialogue from one shard to another
-        mine = shard_of(conv.dialogues, shard, key=lambda d: d.dialogue_id)
-        if shard is not None:  # left out by an earlier run of this shard: done
-            skipped.update((d.dialogue_id, r) for d in mine if d.dialogue_id not in skipped
-                           for r in [store.read_skipped(d)] if r is not None)
-        todo = [d for d in mine if d.dialogue_id not in skipped]
-        pending = [d for d in todo if store.read(d, modalities) is None]
-        reused = len(todo) - len(pending)
-        if reused:
-            log(f'resuming: {reused} of {len(todo)} dialogue(s) already extracted')
-
-        built, configs = _extractors(conv, modalities, settings, manifest,
-                                     ft_cfg if do_finetune else None, store, bool(pending),
-                                     progress, log)
-        computed = 0
-        if pending:
-            computed = _extract_pending(pending, built, store, skipped, on_missing_media,
-                                        chunk_size, len(todo), reused, progress, log)
-        if shard is not None:
-            summary = _shard_summary(shard, mine, store, skipped, modalities, log)
-        else:
-            summary = _assemble(out, conv, modalities, store, skipped, configs, standardize,
-                                log)
-        summary.update(computed=computed, reused=reused)
-        for ext in built.values():
-            line = ext.report()
-            if line:
-                log(line)
-        if not keep_parts and shard is None:
-            store.remove()
-        return summary
-    except BaseException:
-        # a run that fails before its first part (a bad option, a model that cannot be
-        # loaded) leaves no folder behind that would refuse the corrected rerun
-        if fresh and shard is None:
-            store.discard_if_unused()
-        raise
+    job = _job(os.fspath(out), conv, modalities,
+               _raw_settings(extractors, text=text, audio=audio, visual=visual), finetune,
+               parts_dir, log)
+    return _run(job, dict(standardize=standardize, on_missing_media=on_missing_media,
+                          chunk_size=chunk_size, progress=progress), shard, merge,
+                overwrite, keep_parts)
 
 
 def interrupted_message(out: str, argv: Sequence[str],

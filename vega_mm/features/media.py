@@ -8,16 +8,17 @@ Every failure is a :class:`MediaError` naming the file, the table row and what w
 expected, so the extraction can stop with a clear message or skip the dialogue and
 report it (``on_missing_media='skip'``), never shift or zero-fill an utterance.
 """
+import contextlib
 import os
 import shutil
 from fractions import Fraction
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 __all__ = ['MediaError', 'AUDIO_EXTENSIONS', 'VIDEO_EXTENSIONS', 'is_video', 'is_audio',
            'ffmpeg_available', 'video_audio_backend', 'load_audio_segment',
-           'sample_video_frames', 'probe_media']
+           'sample_video_frames', 'probe_media', 'open_audio_stream', 'frame_to_mono']
 
 AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.oga', '.aiff', '.aif', '.mp3', '.opus')
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.m4v', '.mpg', '.mpeg')
@@ -154,8 +155,9 @@ def _read_video_audio_audiofile(path: str, where: str, start: Optional[float],
     return np.asarray(signal, dtype=np.float32).mean(0), int(sr)
 
 
-def _frame_to_mono(frame) -> np.ndarray:
-    """A decoded PyAV audio frame as float32 samples, channels averaged."""
+def frame_to_mono(frame) -> np.ndarray:
+    """A decoded PyAV audio frame (any sample format) as float32 samples, channels
+    averaged."""
     data = frame.to_ndarray()
     fmt = frame.format
     channels = len(frame.layout.channels) or 1
@@ -181,15 +183,14 @@ def _read_video_audio_pyav(path: str, where: str, start: Optional[float], end: O
     ``tolerance`` is an error.
     """
     import av
+    with open_audio_stream(path, where) as (container, stream):
+        return _decode_segment(av, container, stream, path, where, start, end, tolerance)
+
+
+def _decode_segment(av, container, stream, path: str, where: str, start: Optional[float],
+                    end: Optional[float], tolerance: float) -> Tuple[np.ndarray, int]:
+    """The body of :func:`_read_video_audio_pyav` on an open stream."""
     try:
-        container = av.open(path)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-        raise MediaError(f'{where}: cannot open video {path!r} '
-                         f'({type(exc).__name__}: {exc})') from exc
-    try:
-        if not container.streams.audio:
-            raise MediaError(f'{where}: video {path!r} has no audio stream')
-        stream = container.streams.best('audio') or container.streams.audio[0]
         sr = int(stream.codec_context.sample_rate or 0)
         if sr <= 0:
             raise MediaError(f'{where}: the audio stream of {path!r} has no sampling rate')
@@ -217,8 +218,6 @@ def _read_video_audio_pyav(path: str, where: str, start: Optional[float], end: O
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
         raise MediaError(f'{where}: cannot read the audio of {path!r} '
                          f'({type(exc).__name__}: {exc})') from exc
-    finally:
-        container.close()
     if written <= began:
         raise MediaError(f'{where}: no audio could be decoded from {path!r} in '
                          f'[{s:.3f}s, {e:.3f}s]')
@@ -229,6 +228,36 @@ def _read_video_audio_pyav(path: str, where: str, start: Optional[float], end: O
         raise MediaError(f'{where}: the audio of {path!r} ends after {written / sr:.3f}s of '
                          f'decodable samples, before the segment end {e:.3f}s')
     return out[:written - first], sr
+
+
+@contextlib.contextmanager
+def open_audio_stream(path: str, where: str = '') -> Iterator[tuple]:
+    """``(container, stream)``: an audio or video file opened with PyAV and its best
+    audio stream; the container is closed on leaving. The one PyAV opener of vega_mm
+    (segments here, streamed blocks in :func:`vega_mm.features.speech.read_audio_blocks`).
+
+    Raises:
+        MediaError: PyAV is not installed, the file cannot be opened (corrupt, not media)
+            or has no audio stream; each names the file (after ``where``, a table row).
+    """
+    prefix = f'{where}: ' if where else ''
+    try:
+        import av
+    except ImportError as exc:
+        raise MediaError(f'{prefix}reading {path!r} needs PyAV: pip install av (it comes '
+                         "with pip install 'vega_mm[asr]')") from exc
+    try:
+        container = av.open(path)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise MediaError(f'{prefix}cannot open {path!r} as audio or video (corrupt or not '
+                         f'a media file: {type(exc).__name__}: {exc})') from exc
+    try:
+        if not container.streams.audio:
+            what = 'video' if container.streams.video else 'file'
+            raise MediaError(f'{prefix}{what} {path!r} has no audio stream')
+        yield container, container.streams.best('audio') or container.streams.audio[0]
+    finally:
+        container.close()
 
 
 def _decode_into(container, stream, sr: int, origin: Fraction, first: int,
@@ -253,7 +282,7 @@ def _decode_into(container, stream, sr: int, origin: Fraction, first: int,
             position = 0
         lo, hi = max(position, first), min(position + frame.samples, last)
         if hi > lo:
-            out[lo - first:hi - first] = _frame_to_mono(frame)[lo - position:hi - position]
+            out[lo - first:hi - first] = frame_to_mono(frame)[lo - position:hi - position]
             began, written = min(began, lo), max(written, hi)
         position += frame.samples
         if position >= last:

@@ -1,6 +1,11 @@
-"""The resumable store of an extraction: one small ``.npz`` per finished dialogue.
+"""The resumable parts store: one file per finished item, a manifest of the settings.
 
-A parts folder (default ``<out>.parts/``) holds
+One store serves every job that is split into items and resumed (extraction: one part
+per dialogue; sharded inference: :class:`~vega_mm.apis.prediction_parts.PredictionParts`,
+one part per input); each job has its own serialiser (:meth:`PartStore.dump` and
+:meth:`PartStore.load`, with the part file's :attr:`PartStore.suffix`).
+
+An extraction's parts folder (default ``<out>.parts/``) holds
 
 - ``<dialogue>-<sha1>.npz``: a finished dialogue's features (``feat_<modality>``
   float32 [L, D]), its ``utterance_ids`` and ``dialogue_id``, each written atomically;
@@ -17,7 +22,7 @@ import hashlib
 import json
 import os
 import shutil
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -26,26 +31,41 @@ from vega_mm.utils.io import atomic_savez, atomic_write_json
 
 __all__ = ['PartStore', 'part_name', 'MANIFEST_VERSION']
 
+Item = Union[Dialogue, str]
+
 #: Version of the parts layout, recorded in the manifest.
 MANIFEST_VERSION = 1
 
 
-def part_name(dialogue_id: str) -> str:
-    """File name of a dialogue's part: readable prefix + hash (ids may hold any
-    character, and two ids must never share a file)."""
-    safe = ''.join(c if c.isalnum() or c in '-_' else '_' for c in dialogue_id)[:40]
-    return f'{safe}-{hashlib.sha1(dialogue_id.encode()).hexdigest()[:10]}.npz'
+def part_name(key: str, suffix: str = '.npz') -> str:
+    """File name of an item's part: readable prefix + hash (keys may hold any
+    character, and two keys must never share a file)."""
+    safe = ''.join(c if c.isalnum() or c in '-_' else '_' for c in key)[:40]
+    return f'{safe}-{hashlib.sha1(key.encode()).hexdigest()[:10]}{suffix}'
 
 
 class PartStore:
-    """The parts folder of one extraction.
+    """A parts folder: the manifest, one part per finished item, notes on items left out.
+
+    An item is a :class:`~vega_mm.datasets.formats.Dialogue` (keyed by its id) or a
+    name (a string). The serialiser of this class stores a dialogue's features; a
+    subclass stores other parts by overriding :attr:`suffix`, :meth:`dump` and
+    :meth:`load`.
 
     Args:
         folder: the parts folder (created by :meth:`open`).
     """
 
+    #: The suffix of a part file (the serialiser's).
+    suffix = '.npz'
+
     def __init__(self, folder: str) -> None:
         self.folder = os.fspath(folder)
+
+    @staticmethod
+    def key(item: Item) -> str:
+        """The key of an item: a dialogue's id, or the name itself."""
+        return item.dialogue_id if isinstance(item, Dialogue) else str(item)
 
     @property
     def manifest_path(self) -> str:
@@ -55,9 +75,13 @@ class PartStore:
     def extractors_path(self) -> str:
         return os.path.join(self.folder, 'extractors.json')
 
-    def path(self, dialogue_id: str) -> str:
-        """Where a dialogue's part is stored."""
-        return os.path.join(self.folder, part_name(dialogue_id))
+    def path(self, item: Item) -> str:
+        """Where an item's part is stored."""
+        return os.path.join(self.folder, part_name(self.key(item), self.suffix))
+
+    def note_path(self, item: Item, kind: str) -> str:
+        """Where a note of ``kind`` (``'skipped'``, ``'failed'``) on an item is stored."""
+        return os.path.join(self.folder, part_name(self.key(item), f'.{kind}.json'))
 
     def open(self, manifest: Mapping[str, Any], overwrite: bool = False) -> None:
         """Make the folder ready for parts made with ``manifest``'s settings.
@@ -102,8 +126,8 @@ class PartStore:
     def _has_parts(self) -> bool:
         # hidden names are temporary files, e.g. another process's manifest being made
         return os.path.isdir(self.folder) and any(
-            n.endswith(('.npz', '.json')) and not n.startswith('.') and n != 'manifest.json'
-            for n in os.listdir(self.folder))
+            n.endswith((self.suffix, '.json')) and not n.startswith('.')
+            and n != 'manifest.json' for n in os.listdir(self.folder))
 
     def _refuse(self, old: Optional[Mapping[str, Any]], want: Mapping[str, Any]) -> None:
         diff = sorted(k for k in want if not old or old.get(k) != want[k])
@@ -128,52 +152,84 @@ class PartStore:
                 os.remove(tmp)
         return True
 
-    def write(self, dialogue: Dialogue, feats: Mapping[str, np.ndarray]) -> None:
-        """Store one finished dialogue's features (modality -> [L, D]) atomically."""
-        arrays = {f'feat_{m}': np.asarray(x, dtype=np.float32) for m, x in feats.items()}
-        arrays['utterance_ids'] = np.asarray([u.utterance_id for u in dialogue.utterances])
-        arrays['dialogue_id'] = np.asarray(dialogue.dialogue_id)
-        atomic_savez(self.path(dialogue.dialogue_id), arrays)
+    # ------------------------------------------------------------------ parts
+    def write(self, item: Item, value: Any) -> None:
+        """Store an item's part (atomically) and forget any failure noted on it."""
+        self.dump(self.path(item), item, value)
+        failed = self.note_path(item, 'failed')
+        if os.path.exists(failed):
+            os.remove(failed)
 
-    def read(self, dialogue: Dialogue,
-             modalities: Sequence[str]) -> Optional[Dict[str, np.ndarray]]:
-        """A finished dialogue's features (modality -> [L, D]), or None if its part is
-        absent, unreadable or made for other utterances (it is then extracted again)."""
-        path = self.path(dialogue.dialogue_id)
+    def read(self, item: Item, *args: Any) -> Any:
+        """An item's part, or None if it is absent, unreadable or not the item's (it is
+        then made again); ``args`` go to :meth:`load`."""
+        path = self.path(item)
         if not os.path.isfile(path):
             return None
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                if str(npz['dialogue_id'][()]) != dialogue.dialogue_id:
-                    return None
-                if [str(x) for x in npz['utterance_ids']] != \
-                        [u.utterance_id for u in dialogue.utterances]:
-                    return None
-                feats = {m: npz[f'feat_{m}'] for m in modalities}
+            return self.load(path, item, *args)
         except (OSError, KeyError, ValueError, EOFError):
             return None
-        if any(len(x) != len(dialogue) for x in feats.values()):
+
+    def gather(self, items: Sequence[Item], *args: Any,
+               note: str = 'skipped') -> Tuple[List[Any], Dict[str, Optional[str]]]:
+        """The parts of ``items`` that are stored, in order, and the keys of the others
+        with the reason noted on each (kind ``note``; None where there is none)."""
+        found, absent = [], {}
+        for item in items:
+            value = self.read(item, *args)
+            if value is None:
+                absent[self.key(item)] = self.read_note(item, note)
+            else:
+                found.append(value)
+        return found, absent
+
+    # --------------------------------------------- the serialiser (dialogue features)
+    def dump(self, path: str, item: Item, value: Any) -> None:
+        """Write one part: here a dialogue's features (modality -> [L, D]), its
+        utterance ids and its id, in an ``.npz`` (atomically)."""
+        arrays = {f'feat_{m}': np.asarray(x, dtype=np.float32) for m, x in value.items()}
+        arrays['utterance_ids'] = np.asarray([u.utterance_id for u in item.utterances])
+        arrays['dialogue_id'] = np.asarray(item.dialogue_id)
+        atomic_savez(path, arrays)
+
+    def load(self, path: str, item: Item, modalities: Sequence[str] = ()) -> Any:
+        """Read one part: here the features of ``modalities`` (modality -> [L, D]), or
+        None when the part was made for other utterances."""
+        with np.load(path, allow_pickle=False) as npz:
+            if str(npz['dialogue_id'][()]) != item.dialogue_id:
+                return None
+            if [str(x) for x in npz['utterance_ids']] != \
+                    [u.utterance_id for u in item.utterances]:
+                return None
+            feats = {m: npz[f'feat_{m}'] for m in modalities}
+        if any(len(x) != len(item) for x in feats.values()):
             return None
         return feats
 
-    def skipped_path(self, dialogue_id: str) -> str:
-        """Where the reason a dialogue was skipped is stored."""
-        return self.path(dialogue_id)[:-len('.npz')] + '.skipped.json'
+    # ------------------------------------------------------------------ notes
+    def write_note(self, item: Item, kind: str, reason: str) -> None:
+        """Record why an item was left out (``kind``: ``'skipped'``, ``'failed'``)."""
+        atomic_write_json(self.note_path(item, kind), dict(key=self.key(item), reason=reason))
+
+    def read_note(self, item: Item, kind: str) -> Optional[str]:
+        """The reason recorded by :meth:`write_note`, or None."""
+        path = self.note_path(item, kind)
+        if not os.path.isfile(path):
+            return None
+        with open(path, encoding='utf-8') as f:
+            record = json.load(f)
+        # notes of earlier versions name the item 'dialogue_id' or 'input'
+        key = record.get('key', record.get('dialogue_id', record.get('input')))
+        return record.get('reason') if key == self.key(item) else None
 
     def write_skipped(self, dialogue: Dialogue, reason: str) -> None:
         """Record that a dialogue was left out (its media could not be used) and why."""
-        atomic_write_json(self.skipped_path(dialogue.dialogue_id),
-                          dict(dialogue_id=dialogue.dialogue_id, reason=reason))
+        self.write_note(dialogue, 'skipped', reason)
 
     def read_skipped(self, dialogue: Dialogue) -> Optional[str]:
         """The reason recorded by :meth:`write_skipped`, or None."""
-        path = self.skipped_path(dialogue.dialogue_id)
-        if not os.path.isfile(path):
-            return None
-        with open(path) as f:
-            record = json.load(f)
-        return record['reason'] if record.get('dialogue_id') == dialogue.dialogue_id \
-            else None
+        return self.read_note(dialogue, 'skipped')
 
     def has_extractor_configs(self) -> bool:
         return os.path.isfile(self.extractors_path)

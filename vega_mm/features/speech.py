@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from .media import MediaError
+from .media import MediaError, frame_to_mono, open_audio_stream
 
 __all__ = ['SPEECH_SAMPLING_RATE', 'SpeechSegment', 'SpeechSegmenter', 'TranscriptReport',
            'read_audio_blocks', 'recording_segments', 'transcribe_segments',
@@ -35,15 +35,6 @@ SPEECH_SAMPLING_RATE = 16000
 _WINDOW = 512  # samples per VAD decision (32 ms), what Silero takes at 16 kHz
 _CONTEXT = 64  # samples of the previous window Silero sees before each window
 _SPLIT_SILENCE = 1536  # a pause of 96 ms where a too long utterance may be split (Silero)
-
-
-def _import_av(path: str):
-    try:
-        import av
-    except ImportError as exc:
-        raise MediaError(f'reading {path!r} needs PyAV: pip install av (it comes with '
-                         "pip install 'vega_mm[asr]')") from exc
-    return av
 
 
 def _frames(container, stream, path: str) -> Iterator:
@@ -64,7 +55,7 @@ def _frames(container, stream, path: str) -> Iterator:
 def _mono_samples(container, stream, path: str, rate: int) -> Iterator[np.ndarray]:
     """float32 mono pieces of ``stream`` at ``rate`` Hz: FFmpeg's resampler, run as a
     stream (its filter state carries over frames), then channels averaged."""
-    av = _import_av(path)
+    import av  # open_audio_stream has imported it
     resampler, layout = None, None
     for frame in _frames(container, stream, path):
         if resampler is None:  # the silence before the track, a second at a time
@@ -72,7 +63,7 @@ def _mono_samples(container, stream, path: str, rate: int) -> Iterator[np.ndarra
             yield from (np.zeros(min(rate, lead - i), np.float32) for i in range(0, lead, rate))
         if resampler is None or frame.layout.name != layout:
             if resampler is not None:  # the layout changed: drain the old resampler
-                yield from (_planar_mean(f) for f in resampler.resample(None))
+                yield from (frame_to_mono(f) for f in resampler.resample(None))
             layout = frame.layout.name
             resampler = av.AudioResampler(format='fltp', layout=layout, rate=rate)
         frame.pts = None  # the samples follow one another; only the lead is placed by time
@@ -81,9 +72,9 @@ def _mono_samples(container, stream, path: str, rate: int) -> Iterator[np.ndarra
         except Exception as exc:  # noqa: BLE001
             raise MediaError(f'cannot resample the audio of {path!r} to {rate} Hz '
                              f'({type(exc).__name__}: {exc})') from exc
-        yield from (_planar_mean(f) for f in out)
+        yield from (frame_to_mono(f) for f in out)
     if resampler is not None:
-        yield from (_planar_mean(f) for f in resampler.resample(None))
+        yield from (frame_to_mono(f) for f in resampler.resample(None))
 
 
 def _lead_samples(container, stream, frame, rate: int) -> int:
@@ -96,10 +87,6 @@ def _lead_samples(container, stream, frame, rate: int) -> int:
     origin = Fraction(container.start_time or 0, av.time_base)
     lead = frame.pts * (frame.time_base or stream.time_base) - origin
     return max(int(round(lead * rate)), 0)
-
-
-def _planar_mean(frame) -> np.ndarray:
-    return frame.to_ndarray().astype(np.float32, copy=False).mean(0)
 
 
 def read_audio_blocks(path: str, sampling_rate: int = SPEECH_SAMPLING_RATE,
@@ -125,17 +112,7 @@ def read_audio_blocks(path: str, sampling_rate: int = SPEECH_SAMPLING_RATE,
                          f'sampling_rate ({sampling_rate}) must be positive')
     if not os.path.isfile(path):
         raise MediaError(f'media file {path!r} does not exist')
-    av = _import_av(path)
-    try:
-        container = av.open(path)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-        raise MediaError(f'cannot open {path!r} as audio or video (corrupt or not a media '
-                         f'file: {type(exc).__name__}: {exc})') from exc
-    try:
-        if not container.streams.audio:
-            what = 'video' if container.streams.video else 'file'
-            raise MediaError(f'{what} {path!r} has no audio stream')
-        stream = container.streams.best('audio') or container.streams.audio[0]
+    with open_audio_stream(path) as (container, stream):
         pieces, held, total = [], 0, 0
         for piece in _mono_samples(container, stream, path, sampling_rate):
             pieces.append(piece)
@@ -149,8 +126,6 @@ def read_audio_blocks(path: str, sampling_rate: int = SPEECH_SAMPLING_RATE,
             raise MediaError(f'no audio could be decoded from {path!r}')
         if held:
             yield np.concatenate(pieces)
-    finally:
-        container.close()
 
 
 @dataclass

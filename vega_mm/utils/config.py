@@ -59,10 +59,19 @@ def apply_modalities(cfg: Config) -> Config:
         if dataset is None:
             continue
         dataset['modalities'] = modalities
-        for transform in dataset.get('pipeline') or []:
-            if isinstance(transform, dict) and \
-                    transform.get('type') == 'PackConversationInputs':
+        for i, transform in enumerate(dataset.get('pipeline') or []):
+            if not isinstance(transform, dict):
+                continue
+            if transform.get('type') == 'PackConversationInputs':
                 transform['modalities'] = modalities
+            elif transform.get('modalities') is not None:  # e.g. FeatureDimMask's
+                own = transform['modalities']
+                own = (own, ) if isinstance(own, str) else tuple(own)
+                if set(own) - set(modalities):
+                    raise ValueError(
+                        f'config key {key}.dataset.pipeline[{i}].modalities={own!r}: '
+                        f'{sorted(set(own) - set(modalities))} not among the declared '
+                        f'modalities={modalities!r}')
     return cfg
 
 

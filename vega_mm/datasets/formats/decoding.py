@@ -4,11 +4,11 @@ repair is reported, never silent."""
 import codecs
 import re
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from .table_errors import ConversationTableError
 
-__all__ = ['TextRepairs', 'decode_table_bytes', 'fix_mojibake']
+__all__ = ['TextRepairs', 'decode_table_bytes', 'fix_mojibake', 'unicode_prefix']
 
 
 @dataclass
@@ -32,6 +32,26 @@ class TextRepairs:
         return '; '.join(parts) if parts else 'none'
 
 
+def unicode_prefix(data: bytes, path: str) -> Tuple[Optional[str], bytes]:
+    """What a byte-order mark says: ``(text, data)`` with the decoded text of a UTF-16
+    file (a byte-order mark; what spreadsheet programs write as "Unicode text"), else
+    ``(None, data)`` without a UTF-8 byte-order mark, to be decoded as UTF-8.
+
+    Raises:
+        ConversationTableError: a UTF-16 byte-order mark before bytes that are not UTF-16.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode('utf-16'), data
+        except UnicodeDecodeError as exc:
+            raise ConversationTableError(
+                f'{path}: starts like UTF-16 (byte-order mark) but byte {exc.start} is not '
+                'valid UTF-16; re-save the file as UTF-8') from None
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    return None, data
+
+
 def decode_table_bytes(data: bytes, path: str = '<bytes>') -> Tuple[str, TextRepairs]:
     """Decode a table that is UTF-8 with stray Windows-1252 bytes (or UTF-16 with a BOM).
 
@@ -46,16 +66,9 @@ def decode_table_bytes(data: bytes, path: str = '<bytes>') -> Tuple[str, TextRep
             file, line and byte offset.
     """
     repairs = TextRepairs()
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        # what spreadsheet programs write as "Unicode text"
-        try:
-            return data.decode('utf-16'), repairs
-        except UnicodeDecodeError as exc:
-            raise ConversationTableError(
-                f'{path}: starts like UTF-16 (byte-order mark) but byte {exc.start} is not '
-                'valid UTF-16; re-save the file as UTF-8') from None
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+    text, data = unicode_prefix(data, path)
+    if text is not None:
+        return text, repairs
     if b'\x00' in data:
         at = data.index(b'\x00')
         line = data.count(b'\n', 0, at) + 1

@@ -37,10 +37,7 @@ def _read_native(path: str, data_format: str = 'native',
                  classes: Optional[Sequence[str]] = None, dataset_name: Optional[str] = None,
                  val_ratio: float = 0.1, val_seed: int = 0) -> ConversationCollection:
     """A native file, its ``val`` split carved out of ``train`` when it has none."""
-    coll = load_native(path)
-    if classes is not None and tuple(classes) != tuple(coll.classes):
-        raise ValueError(f'{path}: classes {list(classes)} were asked for but the file '
-                         f'holds {list(coll.classes)}')
+    coll = load_native(path).check_classes(classes)
     if 'val' not in coll.splits:
         train, val = make_val_split(coll.splits.get('train', []), val_ratio, val_seed)
         coll.splits['train'], coll.splits['val'] = train, val

@@ -37,7 +37,7 @@ import os
 import re
 from typing import Any, List, Optional, Sequence, Tuple
 
-from .decoding import TextRepairs
+from .decoding import TextRepairs, unicode_prefix
 from .input_format import TABLE, InputFormat, detect_format, register_format
 from .table import read_conversation_table
 from .table_errors import ConversationTableError
@@ -76,16 +76,11 @@ def format_timestamp(seconds: float, sep: str = '.') -> str:
 
 
 def _decode(data: bytes, path: str) -> str:
-    """UTF-8 (with or without a byte-order mark), or UTF-16 with its byte-order mark."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode('utf-16')
-        except UnicodeDecodeError as exc:
-            raise ConversationTableError(
-                f'{path}: starts like UTF-16 (byte-order mark) but byte {exc.start} is not '
-                'valid UTF-16; re-save the file as UTF-8') from None
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+    """UTF-8 (with or without a byte-order mark), or UTF-16 with its byte-order mark
+    (tables also take stray Windows-1252 bytes; subtitles do not)."""
+    text, data = unicode_prefix(data, path)
+    if text is not None:
+        return text
     try:
         return data.decode('utf-8')
     except UnicodeDecodeError as exc:

@@ -388,21 +388,29 @@ def read_conversation_table(path: str,
     if fmt == 'meld' and media_dir is not None and media_template is None:
         media_template = 'dia{dialogue}_utt{utterance}.mp4'
     base = media_dir if media_dir is not None else os.path.dirname(os.path.abspath(path))
+    defaults = dict(dialogue=dialogue_id, media=media, speaker=default_speaker)
+    return (_utterances(path, rows, cols, media_template, base,
+                        repairs if fix_mojibake else None, defaults, tag), repairs, fmt)
+
+
+def _utterances(path: str, rows: Sequence[Tuple[int, Mapping[str, object]]],
+                cols: Mapping[str, str], media_template: Optional[str], base: str,
+                repairs: Optional[TextRepairs], defaults: Mapping[str, object],
+                tag: Optional[str]) -> List[Utterance]:
+    """The table's rows as checked utterances, in file order (ids unique, tagged)."""
     ids = _IdChecker()
     utterances: List[Utterance] = []
     for position, (line, row) in enumerate(rows):
         where = f'{path}:{line}'
-        utt = _row_utterance(row, cols, where, media_template, base,
-                             repairs if fix_mojibake else None,
-                             dict(dialogue=dialogue_id, utterance=position, media=media,
-                                  speaker=default_speaker))
+        utt = _row_utterance(row, cols, where, media_template, base, repairs,
+                             dict(defaults, utterance=position))
         ids.check(utt.dialogue_id, utt.utterance_id, line, where)
         if tag:
             utt.dialogue_id = f'{tag}/{utt.dialogue_id}'
         utterances.append(utt)
     if not utterances:
         raise ConversationTableError(f'{path}: the table has no rows')
-    return utterances, repairs, fmt
+    return utterances
 
 
 def load_dialogues(path: str, split: str = 'test',

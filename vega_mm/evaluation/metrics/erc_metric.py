@@ -66,13 +66,13 @@ class ERCMetric(BaseMetric):
                              'whose metainfo has "classes"')
         return list(meta['classes'])
 
-    def process(self, data_batch, data_samples: Sequence) -> None:
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """Keep each dialogue's labels and predictions (``data_samples``: the predicted
+        samples as dicts, as MMEngine's evaluator passes them)."""
         for sample in data_samples:
-            get = sample.get if isinstance(sample, dict) else \
-                (lambda k, s=sample: s.get(k))
-            result = dict(gt=np.asarray(get('gt_label').cpu()),
-                          pred=np.asarray(get('pred_label').cpu()))
-            branches = get('branch_pred_labels')
+            result = dict(gt=np.asarray(sample['gt_label'].cpu()),
+                          pred=np.asarray(sample['pred_label'].cpu()))
+            branches = sample.get('branch_pred_labels')
             if self.branch_metrics and branches:
                 result['branches'] = {k: np.asarray(v.cpu()) for k, v in branches.items()}
             self.results.append(result)

@@ -7,9 +7,10 @@ one feature per *real* utterance, per branch:
 
 - ``feats``: ``{modality: [B, L, D_m]}`` (zero-padded), the configured modalities;
 - ``mask``: ``[B, L]`` bool, True on the real utterances (each dialogue's first n_b
-  positions, as :class:`~vega_mm.models.data_preprocessors.ConversationDataPreprocessor`
-  pads them);
-- ``speakers``: ``[B, L]`` long speaker indices (padded with ``num_speakers``);
+  positions, as :func:`~vega_mm.datasets.conversation_collate` pads them);
+- ``speakers``: ``[B, L]`` long speaker indices in ``[0, num_speakers)`` on the real
+  utterances (any value on padded positions: :meth:`ConversationBackbone.forward` gives
+  :meth:`~ConversationBackbone.encode` the padding index ``num_speakers`` there);
 - output rows are the N = ``mask.sum()`` real utterances in dialogue order (row-major
   over ``mask``), the order of the data samples' concatenated labels.
 
@@ -91,7 +92,8 @@ class ConversationBackbone(BaseModule):
         Raises:
             KeyError: a configured modality is missing from ``feats``.
             ValueError: a feature dimension differs from ``input_dims``, shapes disagree,
-                or a dialogue is longer than ``max_len``.
+                a speaker index lies outside ``[0, num_speakers)``, or a dialogue is
+                longer than ``max_len``.
         """
         who = type(self).__name__
         missing = [m for m in self.modalities if m not in feats]
@@ -110,6 +112,11 @@ class ConversationBackbone(BaseModule):
         if tuple(speakers.shape) != tuple(mask.shape):
             raise ValueError(f'{who}: speakers have shape {tuple(speakers.shape)}, the mask '
                              f'{tuple(mask.shape)}')
+        real = speakers[mask.bool()]
+        if real.numel() and (int(real.min()) < 0 or int(real.max()) >= self.num_speakers):
+            raise ValueError(f'{who}: speaker indices {int(real.min())}..{int(real.max())} '
+                             f'outside [0, num_speakers={self.num_speakers}): the data has '
+                             'more speakers than model.backbone.num_speakers says')
         if self.max_len is not None and mask.shape[1] > self.max_len:
             raise ValueError(f'{who}: a dialogue of {mask.shape[1]} utterances exceeds '
                              f'max_len={self.max_len}; raise model.backbone.max_len '
@@ -120,9 +127,12 @@ class ConversationBackbone(BaseModule):
         """Checked batch -> ``{modality: [N, H], 'fused': [N, H]}`` (see the module
         docstring)."""
         self.check_inputs(feats, mask, speakers)
-        return self.encode(feats, mask.bool(), speakers)
+        mask = mask.bool()
+        return self.encode({m: feats[m] for m in self.modalities}, mask,
+                           speakers.masked_fill(~mask, self.num_speakers))
 
     def encode(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
                speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """The backbone's computation on a checked batch (``mask`` is bool)."""
+        """The backbone's computation on a checked batch (``mask`` is bool, ``feats``
+        holds the configured modalities, padded speakers are ``num_speakers``)."""
         raise NotImplementedError

@@ -196,13 +196,11 @@ def _resolve_modalities(modalities: Optional[Sequence[str]], backbone: dict) -> 
     if isinstance(modalities, str):
         modalities = (modalities, )
     wanted = tuple(dims) if modalities is None else tuple(modalities)
-    unknown = [m for m in wanted if m not in MODALITIES]
-    if not wanted or unknown:
-        raise ValueError(f'ConversationClassifier: modalities must be a non-empty subset of '
-                         f'{MODALITIES}, got {wanted}')
+    # known names are the config check's and the backbone's to enforce (input_dims)
     missing = [m for m in wanted if m not in dims]
     if missing:
         raise ValueError(f'ConversationClassifier: modalities {wanted} but '
                          f'backbone.input_dims has no dimension for {missing} (it has '
                          f'{dict(dims)})')
-    return tuple(m for m in MODALITIES if m in wanted)
+    return tuple([m for m in MODALITIES if m in wanted] + [m for m in wanted
+                                                          if m not in MODALITIES])
