@@ -20,7 +20,7 @@ __all__ = ['OUTPUT_SUFFIXES', 'SUBTITLE_SUFFIXES', 'check_output_path', 'write_p
 OUTPUT_SUFFIXES = ('.jsonl', '.json', '.csv', '.srt', '.vtt')
 #: The outputs that need utterance times.
 SUBTITLE_SUFFIXES = ('.srt', '.vtt')
-_NESTED = (('probabilities', 'prob_'), ('anchor_similarity', 'anchor_cos_'),
+_NESTED = (('pred_scores', 'prob_'), ('anchor_similarity', 'anchor_cos_'),
            ('branch_predictions', 'pred_'))
 
 
@@ -41,7 +41,9 @@ def check_output_path(path: str, what: str = 'output') -> str:
 
 
 def flatten_prediction(pred: dict) -> dict:
-    """One prediction as a flat row: ``probabilities['joy']`` -> ``prob_joy`` etc."""
+    """One prediction record as a flat row: ``pred_scores['joy']`` -> ``prob_joy``,
+    ``anchor_similarity['joy']`` -> ``anchor_cos_joy``, ``branch_predictions['text']``
+    -> ``pred_text``."""
     row = {k: v for k, v in pred.items() if k not in dict(_NESTED)}
     for key, prefix in _NESTED:
         for name, value in (pred.get(key) or {}).items():
@@ -83,8 +85,8 @@ def subtitle_text(pred: dict, voice_tags: bool = False) -> str:
     text = ' '.join(str(pred.get('text') or '').split())
     speaker = pred.get('speaker')
     speaker = None if speaker is None else ' '.join(str(speaker).split())
-    prob = (pred.get('probabilities') or {}).get(pred['pred_label'])
-    tag = f'[{pred["pred_label"]}' + ('' if prob is None else f' {prob:.2f}') + ']'
+    prob = pred.get('pred_score')
+    tag = f'[{pred["pred_class"]}' + ('' if prob is None else f' {prob:.2f}') + ']'
     if voice_tags or clean_cue_text(text) != text:  # what a reader would take for markup
         text = html.escape(text, quote=False)
         if speaker:
