@@ -413,10 +413,10 @@ def recording_results(session, path: str, realtime: bool) -> Iterator[dict]:
 
 
 def _describe(r: dict) -> str:
-    top = r['probabilities'][r['pred_label']]
+    top = r['pred_score']
     when = f"{r['start']:7.2f}-{r['end']:7.2f}s " if r.get('start') is not None else ''
     return (f"[{r['utterance_id']}] {when}{r['speaker']}: {r['text']}  ->  "
-            f"{r['pred_label']} ({top:.2f})")
+            f"{r['pred_class']} ({top:.2f})")
 
 
 def live(inferencer: ConversationInferencer, out: Optional[str], stdout: IO[str],

@@ -28,7 +28,7 @@ def test_a_local_copy_of_the_same_weights_is_accepted(text_model, tiny_text_mode
     copy_dir = shutil.copytree(tiny_text_model, tmp_path / 'copy')
     inferencer = ConversationInferencer(cfg, ckpt,
                                         extractor_options=dict(text=dict(model=str(copy_dir))))
-    assert inferencer([dict(speaker='a', text='yes')])[0]['pred_label']
+    assert inferencer([dict(speaker='a', text='yes')])[0]['pred_class']
 
 
 def test_other_weights_are_refused(text_model, tiny_text_model, tmp_path):

@@ -81,8 +81,8 @@ def test_a_recording_with_subtitles_gives_timed_predictions_subtitles_and_a_time
             [(p['speaker'], p['text'], p['start'], p['end']) for p in preds]
         text = sub.read_text(encoding='utf-8')
         for p in preds:
-            top = p['probabilities'][p['pred_label']]
-            assert f"[{p['pred_label']} {top:.2f}]" in text
+            top = p['pred_scores'][p['pred_class']]
+            assert f"[{p['pred_class']} {top:.2f}]" in text
 
 
 def test_a_transcript_without_speakers_has_one_speaker(model_files, recording, tmp_path,

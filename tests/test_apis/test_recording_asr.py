@@ -68,8 +68,8 @@ def test_a_spoken_scene_is_found_transcribed_labelled_and_streamed(
     _run(infer_tool, monkeypatch, [*common[:2], '--live', str(scene['mp4']), '--no-wait',
                                    *common[2:], '--out', str(live)])
     streamed = _lines(live)
-    assert [(p['text'], p['start'], p['end'], p['pred_label']) for p in streamed] == \
-        [(p['text'], p['start'], p['end'], p['pred_label']) for p in preds]
+    assert [(p['text'], p['start'], p['end'], p['pred_class']) for p in streamed] == \
+        [(p['text'], p['start'], p['end'], p['pred_class']) for p in preds]
 
     # two voices told apart; subtitles with the emotions and the timeline picture
     srt, show = tmp_path / 'scene.srt', tmp_path / 'show'

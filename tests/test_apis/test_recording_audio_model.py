@@ -63,16 +63,16 @@ def test_the_audio_features_come_from_the_recordings_segments(audio_text_model, 
     rows = [dict(speaker=u.speaker, text=u.text, media=str(wav), start=u.start, end=u.end)
             for u in dialogue.utterances]
     by_hand = inferencer(rows)
-    assert [p['pred_label'] for p in preds] == [p['pred_label'] for p in by_hand]
+    assert [p['pred_class'] for p in preds] == [p['pred_class'] for p in by_hand]
     for a, b in zip(preds, by_hand):
-        assert np.allclose(list(a['probabilities'].values()),
-                           list(b['probabilities'].values()), atol=1e-6)
+        assert np.allclose(list(a['pred_scores'].values()),
+                           list(b['pred_scores'].values()), atol=1e-6)
     # another sound under the same words changes the audio features, so the scores
     other = write_wav(tmp_path / 'other.wav', seconds=4.0, freq=150., seed=9)
     moved = inferencer(inferencer.recording(str(other), transcript=str(srt),
                                             log=lambda s: None))
-    assert not np.allclose([list(p['probabilities'].values()) for p in moved],
-                           [list(p['probabilities'].values()) for p in preds], atol=1e-6)
+    assert not np.allclose([list(p['pred_scores'].values()) for p in moved],
+                           [list(p['pred_scores'].values()) for p in preds], atol=1e-6)
 
 
 def test_an_audio_model_refuses_a_recording_without_sound(audio_text_model, tmp_path):
