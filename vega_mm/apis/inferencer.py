@@ -28,6 +28,7 @@ from vega_mm.datasets.conversation_dataset import feature_recipe
 from vega_mm.features.base import extractor_class
 from vega_mm.structures.records import prediction_records
 from .inference import _test_pipeline, init_model
+from .outputs import write_timelines
 from vega_mm.features.media import probe_media
 from .recording import check_streams, is_recording, recording_dialogue
 from .recipe import RecipeError, build_recipe_extractors, dialogue_features, speaker_indices
@@ -381,23 +382,8 @@ class ConversationInferencer(BaseInferencer):
         """
         if not show_dir:
             return [None] * len(preds)
-        from vega_mm.analysis import plot_emotion_timeline
-        written: List[Optional[str]] = []
-        for sample in preds:
-            records = self.records(sample)
-            dialogue_id = str(records[0]['dialogue_id']) if records else '?'
-            if not records or any('start' not in r or 'end' not in r for r in records):
-                print(f'{dialogue_id!r} has no utterance times: no timeline',
-                      file=sys.stderr)
-                written.append(None)
-                continue
-            safe = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in dialogue_id)
-            path = plot_emotion_timeline(records, self.classes,
-                                         os.path.join(show_dir, f'{safe}_timeline.png'),
-                                         title=dialogue_id)
-            print(f'timeline -> {path}', file=sys.stderr)
-            written.append(path)
-        return written
+        return [write_timelines(self.records(sample), self.classes, show_dir)[0]
+                for sample in preds]
 
     def postprocess(self, preds: list, visualization: Optional[list] = None,
                     return_datasamples: bool = False, **kwargs) -> list:
