@@ -128,12 +128,11 @@ def test_unknown_speakers_share_other_or_fail(text_model, train_meta):
         inferencer([dict(speaker='x', txt='oops')])
 
 
-@pytest.mark.parametrize('tables, jsonl', [('meld_like_tables', 'transcripts'),
-                                           ('meld_slice', 'real_transcripts')],
-                         ids=['synthetic', 'real_meld'])
-def test_a_meld_csv_table_reads_like_the_jsonl_transcript(text_model, tables, jsonl, request):
-    """The real-MELD case needs ../shared/data/meld and is skipped without it."""
-    tables, transcripts = request.getfixturevalue(tables), request.getfixturevalue(jsonl)
+def test_a_meld_csv_table_reads_like_the_jsonl_transcript(text_model, meld_like_tables,
+                                                          transcripts):
+    """MELD's CSV layout and the generic JSONL transcript of the same dialogues give the
+    same predictions (tables the tests write: no shared data)."""
+    tables = meld_like_tables
     cfg, ckpt = text_model
     inferencer = ConversationInferencer(cfg, ckpt)
     from_jsonl = _by_utterance(inferencer(str(transcripts['test'])))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vega_mm.apis import ConversationInferencer, RecipeError
-from tests.test_apis.conftest import save_checkpoint, text_config
+from tests.inference_fixtures import save_checkpoint, text_config
 
 
 def _meta_with_text(train_meta, **changes):

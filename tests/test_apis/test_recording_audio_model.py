@@ -6,8 +6,8 @@ import csv
 import numpy as np
 import pytest
 
-from tests.test_apis.conftest import save_checkpoint, text_config
-from tests.test_apis.test_recording import SRT, _video_without_sound
+from tests.inference_fixtures import save_checkpoint, text_config
+from tests.inference_fixtures import SRT, video_without_sound
 from tests.test_features.conftest import write_wav
 from tests.whisper_fixtures import TINY_WHISPER_DIM
 from vega_mm.apis.recipe import RecipeError
@@ -79,7 +79,7 @@ def test_an_audio_model_refuses_a_recording_without_sound(audio_text_model, tmp_
     from vega_mm.apis import ConversationInferencer
     cfg, ckpt, _ = audio_text_model
     inferencer = ConversationInferencer(cfg, ckpt)
-    silent = _video_without_sound(tmp_path / 'silent.mp4')
+    silent = video_without_sound(tmp_path / 'silent.mp4')
     srt = tmp_path / 'talk.srt'
     srt.write_text(SRT, encoding='utf-8')
     with pytest.raises(RecipeError, match='uses audio features but the recording has no '

@@ -93,7 +93,7 @@ def test_streaming_with_text_context_equals_offline(train_meta, tiny_text_model,
     hands the extractor the previous turns, so every streamed answer equals offline."""
     import copy
 
-    from tests.test_apis.conftest import save_checkpoint, text_config
+    from tests.inference_fixtures import save_checkpoint, text_config
     meta = copy.deepcopy(train_meta)
     meta['feature_recipe']['extractors']['text'].update(context=2, speaker_tags=True)
     cfg = text_config(causal=True)

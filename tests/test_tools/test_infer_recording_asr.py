@@ -10,7 +10,7 @@ import json
 import pytest
 
 from tests.spoken_scene import needs_espeak, spoken_dialogue, word_recall
-from tests.test_apis.test_infer_tool import _run
+from tests.test_tools.test_infer_tool import _run
 from tests.test_tools.common import load_tool
 from vega_mm.datasets.formats.subtitles import load_transcript
 
