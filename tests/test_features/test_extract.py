@@ -1,7 +1,6 @@
 """The extraction pipeline: MELD slice -> native file, standardisation, resume, media
 problems, modalities, and the command line."""
 import csv
-import json
 import os
 from pathlib import Path
 
@@ -359,38 +358,6 @@ def test_dataset_reports_modalities_and_refuses_missing_ones(meld_file):
     with pytest.raises(ValueError, match=r"modality \['visual'\] requested but the file has "
                        r"only \['text'\]"):
         ConversationDataset(ann_file=str(out), split='train', modalities=('text', 'visual'))
-
-
-def test_command_line(meld_slice, tiny_text_model, tmp_path, capsys):
-    cli = load_tool('tools/extract_features.py')
-    out = str(tmp_path / 'cli.npz')
-    rc = cli.main([out, '--meld', str(meld_slice), '--text-model', tiny_text_model,
-                   '--max-speakers', '4', '--quiet', '--device', 'cpu'])
-    assert rc == 0
-    printed = capsys.readouterr().out
-    assert json.loads(printed[printed.index('{\n'):])['counts']['test']['dialogues'] == 6
-    coll = load_native(out)
-    assert coll.num_speakers == 4 and coll.speaker_names[-1] == 'other'
-    assert {s: len(v) for s, v in coll.splits.items()} == dict(train=18, val=2, test=6)
-    bad = tmp_path / 'bad.csv'
-    bad.write_text('dialogue_id,utterance_id,text,label\nd,0,hi,joy\nd,0,ho,joy\n')
-    rc = cli.main([str(tmp_path / 'bad.npz'), '--train', str(bad), '--text-model',
-                   tiny_text_model, '--quiet'])
-    assert rc == 2 and 'duplicated (dialogue, utterance) id' in capsys.readouterr().err
-
-
-@pytest.mark.parametrize('argv, message', [
-    (['--finetune-epochs', '-1'], '--finetune-epochs must be >= 0'),
-    (['--finetune-patience', '2'], '--finetune-patience only apply with --finetune-epochs'),
-    (['--finetune-lr', '1e-4', '--finetune-max-length', '96'],
-     '--finetune-lr, --finetune-max-length only apply with --finetune-epochs'),
-    (['--text-context', '-1'], '--text-context must be >= 0'),
-])
-def test_command_line_refuses_options_that_would_be_ignored(argv, message, tmp_path, capsys):
-    cli = load_tool('tools/extract_features.py')
-    with pytest.raises(SystemExit) as exc:
-        cli.main([str(tmp_path / 'x.npz'), '--meld', str(tmp_path), *argv])
-    assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('finetune, message', [
