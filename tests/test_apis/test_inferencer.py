@@ -109,6 +109,9 @@ def test_the_base_inferencer_contract(text_model, tmp_path):
     assert (tmp_path / 'pics' / 'talk_1_timeline.png').stat().st_size > 10_000
     with pytest.raises(ValueError, match='unknown argument'):
         inferencer(timed, show=True)
+    with pytest.raises(ValueError, match=r"input 0: a dict with keys \['dialogue_id', "
+                       r"'turns'\]; expected a conversation"):
+        inferencer(dict(dialogue_id='x', turns=[]))
 
 
 def test_unknown_speakers_share_other_or_fail(text_model, train_meta):

@@ -240,6 +240,12 @@ class ConversationInferencer(BaseInferencer):
             elif isinstance(item, Mapping) and 'features' in item:  # a raw dialogue
                 raw.append(self._check_raw(dict(item), f'dialogue {item.get("dialogue_id")!r}'))
             elif isinstance(item, Mapping):
+                if 'utterances' not in item:
+                    raise ValueError(
+                        f'input {k}: a dict with keys {sorted(item)}; expected a '
+                        "conversation {'dialogue_id', 'utterances'}, dict(recording=...), "
+                        "dict(feature_file=...), a raw dialogue with 'features', or a list "
+                        'of utterance dicts {speaker, text, ...}')
                 dialogues.append(dialogue_from_records(
                     item['utterances'], str(item.get('dialogue_id', f'conversation_{k}'))))
             else:
