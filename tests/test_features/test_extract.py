@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_tools.common import load_tool
 from vega_mm.datasets.formats import load_native
 from vega_mm.features import (BaseFeatureExtractor, MediaError, PartStore, TableSpec,
                               extract_features, meld_tables, register_extractor)
@@ -408,31 +407,3 @@ def test_text_configs_read_extracted_features(meld_file, config):
     with torch.no_grad():
         pred = model(**batch, mode='predict')[0]
     assert pred.pred_label.shape == pred.gt_label.shape
-
-
-def test_text_context_is_recorded_and_rebuilt_for_new_conversations(meld_slice,
-                                                                    tiny_text_model, tmp_path):
-    """Features made with --text-context record it in the file's recipe; a trained
-    model's inference rebuilds the same extractor and gives the same features."""
-    from vega_mm.apis.recipe import build_recipe_extractors, dialogue_features
-    from vega_mm.datasets.conversation_dataset import feature_recipe
-    from vega_mm.datasets.formats import load_tables
-    cli = load_tool('tools/extract_features.py')
-    out = str(tmp_path / 'ctx.npz')
-    assert cli.main([out, '--meld', str(meld_slice), '--text-model', tiny_text_model,
-                     '--text-context', '3', '--quiet', '--device', 'cpu']) == 0
-    coll = load_native(out)
-    recipe = feature_recipe(coll.extra, ('text', ))
-    assert recipe['extractors']['text']['context'] == 3
-    ext = build_recipe_extractors(recipe, ('text', ), dict(text=16), out)['text']
-    assert ext.context == 3 and ext.speaker_tags
-    dialogues = load_tables(meld_tables(meld_slice), log=lambda s: None).dialogues
-    first = next(d for d in dialogues if d.split == 'test')
-    stored = next(d for d in coll.dialogues if d['dialogue_id'] == first.dialogue_id)
-    again = dialogue_features([first], dict(text=ext), recipe)[0]['text']
-    np.testing.assert_allclose(again, stored['features']['text'], atol=1e-5)
-    plain = build_recipe_extractors(dict(recipe, extractors=dict(
-        text={k: v for k, v in recipe['extractors']['text'].items()
-              if k not in ('context', 'speaker_tags')})), ('text', ), dict(text=16), out)
-    assert not np.allclose(dialogue_features([first], plain, recipe)[0]['text'][1:],
-                           again[1:])

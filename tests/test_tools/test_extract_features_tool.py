@@ -1,15 +1,20 @@
 """tools/extract_features.py end to end (in this process: the tool parses arguments
 around vega_mm.apis.extract_command): tables the tests write -> a feature file, errors
-as exit codes with one line naming the problem, shards then a merge."""
+as exit codes with one line naming the problem, shards then a merge, the recorded
+recipes that inference rebuilds; and the text-encoder speed benchmark on a local model."""
 import json
 import os
 
+import numpy as np
 import pytest
 
-from tests.test_features.conftest import meld_like  # noqa: F401
+from tests.test_features.conftest import meld_dir, meld_like, meld_slice  # noqa: F401
 from tests.test_features.test_shards import _table as shard_table
+from tests.test_features.test_whisper_audio import _wav_table
 from tests.test_tools.common import load_tool
+from tests.whisper_fixtures import TINY_WHISPER_DIM
 from vega_mm.datasets.formats import load_native
+from vega_mm.features import TableSpec, WhisperAudioExtractor, meld_tables
 
 
 def test_command_line(meld_like, tiny_text_model, tmp_path, capsys):
@@ -68,3 +73,81 @@ def test_command_line_shards(tmp_path, tiny_text_model, capsys):
     assert os.path.isfile(out)
     with pytest.raises(SystemExit):
         cli.main(base + ['--shard', '1/2', '--merge'])
+
+
+def test_text_context_is_recorded_and_rebuilt_for_new_conversations(meld_slice,
+                                                                    tiny_text_model, tmp_path):
+    """Features made with --text-context record it in the file's recipe; a trained
+    model's inference rebuilds the same extractor and gives the same features."""
+    from vega_mm.apis.recipe import build_recipe_extractors, dialogue_features
+    from vega_mm.datasets.conversation_dataset import feature_recipe
+    from vega_mm.datasets.formats import load_tables
+    cli = load_tool('tools/extract_features.py')
+    out = str(tmp_path / 'ctx.npz')
+    assert cli.main([out, '--meld', str(meld_slice), '--text-model', tiny_text_model,
+                     '--text-context', '3', '--quiet', '--device', 'cpu']) == 0
+    coll = load_native(out)
+    recipe = feature_recipe(coll.extra, ('text', ))
+    assert recipe['extractors']['text']['context'] == 3
+    ext = build_recipe_extractors(recipe, ('text', ), dict(text=16), out)['text']
+    assert ext.context == 3 and ext.speaker_tags
+    dialogues = load_tables(meld_tables(meld_slice), log=lambda s: None).dialogues
+    first = next(d for d in dialogues if d.split == 'test')
+    stored = next(d for d in coll.dialogues if d['dialogue_id'] == first.dialogue_id)
+    again = dialogue_features([first], dict(text=ext), recipe)[0]['text']
+    np.testing.assert_allclose(again, stored['features']['text'], atol=1e-5)
+    plain = build_recipe_extractors(dict(recipe, extractors=dict(
+        text={k: v for k, v in recipe['extractors']['text'].items()
+              if k not in ('context', 'speaker_tags')})), ('text', ), dict(text=16), out)
+    assert not np.allclose(dialogue_features([first], plain, recipe)[0]['text'][1:],
+                           again[1:])
+
+
+def test_command_line_records_the_extractor_and_the_recipe_rebuilds_it(tiny_whisper_model,
+                                                                       tmp_path):
+    """--audio-extractor whisper writes Whisper features whose recipe (model digest,
+    pooling, computation type) a trained model's inference rebuilds into the same
+    extractor, giving the same (standardised) features."""
+    from vega_mm.apis.recipe import build_recipe_extractors, dialogue_features
+    from vega_mm.datasets.conversation_dataset import feature_recipe
+    from vega_mm.datasets.formats import load_tables
+    from vega_mm.encoders.whisper import asr_model_identity
+    table = _wav_table(tmp_path)
+    cli = load_tool('tools/extract_features.py')
+    out = str(tmp_path / 'w.npz')
+    assert cli.main([out, '--train', str(table), '--train-media', str(tmp_path),
+                     '--classes', 'meld', '--val-fraction', '0.25', '--modalities', 'audio',
+                     '--audio-extractor', 'whisper', '--audio-model', tiny_whisper_model,
+                     '--quiet', '--device', 'cpu', '--threads', '1']) == 0
+    coll = load_native(out)
+    assert coll.modalities == ('audio', ) and coll.feature_dims['audio'] == TINY_WHISPER_DIM
+    rec = coll.extra['extractors']['audio']
+    assert rec['type'] == 'WhisperAudioExtractor' and rec['pooling'] == 'mean'
+    assert rec['weights'] == asr_model_identity(tiny_whisper_model)['sha256']
+    assert rec['compute_type'] == 'float32' and rec['dim'] == TINY_WHISPER_DIM
+    recipe = feature_recipe(coll.extra, ('audio', ))
+    ext = build_recipe_extractors(recipe, ('audio', ), dict(audio=TINY_WHISPER_DIM),
+                                  out)['audio']
+    assert isinstance(ext, WhisperAudioExtractor)
+    dialogues = load_tables([TableSpec(str(table), 'train', media_dir=str(tmp_path))],
+                            classes='meld', val_fraction=0.25, log=lambda s: None).dialogues
+    again = dialogue_features(dialogues, dict(audio=ext), recipe)
+    for d, f in zip(dialogues, again):
+        stored = next(x for x in coll.dialogues if x['dialogue_id'] == d.dialogue_id)
+        np.testing.assert_allclose(f['audio'], stored['features']['audio'], atol=1e-5)
+    from vega_mm.apis.recipe import RecipeError
+    bad = json.loads(json.dumps(recipe))
+    bad['extractors']['audio']['weights'] = '0' * 64
+    with pytest.raises(RecipeError, match='weights digest'):
+        build_recipe_extractors(bad, ('audio', ), dict(audio=TINY_WHISPER_DIM), out)
+
+
+def test_the_speed_benchmark_runs_on_a_local_model(tiny_text_model, capsys):
+    bench = load_tool('tools/benchmarks/bench_text_encoders.py')
+    assert bench.main(['--models', tiny_text_model, 'no-such-model-here', '--utterances',
+                       '20', '--batch-size', '8']) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(f'| {tiny_text_model} |')]
+    assert [r.split('|')[2].strip() for r in rows[-2:]] == ['0', '3']
+    assert all(float(r.split('|')[4]) > 0 for r in rows)
+    assert 'no-such-model-here: skipped' in out
