@@ -46,11 +46,45 @@ def test_summary_agrees_with_the_metric_and_a_wrong_metric_is_caught():
     assert [p.split(':')[0] for p in metric_mismatches(summary, wrong)] == ['erc/f1_b']
 
 
+def _records(dialogue_id, gold, pred):
+    return [dict(dialogue_id=dialogue_id, utterance_id=str(i), pred_label=p,
+                 pred_class=CLASSES[p], pred_score=0.5,
+                 **(dict(gt_label=g, gt_class=CLASSES[g]) if g >= 0 else {}),
+                 pred_scores={c: 0.5 if k == p else 0.25 for k, c in enumerate(CLASSES)},
+                 branch_predictions=dict(text=CLASSES[(p + 1) % 3]))
+            for i, (g, p) in enumerate(zip(gold, pred))]
+
+
+def test_labels_come_from_records_and_from_the_earlier_per_dialogue_layout():
+    """tools/test.py --out wrote one entry per dialogue with lists before the one
+    record; both layouts give the same labels."""
+    records = _records('d1', [0, -1, 2], [1, 1, 2]) + _records('d2', [1], [0])
+    y_true, y_pred = labels_from_predictions(records, CLASSES)
+    assert y_true.tolist() == [0, -1, 2, 1] and y_pred.tolist() == [1, 1, 2, 0]
+    _, y_text = labels_from_predictions(records, CLASSES, branch='text')
+    assert y_text.tolist() == [2, 2, 0, 1]
+    old = [dict(dialogue_id='d1', utterance_ids=['0', '1', '2'], gt_label=[0, -1, 2],
+                pred_label=[1, 1, 2], pred_score=[[.25, .5, .25]] * 2 + [[.25, .25, .5]],
+                branch_pred_labels=dict(text=[2, 2, 0]), pred_class=['b', 'b', 'c']),
+           dict(dialogue_id='d2', gt_label=[1], pred_label=[0], pred_score=[[.5, .25, .25]],
+                branch_pred_labels=dict(text=[1]), pred_class=['a'])]
+    assert [a.tolist() for a in labels_from_predictions(old, CLASSES)] == [
+        y_true.tolist(), y_pred.tolist()]
+    assert labels_from_predictions(old, CLASSES, branch='text')[1].tolist() == y_text.tolist()
+
+
 def test_predictions_errors_name_the_source_and_dialogue(tmp_path):
-    with pytest.raises(ValueError, match="preds.json: dialogue 'd1' has no"):
-        labels_from_predictions([dict(dialogue_id='d1', pred_label=[0])], 'preds.json')
-    with pytest.raises(ValueError, match="'d2' has 2 labels but 1 predictions"):
-        labels_from_predictions([dict(dialogue_id='d2', gt_label=[0, 1], pred_label=[0])])
+    with pytest.raises(ValueError, match="preds.json: entry 0 \\(dialogue 'd1'\\): not a "
+                       'prediction record'):
+        labels_from_predictions([dict(dialogue_id='d1', label=[0])], CLASSES, 'preds.json')
+    with pytest.raises(ValueError, match="'gt_label' has 2 items but pred_label has 1"):
+        labels_from_predictions([dict(dialogue_id='d2', gt_label=[0, 1], pred_label=[0],
+                                      pred_score=[[1, 0, 0]])], CLASSES)
+    with pytest.raises(ValueError, match='needs the class names'):
+        labels_from_predictions([dict(dialogue_id='d2', gt_label=[0], pred_label=[0],
+                                      pred_score=[[1, 0, 0]])], None)
+    with pytest.raises(ValueError, match='no utterance has a gold label'):
+        labels_from_predictions(_records('d3', [-1], [0]), CLASSES)
     bad = tmp_path / 'bad.json'
     bad.write_text(json.dumps({'classes': CLASSES}))
     with pytest.raises(ValueError, match='bad.json: key "predictions"'):

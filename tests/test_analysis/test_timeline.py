@@ -12,7 +12,8 @@ def record(i, speaker, start, end, label='joy', p=0.8):
     probs = {c: (1 - p) / 3 for c in CLASSES}
     probs[label] = p
     return dict(dialogue_id='rec', utterance_id=str(i), speaker=speaker, text='t',
-                start=start, end=end, pred_label=label, probabilities=probs)
+                start=start, end=end, pred_label=CLASSES.index(label), pred_class=label,
+                pred_score=p, pred_scores=probs, branch_predictions={})
 
 
 SHORT = [record(0, 'Ross', 0.5, 2.0, 'anger', 0.9), record(1, 'Rachel', 2.2, 4.0, 'sadness', 0.4),
@@ -75,9 +76,25 @@ def test_records_without_times_or_of_several_dialogues_are_refused(tmp_path):
                        r"start/end time; the timeline needs utterance times"):
         plot_emotion_timeline(no_times, CLASSES, str(tmp_path / 't.png'))
     assert not (tmp_path / 't.png').exists()
-    with pytest.raises(ValueError, match="pred_label 'bored', not one of the classes"):
-        timeline_figure([dict(SHORT[0], pred_label='bored')], CLASSES)
+    with pytest.raises(ValueError, match="pred_class 'bored', not one of the classes"):
+        timeline_figure([dict(SHORT[0], pred_class='bored')], CLASSES)
     with pytest.raises(ValueError, match='hold 2 dialogues'):
         timeline_figure([SHORT[0], dict(SHORT[1], dialogue_id='x')], CLASSES)
     with pytest.raises(ValueError, match='no predictions'):
         timeline_figure([], CLASSES)
+
+
+def test_records_of_the_earlier_infer_layout_draw_the_same_timeline():
+    """Before the one record, tools/infer.py wrote pred_label as a class name and
+    probabilities {class: p}: such files still draw the same bars."""
+    old = [dict({k: v for k, v in r.items() if k not in ('pred_class', 'pred_score',
+                                                         'pred_scores')},
+                pred_label=r['pred_class'], pred_label_index=r['pred_label'],
+                probabilities=r['pred_scores']) for r in SHORT]
+
+    def bars(fig):
+        return [(p.get_x(), p.get_width(), p.get_height(), p.get_facecolor())
+                for ax in fig.axes for c in ax.containers for p in c]
+    assert bars(timeline_figure(old, CLASSES)) == bars(timeline_figure(SHORT, CLASSES))
+    with pytest.raises(ValueError, match='not a prediction record'):
+        timeline_figure([dict(SHORT[0], pred_label=None)], CLASSES)

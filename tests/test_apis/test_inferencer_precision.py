@@ -26,8 +26,8 @@ def test_bf16_predictions_match_fp32_within_rounding(text_model, feature_file, m
     expected, actual = fp32(test_split, batch_size=2), bf16(test_split, batch_size=2)
     assert autocast_dtypes and set(autocast_dtypes) == {torch.bfloat16}
     assert len(actual) == len(expected) > 0
-    probs = np.array([list(r['probabilities'].values()) for r in actual])
-    probs32 = np.array([list(r['probabilities'].values()) for r in expected])
+    probs = np.array([list(r['pred_scores'].values()) for r in actual])
+    probs32 = np.array([list(r['pred_scores'].values()) for r in expected])
     np.testing.assert_allclose(probs, probs32, atol=3e-2)
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)  # fp32 softmax of the logits
     cos = np.array([list(r['anchor_similarity'].values()) for r in actual])
@@ -37,7 +37,7 @@ def test_bf16_predictions_match_fp32_within_rounding(text_model, feature_file, m
     for a, b, m in zip(actual, expected, margin):
         if m > 0.05:  # a clear winner stays the winner
             assert a['pred_label'] == b['pred_label']
-    assert all(isinstance(v, float) for r in actual for v in r['probabilities'].values())
+    assert all(isinstance(v, float) for r in actual for v in r['pred_scores'].values())
 
 
 def test_live_session_in_bf16(causal_model):
@@ -46,7 +46,7 @@ def test_live_session_in_bf16(causal_model):
     first = session.add('Ross', 'we were on a break!')
     second = session.add('Rachel', 'oh my god.')
     for r in (first, second):
-        assert abs(sum(r['probabilities'].values()) - 1) < 1e-5
+        assert abs(sum(r['pred_scores'].values()) - 1) < 1e-5
 
 
 def test_unknown_precision_is_refused(text_model):
@@ -83,5 +83,5 @@ def test_infer_cli_precision_option(causal_model, transcripts, tmp_path, monkeyp
     assert seen == ['fp32', 'bf16']
     assert len(outs['bf16']) == len(outs['fp32']) > 0
     np.testing.assert_allclose(
-        [list(r['probabilities'].values()) for r in outs['bf16']],
-        [list(r['probabilities'].values()) for r in outs['fp32']], atol=3e-2)
+        [list(r['pred_scores'].values()) for r in outs['bf16']],
+        [list(r['pred_scores'].values()) for r in outs['fp32']], atol=3e-2)

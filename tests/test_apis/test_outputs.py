@@ -36,9 +36,9 @@ def test_csv_round_trip(predictions, tmp_path):
     for row, pred in zip(rows, preds):
         flat = flatten_prediction(pred)
         assert set(row) == set(flat)
-        assert row['text'] == pred['text'] and row['pred_label'] == pred['pred_label']
+        assert row['text'] == pred['text'] and row['pred_class'] == pred['pred_class']
         for c in classes:
-            assert float(row[f'prob_{c}']) == pytest.approx(pred['probabilities'][c])
+            assert float(row[f'prob_{c}']) == pytest.approx(pred['pred_scores'][c])
             assert float(row[f'anchor_cos_{c}']) == pytest.approx(
                 pred['anchor_similarity'][c])
         assert row['pred_anchor_fused'] == pred['branch_predictions']['anchor_fused']
@@ -92,7 +92,7 @@ def test_subtitles_read_back_as_the_transcript(timed_predictions, tmp_path, suff
     write_predictions(timed_predictions, path)
     text = open(path, encoding='utf-8').read()
     first = timed_predictions[0]
-    tag = f'[{first["pred_label"]} {first["probabilities"][first["pred_label"]]:.2f}]'
+    tag = f'[{first["pred_class"]} {first["pred_scores"][first["pred_class"]]:.2f}]'
     if suffix == '.srt':
         assert text.startswith(f'1\n00:00:00,000 --> 00:00:01,235\nRoss: We were on a break!\n'
                                f'{tag}\n\n2\n')

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vega_mm.apis import ConversationInferencer, RecipeError
-from tests.test_apis.conftest import save_checkpoint, text_config
+from tests.inference_fixtures import save_checkpoint, text_config
 
 
 def _meta_with_text(train_meta, **changes):
@@ -40,7 +40,7 @@ def test_a_local_copy_of_the_same_weights_is_accepted(text_model, tiny_text_mode
     copy_dir = shutil.copytree(tiny_text_model, tmp_path / 'copy')
     inferencer = ConversationInferencer(cfg, ckpt,
                                         extractor_options=dict(text=dict(model=str(copy_dir))))
-    assert inferencer([dict(speaker='a', text='yes')])[0]['pred_label']
+    assert inferencer([dict(speaker='a', text='yes')])[0]['pred_class']
 
 
 def test_other_weights_are_refused(text_model, tiny_text_model, tmp_path):

@@ -6,8 +6,8 @@ import csv
 import numpy as np
 import pytest
 
-from tests.test_apis.conftest import save_checkpoint, text_config
-from tests.test_apis.test_recording import SRT, _video_without_sound
+from tests.inference_fixtures import save_checkpoint, text_config
+from tests.inference_fixtures import SRT, video_without_sound
 from tests.test_features.conftest import write_wav
 from tests.whisper_fixtures import TINY_WHISPER_DIM
 from vega_mm.apis.recipe import RecipeError
@@ -63,23 +63,23 @@ def test_the_audio_features_come_from_the_recordings_segments(audio_text_model, 
     rows = [dict(speaker=u.speaker, text=u.text, media=str(wav), start=u.start, end=u.end)
             for u in dialogue.utterances]
     by_hand = inferencer(rows)
-    assert [p['pred_label'] for p in preds] == [p['pred_label'] for p in by_hand]
+    assert [p['pred_class'] for p in preds] == [p['pred_class'] for p in by_hand]
     for a, b in zip(preds, by_hand):
-        assert np.allclose(list(a['probabilities'].values()),
-                           list(b['probabilities'].values()), atol=1e-6)
+        assert np.allclose(list(a['pred_scores'].values()),
+                           list(b['pred_scores'].values()), atol=1e-6)
     # another sound under the same words changes the audio features, so the scores
     other = write_wav(tmp_path / 'other.wav', seconds=4.0, freq=150., seed=9)
     moved = inferencer(inferencer.recording(str(other), transcript=str(srt),
                                             log=lambda s: None))
-    assert not np.allclose([list(p['probabilities'].values()) for p in moved],
-                           [list(p['probabilities'].values()) for p in preds], atol=1e-6)
+    assert not np.allclose([list(p['pred_scores'].values()) for p in moved],
+                           [list(p['pred_scores'].values()) for p in preds], atol=1e-6)
 
 
 def test_an_audio_model_refuses_a_recording_without_sound(audio_text_model, tmp_path):
     from vega_mm.apis import ConversationInferencer
     cfg, ckpt, _ = audio_text_model
     inferencer = ConversationInferencer(cfg, ckpt)
-    silent = _video_without_sound(tmp_path / 'silent.mp4')
+    silent = video_without_sound(tmp_path / 'silent.mp4')
     srt = tmp_path / 'talk.srt'
     srt.write_text(SRT, encoding='utf-8')
     with pytest.raises(RecipeError, match='uses audio features but the recording has no '

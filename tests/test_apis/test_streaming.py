@@ -20,11 +20,11 @@ def test_streaming_a_causal_model_equals_offline(causal_model, transcripts):
     offline = inferencer(utterances)
     session = inferencer.stream()
     streamed = [session.add(**u) for u in utterances]
-    assert [r['pred_label'] for r in streamed] == [r['pred_label'] for r in offline]
+    assert [r['pred_class'] for r in streamed] == [r['pred_class'] for r in offline]
     for s, o in zip(streamed, offline):
         assert s['speaker'] == o['speaker'] and s['text'] == o['text']
-        np.testing.assert_allclose(list(s['probabilities'].values()),
-                                   list(o['probabilities'].values()), atol=1e-5)
+        np.testing.assert_allclose(list(s['pred_scores'].values()),
+                                   list(o['pred_scores'].values()), atol=1e-5)
         np.testing.assert_allclose(list(s['anchor_similarity'].values()),
                                    list(o['anchor_similarity'].values()), atol=1e-5)
     assert session.results == streamed and len(session) == len(utterances)
@@ -39,10 +39,10 @@ def test_streaming_a_non_causal_model_warns_and_differs(text_model, transcripts)
     streamed = [session.add(**u) for u in utterances]
     offline = inferencer(utterances)
     # the last utterance saw the whole conversation in both; earlier ones did not
-    np.testing.assert_allclose(list(streamed[-1]['probabilities'].values()),
-                               list(offline[-1]['probabilities'].values()), atol=1e-5)
-    assert not np.allclose(list(streamed[0]['probabilities'].values()),
-                           list(offline[0]['probabilities'].values()), atol=1e-5)
+    np.testing.assert_allclose(list(streamed[-1]['pred_scores'].values()),
+                               list(offline[-1]['pred_scores'].values()), atol=1e-5)
+    assert not np.allclose(list(streamed[0]['pred_scores'].values()),
+                           list(offline[0]['pred_scores'].values()), atol=1e-5)
 
 
 def test_a_bad_utterance_leaves_the_session_unchanged(causal_model):
@@ -93,7 +93,7 @@ def test_streaming_with_text_context_equals_offline(train_meta, tiny_text_model,
     hands the extractor the previous turns, so every streamed answer equals offline."""
     import copy
 
-    from tests.test_apis.conftest import save_checkpoint, text_config
+    from tests.inference_fixtures import save_checkpoint, text_config
     meta = copy.deepcopy(train_meta)
     meta['feature_recipe']['extractors']['text'].update(context=2, speaker_tags=True)
     cfg = text_config(causal=True)
@@ -105,13 +105,13 @@ def test_streaming_with_text_context_equals_offline(train_meta, tiny_text_model,
     session = inferencer.stream()
     streamed = [session.add(**u) for u in utterances]
     for s, o in zip(streamed, offline):
-        np.testing.assert_allclose(list(s['probabilities'].values()),
-                                   list(o['probabilities'].values()), atol=1e-5)
+        np.testing.assert_allclose(list(s['pred_scores'].values()),
+                                   list(o['pred_scores'].values()), atol=1e-5)
     # and the context matters: without it the offline answers differ
     plain = ConversationInferencer(cfg, save_checkpoint(tmp_path / 'plain.pth', cfg,
                                                         train_meta))(utterances)
-    assert any(not np.allclose(list(p['probabilities'].values()),
-                               list(o['probabilities'].values()), atol=1e-4)
+    assert any(not np.allclose(list(p['pred_scores'].values()),
+                               list(o['pred_scores'].values()), atol=1e-4)
                for p, o in zip(plain[2:], offline[2:]))
 
 
@@ -164,11 +164,11 @@ def test_audio_chunks_become_labelled_timed_utterances(causal_model, spoken):
     assert session.results == live
     # the same predictions as the transcripts labelled offline, and as 30 s blocks
     offline = inferencer([dict(speaker='speaker', text=r['text']) for r in live])
-    assert [r['pred_label'] for r in live] == [r['pred_label'] for r in offline]
+    assert [r['pred_class'] for r in live] == [r['pred_class'] for r in offline]
     blocks = inferencer.stream().listen(WordsTranscriber(texts), SpeechSegmenter())
     again = _listen(blocks, read_audio_blocks(path))
-    assert [(r['start'], r['end'], r['probabilities']) for r in again] == \
-        [(r['start'], r['end'], r['probabilities']) for r in live]
+    assert [(r['start'], r['end'], r['pred_scores']) for r in again] == \
+        [(r['start'], r['end'], r['pred_scores']) for r in live]
 
 
 def test_audio_sessions_refuse_models_needing_audio_or_visual_features(causal_model,

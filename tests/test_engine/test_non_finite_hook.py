@@ -12,10 +12,18 @@ def _runner(epoch=2, it=17):
     return SimpleNamespace(epoch=epoch, iter=it)
 
 
-def test_finite_losses_pass():
-    NonFiniteCheckHook().after_train_iter(
-        _runner(), 3, outputs={'loss': torch.tensor(1.5), 'loss_kd': torch.tensor(0.2),
-                               'acc': torch.tensor(float('nan'))})
+def test_finite_losses_pass_and_only_loss_terms_are_checked():
+    hook = NonFiniteCheckHook()
+    outputs = {'loss': torch.tensor(1.5), 'loss_kd': torch.tensor(0.2),
+               'acc': torch.tensor(float('nan'))}  # a logged NaN that is not a loss
+    assert hook.after_train_iter(_runner(), 3, outputs=outputs) is None
+    assert set(outputs) == {'loss', 'loss_kd', 'acc'}  # the outputs are left as they were
+    assert float(outputs['loss']) == 1.5 and float(outputs['loss_kd']) == pytest.approx(0.2)
+    assert hook.after_train_iter(_runner(), 3, outputs=None) is None  # nothing to check
+    # the same outputs with one loss term made NaN stop training: the check is live
+    with pytest.raises(FloatingPointError, match=r'loss_kd=nan'):
+        hook.after_train_iter(_runner(), 3, outputs=dict(outputs,
+                                                         loss_kd=torch.tensor(float('nan'))))
 
 
 def test_nan_loss_names_epoch_iteration_and_term():

@@ -1,14 +1,12 @@
 """The extraction pipeline: MELD slice -> native file, standardisation, resume, media
 problems, modalities, and the command line."""
 import csv
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.test_tools.common import load_tool
 from vega_mm.datasets.formats import load_native
 from vega_mm.features import (BaseFeatureExtractor, MediaError, PartStore, TableSpec,
                               extract_features, meld_tables, register_extractor)
@@ -361,38 +359,6 @@ def test_dataset_reports_modalities_and_refuses_missing_ones(meld_file):
         ConversationDataset(ann_file=str(out), split='train', modalities=('text', 'visual'))
 
 
-def test_command_line(meld_slice, tiny_text_model, tmp_path, capsys):
-    cli = load_tool('tools/extract_features.py')
-    out = str(tmp_path / 'cli.npz')
-    rc = cli.main([out, '--meld', str(meld_slice), '--text-model', tiny_text_model,
-                   '--max-speakers', '4', '--quiet', '--device', 'cpu'])
-    assert rc == 0
-    printed = capsys.readouterr().out
-    assert json.loads(printed[printed.index('{\n'):])['counts']['test']['dialogues'] == 6
-    coll = load_native(out)
-    assert coll.num_speakers == 4 and coll.speaker_names[-1] == 'other'
-    assert {s: len(v) for s, v in coll.splits.items()} == dict(train=18, val=2, test=6)
-    bad = tmp_path / 'bad.csv'
-    bad.write_text('dialogue_id,utterance_id,text,label\nd,0,hi,joy\nd,0,ho,joy\n')
-    rc = cli.main([str(tmp_path / 'bad.npz'), '--train', str(bad), '--text-model',
-                   tiny_text_model, '--quiet'])
-    assert rc == 2 and 'duplicated (dialogue, utterance) id' in capsys.readouterr().err
-
-
-@pytest.mark.parametrize('argv, message', [
-    (['--finetune-epochs', '-1'], '--finetune-epochs must be >= 0'),
-    (['--finetune-patience', '2'], '--finetune-patience only apply with --finetune-epochs'),
-    (['--finetune-lr', '1e-4', '--finetune-max-length', '96'],
-     '--finetune-lr, --finetune-max-length only apply with --finetune-epochs'),
-    (['--text-context', '-1'], '--text-context must be >= 0'),
-])
-def test_command_line_refuses_options_that_would_be_ignored(argv, message, tmp_path, capsys):
-    cli = load_tool('tools/extract_features.py')
-    with pytest.raises(SystemExit) as exc:
-        cli.main([str(tmp_path / 'x.npz'), '--meld', str(tmp_path), *argv])
-    assert exc.value.code == 2 and message in capsys.readouterr().err
-
-
 @pytest.mark.parametrize('finetune, message', [
     (dict(epochs=2, patience=0), 'patience must be None or a whole number >= 1'),
     (dict(epochs=1.5), 'epochs must be a whole number >= 0'),
@@ -441,90 +407,3 @@ def test_text_configs_read_extracted_features(meld_file, config):
     with torch.no_grad():
         pred = model(**batch, mode='predict')[0]
     assert pred.pred_label.shape == pred.gt_label.shape
-
-
-def test_text_context_is_recorded_and_rebuilt_for_new_conversations(meld_slice,
-                                                                    tiny_text_model, tmp_path):
-    """Features made with --text-context record it in the file's recipe; a trained
-    model's inference rebuilds the same extractor and gives the same features."""
-    from vega_mm.apis.recipe import build_recipe_extractors, dialogue_features
-    from vega_mm.datasets.conversation_dataset import feature_recipe
-    from vega_mm.datasets.formats import load_tables
-    cli = load_tool('tools/extract_features.py')
-    out = str(tmp_path / 'ctx.npz')
-    assert cli.main([out, '--meld', str(meld_slice), '--text-model', tiny_text_model,
-                     '--text-context', '3', '--quiet', '--device', 'cpu']) == 0
-    coll = load_native(out)
-    recipe = feature_recipe(coll.extra, ('text', ))
-    assert recipe['extractors']['text']['context'] == 3
-    ext = build_recipe_extractors(recipe, ('text', ), dict(text=16), out)['text']
-    assert ext.context == 3 and ext.speaker_tags
-    dialogues = load_tables(meld_tables(meld_slice), log=lambda s: None).dialogues
-    first = next(d for d in dialogues if d.split == 'test')
-    stored = next(d for d in coll.dialogues if d['dialogue_id'] == first.dialogue_id)
-    again = dialogue_features([first], dict(text=ext), recipe)[0]['text']
-    np.testing.assert_allclose(again, stored['features']['text'], atol=1e-5)
-    plain = build_recipe_extractors(dict(recipe, extractors=dict(
-        text={k: v for k, v in recipe['extractors']['text'].items()
-              if k not in ('context', 'speaker_tags')})), ('text', ), dict(text=16), out)
-    assert not np.allclose(dialogue_features([first], plain, recipe)[0]['text'][1:],
-                           again[1:])
-
-
-def test_command_line_refuses_to_replace_a_feature_file_unless_overwrite(
-        meld_slice, tiny_text_model, tmp_path, capsys):
-    """Issue 35, item 4: last week's features are not lost to a mistyped --out."""
-    cli = load_tool('tools/extract_features.py')
-    out = tmp_path / 'old.npz'
-    out.write_bytes(b'last week')
-    argv = [str(out), '--meld', str(meld_slice), '--text-model', tiny_text_model, '--quiet',
-            '--device', 'cpu']
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    assert f"output {str(out)!r} already exists (9 bytes" in err and '--overwrite' in err
-    assert out.read_bytes() == b'last week' and not os.path.exists(str(out) + '.parts')
-    assert cli.main(argv + ['--overwrite']) == 0
-    assert load_native(str(out)).splits['test']
-
-
-def test_ctrl_c_stops_cleanly_with_the_resume_command(meld_slice, tiny_text_model, tmp_path,
-                                                      capsys, monkeypatch):
-    """Issue 35, item 9: no traceback; the message says what was kept and how to resume,
-    and the command it gives does resume."""
-    cli = load_tool('tools/extract_features.py')
-    out = str(tmp_path / 'stopped.npz')
-    real_write = PartStore.write
-    written = []
-
-    def interrupted_write(self, dialogue, feats):
-        if len(written) == 5:
-            raise KeyboardInterrupt
-        real_write(self, dialogue, feats)
-        written.append(dialogue.dialogue_id)
-
-    monkeypatch.setattr(PartStore, 'write', interrupted_write)
-    argv = [out, '--meld', str(meld_slice), '--text-model', tiny_text_model, '--quiet',
-            '--device', 'cpu', '--chunk-size', '4']
-    assert cli.main(argv) == 130
-    err = capsys.readouterr().err
-    assert 'Traceback' not in err
-    assert f'interrupted: 5 finished dialogue(s) kept in {out}.parts/' in err
-    command = err.split('Resume with the same command: ')[1].strip().split(' ')
-    assert command[:2] == ['python', 'tools/extract_features.py'] and command[2:] == argv
-    monkeypatch.setattr(PartStore, 'write', real_write)
-    assert cli.main(command[2:]) == 0
-    printed = capsys.readouterr().out
-    assert json.loads(printed[printed.index('{\n'):])['reused'] == 5
-    assert load_native(out).splits['train'] and not os.path.exists(out + '.parts')
-
-
-def test_one_table_for_two_splits_is_refused(meld_slice, tmp_path, capsys):
-    """Issue 35, item 5: --train T --test T would score the model on its training data."""
-    cli = load_tool('tools/extract_features.py')
-    table = str(meld_slice / 'train_sent_emo.csv')
-    out = tmp_path / 'same.npz'
-    assert cli.main([str(out), '--train', table, '--test', './' + os.path.relpath(table),
-                     '--classes', 'meld', '--quiet']) == 2
-    err = capsys.readouterr().err
-    assert 'is given for both the train and the test split' in err
-    assert not out.exists() and not os.path.exists(str(out) + '.parts')

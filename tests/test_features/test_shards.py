@@ -8,7 +8,6 @@ import os
 import numpy as np
 import pytest
 
-from tests.test_tools.common import load_tool
 from vega_mm.features import PartStore, TableSpec, extract_features
 from vega_mm.features.extract import MissingPartsError
 from .conftest import write_wav
@@ -85,32 +84,6 @@ def test_shard_options_are_checked(tmp_path):
     with pytest.raises(FileNotFoundError, match=r'no parts to merge .*--shard I/N'):
         extract_features(str(tmp_path / 'x.npz'), tables, classes='meld', merge=True,
                          modalities=('text', ), **QUIET)
-
-
-def test_command_line_shards(tmp_path, tiny_text_model, capsys):
-    tables = _table(tmp_path)
-    cli = load_tool('tools/extract_features.py')
-    out = str(tmp_path / 'c.npz')
-    base = [out, '--train', tables[0].path, '--train-media', str(tmp_path), '--classes',
-            'meld', '--modalities', 'text', '--text-model', tiny_text_model, '--quiet',
-            '--device', 'cpu', '--threads', '1']
-    for bad, why in [('5/4', 'the shard index must be in 1..4'),
-                     ('0/4', 'the shard index must be in 1..4'),
-                     ('x', 'expected I/N')]:
-        assert cli.main(base + ['--shard', bad]) == 2
-        assert f"error: --shard '{bad}': {why}" in capsys.readouterr().err
-    assert cli.main(base + ['--shard', '2/3']) == 0
-    printed = capsys.readouterr().out
-    assert json.loads(printed[printed.index('{\n'):])['shard'] == '2/3'
-    assert 'shard 2/3: 2 dialogue(s) in' in printed
-    assert cli.main(base + ['--merge']) == 1
-    assert 'have no part yet' in capsys.readouterr().err
-    for i in (1, 3):
-        assert cli.main(base + ['--shard', f'{i}/3']) == 0
-    assert cli.main(base + ['--merge']) == 0
-    assert os.path.isfile(out)
-    with pytest.raises(SystemExit):
-        cli.main(base + ['--shard', '1/2', '--merge'])
 
 
 def test_processes_starting_together_share_one_manifest(tmp_path, monkeypatch):

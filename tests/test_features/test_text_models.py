@@ -136,15 +136,3 @@ def test_installed_mpnet_gives_sentence_embeddings():
                       'The train leaves at seven.'])
     assert emb.shape == (3, 768)
     assert float(emb[0] @ emb[1]) > float(emb[0] @ emb[2]) + 0.2
-
-
-def test_the_speed_benchmark_runs_on_a_local_model(tiny_text_model, capsys):
-    from tests.test_tools.common import load_tool
-    bench = load_tool('tools/benchmarks/bench_text_encoders.py')
-    assert bench.main(['--models', tiny_text_model, 'no-such-model-here', '--utterances',
-                       '20', '--batch-size', '8']) == 0
-    out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.startswith(f'| {tiny_text_model} |')]
-    assert [r.split('|')[2].strip() for r in rows[-2:]] == ['0', '3']
-    assert all(float(r.split('|')[4]) > 0 for r in rows)
-    assert 'no-such-model-here: skipped' in out

@@ -4,15 +4,13 @@ segments, media errors, the command line and the recipe a trained model rebuilds
 The encoder is a tiny random Whisper in CTranslate2's format (tests/whisper_fixtures.py);
 the real Whisper base is used where its packages are installed."""
 import csv
-import json
 import sys
 
 import numpy as np
 import pytest
 
-from tests.test_tools.common import load_tool
 from tests.whisper_fixtures import TINY_WHISPER_DIM
-from vega_mm.datasets.formats import Utterance, load_native
+from vega_mm.datasets.formats import Utterance
 from vega_mm.features import MediaError, TableSpec, WhisperAudioExtractor, extract_features
 from vega_mm.features.whisper_audio import pool_states
 from .conftest import write_wav
@@ -142,45 +140,6 @@ def _wav_table(tmp_path, dialogues=4):
                      'ab'[d % 2] + '.wav', u * 0.8, u * 0.8 + 0.8]
                     for d in range(dialogues) for u in range(3))
     return path
-
-
-def test_command_line_records_the_extractor_and_the_recipe_rebuilds_it(tiny_whisper_model,
-                                                                       tmp_path):
-    """--audio-extractor whisper writes Whisper features whose recipe (model digest,
-    pooling, computation type) a trained model's inference rebuilds into the same
-    extractor, giving the same (standardised) features."""
-    from vega_mm.apis.recipe import build_recipe_extractors, dialogue_features
-    from vega_mm.datasets.conversation_dataset import feature_recipe
-    from vega_mm.datasets.formats import load_tables
-    from vega_mm.encoders.whisper import asr_model_identity
-    table = _wav_table(tmp_path)
-    cli = load_tool('tools/extract_features.py')
-    out = str(tmp_path / 'w.npz')
-    assert cli.main([out, '--train', str(table), '--train-media', str(tmp_path),
-                     '--classes', 'meld', '--val-fraction', '0.25', '--modalities', 'audio',
-                     '--audio-extractor', 'whisper', '--audio-model', tiny_whisper_model,
-                     '--quiet', '--device', 'cpu', '--threads', '1']) == 0
-    coll = load_native(out)
-    assert coll.modalities == ('audio', ) and coll.feature_dims['audio'] == TINY_WHISPER_DIM
-    rec = coll.extra['extractors']['audio']
-    assert rec['type'] == 'WhisperAudioExtractor' and rec['pooling'] == 'mean'
-    assert rec['weights'] == asr_model_identity(tiny_whisper_model)['sha256']
-    assert rec['compute_type'] == 'float32' and rec['dim'] == TINY_WHISPER_DIM
-    recipe = feature_recipe(coll.extra, ('audio', ))
-    ext = build_recipe_extractors(recipe, ('audio', ), dict(audio=TINY_WHISPER_DIM),
-                                  out)['audio']
-    assert isinstance(ext, WhisperAudioExtractor)
-    dialogues = load_tables([TableSpec(str(table), 'train', media_dir=str(tmp_path))],
-                            classes='meld', val_fraction=0.25, log=lambda s: None).dialogues
-    again = dialogue_features(dialogues, dict(audio=ext), recipe)
-    for d, f in zip(dialogues, again):
-        stored = next(x for x in coll.dialogues if x['dialogue_id'] == d.dialogue_id)
-        np.testing.assert_allclose(f['audio'], stored['features']['audio'], atol=1e-5)
-    from vega_mm.apis.recipe import RecipeError
-    bad = json.loads(json.dumps(recipe))
-    bad['extractors']['audio']['weights'] = '0' * 64
-    with pytest.raises(RecipeError, match='weights digest'):
-        build_recipe_extractors(bad, ('audio', ), dict(audio=TINY_WHISPER_DIM), out)
 
 
 def test_a_model_folder_of_another_machine_falls_back_to_the_installed_base(

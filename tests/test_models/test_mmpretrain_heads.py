@@ -320,10 +320,23 @@ def test_heads_build_from_another_openmmlab_scope():
             head = ROOT_MODELS.build(dict(_scope_='vega_mm', type=head_type.__name__,
                                           num_classes=C, in_channels=H,
                                           anchor_bank=dict(dim=8, random_anchors=True)))
-            assert isinstance(head, head_type)
             # built directly (not through a registry) under the foreign scope too
-            head_type(num_classes=C, in_channels=H,
-                      anchor_bank=dict(dim=8, random_anchors=True))
+            direct = head_type(num_classes=C, in_channels=H,
+                               anchor_bank=dict(dim=8, random_anchors=True))
+            assert DefaultScope.get_current_instance().scope_name == 'mmengine'
+            for built in (head, direct):
+                # the nested anchor bank came from vega_mm's registry, not mmengine's
+                bank = (built if head_type is VEGAHead else built.vega_head).anchor_bank
+                assert type(built) is head_type and type(bank) is AnchorBank
+                assert tuple(bank.centers.shape) == (C, 8)
+                # and the head works: finite losses, one distribution per sample
+                losses = built.train().loss(_feats(), _samples([0, 1, 2, 0, 1, 2]))
+                assert losses and all(torch.isfinite(v).all() for v in losses.values())
+                with torch.no_grad():
+                    preds = built.eval().predict(_feats(), _samples([0, 1, 2, 0, 1, 2]))
+                scores = torch.stack([p.pred_score for p in preds])
+                assert scores.shape == (6, C)
+                torch.testing.assert_close(scores.sum(-1), torch.ones(6))
 
 
 def test_heads_refuse_feature_layouts_they_cannot_pool():

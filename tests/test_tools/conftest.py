@@ -1,5 +1,9 @@
-"""The one tiny trained run that the tool tests read."""
+"""The one tiny trained run that the tool tests read; the inference fixtures
+(tests/inference_fixtures.py) for tools/infer.py's tests."""
 import pytest
+
+from tests.inference_fixtures import (causal_model, feature_file, meld_like_tables,  # noqa: F401
+                                      text_model, train_meta, transcripts)
 
 from tests.test_tools.common import read_results, snapshot, train_tiny_run
 

@@ -64,10 +64,16 @@ def test_flipped_bytes_in_the_file_are_refused_by_inference(tiny_run, tmp_path):
 
 
 def test_a_checkpoint_without_digest_loads(tiny_run, tmp_path):
+    """A checkpoint written before digests were recorded loads with its own weights."""
     ckpt = torch.load(_best(tiny_run), map_location='cpu', weights_only=False)
-    ckpt['meta'].pop('state_dict_sha256', None)
+    assert ckpt['meta'].pop('state_dict_sha256', None) is not None
     torch.save(ckpt, tmp_path / 'old.pth')
-    init_model(str(tiny_run['cfg']), str(tmp_path / 'old.pth'))
+    model = init_model(str(tiny_run['cfg']), str(tmp_path / 'old.pth'))
+    state = model.state_dict()
+    assert set(state) == set(ckpt['state_dict'])
+    for name, value in ckpt['state_dict'].items():
+        torch.testing.assert_close(state[name], value, rtol=0, atol=0, msg=name)
+    assert model.dataset_meta == ckpt['meta']['dataset_meta']
 
 
 def test_load_from_a_tampered_checkpoint_is_refused_by_the_runner(tiny_run, tmp_path):

@@ -138,8 +138,9 @@ def test_test_tool_reproduces_the_best_checkpoint_test_metrics(trained, tmp_path
     dumped = json.loads(out.read_text())
     assert dumped['metrics']['accuracy/top1'] == pytest.approx(res['test']['accuracy/top1'])
     preds = dumped['predictions']
-    assert preds and all(len(p['pred_label']) == 1 and p['img_path'] for p in preds)
-    assert len(preds[0]['pred_score'][0]) == 7
+    # one prediction record per image: its path instead of a conversation
+    assert preds and all(isinstance(p['pred_label'], int) and p['img_path'] for p in preds)
+    assert len(preds[0]['pred_scores']) == 7 and 'dialogue_id' not in preds[0]
 
 
 @pytest.mark.filterwarnings('ignore:Fail to import ``MultiScaleDeformableAttention``')

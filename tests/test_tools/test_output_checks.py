@@ -12,7 +12,7 @@ UNWRITABLE = '/proc/vega_mm_out/preds'  # /proc passes os.access(W_OK) as root
 @pytest.mark.skipif(not os.path.isdir('/proc/self'), reason='needs Linux /proc')
 @pytest.mark.parametrize('tool, work, suffix', [
     ('tools/test.py', 'vega_mm.apis.test_checkpoint', '.json'),  # imported inside main
-    ('tools/infer.py', 'ConversationInferencer', '.jsonl'),
+    ('tools/infer.py', 'vega_mm.apis.infer_command.ConversationInferencer', '.jsonl'),
 ])
 def test_unwritable_out_fails_before_the_model_is_loaded(tool, work, suffix, monkeypatch,
                                                         tmp_path):

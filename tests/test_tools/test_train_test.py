@@ -3,6 +3,7 @@
 The tests that read a finished run share ``tiny_run`` (tests/test_tools/conftest.py)."""
 import json
 
+import numpy as np
 import pytest
 
 from tests.test_tools.common import (REPO, read_results, run_tool, val_history,
@@ -43,12 +44,19 @@ def test_test_tool_reproduces_validation_metrics_and_writes_predictions(tiny_run
     dumped = val_predictions
     for key, value in res['val'].items():
         assert dumped['metrics'][key] == pytest.approx(value, abs=1e-6), key
-    assert len(dumped['predictions']) == 8  # val dialogues
-    first = dumped['predictions'][0]
-    n = len(first['pred_label'])
-    assert len(first['gt_label']) == n and len(first['pred_score']) == n
-    assert first['pred_class'][0] in dumped['classes']
-    assert first['dialogue_id']
+    preds = dumped['predictions']  # one prediction record per utterance
+    assert len({p['dialogue_id'] for p in preds}) == 8  # val dialogues
+    classes = dumped['classes']
+    for p in preds:
+        assert classes[p['pred_label']] == p['pred_class'] and classes[p['gt_label']] == \
+            p['gt_class']
+        assert p['pred_score'] == max(p['pred_scores'].values()) == \
+            p['pred_scores'][p['pred_class']]
+        assert set(p['pred_scores']) == set(classes) == set(p['anchor_similarity'])
+        assert set(p['branch_predictions']) >= {'fused', 'anchor_fused'}
+    # the records give back the metric's accuracy
+    accuracy = 100 * np.mean([p['pred_label'] == p['gt_label'] for p in preds])
+    assert accuracy == pytest.approx(dumped['metrics']['erc/accuracy'], abs=1e-6)
 
 
 def test_resume_after_interruption_matches_uninterrupted_run(tiny_run, tmp_path):
@@ -105,7 +113,9 @@ def test_inference_api_matches_test_tool(tiny_run, val_predictions, tmp_path):
     from vega_mm.apis import init_model
     from vega_mm.registry import DATASETS, TRANSFORMS
     res = tiny_run['results']
-    expected = {p['dialogue_id']: p['pred_label'] for p in val_predictions['predictions']}
+    expected: dict = {}
+    for p in val_predictions['predictions']:
+        expected.setdefault(p['dialogue_id'], []).append(p['pred_label'])
     # the anchor file named in the config is not needed: anchors come from the checkpoint
     model = init_model(str(tiny_run['cfg']), res['best_checkpoint'], cfg_options={
         'model.head.vega_head.anchor_bank.anchor_file': str(tmp_path / 'absent.pt'),

@@ -49,7 +49,7 @@ def main() -> None:
             test_checkpoint(cfg, source, args.split, out=predictions_file)
             source = predictions_file
         data = read_predictions_file(source)
-        y_true, y_pred = labels_from_predictions(data['predictions'], source)
+        y_true, y_pred = labels_from_predictions(data['predictions'], data['classes'], source)
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f'error: {exc}')
     summary = confusion_summary(y_true, y_pred, data['classes'])

@@ -153,7 +153,7 @@ def run(inferencer: ConversationInferencer, transcriber, chunks: List[np.ndarray
             for name in stages:
                 stages[name] += spent.get(name, 0.0)
             for r in results:
-                texts.append(f"{r['start']:6.2f}-{r['end']:6.2f} {r['pred_label']:>8}: "
+                texts.append(f"{r['start']:6.2f}-{r['end']:6.2f} {r['pred_class']:>8}: "
                              f"{r['text']}")
     delays = live_delays(costs, closed, args.chunk_seconds)
     n = max(len(delays), 1)

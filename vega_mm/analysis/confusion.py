@@ -3,13 +3,14 @@ import csv
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from vega_mm.evaluation.metrics import erc_scores
 from vega_mm.structures.meta import metric_name
+from vega_mm.structures.records import upgrade_records
 from .figures import new_figure, save_figure
 
 __all__ = ['confusion_counts', 'row_normalise', 'labels_from_predictions',
@@ -37,37 +38,54 @@ def row_normalise(counts: np.ndarray) -> np.ndarray:
                      where=totals > 0)
 
 
-def labels_from_predictions(predictions: Sequence[dict],
-                            source: str = 'predictions') -> Tuple[np.ndarray, np.ndarray]:
+def labels_from_predictions(predictions: Sequence[dict], classes: Sequence[str] = None,
+                            source: str = 'predictions',
+                            branch: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Flat true and predicted labels of every utterance of a predictions list.
 
     Args:
-        predictions: per-dialogue dicts with ``gt_label`` and ``pred_label`` (what
-            ``tools/test.py --out`` writes under ``predictions``).
+        predictions: prediction records (:mod:`vega_mm.structures.records`, what
+            ``tools/test.py --out`` and ``tools/infer.py`` write under
+            ``predictions``), or entries of the layouts written before (read with
+            :func:`~vega_mm.structures.records.upgrade_records`, which needs ``classes``).
+        classes: the class names (the file's ``classes``).
         source: named in errors (e.g. the file).
+        branch: the labels of this branch's prediction (``branch_predictions``) instead
+            of the model's.
 
     Returns:
-        ``(y_true, y_pred)``, int64 [N] each.
+        ``(y_true, y_pred)``, int64 [N] each; ``-1`` in ``y_true`` where an utterance
+        is unlabelled or its label is not one of the classes (left out of the counts).
+
+    Raises:
+        ValueError: no predictions, no utterance with a gold label, an entry of no
+            known layout, a branch an entry lacks.
     """
     if not predictions:
-        raise ValueError(f'{source}: no predictions (expected a list of dialogues)')
+        raise ValueError(f'{source}: no predictions (expected a list of prediction records)')
+    records = upgrade_records(predictions, classes, source)
+    names = [str(c) for c in classes] if classes else None
     y_true, y_pred = [], []
-    for i, entry in enumerate(predictions):
-        name = entry.get('dialogue_id', i)
-        if 'gt_label' not in entry or 'pred_label' not in entry:
-            raise ValueError(f'{source}: dialogue {name!r} has no "gt_label"/"pred_label" '
-                             '(expected the output of tools/test.py --out on a labelled '
-                             'split)')
-        if len(entry['gt_label']) != len(entry['pred_label']):
-            raise ValueError(f'{source}: dialogue {name!r} has {len(entry["gt_label"])} '
-                             f'labels but {len(entry["pred_label"])} predictions')
-        y_true.extend(entry['gt_label'])
-        y_pred.extend(entry['pred_label'])
+    for i, r in enumerate(records):
+        y_true.append(int(r.get('gt_label', -1)))
+        if branch is None:
+            y_pred.append(int(r['pred_label']))
+            continue
+        name = (r.get('branch_predictions') or {}).get(branch)
+        if name is None or names is None or name not in names:
+            raise ValueError(f'{source}: record {i} (dialogue {r.get("dialogue_id")!r}) has '
+                             f'no {branch!r} branch prediction among the classes')
+        y_pred.append(names.index(name))
+    if all(t < 0 for t in y_true):
+        raise ValueError(f'{source}: no utterance has a gold label ("gt_label"); expected '
+                         'the predictions of a labelled split (tools/test.py --out)')
     return np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
 
 
 def read_predictions_file(path: str) -> dict:
-    """Read a ``tools/test.py --out`` file: ``classes``, ``predictions`` (and ``metrics``).
+    """Read a predictions file of ``tools/test.py --out`` or ``tools/infer.py --out
+    X.json``: ``classes``, ``predictions`` as records (older layouts converted, see
+    :func:`~vega_mm.structures.records.upgrade_records`), and ``metrics`` where given.
 
     Raises:
         FileNotFoundError / ValueError naming the file and the missing key.
@@ -75,7 +93,7 @@ def read_predictions_file(path: str) -> dict:
     if not osp.isfile(path):
         raise FileNotFoundError(f'predictions file {path!r} does not exist')
     try:
-        with open(path) as f:
+        with open(path, encoding='utf-8') as f:
             data = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f'{path}: not a JSON file from tools/test.py --out ({exc})')
@@ -83,6 +101,7 @@ def read_predictions_file(path: str) -> dict:
         if not isinstance(data, dict) or not data.get(key):
             raise ValueError(f'{path}: key "{key}" missing or empty (expected the output '
                              'of tools/test.py --out)')
+    data['predictions'] = upgrade_records(data['predictions'], data['classes'], path)
     return data
 
 
@@ -219,11 +238,11 @@ def write_prediction_pictures(predictions: Sequence[dict], classes: Sequence[str
                               out_dir: str, title: str) -> List[str]:
     """The pictures of one evaluation: the confusion matrix of the prediction
     (``confusion_matrix.*``) and of each branch the head predicted with
-    (``confusion_<branch>.*``), from the predictions ``tools/test.py`` collects.
+    (``confusion_<branch>.*``), from the prediction records ``tools/test.py`` collects.
 
     Args:
-        predictions: per-dialogue dicts with ``gt_label``, ``pred_label`` and perhaps
-            ``branch_pred_labels`` (``ConversationPredictionCollector``'s).
+        predictions: prediction records with ``gt_label``, ``pred_label`` and
+            ``branch_predictions`` (``ConversationPredictionCollector``'s).
         classes: the class names.
         out_dir: the folder to write into (made if missing).
         title: the pictures' title; a branch's picture adds its name.
@@ -231,13 +250,12 @@ def write_prediction_pictures(predictions: Sequence[dict], classes: Sequence[str
     Returns:
         The PNG files written.
     """
-    y_true, y_pred = labels_from_predictions(predictions)
+    y_true, y_pred = labels_from_predictions(predictions, classes)
     written = [write_confusion_outputs(confusion_summary(y_true, y_pred, classes), out_dir,
                                        title)['png']]
-    branches = predictions[0].get('branch_pred_labels') or {}
-    for branch in branches:
-        y_branch = np.asarray([p for entry in predictions
-                               for p in entry['branch_pred_labels'][branch]], dtype=np.int64)
+    records = upgrade_records(predictions, classes)
+    for branch in records[0].get('branch_predictions') or {}:
+        _, y_branch = labels_from_predictions(records, classes, branch=branch)
         summary = confusion_summary(y_true, y_branch, classes)
         written.append(write_confusion_outputs(summary, out_dir, f'{title}, {branch} branch',
                                                prefix=f'confusion_{branch}')['png'])

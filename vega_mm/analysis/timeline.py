@@ -10,6 +10,7 @@ emotion's name is written in a bar when it fits.
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from vega_mm.structures.records import upgrade_records
 from .figures import new_figure, save_figure
 
 __all__ = ['emotion_colors', 'timeline_figure', 'plot_emotion_timeline', 'format_clock']
@@ -68,6 +69,7 @@ def _bars(records: Sequence[dict], classes: Sequence[str]) -> List[Tuple]:
     """(start, end, speaker, label, probability) per record, checked."""
     if not records:
         raise ValueError('emotion timeline: no predictions to plot')
+    records = upgrade_records(records, classes, 'emotion timeline')
     dialogues = list(dict.fromkeys(r.get('dialogue_id') for r in records))
     if len(dialogues) > 1:
         raise ValueError(f'emotion timeline: the predictions hold {len(dialogues)} '
@@ -82,11 +84,11 @@ def _bars(records: Sequence[dict], classes: Sequence[str]) -> List[Tuple]:
         if end <= start:
             raise ValueError(f'emotion timeline: {_where(i, r)} ends at {end} s, not after '
                              f'its start at {start} s')
-        label = r.get('pred_label')
+        label = r.get('pred_class')
         if label not in classes:
-            raise ValueError(f'emotion timeline: {_where(i, r)} has pred_label {label!r}, '
+            raise ValueError(f'emotion timeline: {_where(i, r)} has pred_class {label!r}, '
                              f'not one of the classes {list(classes)}')
-        prob = (r.get('probabilities') or {}).get(label, 1.0)
+        prob = r.get('pred_score', 1.0)
         speaker = r.get('speaker')
         out.append((float(start), float(end), 'unknown' if speaker is None else str(speaker),
                     label, min(1.0, max(0.0, float(prob)))))
@@ -153,8 +155,10 @@ def timeline_figure(records: Sequence[dict], classes: Sequence[str],
     ``BarContainer`` per speaker with a bar per utterance of the strip).
 
     Args:
-        records: one recording's predictions, ``ConversationInferencer`` results with
-            ``start``, ``end``, ``speaker``, ``pred_label`` and ``probabilities``.
+        records: one recording's prediction records (:mod:`vega_mm.structures.records`,
+            as ``ConversationInferencer`` returns them) with ``start``, ``end``,
+            ``speaker``, ``pred_class`` and ``pred_score``; records of the layout
+            ``tools/infer.py`` wrote before are read too.
         classes: the model's classes (every one is in the legend).
         title: the figure's title (default: the number of utterances and the length).
 

@@ -77,35 +77,19 @@ class DemoProblem(ValueError):
 
 
 def prediction_view(record: Mapping[str, Any]) -> Dict[str, Any]:
-    """THE ONE PLACE the page reads a prediction record (the inferencer's output).
-
-    Two layouts exist while the record is being reshaped:
-
-    - the target record: ``pred_label`` (class index, int), ``pred_class`` (name),
-      ``pred_score`` (its probability), ``pred_scores`` ({class: p});
-    - today's record: ``pred_label`` (class name), ``pred_label_index`` (int),
-      ``probabilities`` ({class: p}).
-
-    Both carry ``anchor_similarity`` ({class: cosine}, VEGA models) and
-    ``branch_predictions`` ({branch: class}). When only the target layout remains, this
-    function is the one edit.
+    """The one place the page reads a prediction record
+    (:func:`~vega_mm.structures.records.prediction_records`: ``pred_label`` int,
+    ``pred_class``, ``pred_score``, ``pred_scores``, ``anchor_similarity`` and
+    ``branch_predictions`` where the model has them).
 
     Returns:
         A dict: ``label`` (the class name), ``index`` (int), ``score`` (its probability),
         ``scores`` ({class: p}), ``anchor_similarity`` and ``branch_predictions`` (empty
         dicts where the record has none).
     """
-    if 'pred_class' in record:  # target layout
-        label = str(record['pred_class'])
-        index = int(record['pred_label'])
-        scores = dict(record.get('pred_scores') or {})
-        score = float(record['pred_score']) if 'pred_score' in record else scores[label]
-    else:  # today's layout
-        label = str(record['pred_label'])
-        index = int(record['pred_label_index'])
-        scores = dict(record.get('probabilities') or {})
-        score = float(scores[label])
-    return dict(label=label, index=index, score=float(score),
+    scores = dict(record.get('pred_scores') or {})
+    return dict(label=str(record['pred_class']), index=int(record['pred_label']),
+                score=float(record['pred_score']),
                 scores={str(k): float(v) for k, v in scores.items()},
                 anchor_similarity={str(k): float(v) for k, v in
                                    (record.get('anchor_similarity') or {}).items()},

@@ -169,8 +169,9 @@ def test_checkpoint(cfg: Config, checkpoint: str, split: str = 'test', amp: bool
 
     Builds a Runner from :func:`test_config` (distributed as ``cfg.launcher`` says) and
     runs ``runner.test()``.  On rank 0 it prints the results table and, with ``out``,
-    writes ``config``, ``checkpoint``, ``split``, ``metrics``, ``classes`` and every
-    dialogue's ``predictions`` (see ``ConversationPredictionCollector``) as JSON.
+    writes ``config``, ``checkpoint``, ``split``, ``metrics``, ``classes`` and
+    ``predictions``, the prediction record of every utterance
+    (:mod:`vega_mm.structures.records`, the record ``tools/infer.py`` writes), as JSON.
 
     Args:
         cfg: the experiment config (``work_dir`` and ``launcher`` set).
@@ -202,7 +203,7 @@ def test_checkpoint(cfg: Config, checkpoint: str, split: str = 'test', amp: bool
             config=cfg.filename, checkpoint=checkpoint, split=split, metrics=metrics,
             classes=list(runner.test_dataloader.dataset.metainfo.get('classes', [])),
             predictions=predictions), indent=1)
-        print(f'wrote metrics and {len(predictions)} dialogues of predictions to {out}')
+        print(f'wrote metrics and the predictions of {len(predictions)} utterances to {out}')
     if show_dir:
         from vega_mm.analysis import write_prediction_pictures
         classes = list(runner.test_dataloader.dataset.metainfo.get('classes', []))

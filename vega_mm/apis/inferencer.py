@@ -3,7 +3,9 @@
 ::
 
     inferencer = ConversationInferencer('configs/vega/vega_meld_text.py', 'best.pth')
-    results = inferencer('transcript.jsonl')               # or lists of utterance dicts
+    records = inferencer('transcript.jsonl', batch_size=16)   # or utterance dicts
+    records[0]['pred_class'], records[0]['pred_score']          # 'joy', 0.71
+    inferencer('talk.mp4', show_dir='pictures/')                # + the timeline picture
     session = inferencer.stream()                          # live, one utterance at a time
     session.add(speaker='Ross', text='We were on a break!')
 
@@ -24,13 +26,21 @@ from vega_mm.datasets.formats import (FEATURES, Dialogue, detect_format, dialogu
 from vega_mm.datasets.collate import conversation_collate
 from vega_mm.datasets.conversation_dataset import feature_recipe
 from vega_mm.features.base import extractor_class
+from vega_mm.structures.records import prediction_records
 from .inference import _test_pipeline, init_model
+from .outputs import write_timelines
 from vega_mm.features.media import probe_media
 from .recording import check_streams, is_recording, recording_dialogue
 from .recipe import RecipeError, build_recipe_extractors, dialogue_features, speaker_indices
 from .streaming import StreamSession
 
 __all__ = ['ConversationInferencer']
+
+#: Dict inputs that are not one utterance: a conversation, a raw dialogue, a recording
+#: with options, a feature file's split.
+_INPUT_KEYS = frozenset({'utterances', 'features', 'recording', 'feature_file'})
+#: A raw dialogue's per-utterance lists that travel in its data sample's meta fields.
+_CONVERSATION_META = ('speaker_names', 'texts', 'starts', 'ends', 'gt_labels')
 
 
 # ConversationInferencer(precision=...): the autocast dtype (None: no autocast)
@@ -76,6 +86,13 @@ def _describe_stats(stats: Mapping[str, Any]) -> str:
 class ConversationInferencer(BaseInferencer):
     """Label every utterance of conversations with a trained vega_mm model.
 
+    mmpretrain's :class:`~mmpretrain.apis.BaseInferencer` workflow: ``__call__`` (not
+    overridden) turns the inputs into conversations (:meth:`_inputs_to_list`, the one
+    place inputs are told apart), :meth:`preprocess` packs them in batches,
+    :meth:`forward` is ``model.test_step``, :meth:`visualize` draws each timed
+    conversation's emotion timeline into ``show_dir`` and :meth:`postprocess` returns
+    the prediction records (or the data samples with ``return_datasamples=True``).
+
     Args:
         model: the config (file or :class:`~mmengine.config.Config`) the model was
             trained with.
@@ -91,16 +108,26 @@ class ConversationInferencer(BaseInferencer):
             autocast (matrix products in bf16; pays on CPUs with AVX512-BF16 or AMX and
             on recent GPUs). Predictions come out in fp32; they may differ from fp32
             ones where two classes are within bf16 rounding of each other.
+        asr: settings of the speech recogniser for recordings without a transcript
+            (:class:`~vega_mm.encoders.asr.WhisperTranscriber`'s arguments).
+        segmenter_options: settings of the voice-activity detection
+            (:class:`~vega_mm.features.speech.SpeechSegmenter`).
 
-    Call with one input or a list: a path to a CSV/JSONL conversation table (columns as
-    ``tools/extract_features.py`` reads them) or to a feature file; a list of utterance
-    dicts ``{speaker, text, [media, start, end]}`` (one conversation); a dict
-    ``{'dialogue_id': ..., 'utterances': [...]}``. Returns one dict per utterance, see
-    :meth:`postprocess`.
+    Call with one input or a list of them (:meth:`_inputs_to_list`): a conversation
+    table or subtitles (``.csv``/``.tsv``/``.jsonl``/``.srt``/``.vtt``, columns as
+    ``tools/extract_features.py`` reads them), a feature file (``.npz``/``.pkl``), a
+    recording (``.wav``/``.mp3``/``.mp4``/...), ``dict(recording=path,
+    transcript=None, num_speakers=None)``, ``dict(feature_file=path, split='test')``, a
+    list of utterance dicts ``{speaker, text, [media, start, end, label]}`` (one
+    conversation), ``{'dialogue_id': ..., 'utterances': [...]}``, a
+    :class:`~vega_mm.datasets.formats.Dialogue`, or a raw dialogue with ``features``.
+    Keywords: ``batch_size`` (dialogues per batch), ``return_datasamples``,
+    ``show_dir``. Returns one prediction record per utterance
+    (:mod:`vega_mm.structures.records`).
     """
     preprocess_kwargs: set = set()
     forward_kwargs: set = set()
-    visualize_kwargs: set = set()
+    visualize_kwargs: set = {'show_dir'}
     postprocess_kwargs: set = set()
 
     def __init__(self, model, pretrained: Optional[str] = None, device: Optional[str] = None,
@@ -115,15 +142,21 @@ class ConversationInferencer(BaseInferencer):
             raise ValueError(f'ConversationInferencer: precision must be one of '
                              f'{sorted(PRECISIONS)}, got {precision!r}')
         self.precision = precision
+        # init_model reads the checkpoint with vega_mm's checks (digest, the training
+        # config's prediction keys); BaseInferencer.__init__ would load it again and read
+        # the network's private _config, so its attributes are set here from the public
+        # ``model.cfg`` instead
         net = init_model(model, pretrained, device=device or 'cpu', cfg_options=cfg_options)
-        net._config = net.cfg
-        super().__init__(model=net, device=device)
+        self.model = net.eval()
+        self.config = net.cfg
+        self.pipeline = self._init_pipeline(self.config)
+        self.visualizer = None
         self.checkpoint = pretrained
         meta = getattr(net, 'dataset_meta', None) or {}
         self.dataset_meta = meta
         self.recipe = meta.get('feature_recipe')
-        self.classes = list(meta.get('classes') or net.cfg.model.get('classes') or
-                            range(net.head.num_classes))
+        self.classes = [str(c) for c in (meta.get('classes') or net.cfg.model.get('classes')
+                                         or range(net.head.num_classes))]
         self.max_len = net.backbone.max_len
         self.causal = bool(net.backbone.causal)
         self.modalities = tuple(net.modalities)
@@ -189,20 +222,31 @@ class ConversationInferencer(BaseInferencer):
         return _test_pipeline(self.model)
 
     # ------------------------------------------------------------------ inputs
-    def _inputs_to_list(self, inputs) -> list:
-        """Any accepted input -> a list of raw dialogues (features computed)."""
-        if isinstance(inputs, (str, Dialogue)) or (isinstance(inputs, Mapping)):
+    def _inputs_to_list(self, inputs) -> List[dict]:
+        """Any accepted input (see the class docstring) -> a list of raw dialogues,
+        their features computed: the one place inputs are told apart."""
+        if isinstance(inputs, (str, os.PathLike, Dialogue, Mapping)):
             inputs = [inputs]
         elif isinstance(inputs, Sequence) and inputs and isinstance(inputs[0], Mapping) \
-                and not {'utterances', 'features'} & set(inputs[0]):
+                and not _INPUT_KEYS & set(inputs[0]):
             inputs = [list(inputs)]  # one conversation given as its utterance dicts
         raw, dialogues = [], []
         for k, item in enumerate(inputs):
-            if is_recording(item):
-                dialogues.append(self.recording(os.fspath(item)))
+            if isinstance(item, os.PathLike):
+                item = os.fspath(item)
+            if isinstance(item, Mapping) and 'recording' in item:
+                dialogues.append(self._noted_recording(
+                    os.fspath(item['recording']), transcript=item.get('transcript'),
+                    num_speakers=item.get('num_speakers'),
+                    dialogue_id=item.get('dialogue_id')))
+            elif isinstance(item, Mapping) and 'feature_file' in item:
+                raw.extend(self._feature_file(os.fspath(item['feature_file']),
+                                              item.get('split')))
+            elif is_recording(item):
+                dialogues.append(self._noted_recording(item))
             elif isinstance(item, str) and detect_format(item).kind == FEATURES:
                 raw.extend(self._feature_file(item))
-            elif isinstance(item, str):  # a conversation table
+            elif isinstance(item, str):  # a conversation table or subtitles
                 # repaired bytes are told, as tools/extract_features.py tells them
                 dialogues.extend(load_dialogues(
                     item, 'test', log=lambda msg: print(msg, file=sys.stderr, flush=True)))
@@ -211,13 +255,30 @@ class ConversationInferencer(BaseInferencer):
             elif isinstance(item, Mapping) and 'features' in item:  # a raw dialogue
                 raw.append(self._check_raw(dict(item), f'dialogue {item.get("dialogue_id")!r}'))
             elif isinstance(item, Mapping):
+                if 'utterances' not in item:
+                    raise ValueError(
+                        f'input {k}: a dict with keys {sorted(item)}; expected a '
+                        "conversation {'dialogue_id', 'utterances'}, dict(recording=...), "
+                        "dict(feature_file=...), a raw dialogue with 'features', or a list "
+                        'of utterance dicts {speaker, text, ...}')
                 dialogues.append(dialogue_from_records(
                     item['utterances'], str(item.get('dialogue_id', f'conversation_{k}'))))
             else:
                 dialogues.append(dialogue_from_records(list(item), f'conversation_{k}'))
         return raw + self.featurize(dialogues)
 
-    def _feature_file(self, path: str) -> List[dict]:
+    def _noted_recording(self, path: str, **options) -> Dialogue:
+        """:meth:`recording`, saying on stderr what it does (speech recognition is slow)."""
+        how = f' in {options["transcript"]}' if options.get('transcript') else \
+            ' (speech recognition)'
+        print(f'{path}: finding the utterances{how} ...', file=sys.stderr, flush=True)
+        dialogue = self.recording(path, log=lambda s: print(s, file=sys.stderr), **options)
+        print(f'{path}: {len(dialogue)} utterances', file=sys.stderr, flush=True)
+        return dialogue
+
+    def _feature_file(self, path: str, split: Optional[str] = None) -> List[dict]:
+        """The dialogues of a feature file (of one ``split`` when given), checked
+        against the model (modalities, extractors, standardisation, classes)."""
         coll = load_conversations(path)
         missing = [m for m in self.modalities if m not in coll.modalities]
         if missing:
@@ -235,7 +296,8 @@ class ConversationInferencer(BaseInferencer):
         if list(coll.classes) != list(self.classes):
             raise RecipeError(f'{path}: classes {list(coll.classes)} differ from the '
                               f"model's {self.classes}")
-        return [self._check_raw(d, path) for d in coll.dialogues]
+        dialogues = coll.dialogues if split is None else coll.get_split(split)
+        return [self._check_raw(d, path) for d in dialogues]
 
     def _check_standardisation(self, extra: Optional[Mapping[str, Any]], path: str) -> None:
         """A feature file's features must be standardised as the model's were: both or
@@ -299,10 +361,25 @@ class ConversationInferencer(BaseInferencer):
                 for d, f, s in zip(dialogues, feats, speakers)]
 
     # ------------------------------------------------------------------ model
-    def preprocess(self, inputs: list, batch_size: int = 1, **kwargs) -> Iterable:
-        chunks = self._get_chunk_data(
-            (self.pipeline(dict(d, sample_idx=i)) for i, d in enumerate(inputs)),
-            batch_size)
+    def pack(self, dialogue: Mapping[str, Any], index: int = 0) -> dict:
+        """One raw dialogue through the test pipeline, its data sample carrying the
+        conversation (``speaker_names``, ``texts``, ``starts``, ``ends``, ``gt_classes``
+        where the input has them) so that its prediction records
+        (:func:`~vega_mm.structures.records.prediction_records`) are complete."""
+        packed = self.pipeline(dict(dialogue, sample_idx=index))
+        meta = {key: list(dialogue[key]) for key in _CONVERSATION_META
+                if dialogue.get(key) is not None
+                and any(v is not None for v in dialogue[key])}
+        if 'gt_labels' in meta:
+            meta['gt_classes'] = meta.pop('gt_labels')
+        packed['data_samples'].set_metainfo(meta)
+        return packed
+
+    def preprocess(self, inputs: List[dict], batch_size: int = 1, **kwargs) -> Iterable:
+        """Raw dialogues -> batches of ``batch_size`` packed dialogues
+        (:func:`~vega_mm.datasets.conversation_collate` pads them)."""
+        chunks = self._get_chunk_data((self.pack(d, i) for i, d in enumerate(inputs)),
+                                      batch_size)
         yield from map(conversation_collate, chunks)
 
     @torch.no_grad()
@@ -326,70 +403,36 @@ class ConversationInferencer(BaseInferencer):
                                       for k, v in value.items()}, key)
         return samples
 
-    def __call__(self, inputs, batch_size: int = 16) -> List[dict]:
-        """Predict every utterance of ``inputs`` (see the class docstring);
-        ``batch_size`` dialogues go through the model at a time."""
-        dialogues = self._inputs_to_list(inputs)
-        preds = []
-        for batch in self.preprocess(dialogues, batch_size=batch_size):
-            preds.extend(self.forward(batch))
-        return self.postprocess(preds, dialogues)
+    def records(self, data_sample) -> List[dict]:
+        """The prediction record of every utterance of one predicted data sample."""
+        return prediction_records(data_sample, self.classes)
 
-    def postprocess(self, preds: list, dialogues: List[dict]) -> List[dict]:
-        """Per utterance: ``dialogue_id``, ``utterance_id``, ``speaker``, ``text``,
-        ``start`` and ``end`` (seconds, only where the input has them), ``pred_label``
-        (the predicted class), ``pred_label_index``, ``gt_label`` (the
-        gold class, only where the input has one: a table's label column, a feature
-        file's labels), ``probabilities`` {class: p}, ``anchor_similarity`` {class:
-        cosine to its anchor, fused anchor branch} (VEGA models) and
-        ``branch_predictions`` {branch: class} (``anchor_`` prefix: anchor space)."""
-        out = []
-        for sample, dia in zip(preds, dialogues):
-            out.extend(self.utterance_results(sample, dia))
-        return out
+    def visualize(self, inputs: list, preds: list, show_dir: Optional[str] = None,
+                  **kwargs) -> List[Optional[str]]:
+        """With ``show_dir``: the emotion timeline of every conversation whose
+        utterances have times (:func:`~vega_mm.analysis.plot_emotion_timeline`) as
+        ``show_dir/<dialogue_id>_timeline.png``.
 
-    def utterance_results(self, sample, dia: dict,
-                          positions: Optional[Sequence[int]] = None) -> List[dict]:
-        """The per-utterance records of one dialogue's predicted data sample (its
-        fields as the model's head wrote them; nothing is recomputed), with the
-        utterance's ``start``/``end`` (seconds) after ``text`` where the input has them."""
-        probs = sample.pred_score
-        labels = sample.pred_label.tolist()
-        cosine = sample.get('anchor_similarity')
-        branch = sample.branch_pred_labels
-        n = probs.shape[0]
-        gold = self._gold_labels(dia, n)
-        results = []
-        for i in (range(n) if positions is None else positions):
-            label = int(labels[i])
-            r = dict(dialogue_id=dia['dialogue_id'],
-                     utterance_id=(dia.get('utterance_ids') or [str(j) for j in range(n)])[i],
-                     speaker=(dia.get('speaker_names') or [None] * n)[i],
-                     text=(dia.get('texts') or [None] * n)[i])
-            for key in ('start', 'end'):
-                value = (dia.get(key + 's') or [None] * n)[i]
-                if value is not None:
-                    r[key] = float(value)
-            r.update(pred_label=self.classes[label], pred_label_index=label)
-            if gold[i] is not None:
-                r['gt_label'] = gold[i]
-            r['probabilities'] = {c: float(p) for c, p in zip(self.classes, probs[i])}
-            if cosine is not None:
-                r['anchor_similarity'] = {c: float(s) for c, s in zip(self.classes, cosine[i])}
-            r['branch_predictions'] = {k: self.classes[int(v[i])] for k, v in branch.items()}
-            results.append(r)
-        return results
+        Returns:
+            The picture of each conversation (None: no ``show_dir``, or no times).
+        """
+        if not show_dir:
+            return [None] * len(preds)
+        return [write_timelines(self.records(sample), self.classes, show_dir)[0]
+                for sample in preds]
 
-    def _gold_labels(self, dia: dict, n: int) -> List[Optional[str]]:
-        """The gold class of each utterance, None where unlabelled: the table's label
-        column (``gt_labels``, as written) or a feature file's label indices."""
-        if dia.get('gt_labels') is not None:
-            return list(dia['gt_labels'])
-        labels = dia.get('labels')
-        if labels is None:
-            return [None] * n
-        return [self.classes[int(k)] if 0 <= int(k) < len(self.classes) else None
-                for k in labels]
+    def postprocess(self, preds: list, visualization: Optional[list] = None,
+                    return_datasamples: bool = False, **kwargs) -> list:
+        """The predicted data samples (``return_datasamples=True``, one per
+        conversation) or the prediction record of every utterance
+        (:func:`~vega_mm.structures.records.prediction_records`: ``dialogue_id``,
+        ``utterance_id``, ``speaker``, ``text``, ``start``/``end`` where known,
+        ``pred_label``, ``pred_class``, ``pred_score``, ``gt_label``/``gt_class`` where
+        labelled, ``pred_scores``, ``anchor_similarity``, ``branch_predictions``), in
+        input order. The pictures of :meth:`visualize` are files in ``show_dir``."""
+        if return_datasamples:
+            return list(preds)
+        return [r for sample in preds for r in self.records(sample)]
 
     def stream(self, dialogue_id: str = 'live', asr_model: Optional[str] = None,
                asr_options: Optional[dict] = None,

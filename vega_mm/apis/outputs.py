@@ -8,19 +8,20 @@ import html
 import io
 import json
 import os.path as osp
-from typing import List, Optional, Sequence
+import sys
+from typing import Dict, List, Optional, Sequence
 
 from vega_mm.datasets.formats.subtitles import (clean_cue_text, format_timestamp,
                                                 is_plain_speaker)
 from vega_mm.utils.io import atomic_write_bytes, check_output_file
 
 __all__ = ['OUTPUT_SUFFIXES', 'SUBTITLE_SUFFIXES', 'check_output_path', 'write_predictions',
-           'flatten_prediction', 'check_timed_predictions', 'subtitle_text']
+           'flatten_prediction', 'check_timed_predictions', 'subtitle_text', 'write_timelines']
 
 OUTPUT_SUFFIXES = ('.jsonl', '.json', '.csv', '.srt', '.vtt')
 #: The outputs that need utterance times.
 SUBTITLE_SUFFIXES = ('.srt', '.vtt')
-_NESTED = (('probabilities', 'prob_'), ('anchor_similarity', 'anchor_cos_'),
+_NESTED = (('pred_scores', 'prob_'), ('anchor_similarity', 'anchor_cos_'),
            ('branch_predictions', 'pred_'))
 
 
@@ -41,7 +42,9 @@ def check_output_path(path: str, what: str = 'output') -> str:
 
 
 def flatten_prediction(pred: dict) -> dict:
-    """One prediction as a flat row: ``probabilities['joy']`` -> ``prob_joy`` etc."""
+    """One prediction record as a flat row: ``pred_scores['joy']`` -> ``prob_joy``,
+    ``anchor_similarity['joy']`` -> ``anchor_cos_joy``, ``branch_predictions['text']``
+    -> ``pred_text``."""
     row = {k: v for k, v in pred.items() if k not in dict(_NESTED)}
     for key, prefix in _NESTED:
         for name, value in (pred.get(key) or {}).items():
@@ -83,8 +86,8 @@ def subtitle_text(pred: dict, voice_tags: bool = False) -> str:
     text = ' '.join(str(pred.get('text') or '').split())
     speaker = pred.get('speaker')
     speaker = None if speaker is None else ' '.join(str(speaker).split())
-    prob = (pred.get('probabilities') or {}).get(pred['pred_label'])
-    tag = f'[{pred["pred_label"]}' + ('' if prob is None else f' {prob:.2f}') + ']'
+    prob = pred.get('pred_score')
+    tag = f'[{pred["pred_class"]}' + ('' if prob is None else f' {prob:.2f}') + ']'
     if voice_tags or clean_cue_text(text) != text:  # what a reader would take for markup
         text = html.escape(text, quote=False)
         if speaker:
@@ -144,3 +147,32 @@ def write_predictions(predictions: Sequence[dict], path: str,
         writer.writerows(rows)
     atomic_write_bytes(path, f.getvalue().encode('utf-8'))  # never half a file
     return path
+
+
+def write_timelines(records: Sequence[dict], classes: Sequence[str],
+                    show_dir: str) -> List[Optional[str]]:
+    """The emotion timeline (:func:`~vega_mm.analysis.plot_emotion_timeline`) of every
+    conversation of ``records`` whose utterances have times, as
+    ``show_dir/<dialogue_id>_timeline.png``; a conversation without times is named on
+    stderr and gets none.
+
+    Returns:
+        Per conversation, in order of first appearance: its picture, or None.
+    """
+    from vega_mm.analysis import plot_emotion_timeline
+    by_dialogue: Dict[str, list] = {}
+    for r in records:
+        by_dialogue.setdefault(str(r.get('dialogue_id')), []).append(r)
+    written: List[Optional[str]] = []
+    for dialogue_id, mine in by_dialogue.items():
+        if any(not isinstance(r.get(k), (int, float)) for r in mine for k in ('start', 'end')):
+            print(f'show_dir: {dialogue_id!r} has no utterance times: no timeline',
+                  file=sys.stderr)
+            written.append(None)
+            continue
+        safe = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in dialogue_id)
+        written.append(plot_emotion_timeline(mine, classes,
+                                             osp.join(show_dir, f'{safe}_timeline.png'),
+                                             title=dialogue_id))
+        print(f'timeline -> {written[-1]}', file=sys.stderr)
+    return written

@@ -21,9 +21,9 @@ and :meth:`~StreamSession.finish_audio` ends the input::
     session = inferencer.stream(asr_model='base')     # or inferencer.stream().listen()
     for chunk, arrival in replay('talk.wav'):         # vega_mm.features.speech.replay
         for r in session.add_audio(chunk):
-            print(r['start'], r['end'], r['text'], r['pred_label'])
+            print(r['start'], r['end'], r['text'], r['pred_class'])
     for r in session.finish_audio():
-        print(r['start'], r['end'], r['text'], r['pred_label'])
+        print(r['start'], r['end'], r['text'], r['pred_class'])
 
 Only the transcripts reach the model, so a model that uses audio or visual features
 cannot be fed this way.
@@ -74,7 +74,7 @@ class StreamSession:
         self._feats: Dict[str, List[np.ndarray]] = {m: [] for m in self.extractors}
         self._speakers: List[int] = []
         self._dialogue = dict(dialogue_id=dialogue_id, utterance_ids=[], speaker_names=[],
-                              texts=[])
+                              texts=[], starts=[], ends=[])
         self.results: List[dict] = []
         self._utterances: List[Utterance] = []  # what extractors with past_turns read
         self.segmenter: Optional[SpeechSegmenter] = None  # set by listen()
@@ -88,8 +88,8 @@ class StreamSession:
     def add(self, speaker: Any = 'unknown', text: Optional[str] = None,
             media: Optional[str] = None, start: Optional[float] = None,
             end: Optional[float] = None, utterance_id: Optional[str] = None) -> dict:
-        """Add the next utterance and return its prediction (the dict of
-        :meth:`ConversationInferencer.postprocess`).
+        """Add the next utterance and return its prediction record
+        (:mod:`vega_mm.structures.records`, as :meth:`ConversationInferencer.postprocess`).
 
         Raises:
             ValueError / ConversationTableError / RecipeError: a bad utterance (an
@@ -117,15 +117,15 @@ class StreamSession:
         # model has answered, so any failure above or below leaves the session as it was
         feats = {m: self._feats[m] + [new[m]] for m in self._feats}
         speakers = self._speakers + [int(idx)]
-        dialogue = dict(self._dialogue, utterance_ids=self._dialogue['utterance_ids'] +
-                        [utt.utterance_id], speaker_names=self._dialogue['speaker_names'] +
-                        [utt.speaker], texts=self._dialogue['texts'] + [utt.text])
-        raw = dict(dialogue, sample_idx=0,
-                   features={m: np.stack(v) for m, v in feats.items()},
+        new_utt = dict(utterance_ids=utt.utterance_id, speaker_names=utt.speaker,
+                       texts=utt.text, starts=utt.start, ends=utt.end)
+        dialogue = dict(self._dialogue, **{k: self._dialogue[k] + [v]
+                                           for k, v in new_utt.items()})
+        raw = dict(dialogue, features={m: np.stack(v) for m, v in feats.items()},
                    speakers=np.asarray(speakers, dtype=np.int64),
                    labels=np.full(i + 1, -1, dtype=np.int64))
-        sample = inf.forward(conversation_collate([inf.pipeline(raw)]))[0]
-        result = inf.utterance_results(sample, raw, positions=[i])[0]
+        sample = inf.forward(conversation_collate([inf.pack(raw)]))[0]
+        result = inf.records(sample)[i]
         self._feats, self._speakers, self._dialogue = feats, speakers, dialogue
         self._utterances.append(utt)
         self.results.append(result)
@@ -215,7 +215,5 @@ class StreamSession:
     def _label(self, segments) -> List[dict]:
         out = []
         for utt in transcribe_segments(segments, self.transcriber, self.audio_report):
-            result = self.add(speaker=self.speaker, **utt)
-            result.update(start=utt['start'], end=utt['end'])
-            out.append(result)
+            out.append(self.add(speaker=self.speaker, **utt))
         return out

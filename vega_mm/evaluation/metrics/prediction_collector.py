@@ -4,17 +4,24 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.evaluator import BaseMetric
 
 from vega_mm.registry import METRICS
+from vega_mm.structures.records import prediction_records
 
 
 @METRICS.register_module()
 class ConversationPredictionCollector(BaseMetric):
-    """Keeps every dialogue's (or image's) predictions in ``self.predictions``.
+    """Keeps the prediction record of every utterance in ``self.predictions``.
 
-    Each entry: ``dialogue_id``, ``utterance_ids`` (when known), ``gt_label``,
-    ``pred_label``, ``pred_class``, ``pred_score``, ``branch_pred_labels`` and, for
-    models with an anchor space, ``anchor_similarity`` (lists, one item per utterance):
-    the fields the model's head wrote, never recomputed.
-    Results are gathered from all ranks like any metric.
+    Each entry is a record of :func:`~vega_mm.structures.records.prediction_records`
+    (``dialogue_id``, ``utterance_id``, ``pred_label``, ``pred_class``, ``pred_score``,
+    ``gt_label``/``gt_class`` where labelled, ``pred_scores``, ``anchor_similarity``,
+    ``branch_predictions``): the fields the model's head wrote, never recomputed, the
+    same record ``tools/infer.py`` writes. Results are gathered from all ranks like any
+    metric.
+
+    Args:
+        classes: the class names (default: the dataset's ``classes``).
+        collect_device: as :class:`~mmengine.evaluator.BaseMetric`.
+        prefix: as :class:`~mmengine.evaluator.BaseMetric`.
     """
 
     default_prefix = 'predictions'
@@ -25,38 +32,17 @@ class ConversationPredictionCollector(BaseMetric):
         self._classes = classes
         self.predictions: List[dict] = []
 
-    def process(self, data_batch, data_samples: Sequence) -> None:
-        for s in data_samples:
-            get = s.get if isinstance(s, dict) else (lambda k, s=s: s.get(k))
-            meta = s.get('metainfo', {}) if isinstance(s, dict) else s.metainfo
-            score = get('pred_score').cpu()
-            entry = dict(dialogue_id=get('dialogue_id') or meta.get('dialogue_id'),
-                         utterance_ids=get('utterance_ids') or meta.get('utterance_ids'),
-                         pred_label=get('pred_label').cpu().reshape(-1).tolist(),
-                         # [L, C] per dialogue; an image sample is one row
-                         pred_score=[[round(float(p), 6) for p in row]
-                                     for row in score.reshape(-1, score.shape[-1])])
-            branch = get('branch_pred_labels')
-            if branch is not None:
-                entry['branch_pred_labels'] = {k: v.cpu().reshape(-1).tolist()
-                                               for k, v in branch.items()}
-            similarity = get('anchor_similarity')
-            if similarity is not None:
-                similarity = similarity.cpu()
-                entry['anchor_similarity'] = [
-                    [round(float(c), 6) for c in row]
-                    for row in similarity.reshape(-1, similarity.shape[-1])]
-            if entry['dialogue_id'] is None:
-                entry['img_path'] = get('img_path') or meta.get('img_path')
-            gt = get('gt_label')
-            if gt is not None:
-                entry['gt_label'] = gt.cpu().reshape(-1).tolist()
-            self.results.append(entry)
-
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+    def _class_names(self, num_classes: int) -> List[str]:
         classes = self._classes or (self.dataset_meta or {}).get('classes')
-        for r in results:
-            if classes is not None:
-                r['pred_class'] = [classes[i] for i in r['pred_label']]
-        self.predictions = list(results)
+        return [str(c) for c in classes] if classes else [str(k) for k in range(num_classes)]
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for s in data_samples:
+            score = s['pred_score'] if isinstance(s, dict) else s.pred_score
+            # one result per data sample: MMEngine gathers ranks' results and cuts the
+            # padding of the distributed sampler by counting samples
+            self.results.append(prediction_records(s, self._class_names(score.shape[-1])))
+
+    def compute_metrics(self, results: List[List[dict]]) -> Dict[str, float]:
+        self.predictions = [r for dialogue in results for r in dialogue]
         return {}

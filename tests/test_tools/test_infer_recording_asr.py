@@ -10,7 +10,7 @@ import json
 import pytest
 
 from tests.spoken_scene import needs_espeak, spoken_dialogue, word_recall
-from tests.test_apis.test_infer_tool import _run
+from tests.test_tools.test_infer_tool import _run
 from tests.test_tools.common import load_tool
 from vega_mm.datasets.formats.subtitles import load_transcript
 
@@ -68,8 +68,8 @@ def test_a_spoken_scene_is_found_transcribed_labelled_and_streamed(
     _run(infer_tool, monkeypatch, [*common[:2], '--live', str(scene['mp4']), '--no-wait',
                                    *common[2:], '--out', str(live)])
     streamed = _lines(live)
-    assert [(p['text'], p['start'], p['end'], p['pred_label']) for p in streamed] == \
-        [(p['text'], p['start'], p['end'], p['pred_label']) for p in preds]
+    assert [(p['text'], p['start'], p['end'], p['pred_class']) for p in streamed] == \
+        [(p['text'], p['start'], p['end'], p['pred_class']) for p in preds]
 
     # two voices told apart; subtitles with the emotions and the timeline picture
     srt, show = tmp_path / 'scene.srt', tmp_path / 'show'

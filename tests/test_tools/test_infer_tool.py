@@ -58,7 +58,7 @@ def test_transcript_to_jsonl_and_live(infer_tool, causal_files, transcripts, tmp
          stdin=''.join(lines))
     live = [json.loads(line) for line in live_out.read_text().splitlines()]
     # the first dialogue, streamed line by line: the same labels (a causal model)
-    assert [p['pred_label'] for p in live[:-1]] == [p['pred_label'] for p in first]
+    assert [p['pred_class'] for p in live[:-1]] == [p['pred_class'] for p in first]
     assert live[-1]['speaker'] == 'unknown' and live[-1]['text'] == 'a line with no name'
     captured = capsys.readouterr()
     # the utterance named is the one the message is about (the next, '1'), once
@@ -70,8 +70,8 @@ def test_transcript_to_jsonl_and_live(infer_tool, causal_files, transcripts, tmp
     assert 'line 1: no "speaker:"' not in captured.err
     printed = [line for line in captured.err.splitlines() if line.startswith('[')]
     assert len(printed) == len(first) + 1 and printed[0].endswith(
-        f"->  {live[0]['pred_label']} "
-        f"({live[0]['probabilities'][live[0]['pred_label']]:.2f})")
+        f"->  {live[0]['pred_class']} "
+        f"({live[0]['pred_scores'][live[0]['pred_class']]:.2f})")
 
 
 def test_without_out_predictions_are_json_lines_on_stdout(infer_tool, causal_files,
@@ -83,7 +83,7 @@ def test_without_out_predictions_are_json_lines_on_stdout(infer_tool, causal_fil
     preds = [json.loads(line) for line in captured.out.splitlines()]  # nothing else there
     rows = [json.loads(line) for line in transcripts['test'].read_text().splitlines()]
     assert [p['utterance_id'] for p in preds] == [r['utterance_id'] for r in rows]
-    assert [p['gt_label'] for p in preds] == [r['label'] for r in rows]
+    assert [p['gt_class'] for p in preds] == [r['label'] for r in rows]
     assert all('pred_label' in p and 'label' not in p for p in preds)
     assert f'predicted {len(rows)} utterances' in captured.err
 

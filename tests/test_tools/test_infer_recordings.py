@@ -3,13 +3,14 @@ a timeline picture), shards that merge into one process's result, and the bad in
 a hurried user gives (each a clear error, never an empty table with exit 0).
 
 The speech-recognition path (voice-activity detection and Whisper) is tested in
-``test_recording_asr.py``; everything here runs without Whisper weights."""
+``test_infer_recording_asr.py``; everything here runs without Whisper weights."""
 import json
 
 import numpy as np
 import pytest
 
-from tests.test_apis.test_infer_tool import _run
+from tests.inference_fixtures import SRT, video_without_sound
+from tests.test_tools.test_infer_tool import _run
 from tests.test_features.conftest import write_wav
 from tests.test_tools.common import load_tool
 from vega_mm.apis.recording import check_streams, recording_dialogue
@@ -18,18 +19,6 @@ from vega_mm.datasets.formats import ConversationTableError
 from vega_mm.datasets.formats.subtitles import load_transcript
 from vega_mm.features.media import MediaError, probe_media
 
-SRT = """1
-00:00:00,200 --> 00:00:01,400
-ROSS: We were on a break!
-
-2
-00:00:01,600 --> 00:00:02,900
-RACHEL: I cannot believe you.
-
-3
-00:00:03,000 --> 00:00:03,900
-ROSS: Okay, I am sorry.
-"""
 
 
 @pytest.fixture(scope='module')
@@ -81,8 +70,8 @@ def test_a_recording_with_subtitles_gives_timed_predictions_subtitles_and_a_time
             [(p['speaker'], p['text'], p['start'], p['end']) for p in preds]
         text = sub.read_text(encoding='utf-8')
         for p in preds:
-            top = p['probabilities'][p['pred_label']]
-            assert f"[{p['pred_label']} {top:.2f}]" in text
+            top = p['pred_scores'][p['pred_class']]
+            assert f"[{p['pred_class']} {top:.2f}]" in text
 
 
 def test_a_transcript_without_speakers_has_one_speaker(model_files, recording, tmp_path,
@@ -142,27 +131,13 @@ def test_overlapping_cues_are_reported_and_kept(recording, tmp_path):
     assert len(notes) == 1 and 'cues 1 and 2 overlap by 0.40 s' in notes[0]
 
 
-def _video_without_sound(path):
-    import av
-    with av.open(str(path), 'w') as out:
-        stream = out.add_stream('mpeg4', rate=5)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, 'yuv420p'
-        for _ in range(25):  # 5 s
-            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format='rgb24')
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
-
-
 def test_a_model_needing_a_stream_the_recording_lacks_is_refused(recording, tmp_path):
     wav, srt = recording
     info = probe_media(str(wav))
     assert info['audio'] and not info['video'] and info['duration'] == pytest.approx(4.0)
     with pytest.raises(RecipeError, match='no video stream'):
         check_streams(str(wav), info, ('text', 'visual'), str(srt))
-    silent = _video_without_sound(tmp_path / 'silent.mp4')
+    silent = video_without_sound(tmp_path / 'silent.mp4')
     info = probe_media(str(silent))
     assert info['video'] and not info['audio']
     with pytest.raises(RecipeError, match='uses audio features'):
