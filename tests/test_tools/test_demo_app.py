@@ -26,7 +26,7 @@ from tests.speech_fixtures import DIALOGUE, write_dialogue
 from tests.spoken_scene import word_recall
 from tests.test_apis.conftest import (causal_model, feature_file,  # noqa: F401
                                       meld_like_tables, train_meta, transcripts)
-from tests.test_apis.test_infer_tool import _run
+from tests.test_tools.test_infer_tool import _run
 from tests.test_tools.common import REPO, load_tool
 
 pytest.importorskip('gradio', reason="the demo page needs Gradio: pip install 'vega_mm[app]'")
