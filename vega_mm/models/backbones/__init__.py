@@ -1,4 +1,6 @@
 from .base import ConversationBackbone
+from .dialoguegcn import DialogueGCNBackbone, WeightedRGCNConv
+from .mmgcn import GCNIIVariantLayer, MMGCNBackbone
 from .sdt import (CrossModalLayer, CrossModalTransformer, MaskedMultiHeadAttention,
                   SDTBackbone, SinusoidalPositionalEncoding, attention_bias)
 from .sdt_fused import FusedSDTBackbone, SDTWeightLayout
@@ -7,4 +9,5 @@ from .utterance_encoders import BcLSTMBackbone, ModalityProjection, UtteranceMLP
 __all__ = ['ConversationBackbone', 'SDTBackbone', 'FusedSDTBackbone', 'SDTWeightLayout',
            'CrossModalTransformer', 'CrossModalLayer', 'MaskedMultiHeadAttention',
            'SinusoidalPositionalEncoding', 'attention_bias', 'UtteranceMLPBackbone',
-           'BcLSTMBackbone', 'ModalityProjection']
+           'BcLSTMBackbone', 'ModalityProjection', 'DialogueGCNBackbone', 'WeightedRGCNConv',
+           'MMGCNBackbone', 'GCNIIVariantLayer']
