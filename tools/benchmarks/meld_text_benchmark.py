@@ -47,7 +47,19 @@ MODELS = {
     'vega_nocontext': BenchmarkEntry(osp.join(ROOT, 'configs/vega/vega_meld_text.py'),
                                      'vega_nocontext', ('model.backbone.attention_window=0', )),
     'vega_fer': BenchmarkEntry(osp.join(ROOT, 'configs/vega/vega_meld_text_fer.py'), 'vega_fer'),
+    # the model zoo (docs/model_zoo.md): each with its published classifier and with
+    # VEGA's head
+    'dialoguegcn': BenchmarkEntry(
+        osp.join(ROOT, 'configs/dialoguegcn/dialoguegcn_meld_text.py'), 'dialoguegcn'),
+    'dialoguegcn_vega': BenchmarkEntry(
+        osp.join(ROOT, 'configs/dialoguegcn/dialoguegcn_vega_meld_text.py'), 'dialoguegcn_vega'),
+    'mmgcn': BenchmarkEntry(osp.join(ROOT, 'configs/mmgcn/mmgcn_meld_text.py'), 'mmgcn'),
+    'mmgcn_vega': BenchmarkEntry(
+        osp.join(ROOT, 'configs/mmgcn/mmgcn_vega_meld_text.py'), 'mmgcn_vega'),
 }
+#: ``--models zoo``: every model of the zoo table, without and with VEGA's head.
+ZOO = ['sdt', 'vega', 'dialoguegcn', 'dialoguegcn_vega', 'mmgcn', 'mmgcn_vega', 'bclstm',
+       'logreg']
 #: Where ``vega_fer``'s anchors are built (from ``--faces``) when missing.
 FER_ANCHORS = 'data/anchors/meld_fer_anchor.pt'
 
@@ -70,7 +82,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--work-dir', default='work_dirs/meld_text_benchmark')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--models', nargs='+', default=['vega', 'sdt', 'mlp', 'bclstm', 'logreg'],
-                   choices=[*MODELS, 'logreg'])
+                   choices=[*MODELS, 'logreg', 'zoo'],
+                   help='models to train; zoo: ' + ' '.join(ZOO))
     p.add_argument('--text-model', default='minilm',
                    help='encoder: minilm, mpnet, a hub name or a folder')
     p.add_argument('--text-context', type=int, default=0, metavar='K',
@@ -93,6 +106,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--tag', default='',
                    help='name of this run group (work-dir subfolder), e.g. for --cfg-options')
     args = p.parse_args(argv)
+    if 'zoo' in args.models:
+        args.models = list(dict.fromkeys(
+            m for name in args.models for m in (ZOO if name == 'zoo' else [name])))
     if args.jobs is not None and args.jobs < 1:
         p.error(f'--jobs must be >= 1, got {args.jobs}')
     if args.text_context < 0:
