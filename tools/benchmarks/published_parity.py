@@ -29,8 +29,9 @@ CPU and shapes, with dropout on, and prints utterances per second.
 Shims for the published code's old APIs live here only: PyTorch Geometric 1.x's
 ``RGCNConv`` (edge weights ``edge_norm``, sum aggregation; PyG 2.x dropped both), a
 no-op ``.cuda()`` while the published model runs (MMGCN calls it unconditionally), an
-empty ``ipdb`` module, and 1.x indexing with a [3, E] numpy array (DialogueGCN's edge
-mask; PyTorch 2 reads it as one index instead of one per dimension).
+empty ``ipdb`` module, and 1.x indexing with a [3, E] or [2, n] numpy array
+(DialogueGCN's edge mask, MMGCN's cross-modal diagonals; PyTorch 2 reads it as one
+index instead of one per dimension).
 Exits 1 when a check fails.
 """
 import argparse
@@ -127,6 +128,10 @@ class _LegacyIndexNumpy:
         return getattr(self._real, name)
 
     def array(self, obj, *args, **kwargs):
+        if isinstance(obj, tuple) and obj and all(isinstance(o, np.ndarray) for o in obj):
+            # MMGCN: np.array(np.diag_indices(n)), copied, shifted row by row, then used
+            # as one index per dimension
+            return _IndexRows(self._real.array(o) for o in obj)
         arr = self._real.array(obj, *args, **kwargs)
         if arr.ndim == 2 and arr.shape[1] == 3 and arr.dtype.kind in 'iu':
             return _Triples(arr)
@@ -141,6 +146,13 @@ class _Triples(np.ndarray):
     def transpose(self, *axes):
         t = np.asarray(self).transpose(*axes)
         return tuple(torch.as_tensor(row) for row in t)
+
+
+class _IndexRows(list):
+    """Rows of indices that copy deeply and index a tensor one row per dimension."""
+
+    def copy(self):
+        return _IndexRows(np.array(r, copy=True) for r in self)
 
 
 @contextlib.contextmanager
@@ -178,6 +190,8 @@ def import_published(method: str, folder: str):
         pyg_nn.RGCNConv = saved
     if method == 'dialoguegcn':
         module.np = _LegacyIndexNumpy(np)
+    else:
+        sys.modules['model_mm'].np = _LegacyIndexNumpy(np)
     return module
 
 
