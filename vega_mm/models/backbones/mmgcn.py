@@ -32,8 +32,9 @@ Differences from the published code, deliberately (docs/model_zoo.md): the text 
 runs on packed sequences (the published one runs on the zero-padded batch); the graph
 is built as an edge list normalised by PyTorch Geometric's ``gcn_norm`` and propagated
 as one dense block per dialogue (the published code: one dense [3N, 3N] matrix over the
-whole batch, the same products plus the zeros between dialogues); the modalities are concatenated in vega_mm's order (text, audio,
-visual; published: audio, visual, text); one or two modalities are accepted.
+whole batch, the same products plus the zeros between dialogues); the modalities are
+concatenated in vega_mm's order (text, audio, visual; published: audio, visual, text);
+one or two modalities are accepted.
 The published ``MM_GCN`` also creates layers its forward never uses (``a_fc``,
 ``v_fc``, ``l_fc``, ``feature_fc``, ``final_fc``, modality and per-modality speaker
 embeddings); they are not created here.
@@ -102,6 +103,7 @@ class MMGCNBackbone(ConversationBackbone):
         dropout: the GCNII dropout and between LSTM layers (``--dropout 0.4``).
         use_speaker: add a speaker embedding to the text features (True).
         num_speakers: S (the published code: 2 for IEMOCAP, 9 for MELD).
+        max_len: the longest dialogue accepted (None: no limit).
         causal: refused (bidirectional LSTM, whole-dialogue graph).
         init_cfg: initialisation config.
     """
