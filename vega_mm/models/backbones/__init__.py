@@ -1,6 +1,12 @@
 from .base import ConversationBackbone
-from .dialoguegcn import DialogueGCNBackbone, WeightedRGCNConv
-from .mmgcn import GCNIIVariantLayer, MMGCNBackbone
+try:
+    from .dialoguegcn import DialogueGCNBackbone, WeightedRGCNConv
+    from .mmgcn import GCNIIVariantLayer, MMGCNBackbone
+except ImportError as exc:  # PyTorch Geometric (the 'graph' extra) is missing
+    from .graph_utils import missing_graph_extra
+    DialogueGCNBackbone, WeightedRGCNConv, MMGCNBackbone, GCNIIVariantLayer = \
+        missing_graph_extra(('DialogueGCNBackbone', 'WeightedRGCNConv', 'MMGCNBackbone',
+                             'GCNIIVariantLayer'), exc)
 from .sdt import (CrossModalLayer, CrossModalTransformer, MaskedMultiHeadAttention,
                   SDTBackbone, SinusoidalPositionalEncoding, attention_bias)
 from .sdt_fused import FusedSDTBackbone, SDTWeightLayout
