@@ -1,4 +1,12 @@
 from .base import ConversationBackbone
+try:
+    from .dialoguegcn import DialogueGCNBackbone, WeightedRGCNConv
+    from .mmgcn import GCNIIVariantLayer, MMGCNBackbone
+except ImportError as exc:  # PyTorch Geometric (the 'graph' extra) is missing
+    from .graph_utils import missing_graph_extra
+    DialogueGCNBackbone, WeightedRGCNConv, MMGCNBackbone, GCNIIVariantLayer = \
+        missing_graph_extra(('DialogueGCNBackbone', 'WeightedRGCNConv', 'MMGCNBackbone',
+                             'GCNIIVariantLayer'), exc)
 from .sdt import (CrossModalLayer, CrossModalTransformer, MaskedMultiHeadAttention,
                   SDTBackbone, SinusoidalPositionalEncoding, attention_bias)
 from .sdt_fused import FusedSDTBackbone, SDTWeightLayout
@@ -7,4 +15,5 @@ from .utterance_encoders import BcLSTMBackbone, ModalityProjection, UtteranceMLP
 __all__ = ['ConversationBackbone', 'SDTBackbone', 'FusedSDTBackbone', 'SDTWeightLayout',
            'CrossModalTransformer', 'CrossModalLayer', 'MaskedMultiHeadAttention',
            'SinusoidalPositionalEncoding', 'attention_bias', 'UtteranceMLPBackbone',
-           'BcLSTMBackbone', 'ModalityProjection']
+           'BcLSTMBackbone', 'ModalityProjection', 'DialogueGCNBackbone', 'WeightedRGCNConv',
+           'MMGCNBackbone', 'GCNIIVariantLayer']
