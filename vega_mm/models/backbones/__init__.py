@@ -1,5 +1,7 @@
 from .base import ConversationBackbone
 from .dialoguegcn import DialogueGCNBackbone, WeightedRGCNConv
+from .graphsmile import GraphSmileBackbone, HeterGraphStack
+from .m3net import M3NetBackbone, M3NetGatedConv, M3NetHypergraphConv
 from .mmgcn import GCNIIVariantLayer, MMGCNBackbone
 from .sdt import (CrossModalLayer, CrossModalTransformer, MaskedMultiHeadAttention,
                   SDTBackbone, SinusoidalPositionalEncoding, attention_bias)
@@ -10,4 +12,5 @@ __all__ = ['ConversationBackbone', 'SDTBackbone', 'FusedSDTBackbone', 'SDTWeight
            'CrossModalTransformer', 'CrossModalLayer', 'MaskedMultiHeadAttention',
            'SinusoidalPositionalEncoding', 'attention_bias', 'UtteranceMLPBackbone',
            'BcLSTMBackbone', 'ModalityProjection', 'DialogueGCNBackbone', 'WeightedRGCNConv',
-           'MMGCNBackbone', 'GCNIIVariantLayer']
+           'MMGCNBackbone', 'GCNIIVariantLayer', 'M3NetBackbone', 'M3NetHypergraphConv',
+           'M3NetGatedConv', 'GraphSmileBackbone', 'HeterGraphStack']
