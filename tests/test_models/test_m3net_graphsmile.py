@@ -251,10 +251,12 @@ def test_m3net_gated_conv_is_the_published_highconv():
     assert torch.allclose(conv(x, edge_index, norm), expected, atol=1e-6)
 
 
-def test_graphsmile_stack_is_the_published_dense_computation():
+@pytest.mark.parametrize('dense_max_nodes', [4096, 0], ids=['dense', 'sparse'])
+def test_graphsmile_stack_is_the_published_dense_computation(dense_max_nodes):
     from vega_mm.models.backbones import HeterGraphStack
     torch.manual_seed(0)
-    stack = HeterGraphStack(4, num_layers=3, dropout=0.0, max_edges=100).eval()
+    stack = HeterGraphStack(4, num_layers=3, dropout=0.0, max_edges=100,
+                            dense_max_nodes=dense_max_nodes).eval()
     with torch.no_grad():
         stack.edge_weight.uniform_(0.5, 1.5)
     # the layers are copies of one, as published (_get_clones)
@@ -270,7 +272,20 @@ def test_graphsmile_stack_is_the_published_dense_computation():
     for conv, fc in zip(stack.convs, stack.fcs):
         h = adj @ (h @ conv.lin.weight.t()) + conv.bias
         expected = expected + fc(h)
-    assert torch.allclose(stack(x, edge_index), expected, atol=1e-5)
+    got = stack(x, edge_index)
+    assert torch.allclose(got, expected, atol=1e-5)
+    # the learned edge weights get the published gradient on either path
+    got.square().sum().backward()
+    w = stack.edge_weight.detach()[:E].clone().requires_grad_()
+    A = torch.zeros(10, 10).index_put((edge_index[0], edge_index[1]), w)
+    d = A.sum(1).pow(-0.5)
+    adj = d[:, None] * A * d[None]
+    h, ref = x, x.clone()
+    for conv, fc in zip(stack.convs, stack.fcs):
+        h = adj @ (h @ conv.lin.weight.t().detach()) + conv.bias.detach()
+        ref = ref + fc(h)
+    ref.square().sum().backward()
+    assert torch.allclose(stack.edge_weight.grad[:E], w.grad, rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------- GraphSmile's head
