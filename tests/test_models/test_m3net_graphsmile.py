@@ -221,8 +221,8 @@ def test_m3net_hypergraph_conv_is_pygs_with_m3nets_changes():
     with torch.no_grad():
         pyg.lin.weight.copy_(torch.eye(5))
         pyg.bias.copy_(conv.bias)
-    assert torch.allclose(conv(x, index, w, torch.ones(7), 4),
-                          F.leaky_relu(pyg(x, index, w)), atol=1e-6)
+    norms = conv.normalisation(index, w, torch.ones(7), 7, 4)
+    assert torch.allclose(conv(x, index, *norms), F.leaky_relu(pyg(x, index, w)), atol=1e-6)
     # learned node weights: B_e = sum of its nodes' weights (the published EW_weight)
     nw = torch.rand(7) + 0.5
     H = torch.zeros(7, 4)
@@ -230,7 +230,8 @@ def test_m3net_hypergraph_conv_is_pygs_with_m3nets_changes():
     D = (H * w).sum(1)
     B = (H * nw[:, None]).sum(0)
     expected = F.leaky_relu((H / D[:, None]) @ ((H / B).t() @ x) + conv.bias)
-    assert torch.allclose(conv(x, index, w, nw, 4), expected, atol=1e-5)
+    assert torch.allclose(conv(x, index, *conv.normalisation(index, w, nw, 7, 4)), expected,
+                          atol=1e-5)
 
 
 def test_m3net_gated_conv_is_the_published_highconv():

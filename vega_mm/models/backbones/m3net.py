@@ -97,22 +97,29 @@ class M3NetHypergraphConv(_Base):
         if isinstance(getattr(self, 'bias', None), nn.Parameter):
             nn.init.zeros_(self.bias)   # the published initialisation
 
-    def forward(self, x: torch.Tensor, hyperedge_index: torch.Tensor,
-                hyperedge_weight: torch.Tensor, node_weight: torch.Tensor,
-                num_edges: int) -> torch.Tensor:
-        """``x`` [V, H]; ``hyperedge_index`` [2, I] (node, hyperedge) incidences;
-        ``hyperedge_weight`` [num_edges]; ``node_weight`` [V] -> [V, H]."""
-        num_nodes = x.size(0)
+    @staticmethod
+    def normalisation(hyperedge_index: torch.Tensor, hyperedge_weight: torch.Tensor,
+                      node_weight: torch.Tensor, num_nodes: int, num_edges: int):
+        """``(D^-1 [V], B^-1 [num_edges])``: ``D_v = sum_{e ni v} W_e`` (as PyG) and
+        change 2's ``B_e = sum_{v in e} w_v``; 0 where a sum is 0. Computed once per batch
+        (the published layer recomputes the same values in every layer)."""
         node, edge = hyperedge_index
         D = scatter(hyperedge_weight[edge], node, dim=0, dim_size=num_nodes, reduce='sum')
         D = 1.0 / D
         D[D == float('inf')] = 0
-        B = scatter(node_weight[node], edge, dim=0, dim_size=num_edges, reduce='sum')  # 2
+        B = scatter(node_weight[node], edge, dim=0, dim_size=num_edges, reduce='sum')
         B = 1.0 / B
         B[B == float('inf')] = 0
-        out = self.propagate(hyperedge_index, x=x, norm=B, alpha=None,
+        return D, B
+
+    def forward(self, x: torch.Tensor, hyperedge_index: torch.Tensor,
+                node_norm: torch.Tensor, edge_norm: torch.Tensor) -> torch.Tensor:
+        """``x`` [V, H]; ``hyperedge_index`` [2, I] (node, hyperedge) incidences;
+        ``node_norm``, ``edge_norm``: :meth:`normalisation` -> [V, H]."""
+        num_nodes, num_edges = x.size(0), edge_norm.size(0)
+        out = self.propagate(hyperedge_index, x=x, norm=edge_norm, alpha=None,
                              size=(num_nodes, num_edges))
-        out = self.propagate(hyperedge_index.flip([0]), x=out, norm=D, alpha=None,
+        out = self.propagate(hyperedge_index.flip([0]), x=out, norm=node_norm, alpha=None,
                              size=(num_edges, num_nodes))
         out = out.view(-1, self.out_channels) + self.bias
         return F.leaky_relu(out)   # change 3
@@ -320,9 +327,10 @@ class M3NetBackbone(ConversationBackbone):
         features[nodes.reshape(-1)] = x.reshape(M * N, -1)       # published node order
         h0 = self.fc1(features)
         hyper = h0
+        norms = M3NetHypergraphConv.normalisation(
+            hyper_index, self.hyperedge_weight, self.node_weight, M * N, num_edges)
         for conv in self.hyper_convs:
-            hyper = conv(hyper, hyper_index, self.hyperedge_weight[:num_edges],
-                         self.node_weight, num_edges)
+            hyper = conv(hyper, hyper_index, *norms)
         edge_index, edge_weight = self.build_graph(mask)
         gated = h0
         for conv in self.gated_convs:
