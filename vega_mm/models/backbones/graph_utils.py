@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ['prefix_lengths', 'node_index', 'packed_lstm', 'refuse_causal', 'require_pyg']
+__all__ = ['prefix_lengths', 'node_index', 'packed_lstm', 'refuse_causal', 'require_pyg',
+           'window_pairs']
 
 
 def prefix_lengths(who: str, mask: torch.Tensor) -> torch.Tensor:
@@ -77,5 +78,3 @@ def window_pairs(mask: torch.Tensor, past: int, future: int) -> Tuple[torch.Tens
     b, i, j = pairs.nonzero(as_tuple=True)
     return b, i, j
 
-
-__all__.append('window_pairs')

@@ -30,9 +30,11 @@ modality's graph nodes.
 
 Differences from the published code, deliberately (docs/model_zoo.md): the text LSTM
 runs on packed sequences (the published one runs on the zero-padded batch); the graph
-is a sparse edge list propagated by PyTorch Geometric (the published one a dense
-[3N, 3N] matrix); the modalities are concatenated in vega_mm's order (text, audio,
-visual; published: audio, visual, text); one or two modalities are accepted.
+is built as an edge list normalised by PyTorch Geometric's ``gcn_norm`` and propagated
+as one dense block per dialogue (the published code: one dense [3N, 3N] matrix over the
+whole batch, the same products plus the zeros between dialogues); the modalities are
+concatenated in vega_mm's order (text, audio, visual; published: audio, visual, text);
+one or two modalities are accepted.
 The published ``MM_GCN`` also creates layers its forward never uses (``a_fc``,
 ``v_fc``, ``l_fc``, ``feature_fc``, ``final_fc``, modality and per-modality speaker
 embeddings); they are not created here.
@@ -45,10 +47,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 try:
-    from torch_geometric.nn import SimpleConv
     from torch_geometric.nn.conv.gcn_conv import gcn_norm
 except ImportError:  # the 'graph' extra is missing: the backbone says so when built
-    SimpleConv = gcn_norm = None
+    gcn_norm = None
 
 from vega_mm.registry import MODELS
 from .base import ConversationBackbone
@@ -65,7 +66,7 @@ class GCNIIVariantLayer(nn.Module):
     PyTorch Geometric's ``GCN2Conv(shared_weights=False)`` computes this function with
     its two weights scaled by ``1 - alpha`` and ``alpha``, which changes how the weights
     train (alpha = 0.1 makes the initial-residual weight's steps 10 times larger), so
-    the product is written here and only the propagation ``A h`` is PyG's.
+    the product is written here.
 
     Args:
         channels: H, the width in and out.
@@ -80,7 +81,7 @@ class GCNIIVariantLayer(nn.Module):
 
     def forward(self, ah: torch.Tensor, h0: torch.Tensor, theta: float,
                 alpha: float) -> torch.Tensor:
-        """``ah`` = A h [N, H], ``h0`` [N, H] -> [N, H] (before the activation)."""
+        """``ah`` = A h [..., H], ``h0`` [..., H] -> [..., H] (before the activation)."""
         support = torch.cat([ah, h0], dim=-1)
         residual = (1 - alpha) * ah + alpha * h0
         return theta * (support @ self.weight) + (1 - theta) * residual
@@ -102,6 +103,7 @@ class MMGCNBackbone(ConversationBackbone):
         dropout: the GCNII dropout and between LSTM layers (``--dropout 0.4``).
         use_speaker: add a speaker embedding to the text features (True).
         num_speakers: S (the published code: 2 for IEMOCAP, 9 for MELD).
+        max_len: the longest dialogue accepted (None: no limit).
         causal: refused (bidirectional LSTM, whole-dialogue graph).
         init_cfg: initialisation config.
     """
@@ -151,7 +153,6 @@ class MMGCNBackbone(ConversationBackbone):
                                      bidirectional=True, batch_first=True, dropout=dropout)
             if self.use_speaker:
                 self.speaker_embedding = nn.Embedding(self.num_speakers, node_dim)
-        self.propagate = SimpleConv(aggr='sum')
         self.input_fc = nn.Linear(node_dim, graph_hidden)
         self.convs = nn.ModuleList(GCNIIVariantLayer(graph_hidden) for _ in range(num_layers))
 
@@ -195,18 +196,42 @@ class MMGCNBackbone(ConversationBackbone):
         edge_index, weight = gcn_norm(edge_index, weight, M * N, add_self_loops=False)
         return edge_index, weight
 
+    def dialogue_blocks(self, edge_index: torch.Tensor, edge_weight: torch.Tensor,
+                        mask: torch.Tensor, M: int):
+        """The normalised adjacency as one dense [M L, M L] block per dialogue (padded
+        nodes have no edge), and where each node (m N + n) sits in it.
+
+        Returns:
+            ``adj`` [B, M L, M L] (rows: targets), ``node_b`` and ``node_slot`` [M N].
+        """
+        B, L = mask.shape
+        b_of, pos_of = mask.nonzero(as_tuple=True)
+        N = b_of.shape[0]
+        node_b = b_of.repeat(M)
+        node_slot = torch.arange(M, device=mask.device).repeat_interleave(N) * L + \
+            pos_of.repeat(M)
+        adj = edge_weight.new_zeros(B, M * L, M * L)
+        src, dst = edge_index
+        adj = adj.index_put((node_b[dst], node_slot[dst], node_slot[src]), edge_weight)
+        return adj, node_b, node_slot
+
     def encode(self, feats: Dict[str, torch.Tensor], mask: torch.Tensor,
                speakers: torch.Tensor) -> Dict[str, torch.Tensor]:
         lengths = prefix_lengths('MMGCNBackbone', mask)
         x = self.node_features(feats, mask, speakers, lengths)              # [M, N, D]
-        M, N = x.shape[:2]
+        M, N, D = x.shape
         edge_index, edge_weight = self.build_graph(x, mask)
-        x = F.dropout(x.reshape(M * N, -1), self.dropout, self.training)
-        h0 = torch.relu(self.input_fc(x))
+        # each dialogue's graph as a dense block: one batched product per layer (the
+        # published code multiplies one dense [M N, M N] matrix of the whole batch)
+        adj, node_b, node_slot = self.dialogue_blocks(edge_index, edge_weight, mask, M)
+        x = F.dropout(x.reshape(M * N, D), self.dropout, self.training)
+        h0 = torch.relu(self.input_fc(x))                                     # [M N, G]
         h = h0
+        padded = h0.new_zeros(mask.shape[0], M * mask.shape[1], h0.shape[-1])
         for layer, conv in enumerate(self.convs, start=1):
             h = F.dropout(h, self.dropout, self.training)
-            ah = self.propagate(h, edge_index, edge_weight)
+            # node rows -> dialogue blocks -> A h -> node rows (padded slots stay 0)
+            ah = (adj @ padded.index_put((node_b, node_slot), h))[node_b, node_slot]
             theta = math.log(self.lamda / layer + 1)
             h = torch.relu(conv(ah, h0, theta, self.alpha))
         h = F.dropout(h, self.dropout, self.training)
