@@ -253,3 +253,21 @@ def test_checkpoint_round_trip(name, tmp_path):
         out = fresh(**batch, mode='tensor')
     assert set(out) == set(ref)
     assert all(torch.equal(out[k], ref[k]) for k in ref)
+
+
+def test_without_pytorch_geometric_building_says_how_to_install_it():
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['torch_geometric'] = None\n"
+            "from vega_mm.registry import MODELS\n"
+            "import vega_mm.models\n"
+            "try:\n"
+            "    MODELS.build(dict(type='DialogueGCNBackbone', input_dims=dict(text=4)))\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         cwd=REPO, timeout=300, env={**__import__('os').environ,
+                                                     'PYTHONPATH': str(REPO)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "DialogueGCNBackbone needs PyTorch Geometric: pip install 'vega_mm[graph]'" \
+        in out.stdout

@@ -31,18 +31,12 @@ from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
-
-try:
-    from torch_geometric.nn import GraphConv, RGCNConv
-    from torch_geometric.utils import softmax as edge_softmax
-except ImportError:  # the 'graph' extra is missing: the classes say so when built
-    GraphConv = edge_softmax = None
-    RGCNConv = nn.Module
+from torch_geometric.nn import GraphConv, RGCNConv
+from torch_geometric.utils import softmax as edge_softmax
 
 from vega_mm.registry import MODELS
 from .base import ConversationBackbone
-from .graph_utils import (node_index, packed_lstm, prefix_lengths, refuse_causal, require_pyg,
-                          window_pairs)
+from .graph_utils import node_index, packed_lstm, prefix_lengths, refuse_causal, window_pairs
 
 __all__ = ['WeightedRGCNConv', 'DialogueGCNBackbone']
 
@@ -64,7 +58,6 @@ class WeightedRGCNConv(RGCNConv):
 
     def __init__(self, in_channels: int, out_channels: int, num_relations: int,
                  num_bases: Optional[int] = None) -> None:
-        require_pyg('WeightedRGCNConv')
         super().__init__(in_channels, out_channels, num_relations, num_bases=num_bases,
                          aggr='add')
 
@@ -140,7 +133,6 @@ class DialogueGCNBackbone(ConversationBackbone):
                  dropout: float = 0.4,
                  causal: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        require_pyg('DialogueGCNBackbone')
         refuse_causal('DialogueGCNBackbone', causal,
                       'its bidirectional LSTM, future edge window and nodal attention '
                       'read later utterances')

@@ -4,13 +4,13 @@ All graphs of a batch are one disjoint graph over its N real utterances (row-maj
 the padding mask, the order of the backbone's output rows), so an edge never joins two
 dialogues and never touches a padded position.
 """
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ['prefix_lengths', 'node_index', 'packed_lstm', 'refuse_causal', 'require_pyg',
+__all__ = ['prefix_lengths', 'node_index', 'packed_lstm', 'refuse_causal', 'missing_graph_extra',
            'window_pairs']
 
 
@@ -43,13 +43,20 @@ def packed_lstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.
     return y
 
 
-def require_pyg(who: str) -> None:
-    """Raise a one-line error when PyTorch Geometric (the ``graph`` extra) is missing."""
-    try:
-        import torch_geometric  # noqa: F401
-    except ImportError:
-        raise ImportError(f"{who} needs PyTorch Geometric: pip install 'vega_mm[graph]' "
-                          '(or pip install torch_geometric)') from None
+def missing_graph_extra(names: Sequence[str], error: ImportError) -> Tuple[type, ...]:
+    """Stand-ins, registered under the graph classes' names, for when PyTorch Geometric
+    (the ``graph`` extra) is missing: building one says how to install it in one line."""
+    from vega_mm.registry import MODELS
+    stubs = []
+    for name in names:
+        def __init__(self, *args, _name=name, **kwargs):
+            raise ImportError(f"{_name} needs PyTorch Geometric: pip install "
+                              f"'vega_mm[graph]' (or pip install torch_geometric): {error}")
+        cls = type(name, (), dict(__init__=__init__, __doc__=f'{name}: needs PyTorch '
+                                  'Geometric, which is not installed.'))
+        MODELS.register_module(name=name, module=cls)
+        stubs.append(cls)
+    return tuple(stubs)
 
 
 def refuse_causal(who: str, causal: bool, why: str) -> None:

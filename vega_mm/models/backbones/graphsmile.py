@@ -44,15 +44,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-try:
-    from torch_geometric.nn import GCNConv
-    from torch_geometric.nn.conv.gcn_conv import gcn_norm
-except ImportError:  # the 'graph' extra is missing: the backbone says so when built
-    GCNConv = gcn_norm = None
+from torch_geometric.nn import GCNConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from vega_mm.registry import MODELS
 from .base import ConversationBackbone
-from .graph_utils import prefix_lengths, refuse_causal, require_pyg, window_pairs
+from .graph_utils import prefix_lengths, refuse_causal, window_pairs
 
 __all__ = ['GraphSmileBackbone', 'HeterGraphStack']
 
@@ -165,7 +162,6 @@ class GraphSmileBackbone(ConversationBackbone):
                  max_len: Optional[int] = None,
                  causal: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        require_pyg('GraphSmileBackbone')
         refuse_causal('GraphSmileBackbone', causal,
                       "its graphs join each utterance to the next window_future ones")
         super().__init__(input_dims, hidden_dim, num_speakers, max_len=max_len,

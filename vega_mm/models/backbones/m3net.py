@@ -52,25 +52,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-try:
-    from torch_geometric.nn import FAConv, HypergraphConv
-    from torch_geometric.nn.conv.gcn_conv import gcn_norm
-    from torch_geometric.nn.dense.linear import Linear as PyGLinear
-    from torch_geometric.utils import scatter
-except ImportError:  # the 'graph' extra is missing: the backbone says so when built
-    FAConv = HypergraphConv = gcn_norm = PyGLinear = scatter = None
+from torch_geometric.nn import FAConv, HypergraphConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.nn.dense.linear import Linear as PyGLinear
+from torch_geometric.utils import scatter
 
 from vega_mm.registry import MODELS
 from .base import ConversationBackbone
-from .graph_utils import packed_lstm, prefix_lengths, refuse_causal, require_pyg, window_pairs
+from .graph_utils import packed_lstm, prefix_lengths, refuse_causal, window_pairs
 
 __all__ = ['M3NetBackbone', 'M3NetHypergraphConv', 'M3NetGatedConv']
 
-_Base = HypergraphConv if HypergraphConv is not None else nn.Module
-_FABase = FAConv if FAConv is not None else nn.Module
-
-
-class M3NetHypergraphConv(_Base):
+class M3NetHypergraphConv(HypergraphConv):
     """PyTorch Geometric's ``HypergraphConv`` as M3Net modified it.
 
     PyG computes ``D^-1 H W B^-1 H^T X Theta + b`` with ``B`` the hyperedge sizes. M3Net
@@ -125,7 +118,7 @@ class M3NetHypergraphConv(_Base):
         return F.leaky_relu(out)   # change 3
 
 
-class M3NetGatedConv(_FABase):
+class M3NetGatedConv(FAConv):
     """M3Net's multi-frequency convolution (``highConv``) as PyG's ``FAConv``:
     ``sum_j tanh(a_r x_i + a_l x_j + b) x_j / sqrt(d_i d_j)``.
 
@@ -193,7 +186,6 @@ class M3NetBackbone(ConversationBackbone):
                  max_len: Optional[int] = None,
                  causal: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        require_pyg('M3NetBackbone')
         refuse_causal('M3NetBackbone', causal,
                       'its text GRU is bidirectional and its graphs join every pair of '
                       "a dialogue's utterances")

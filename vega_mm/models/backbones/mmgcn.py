@@ -45,16 +45,11 @@ from typing import Dict, Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-try:
-    from torch_geometric.nn.conv.gcn_conv import gcn_norm
-except ImportError:  # the 'graph' extra is missing: the backbone says so when built
-    gcn_norm = None
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from vega_mm.registry import MODELS
 from .base import ConversationBackbone
-from .graph_utils import (node_index, packed_lstm, prefix_lengths, refuse_causal, require_pyg,
-                          window_pairs)
+from .graph_utils import node_index, packed_lstm, prefix_lengths, refuse_causal, window_pairs
 
 __all__ = ['GCNIIVariantLayer', 'MMGCNBackbone']
 
@@ -123,7 +118,6 @@ class MMGCNBackbone(ConversationBackbone):
                  max_len: Optional[int] = None,
                  causal: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        require_pyg('MMGCNBackbone')
         refuse_causal('MMGCNBackbone', causal,
                       'its text LSTM is bidirectional and its graph joins every pair of '
                       "a dialogue's utterances")
