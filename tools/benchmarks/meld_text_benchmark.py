@@ -56,10 +56,17 @@ MODELS = {
     'mmgcn': BenchmarkEntry(osp.join(ROOT, 'configs/mmgcn/mmgcn_meld_text.py'), 'mmgcn'),
     'mmgcn_vega': BenchmarkEntry(
         osp.join(ROOT, 'configs/mmgcn/mmgcn_vega_meld_text.py'), 'mmgcn_vega'),
+    'm3net': BenchmarkEntry(osp.join(ROOT, 'configs/m3net/m3net_meld_text.py'), 'm3net'),
+    'm3net_vega': BenchmarkEntry(
+        osp.join(ROOT, 'configs/m3net/m3net_vega_meld_text.py'), 'm3net_vega'),
+    'graphsmile': BenchmarkEntry(
+        osp.join(ROOT, 'configs/graphsmile/graphsmile_meld_text.py'), 'graphsmile'),
+    'graphsmile_vega': BenchmarkEntry(
+        osp.join(ROOT, 'configs/graphsmile/graphsmile_vega_meld_text.py'), 'graphsmile_vega'),
 }
 #: ``--models zoo``: every model of the zoo table, without and with VEGA's head.
-ZOO = ['sdt', 'vega', 'dialoguegcn', 'dialoguegcn_vega', 'mmgcn', 'mmgcn_vega', 'bclstm',
-       'logreg']
+ZOO = ['sdt', 'vega', 'dialoguegcn', 'dialoguegcn_vega', 'mmgcn', 'mmgcn_vega', 'm3net',
+       'm3net_vega', 'graphsmile', 'graphsmile_vega', 'bclstm', 'logreg']
 #: Where ``vega_fer``'s anchors are built (from ``--faces``) when missing.
 FER_ANCHORS = 'data/anchors/meld_fer_anchor.pt'
 

@@ -3,6 +3,9 @@
     python tools/benchmarks/published_parity.py --method dialoguegcn \\
         --published-code ~/src/conv-emotion/DialogueGCN
     python tools/benchmarks/published_parity.py --method mmgcn --published-code ~/src/MMGCN
+    python tools/benchmarks/published_parity.py --method m3net --published-code ~/src/M3NET
+    python tools/benchmarks/published_parity.py --method graphsmile \\
+        --published-code ~/src/GraphSmile
 
 imports the published model class from the checkout given (never copied into vega_mm:
 it keeps its own licence), builds vega_mm's backbone and LinearLabelHead with the same
@@ -32,6 +35,9 @@ no-op ``.cuda()`` while the published model runs (MMGCN calls it unconditionally
 empty ``ipdb`` module, and 1.x indexing with a [3, E] or [2, n] numpy array
 (DialogueGCN's edge mask, MMGCN's cross-modal diagonals; PyTorch 2 reads it as one
 index instead of one per dimension).
+M3Net and GraphSmile (what they check, their layouts and shims) are described in
+zoo_parity_part2.py, which this script imports for them.
+
 Exits 1 when a check fails.
 """
 import argparse
@@ -51,6 +57,11 @@ import torch.nn.functional as F
 import vega_mm.models  # noqa: F401  (registers vega_mm's classes before any shim)
 from vega_mm.registry import MODELS
 
+#: M3Net and GraphSmile (the model zoo's part 2): their pieces are in zoo_parity_part2.py
+#: next to this script
+PART2 = ('m3net', 'graphsmile')
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
 #: Published class weights of IEMOCAP (1 / class frequency, both repositories).
 IEMOCAP_WEIGHTS = [1 / 0.086747, 1 / 0.144406, 1 / 0.227883, 1 / 0.160585, 1 / 0.127711,
                    1 / 0.252668]
@@ -66,6 +77,19 @@ SIZES = {
         'iemocap': dict(dims=dict(text=100, audio=1582, visual=342), speakers=2, classes=6,
                         lengths=[62, 48, 33, 24]),
         'meld': dict(dims=dict(text=600, audio=300, visual=342), speakers=9, classes=7,
+                     lengths=[24, 17, 12, 9, 6, 3, 2, 1]),
+    },
+    # part 2: the RoBERTa text of both published feature files
+    'm3net': {
+        'iemocap': dict(dims=dict(text=1024, audio=1582, visual=342), speakers=2, classes=6,
+                        lengths=[62, 48, 33, 24]),
+        'meld': dict(dims=dict(text=1024, audio=300, visual=342), speakers=9, classes=7,
+                     lengths=[24, 17, 12, 9, 6, 3, 2, 1]),
+    },
+    'graphsmile': {
+        'iemocap': dict(dims=dict(text=1024, audio=1582, visual=342), speakers=2, classes=6,
+                        lengths=[62, 48, 33, 24]),
+        'meld': dict(dims=dict(text=1024, audio=300, visual=342), speakers=9, classes=7,
                      lengths=[24, 17, 12, 9, 6, 3, 2, 1]),
     },
 }
@@ -169,6 +193,9 @@ def cpu_only():
 
 def import_published(method: str, folder: str):
     """The published ``model`` module from the user's checkout, with the shims."""
+    if method in PART2:
+        from zoo_parity_part2 import import_part2
+        return import_part2(method, folder)
     files = {'dialoguegcn': ['model.py'], 'mmgcn': ['model.py', 'model_GCN.py', 'model_mm.py']}
     missing = [f for f in files[method] if not osp.isfile(osp.join(folder, f))]
     if missing:
@@ -338,6 +365,9 @@ LAYOUTS = (('equal lengths', False, True),
 
 def check_size(method, module, name, size, seed, rtol, gtol):
     """Rows (what, difference, within tolerance, counted) for one size."""
+    if method in PART2:
+        from zoo_parity_part2 import check_size_part2
+        return check_size_part2(method, module, name, size, seed, rtol, gtol)
     rows = []
     for layout, pack, counted in LAYOUTS:
         lengths = size['lengths'] if layout.startswith('mixed') else \
@@ -423,6 +453,9 @@ def compare_edges(ours, feats, mask, speakers, p_out, rtol):
 
 # ---------------------------------------------------------------- speed
 def speed(method, module, size, steps: int, seed: int) -> Dict[str, float]:
+    if method in PART2:
+        from zoo_parity_part2 import speed_part2
+        return speed_part2(method, module, size, steps, seed)
     torch.manual_seed(seed)
     pub, ours, head = build_pair(method, module, size, dropout=0.4)
     load_published_weights(weight_map(method, pub, ours, head), pub, ours, head)
@@ -462,7 +495,8 @@ def parse_args(argv=None):
     p.add_argument('--method', required=True, choices=sorted(SIZES))
     p.add_argument('--published-code', required=True,
                    help='checkout of the published code: the DialogueGCN folder of '
-                   'declare-lab/conv-emotion, or hujingwen6666/MMGCN')
+                   'declare-lab/conv-emotion, hujingwen6666/MMGCN, feiyuchen7/M3NET or '
+                   'lijfrank-open/GraphSmile')
     p.add_argument('--sizes', nargs='+', default=['iemocap', 'meld'],
                    choices=['iemocap', 'meld'])
     p.add_argument('--rtol', type=float, default=1e-5)
@@ -489,7 +523,8 @@ def main(argv=None) -> int:
                                                   args.rtol, args.gtol):
             failed += counted and not ok
             verdict = ('yes' if ok else 'NO') if counted else \
-                ('yes' if ok else 'no: the published LSTM reads the padding (not counted)')
+                ('yes' if ok else 'no (not counted: the reason in brackets)' if args.method in PART2
+                 else 'no: the published LSTM reads the padding (not counted)')
             print(f'| {what} | {diff:.2e} | {verdict} |', flush=True)
     if args.speed:
         print('\n| shapes | published utt/s | vega_mm utt/s | vega_mm / published |')

@@ -1,12 +1,17 @@
 from .base import ConversationBackbone
 try:
     from .dialoguegcn import DialogueGCNBackbone, WeightedRGCNConv
+    from .graphsmile import GraphSmileBackbone, HeterGraphStack
+    from .m3net import M3NetBackbone, M3NetGatedConv, M3NetHypergraphConv
     from .mmgcn import GCNIIVariantLayer, MMGCNBackbone
 except ImportError as exc:  # PyTorch Geometric (the 'graph' extra) is missing
     from .graph_utils import missing_graph_extra
-    DialogueGCNBackbone, WeightedRGCNConv, MMGCNBackbone, GCNIIVariantLayer = \
-        missing_graph_extra(('DialogueGCNBackbone', 'WeightedRGCNConv', 'MMGCNBackbone',
-                             'GCNIIVariantLayer'), exc)
+    (DialogueGCNBackbone, WeightedRGCNConv, MMGCNBackbone, GCNIIVariantLayer,
+     GraphSmileBackbone, HeterGraphStack, M3NetBackbone, M3NetGatedConv,
+     M3NetHypergraphConv) = missing_graph_extra(
+        ('DialogueGCNBackbone', 'WeightedRGCNConv', 'MMGCNBackbone', 'GCNIIVariantLayer',
+         'GraphSmileBackbone', 'HeterGraphStack', 'M3NetBackbone', 'M3NetGatedConv',
+         'M3NetHypergraphConv'), exc)
 from .sdt import (CrossModalLayer, CrossModalTransformer, MaskedMultiHeadAttention,
                   SDTBackbone, SinusoidalPositionalEncoding, attention_bias)
 from .sdt_fused import FusedSDTBackbone, SDTWeightLayout
@@ -16,4 +21,5 @@ __all__ = ['ConversationBackbone', 'SDTBackbone', 'FusedSDTBackbone', 'SDTWeight
            'CrossModalTransformer', 'CrossModalLayer', 'MaskedMultiHeadAttention',
            'SinusoidalPositionalEncoding', 'attention_bias', 'UtteranceMLPBackbone',
            'BcLSTMBackbone', 'ModalityProjection', 'DialogueGCNBackbone', 'WeightedRGCNConv',
-           'MMGCNBackbone', 'GCNIIVariantLayer']
+           'MMGCNBackbone', 'GCNIIVariantLayer', 'M3NetBackbone', 'M3NetHypergraphConv',
+           'M3NetGatedConv', 'GraphSmileBackbone', 'HeterGraphStack']
