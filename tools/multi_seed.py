@@ -15,8 +15,8 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from vega_mm.benchmarking import (BenchmarkEntry, benchmark_table, run_benchmark,
-                                  save_benchmark)
+from vega_mm.benchmarking import (BenchmarkEntry, benchmark_table, config_complexity,
+                                  run_benchmark, save_benchmark)
 
 TRAIN = osp.join(osp.dirname(osp.abspath(__file__)), 'train.py')
 
@@ -35,13 +35,29 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--baseline', choices=['logreg'], default=None,
                    help='add the context-free logistic regression on the first config\'s '
                    'data (C and class weighting chosen on validation)')
+    p.add_argument('--complexity-length', type=int, default=0, metavar='N',
+                   help='add each model\'s parameters and forward FLOPs per utterance, '
+                   'counted on a dialogue of N utterances (0: no such columns)')
     p.add_argument('--rerun', action='store_true', help='train finished runs again')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.complexity_length < 0:
+        p.error(f'--complexity-length must be >= 0, got {args.complexity_length}')
+    return args
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     entries = [BenchmarkEntry(c) for c in args.configs]
+    # counted first: a config that cannot be counted fails before any training
+    complexity = None
+    if args.complexity_length:
+        try:
+            complexity = {e.label: config_complexity(
+                e.config, [*args.cfg_options, *e.cfg_options], args.complexity_length)
+                for e in entries}
+        except ValueError as exc:
+            print(f'benchmark failed: {exc}', file=sys.stderr)
+            return 1
     try:
         report = run_benchmark(entries, args.seeds, args.work_dir, TRAIN, jobs=args.jobs,
                                cfg_options=args.cfg_options, rerun=args.rerun,
@@ -52,7 +68,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     title = (f'{len(args.seeds)} seed(s) {args.seeds}; model selection on validation'
              + (f'; cfg-options {" ".join(args.cfg_options)}' if args.cfg_options else ''))
-    table = benchmark_table(report, title)
+    if complexity:
+        title += f'; FLOPs counted on a dialogue of {args.complexity_length} utterances'
+    table = benchmark_table(report, title, complexity)
     md, js = save_benchmark(report, table, args.work_dir)
     print(f'\n{table}\n\ntotal wall time: {report["seconds"] / 60:.1f} min\n'
           f'written: {md}, {js}', flush=True)

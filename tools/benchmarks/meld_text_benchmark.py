@@ -34,8 +34,8 @@ import time
 from typing import Any, List, Optional
 
 from vega_mm.datasets.formats import load_conversations
-from vega_mm.benchmarking import (BenchmarkEntry, benchmark_table, run_benchmark,
-                                  save_benchmark)
+from vega_mm.benchmarking import (BenchmarkEntry, benchmark_table, config_complexity,
+                                  run_benchmark, save_benchmark)
 
 # The configs, tools/train.py and the default data folder are found next to this checkout.
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -47,7 +47,26 @@ MODELS = {
     'vega_nocontext': BenchmarkEntry(osp.join(ROOT, 'configs/vega/vega_meld_text.py'),
                                      'vega_nocontext', ('model.backbone.attention_window=0', )),
     'vega_fer': BenchmarkEntry(osp.join(ROOT, 'configs/vega/vega_meld_text_fer.py'), 'vega_fer'),
+    # the model zoo (docs/model_zoo.md): each with its published classifier and with
+    # VEGA's head
+    'dialoguegcn': BenchmarkEntry(
+        osp.join(ROOT, 'configs/dialoguegcn/dialoguegcn_meld_text.py'), 'dialoguegcn'),
+    'dialoguegcn_vega': BenchmarkEntry(
+        osp.join(ROOT, 'configs/dialoguegcn/dialoguegcn_vega_meld_text.py'), 'dialoguegcn_vega'),
+    'mmgcn': BenchmarkEntry(osp.join(ROOT, 'configs/mmgcn/mmgcn_meld_text.py'), 'mmgcn'),
+    'mmgcn_vega': BenchmarkEntry(
+        osp.join(ROOT, 'configs/mmgcn/mmgcn_vega_meld_text.py'), 'mmgcn_vega'),
+    'm3net': BenchmarkEntry(osp.join(ROOT, 'configs/m3net/m3net_meld_text.py'), 'm3net'),
+    'm3net_vega': BenchmarkEntry(
+        osp.join(ROOT, 'configs/m3net/m3net_vega_meld_text.py'), 'm3net_vega'),
+    'graphsmile': BenchmarkEntry(
+        osp.join(ROOT, 'configs/graphsmile/graphsmile_meld_text.py'), 'graphsmile'),
+    'graphsmile_vega': BenchmarkEntry(
+        osp.join(ROOT, 'configs/graphsmile/graphsmile_vega_meld_text.py'), 'graphsmile_vega'),
 }
+#: ``--models zoo``: every model of the zoo table, without and with VEGA's head.
+ZOO = ['sdt', 'vega', 'dialoguegcn', 'dialoguegcn_vega', 'mmgcn', 'mmgcn_vega', 'm3net',
+       'm3net_vega', 'graphsmile', 'graphsmile_vega', 'bclstm', 'logreg']
 #: Where ``vega_fer``'s anchors are built (from ``--faces``) when missing.
 FER_ANCHORS = 'data/anchors/meld_fer_anchor.pt'
 
@@ -70,7 +89,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--work-dir', default='work_dirs/meld_text_benchmark')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--models', nargs='+', default=['vega', 'sdt', 'mlp', 'bclstm', 'logreg'],
-                   choices=[*MODELS, 'logreg'])
+                   choices=[*MODELS, 'logreg', 'zoo'],
+                   help='models to train; zoo: ' + ' '.join(ZOO))
     p.add_argument('--text-model', default='minilm',
                    help='encoder: minilm, mpnet, a hub name or a folder')
     p.add_argument('--text-context', type=int, default=0, metavar='K',
@@ -87,12 +107,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--jobs', type=int, default=None,
                    help='training runs in parallel (default: one per core); each gets '
                    'cores / jobs threads')
+    p.add_argument('--complexity-length', type=int, default=0, metavar='N',
+                   help='add each model\'s parameters and forward FLOPs per utterance, '
+                   'counted on a dialogue of N utterances (0: no such columns)')
     p.add_argument('--rerun', action='store_true', help='ignore finished runs')
     p.add_argument('--cfg-options', nargs='+', default=[],
                    help='passed on to tools/train.py for every model')
     p.add_argument('--tag', default='',
                    help='name of this run group (work-dir subfolder), e.g. for --cfg-options')
     args = p.parse_args(argv)
+    if 'zoo' in args.models:
+        args.models = list(dict.fromkeys(
+            m for name in args.models for m in (ZOO if name == 'zoo' else [name])))
+    if args.complexity_length < 0:
+        p.error(f'--complexity-length must be >= 0, got {args.complexity_length}')
     if args.jobs is not None and args.jobs < 1:
         p.error(f'--jobs must be >= 1, got {args.jobs}')
     if args.text_context < 0:
@@ -195,6 +223,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     entries = [MODELS[m] for m in args.models if m != 'logreg']
     variant = osp.splitext(osp.basename(features))[0] + (f'_{args.tag}' if args.tag else '')
     work_dir = osp.join(args.work_dir, variant)
+    # counted first: a config that cannot be counted fails before any training
+    complexity = None
+    if args.complexity_length:
+        try:
+            complexity = {e.label: config_complexity(
+                e.config, [*cfg_options, *e.cfg_options], args.complexity_length)
+                for e in entries}
+        except ValueError as exc:
+            print(f'benchmark failed: {exc}', file=sys.stderr)
+            return 1
     try:
         report = run_benchmark(
             entries, args.seeds, work_dir, osp.join(ROOT, 'tools', 'train.py'),
@@ -208,7 +246,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     title = (f'MELD text-only, features {features} ({sizes["val"]} val / {sizes["test"]} '
              f'test utterances), {len(args.seeds)} seed(s) {args.seeds}, model selection '
              'on val' + (f'; cfg-options {args.cfg_options}' if args.cfg_options else ''))
-    table = benchmark_table(report, title)
+    if complexity:
+        title += f'; FLOPs counted on a dialogue of {args.complexity_length} utterances'
+    table = benchmark_table(report, title, complexity)
     md, js = save_benchmark(report, table, work_dir)
     print(f'\n{table}\n\ntotal wall time: {report["seconds"] / 60:.1f} min\n'
           f'written: {md}, {js}', flush=True)

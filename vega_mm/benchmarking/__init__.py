@@ -8,6 +8,7 @@ from .baselines import (DEFAULT_C_GRID, baseline_scores,
                         config_class_weights, config_logistic_regression,
                         config_utterance_arrays, fit_logistic_regression,
                         logistic_regression_baseline, utterance_arrays)
+from .complexity import config_complexity
 from .multi_seed import (BenchmarkEntry, available_cores, benchmark_table, config_digest,
                          parse_cfg_options, plan_jobs, run_benchmark, run_breakdown, run_dir,
                          save_benchmark, train_run)
@@ -17,5 +18,5 @@ __all__ = [
     'config_logistic_regression', 'config_utterance_arrays', 'fit_logistic_regression',
     'logistic_regression_baseline', 'utterance_arrays', 'BenchmarkEntry', 'config_digest',
     'available_cores', 'benchmark_table', 'parse_cfg_options', 'plan_jobs', 'run_benchmark',
-    'run_breakdown', 'run_dir', 'save_benchmark', 'train_run'
+    'run_breakdown', 'run_dir', 'save_benchmark', 'train_run', 'config_complexity'
 ]

@@ -320,15 +320,19 @@ def _cell(values: Sequence[float]) -> str:
     return mean_std(values) if len(values) > 1 else f'{values[0]:.2f}'
 
 
-def benchmark_table(report: Dict[str, Any], title: str = '') -> str:
+def benchmark_table(report: Dict[str, Any], title: str = '',
+                    complexity: Optional[Dict[str, Dict[str, float]]] = None) -> str:
     """The Markdown table of a :func:`run_benchmark` report: one row per config with val
     and test accuracy, weighted F1 and macro F1 (mean +- std over seeds), the best epoch
-    of each seed and the mean wall time per run."""
+    of each seed and the mean wall time per run; with ``complexity`` ({row name:
+    :func:`~vega_mm.benchmarking.config_complexity`}), its parameters and forward FLOPs
+    per utterance too."""
     heads = [f'{split} {m.replace("_", " ")}' for split in ('val', 'test')
              for m in HEADLINE_METRICS]
+    extra = ['params', 'FLOPs / utt.'] if complexity else []
     lines = [title, ''] if title else []
-    lines += ['| model | ' + ' | '.join(heads) + ' | best epoch | time / run |',
-              '|---|' + '---:|' * (len(heads) + 2)]
+    lines += ['| model | ' + ' | '.join(heads + extra) + ' | best epoch | time / run |',
+              '|---|' + '---:|' * (len(heads) + len(extra) + 2)]
     for row in report['rows']:
         runs = [row['runs'][str(s)] for s in report['seeds']]
         cells = [_cell(collect_run_metrics(runs, split, [m])[m])
@@ -339,11 +343,16 @@ def benchmark_table(report: Dict[str, Any], title: str = '') -> str:
         stem = osp.splitext(osp.basename(row['config']))[0]
         label = row['name'] if row['name'] == stem else \
             f'{row["name"]} ({osp.basename(row["config"])})'
+        if complexity:
+            c = complexity.get(row['name'])
+            cells += [f'{c["params"] / 1e6:.2f} M', f'{c["flops_per_utterance"] / 1e6:.2f} M']\
+                if c else ['n/a', 'n/a']
         lines.append(f'| {label} | ' + ' | '.join(cells)
                      + f' | {epochs} | {time_cell} |')
     base = report.get('baseline')
     if base:
         cells = [f'{base[split][m]:.2f}' for split in ('val', 'test') for m in HEADLINE_METRICS]
+        cells += [''] * len(extra)
         lines.append(f'| {base["name"]} | ' + ' | '.join(cells)
                      + f' | | {base["seconds"] / 60:.1f} min |')
     return '\n'.join(lines)

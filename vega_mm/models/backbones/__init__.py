@@ -1,4 +1,17 @@
 from .base import ConversationBackbone
+try:
+    from .dialoguegcn import DialogueGCNBackbone, WeightedRGCNConv
+    from .graphsmile import GraphSmileBackbone, HeterGraphStack
+    from .m3net import M3NetBackbone, M3NetGatedConv, M3NetHypergraphConv
+    from .mmgcn import GCNIIVariantLayer, MMGCNBackbone
+except ImportError as exc:  # PyTorch Geometric (the 'graph' extra) is missing
+    from .graph_utils import missing_graph_extra
+    (DialogueGCNBackbone, WeightedRGCNConv, MMGCNBackbone, GCNIIVariantLayer,
+     GraphSmileBackbone, HeterGraphStack, M3NetBackbone, M3NetGatedConv,
+     M3NetHypergraphConv) = missing_graph_extra(
+        ('DialogueGCNBackbone', 'WeightedRGCNConv', 'MMGCNBackbone', 'GCNIIVariantLayer',
+         'GraphSmileBackbone', 'HeterGraphStack', 'M3NetBackbone', 'M3NetGatedConv',
+         'M3NetHypergraphConv'), exc)
 from .sdt import (CrossModalLayer, CrossModalTransformer, MaskedMultiHeadAttention,
                   SDTBackbone, SinusoidalPositionalEncoding, attention_bias)
 from .sdt_fused import FusedSDTBackbone, SDTWeightLayout
@@ -7,4 +20,6 @@ from .utterance_encoders import BcLSTMBackbone, ModalityProjection, UtteranceMLP
 __all__ = ['ConversationBackbone', 'SDTBackbone', 'FusedSDTBackbone', 'SDTWeightLayout',
            'CrossModalTransformer', 'CrossModalLayer', 'MaskedMultiHeadAttention',
            'SinusoidalPositionalEncoding', 'attention_bias', 'UtteranceMLPBackbone',
-           'BcLSTMBackbone', 'ModalityProjection']
+           'BcLSTMBackbone', 'ModalityProjection', 'DialogueGCNBackbone', 'WeightedRGCNConv',
+           'MMGCNBackbone', 'GCNIIVariantLayer', 'M3NetBackbone', 'M3NetHypergraphConv',
+           'M3NetGatedConv', 'GraphSmileBackbone', 'HeterGraphStack']

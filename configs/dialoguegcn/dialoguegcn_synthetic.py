@@ -1,0 +1,22 @@
+# DialogueGCN (Ghosal et al., EMNLP 2019) with its published classifier (dropout, linear:
+# LinearLabelHead) on the embedded synthetic conversations (6 classes, 2 speakers,
+# text/audio/visual 100/60/40).
+# Architecture: the published defaults (docs/model_zoo.md).
+# The modalities are concatenated at the input (the published runs read text only).
+# Same data, optimiser, schedule and model selection as ../vega/vega_synthetic.py (the
+# benchmark protocol: AdamW, lr 1e-3, <= 40 epochs, early stopping on validation weighted F1).
+# The loss is the class-weighted cross-entropy of the fused branch alone.
+_base_ = ['../vega/vega_synthetic.py']
+
+model = dict(
+    backbone=dict(
+        _delete_=True, type='DialogueGCNBackbone', input_dims=dict(text=100, audio=60, visual=40),
+        hidden_dim=100, context_dim=100, num_speakers=2, max_len=110,
+        window_past=10, window_future=10, num_bases=30, nodal_attention=True,
+        dropout=0.4),
+    head=dict(
+        vega_head=None,
+        label_head=dict(
+            type='LinearLabelHead', dropout=0.4,
+            loss=dict(loss_weight=1.0, kd_loss_weight=0.0,
+                      branch_weights=dict(fused=1.0, text=0.0, audio=0.0, visual=0.0)))))

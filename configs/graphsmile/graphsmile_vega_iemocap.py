@@ -1,0 +1,30 @@
+# GraphSmile (Li et al., TPAMI 2025) with VEGA's head (label space + anchor space,
+# GraphSmileHead: DualBranchHead as in ../vega/vega_iemocap.py plus GraphSmile's
+# sentiment-dynamics losses) on the data of ./graphsmile_iemocap.py, with its backbone and
+# training recipe; only the head differs.
+# GraphSmile gives per-modality features (each modality's share of the fused mean):
+# every branch gets its label and anchor head and the fused branch distils into the
+# modalities, as in VEGA, with VEGA's loss weights.
+_base_ = ['../vega/vega_iemocap.py']
+
+model = dict(
+    class_weight=None,
+    backbone=dict(
+        _delete_=True, type='GraphSmileBackbone', input_dims=dict(text=1024, audio=1582, visual=342),
+        hidden_dim=512, window_past=17, window_future=17, num_layers=7, dropout=0.2,
+        text_norm=True, num_speakers=2),
+    head=dict(
+        type='GraphSmileHead',
+        # the sentiment-dynamics branch; sentiments derived from the emotions as the
+        # published code does (happy, excited: positive; neutral: neutral; sad, anger,
+        # frustrated: negative)
+        sentiment=dict(source='derive', emotion_to_sentiment=[2, 0, 1, 0, 2, 0],
+                       shift_window=19, loss_weights=(1.0, 0.7))))
+
+train_pipeline = [dict(type='PackConversationInputs')]
+train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))
+optim_wrapper = dict(
+    _delete_=True, type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4, amsgrad=True))
+train_cfg = dict(max_epochs=120)
+default_hooks = dict(early_stopping=dict(patience=120))

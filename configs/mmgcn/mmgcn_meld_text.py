@@ -1,0 +1,21 @@
+# MMGCN (Hu et al., ACL 2021) with its published classifier (dropout, linear:
+# LinearLabelHead) on MELD text only, MiniLM features from tools/extract_features.py (see
+# ../vega/vega_meld_text.py for the file and the split).
+# Architecture: the published defaults (docs/model_zoo.md).
+# Same data, class weights, optimiser, schedule and model selection as
+# ../vega/vega_meld_text.py (the benchmark protocol: AdamW, lr 3e-4, <= 30 epochs, early
+# stopping on validation weighted F1).
+# The loss is the class-weighted cross-entropy of the fused branch alone.
+_base_ = ['../vega/vega_meld_text.py']
+
+model = dict(
+    backbone=dict(
+        _delete_=True, type='MMGCNBackbone', input_dims=dict(text=384),
+        context_dim=100, graph_hidden=100, text_proj_dim=200, num_layers=64,
+        alpha=0.1, lamda=0.5, dropout=0.4, use_speaker=True, num_speakers=9),
+    head=dict(
+        vega_head=None,
+        label_head=dict(
+            type='LinearLabelHead', dropout=0.4,
+            loss=dict(loss_weight=1.0, kd_loss_weight=0.0,
+                      branch_weights=dict(fused=1.0, text=0.0, audio=0.0, visual=0.0)))))
