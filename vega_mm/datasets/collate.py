@@ -54,21 +54,22 @@ def _check_item(item, sample, i: int) -> None:
 @FUNCTIONS.register_module()
 def conversation_collate(data_batch: Sequence[dict],
                          _scope_: Optional[str] = None) -> Dict[str, object]:
-    """Pad a list of packed dialogues (:class:`~vega_mm.datasets.PackConversationInputs`'
-    output) into one batch.
+    """Pad a list of packed dialogues (the output of
+    :class:`~vega_mm.datasets.PackConversationInputs`) into one batch.
 
     Args:
-        data_batch: ``[dict(inputs=dict(feats={m: Tensor[L_i, D_m]},
-            speakers=LongTensor[L_i]), data_samples=ConversationDataSample), ...]``.
+        data_batch: one dict per dialogue, ``inputs`` holding ``feats`` (modality ->
+            Tensor ``[L_i, D_m]``) and ``speakers`` (LongTensor ``[L_i]``), and
+            ``data_samples`` its :class:`ConversationDataSample`.
         _scope_: ignored; MMEngine adds it to every registered dict of a config that
             inherits one of vega_mm's through ``vega_mm::`` (the collate_fn included)
             and passes it to the function.
 
     Returns:
-        ``dict(inputs=dict(feats={m: float32 [B, L, D_m]}, mask=bool [B, L],
-        speakers=long [B, L]), data_samples=[ConversationDataSample])`` with ``L`` the
-        longest dialogue; padded features are 0 and padded speakers
-        :data:`SPEAKER_PADDING`.
+        A dict: ``inputs`` holding ``feats`` (modality -> float32 ``[B, L, D_m]``),
+        ``mask`` (bool ``[B, L]``) and ``speakers`` (long ``[B, L]``), and
+        ``data_samples`` (the list of data samples), with ``L`` the longest dialogue;
+        padded features are 0 and padded speakers :data:`SPEAKER_PADDING`.
 
     Raises:
         ValueError: an empty batch, an item that is not a packed dialogue, or dialogues
