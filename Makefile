@@ -25,7 +25,9 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PIP) install $(TORCH_SPEC)
 	@# what TORCH_SPEC installed stays through the rest of the install (pip would
 	@# otherwise upgrade it to satisfy a newer release of another package)
-	$(PY) -m pip freeze | grep -v '^-e ' > $(VENV)/constraints.txt || true
+	@# (Pillow excepted: torchvision takes the newest, and Gradio, the demo page's extra,
+	@# needs an older one that torchvision runs with as well)
+	$(PY) -m pip freeze | grep -v -i -e '^-e ' -e '^pillow==' > $(VENV)/constraints.txt || true
 	@# mmcv the OpenMMLab way: keep a full mmcv that is already there, else mmcv-lite
 	@# (same `mmcv` import, no compiled ops; the full build has no wheels on PyPI).
 	@# OpenCV 4: OpenCV 5 dropped the Haar face cascades the anchor builder uses.
