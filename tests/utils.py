@@ -187,6 +187,14 @@ _WORDS = ('the', 'you', 'oh', 'my', 'god', 'what', 'no', 'yes', 'i', 'a', 'x', '
 _ENDS = ('?', '!', '.', '…', ', no.', '’s it', ' - yes')
 
 
+def meld_sentiment(emotion: str, serial: int) -> str:
+    """The sentiment MELD's annotations give an emotion (surprise is either: negative
+    on odd rows, positive on even ones)."""
+    if emotion == 'surprise':
+        return 'negative' if serial % 2 else 'positive'
+    return {'neutral': 'neutral', 'joy': 'positive'}.get(emotion, 'negative')
+
+
 def write_meld_like_table(path: Path, dialogues: int, seed: int = 0,
                           min_len: int = 3, max_len: int = 9) -> Path:
     """Write a synthetic conversation table in the layout of MELD's ``*_sent_emo.csv``
@@ -195,7 +203,8 @@ def write_meld_like_table(path: Path, dialogues: int, seed: int = 0,
     Each dialogue has ``min_len``..``max_len`` utterances by 2-4 of seven speakers
     (Ross and Rachel the most frequent, Gunther rare), with texts of words the tiny
     tokenizer of :func:`save_tiny_text_model` knows, commas, quotes and non-ASCII
-    punctuation, and MELD emotion labels. Dialogue 0 has ``max_len`` utterances.
+    punctuation, MELD emotion labels and their sentiments (:func:`meld_sentiment`).
+    Dialogue 0 has ``max_len`` utterances.
 
     Returns:
         ``path``.
@@ -214,7 +223,7 @@ def write_meld_like_table(path: Path, dialogues: int, seed: int = 0,
             emotion = _MELD_EMOTIONS[int(rng.integers(len(_MELD_EMOTIONS)))]
             start = 10 * serial
             rows.append([serial, text, cast[int(rng.integers(len(cast)))], emotion,
-                         'neutral', did, uid, 1, 1 + did % 3, f'00:00:{start % 60:02d},000',
+                         meld_sentiment(emotion, serial), did, uid, 1, 1 + did % 3, f'00:00:{start % 60:02d},000',
                          f'00:00:{(start + 3) % 60:02d},500'])
             serial += 1
     with open(path, 'w', encoding='utf-8', newline='') as f:

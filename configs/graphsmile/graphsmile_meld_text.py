@@ -21,7 +21,9 @@ model = dict(
             type='LinearLabelHead', dropout=0.0,
             loss=dict(loss_weight=1.0, kd_loss_weight=0.0,
                       branch_weights=dict(fused=1.0, text=0.0, audio=0.0, visual=0.0))),
-        # the sentiment-dynamics branch; sentiments derived from the emotions as in
-        # ./graphsmile_meld.py (surprise unknown)
-        sentiment=dict(source='derive', emotion_to_sentiment=[1, -1, 0, 0, 2, 0, 0],
-                       shift_window=3, loss_weights=(0.5, 0.2))))
+        # the sentiment-dynamics branch on MELD's own sentiments, as published: the
+        # feature file keeps the tables' Sentiment column (tools/extract_features.py);
+        # a file without it is refused before training (re-extract it, or set
+        # source='derive', emotion_to_sentiment=[1, -1, 0, 0, 2, 0, 0] as in
+        # ./graphsmile_meld.py)
+        sentiment=dict(source='samples', shift_window=3, loss_weights=(0.5, 0.2))))

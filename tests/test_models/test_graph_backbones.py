@@ -1,12 +1,11 @@
 """The model zoo's graph backbones (DialogueGCN, MMGCN): the contract, padding, the
-graphs against hand-built ones, PyG's layers, gradients, checkpoints, and every config
-of configs/dialoguegcn and configs/mmgcn training one epoch on synthetic data."""
+graphs against hand-built ones, PyG's layers and gradients (every zoo config training
+one epoch and its checkpoints: test_zoo_configs.py)."""
 import math
 from pathlib import Path
 
 import pytest
 import torch
-from mmengine.config import Config
 
 from tests.model_utils import DIMS
 from vega_mm.registry import MODELS
@@ -14,8 +13,6 @@ from vega_mm.registry import MODELS
 pytest.importorskip('torch_geometric')
 
 REPO = Path(__file__).parents[2]
-ZOO_CONFIGS = sorted([*(REPO / 'configs' / 'dialoguegcn').glob('*.py'),
-                      *(REPO / 'configs' / 'mmgcn').glob('*.py')])
 
 
 def _tiny(kind: str, modalities=('text', 'audio', 'visual'), **kw):
@@ -190,69 +187,6 @@ def test_gradients_reach_every_parameter(kind):
     sum((v ** 2).sum() for v in out.values()).backward()
     for name, p in net.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
-
-
-def _synthetic_config(path: Path, work_dir: Path) -> Config:
-    """A zoo config made tiny and pointed at the synthetic data (its model, head and
-    schedule kept): 1 epoch, small widths, random anchors."""
-    cfg = Config.fromfile(str(path))
-    syn = Config.fromfile(str(REPO / 'configs' / 'vega' / 'vega_synthetic.py'))
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key] = syn[key]
-        cfg[key].dataset.num_dialogues = (12, 6, 6)
-    cfg.model.classes = syn.model.classes
-    cfg.model.class_weight = None
-    cfg.pop('classes', None)
-    bb = cfg.model.backbone
-    bb.input_dims = {m: syn.model.backbone.input_dims[m] for m in bb.input_dims}
-    bb.num_speakers = 2
-    if bb.type == 'DialogueGCNBackbone':
-        bb.update(hidden_dim=8, context_dim=4, num_bases=4)
-    else:
-        bb.update(context_dim=4, graph_hidden=8, text_proj_dim=8, num_layers=3)
-    head = cfg.model.head
-    if head.get('vega_head'):
-        head.vega_head.anchor_bank = dict(type='AnchorBank', dim=8, random_anchors=True,
-                                          num_exemplars=2, random_seed=0)
-    cfg.train_cfg.max_epochs = 1
-    cfg.work_dir = str(work_dir)
-    cfg.default_hooks.logger.interval = 1
-    return cfg
-
-
-@pytest.mark.parametrize('path', ZOO_CONFIGS, ids=lambda p: p.stem)
-def test_every_zoo_config_trains_one_epoch_on_synthetic_data(path, tmp_path):
-    from vega_mm.engine import build_runner
-    from vega_mm.utils import apply_modalities, check_config
-    cfg = apply_modalities(check_config(_synthetic_config(path, tmp_path / 'work')))
-    runner = build_runner(cfg)
-    before = {k: v.clone() for k, v in runner.model.backbone.state_dict().items()}
-    runner.train()
-    after = runner.model.backbone.state_dict()
-    assert any(not torch.equal(before[k], after[k]) for k in before)
-    assert list((tmp_path / 'work').glob('best_*.pth'))
-
-
-@pytest.mark.parametrize('name', ['dialoguegcn/dialoguegcn_vega_synthetic.py',
-                                  'mmgcn/mmgcn_vega_synthetic.py'])
-def test_checkpoint_round_trip(name, tmp_path):
-    from tests.model_utils import make_batch
-    from vega_mm.utils import apply_modalities
-    cfg = _synthetic_config(REPO / 'configs' / name, tmp_path)
-    cfg.model.backbone.input_dims = dict(DIMS)
-    apply_modalities(cfg)
-    model = MODELS.build(cfg.model).eval()
-    batch = model.data_preprocessor(make_batch((5, 3), num_classes=6), training=False)
-    with torch.no_grad():
-        ref = model(**batch, mode='tensor')
-    torch.save(model.state_dict(), tmp_path / 'ckpt.pth')
-    torch.manual_seed(123)
-    fresh = MODELS.build(cfg.model).eval()
-    fresh.load_state_dict(torch.load(tmp_path / 'ckpt.pth'))
-    with torch.no_grad():
-        out = fresh(**batch, mode='tensor')
-    assert set(out) == set(ref)
-    assert all(torch.equal(out[k], ref[k]) for k in ref)
 
 
 def test_without_pytorch_geometric_building_says_how_to_install_it():

@@ -1,25 +1,19 @@
 """The model zoo's part 2 (M3Net, GraphSmile): the contract, padding, the graphs against
 hand-built ones, the PyG layers against the published formulas, GraphSmile's
-sentiment-dynamics head (derived and shipped sentiments), gradients, checkpoints, and
-every config of configs/m3net and configs/graphsmile training one epoch on synthetic
-data."""
+sentiment-dynamics head (derived and shipped sentiments) and gradients (every zoo
+config training one epoch and its checkpoints: test_zoo_configs.py)."""
 import math
 from itertools import permutations, product
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config
 
 from tests.model_utils import DIMS
 from vega_mm.registry import MODELS
 
 pytest.importorskip('torch_geometric')
 
-REPO = Path(__file__).parents[2]
-CONFIGS = sorted([*(REPO / 'configs' / 'm3net').glob('*.py'),
-                  *(REPO / 'configs' / 'graphsmile').glob('*.py')])
 KINDS = ('M3NetBackbone', 'GraphSmileBackbone')
 ALL = ('text', 'audio', 'visual')
 
@@ -432,77 +426,3 @@ def test_gradients_reach_every_parameter(kind):
             g = g[:E]
             assert p.grad[E:].abs().sum() == 0, name
         assert g.abs().sum() > 0, name
-
-
-def _synthetic_config(path: Path, work_dir: Path) -> Config:
-    """A config made tiny and pointed at the synthetic data (its model, head and
-    schedule kept): 1 epoch, small widths, random anchors."""
-    cfg = Config.fromfile(str(path))
-    syn = Config.fromfile(str(REPO / 'configs' / 'vega' / 'vega_synthetic.py'))
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key] = syn[key]
-        cfg[key].dataset.num_dialogues = (12, 6, 6)
-    cfg.model.classes = syn.model.classes
-    cfg.model.class_weight = None
-    cfg.pop('classes', None)
-    bb = cfg.model.backbone
-    bb.input_dims = {m: syn.model.backbone.input_dims[m] for m in bb.input_dims}
-    bb.num_speakers = 2
-    if bb.type == 'M3NetBackbone':
-        bb.update(node_dim=8, graph_hidden=4, text_proj=True)
-    else:
-        bb.update(hidden_dim=8, num_layers=2)
-    head = cfg.model.head
-    sen = head.get('sentiment')
-    if sen and sen.get('emotion_to_sentiment'):
-        sen.emotion_to_sentiment = [2, 0, 1, 0, 2, 0]   # the synthetic data's 6 classes
-    if head.get('vega_head', 'base') is not None:
-        head.vega_head = dict(anchor_bank=dict(type='AnchorBank', dim=8, random_anchors=True,
-                                               num_exemplars=2, random_seed=0))
-    cfg.train_cfg.max_epochs = 1
-    cfg.work_dir = str(work_dir)
-    cfg.default_hooks.logger.interval = 1
-    return cfg
-
-
-def test_there_are_sixteen_configs():
-    names = {p.stem for p in CONFIGS}
-    for model in ('m3net', 'graphsmile'):
-        for vega in ('', 'vega_'):
-            for data in ('iemocap', 'meld', 'meld_text', 'synthetic'):
-                assert f'{model}_{vega}{data}' in names
-
-
-@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.stem)
-def test_every_config_trains_one_epoch_on_synthetic_data(path, tmp_path):
-    from vega_mm.engine import build_runner
-    from vega_mm.utils import apply_modalities, check_config
-    cfg = apply_modalities(check_config(_synthetic_config(path, tmp_path / 'work')))
-    runner = build_runner(cfg)
-    before = {k: v.clone() for k, v in runner.model.backbone.state_dict().items()}
-    runner.train()
-    after = runner.model.backbone.state_dict()
-    assert any(not torch.equal(before[k], after[k]) for k in before)
-    assert list((tmp_path / 'work').glob('best_*.pth'))
-
-
-@pytest.mark.parametrize('name', ['m3net/m3net_vega_synthetic.py',
-                                  'graphsmile/graphsmile_vega_synthetic.py'])
-def test_checkpoint_round_trip(name, tmp_path):
-    from tests.model_utils import make_batch
-    from vega_mm.utils import apply_modalities
-    cfg = _synthetic_config(REPO / 'configs' / name, tmp_path)
-    cfg.model.backbone.input_dims = dict(DIMS)
-    apply_modalities(cfg)
-    model = MODELS.build(cfg.model).eval()
-    batch = model.data_preprocessor(make_batch((5, 3), num_classes=6), training=False)
-    with torch.no_grad():
-        ref = model(**batch, mode='tensor')
-    torch.save(model.state_dict(), tmp_path / 'ckpt.pth')
-    torch.manual_seed(123)
-    fresh = MODELS.build(cfg.model).eval()
-    fresh.load_state_dict(torch.load(tmp_path / 'ckpt.pth'))
-    with torch.no_grad():
-        out = fresh(**batch, mode='tensor')
-    assert set(out) == set(ref)
-    assert all(torch.equal(out[k], ref[k]) for k in ref)

@@ -49,7 +49,9 @@ class ConversationDataset(BaseDataset):
     Items (before the pipeline) are raw dialogues, see ``docs/internals.md``::
 
         dict(dialogue_id=str, features={modality: float32[L, D]}, speakers=int64[L],
-             labels=int64[L], utterance_ids=[...] (optional), sample_idx=int)
+             labels=int64[L], utterance_ids=[...] (optional), sentiments=int64[L]
+             (optional: native files extracted from tables with a sentiment column),
+             sample_idx=int)
 
     ``metainfo`` holds ``classes``, ``modalities``, ``feature_dims``, ``num_speakers``,
     ``speaker_names`` and ``feature_recipe`` (:func:`feature_recipe`), filled when the

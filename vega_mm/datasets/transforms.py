@@ -101,7 +101,8 @@ class PackConversationInputs(BaseTransform):
 
         dict(inputs=dict(feats={modality: float32 Tensor[L, D]}, speakers=LongTensor[L]),
              data_samples=ConversationDataSample(
-                 gt_label=LongTensor[L],
+                 gt_label=LongTensor[L], gt_sentiment=LongTensor[L] (if the dialogue
+                 has ``sentiments``),
                  metainfo=dict(dialogue_id, num_utterances, sample_idx[, utterance_ids,
                                texts, speaker_names, starts, ends])))
 
@@ -141,6 +142,8 @@ class PackConversationInputs(BaseTransform):
             labels, dtype=np.int64)
         sample = ConversationDataSample()
         sample.set_gt_label(labels)
+        if results.get('sentiments') is not None:  # feature files made from MELD's tables
+            sample.set_gt_sentiment(np.asarray(results['sentiments'], dtype=np.int64))
         meta = dict(
             dialogue_id=results.get('dialogue_id'),
             num_utterances=n,

@@ -59,6 +59,16 @@ def conversation_collate_fn(cfg: Config) -> None:
                       'in the config)', logger='current', level=30)
 
 
+def check_train_data(model: Any, dataset: Any) -> None:
+    """Let the model's head refuse training data that lacks what it reads (a head with
+    a ``check_train_data(dataset)`` method, e.g. GraphSmileHead reading sentiments),
+    before the first step rather than at the first batch."""
+    head = getattr(getattr(model, 'module', model), 'head', None)
+    check = getattr(head, 'check_train_data', None)
+    if callable(check):
+        check(dataset)
+
+
 @RUNNERS.register_module()
 class ConversationRunner(Runner):
     """MMEngine's ``Runner``, built after the config's ``modalities`` declaration has
@@ -98,6 +108,13 @@ class ConversationRunner(Runner):
         portable_optimizer(cfg)
         conversation_collate_fn(cfg)
         return super().from_cfg(cfg)
+
+    def train(self) -> Any:
+        if self._train_loop is not None:
+            # the loop builds the training data; the head checks it before any step
+            self._train_loop = self.build_train_loop(self._train_loop)
+            check_train_data(self.model, self._train_loop.dataloader.dataset)
+        return super().train()
 
     def register_hooks(self, default_hooks: Optional[Dict] = None,
                        custom_hooks: Optional[List] = None) -> None:

@@ -268,6 +268,9 @@ def _assemble(out: str, conv: ConversationTables, modalities: Sequence[str],
     dialogues = [dict(dialogue_id=d.dialogue_id, features=feats[d.dialogue_id],
                       speakers=conv.speakers(d), labels=conv.labels[d.dialogue_id],
                       utterance_ids=[u.utterance_id for u in d.utterances]) for d in kept]
+    if conv.sentiments is not None:  # a table's sentiment column (MELD's Sentiment)
+        for item in dialogues:
+            item['sentiments'] = conv.sentiments[item['dialogue_id']]
     splits = {s: [d.dialogue_id for d in kept if d.split == s] for s in SPLITS}
     save_native(out, dialogues, conv.classes, splits, speaker_names=conv.speaker_names,
                 extra=extra)
@@ -275,12 +278,14 @@ def _assemble(out: str, conv: ConversationTables, modalities: Sequence[str],
                       utterances=int(sum(len(feats[i][modalities[0]]) for i in ids)))
               for s, ids in splits.items()}
     dims = {m: int(next(iter(feats.values()))[m].shape[1]) for m in modalities}
-    log(f'wrote {out}: {dims}, ' + ', '.join(
+    log(f'wrote {out}: {dims}, ' + ('with sentiments, ' if conv.sentiments is not None
+                                    else '') + ', '.join(
         f'{s} {c["dialogues"]} dialogues / {c["utterances"]} utterances'
         for s, c in counts.items()) + (f', {len(skipped)} skipped' if skipped else ''))
     return dict(out=out, modalities=list(modalities), feature_dims=dims, counts=counts,
                 skipped=skipped_list, standardized=standardize, classes=list(conv.classes),
-                speaker_names=list(conv.speaker_names))
+                speaker_names=list(conv.speaker_names),
+                sentiments=conv.sentiments is not None)
 
 
 # ------------------------------------------------------------------------- shards
@@ -524,7 +529,8 @@ def extract_features(out: str,
 
     Returns:
         A summary: ``out``, ``modalities``, ``feature_dims``, dialogue and utterance
-        counts per split, ``skipped`` (list of ``{dialogue_id, reason}``), ``computed``
+        counts per split, ``skipped`` (list of ``{dialogue_id, reason}``), ``sentiments``
+        (whether the file carries the tables' sentiment column), ``computed``
         (dialogues extracted by this call) and ``reused`` (found in the parts).  With
         ``shard``: ``shard``, ``parts``, ``dialogues`` (of the shard), ``modalities``,
         ``skipped``, ``computed`` and ``reused``.

@@ -21,6 +21,9 @@ class ConversationDataSample(BaseDataElement):
     Data fields (all indexed by utterance, length ``L`` = ``num_utterances``):
 
     - ``gt_label`` (LongTensor[L]): class index per utterance, ``-1`` where unlabelled.
+    - ``gt_sentiment`` (LongTensor[L], optional): sentiment per utterance (index into
+      :data:`~vega_mm.structures.meta.SENTIMENTS`), ``-1`` where unknown; present when
+      the feature file carries sentiments (MELD tables do).
     - ``pred_label`` (LongTensor[L]) and ``pred_score`` (Tensor[L, C]): the prediction.
     - ``branch_pred_labels`` (dict[str, LongTensor[L]]): the prediction of every branch
       (``text``, ``audio``, ``visual``, ``fused`` in label space and ``anchor_fused`` etc.
@@ -32,6 +35,10 @@ class ConversationDataSample(BaseDataElement):
 
     def set_gt_label(self, value: LabelLike) -> 'ConversationDataSample':
         self.set_field(_as_long(value), 'gt_label', dtype=torch.Tensor)
+        return self
+
+    def set_gt_sentiment(self, value: LabelLike) -> 'ConversationDataSample':
+        self.set_field(_as_long(value), 'gt_sentiment', dtype=torch.Tensor)
         return self
 
     def set_pred_score(self, value: torch.Tensor) -> 'ConversationDataSample':

@@ -7,7 +7,8 @@ checks, the anchor builder's class lists, feature extraction) imports these from
 """
 from typing import Any, Dict, Tuple
 
-__all__ = ['MODALITIES', 'SPLITS', 'IEMOCAP_CLASSES', 'MELD_CLASSES', 'KNOWN_DATASETS',
+__all__ = ['MODALITIES', 'SPLITS', 'IEMOCAP_CLASSES', 'MELD_CLASSES', 'SENTIMENTS',
+           'KNOWN_DATASETS',
            'METRIC_PREFIX', 'HEADLINE_METRICS', 'metric_name']
 
 #: Modality names, in canonical order (the backbone's and the feature files').
@@ -21,6 +22,10 @@ IEMOCAP_CLASSES: Tuple[str, ...] = ('happy', 'sad', 'neutral', 'anger', 'excited
                                     'frustration')
 MELD_CLASSES: Tuple[str, ...] = ('neutral', 'surprise', 'fear', 'sadness', 'joy', 'disgust',
                                  'anger')
+
+#: Utterance sentiments (MELD's ``Sentiment`` column), index = the stored value (-1:
+#: unknown), the order GraphSmile's sentiment classifier uses.
+SENTIMENTS: Tuple[str, ...] = ('negative', 'neutral', 'positive')
 
 #: Known datasets: class order and speaker count (IEMOCAP: M/F; MELD: 8 main speakers +
 #: other). Class weights are the configs' (``model.class_weight``), not facts here.

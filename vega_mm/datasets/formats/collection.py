@@ -5,7 +5,8 @@ A *raw dialogue* (see ``docs/internals.md``) is::
     dict(dialogue_id='d12',
          features={'text': float32[L, Dt], 'audio': float32[L, Da], 'visual': ...},
          speakers=int64[L], labels=int64[L],   # labels: -1 = unlabelled
-         utterance_ids=['0', '1', ...])        # optional
+         utterance_ids=['0', '1', ...],        # optional
+         sentiments=int64[L])                  # optional: SENTIMENTS index, -1 = unknown
 """
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from vega_mm.structures.meta import MODALITIES, SPLITS
+from vega_mm.structures.meta import MODALITIES, SENTIMENTS, SPLITS
 from ..splits import make_val_split  # one split rule for every reader
 
 __all__ = ['ConversationCollection', 'validate_collection', 'make_val_split', 'natural_sorted']
@@ -55,6 +56,11 @@ class ConversationCollection:
             feature_dims=dict(self.feature_dims),
             num_speakers=int(self.num_speakers),
             speaker_names=None if self.speaker_names is None else tuple(self.speaker_names))
+
+    @property
+    def has_sentiments(self) -> bool:
+        """Whether every dialogue carries per-utterance ``sentiments``."""
+        return all('sentiments' in d for d in self.dialogues)
 
     def check_classes(self, wanted: Optional[Sequence[str]]) -> 'ConversationCollection':
         """The collection itself when its classes are ``wanted`` (or nothing is wanted).
@@ -168,6 +174,12 @@ def _check_dialogue(src: str, d: Mapping[str, Any], coll: ConversationCollection
     uids = d.get('utterance_ids')
     if uids is not None and len(uids) != n:
         _fail(src, f'{where}: utterance_ids has {len(uids)} utterances but labels has {n}')
+    if d.get('sentiments') is not None:
+        _check_index_array(src, where, 'sentiments', d['sentiments'], -1, len(SENTIMENTS),
+                           f' for sentiments {list(SENTIMENTS)} (-1: unknown)')
+        if len(d['sentiments']) != n:
+            _fail(src, f'{where}: sentiments has {len(d["sentiments"])} utterances but '
+                  f'labels has {n}')
 
 
 def _check_splits(src: str, splits: Mapping[str, Sequence[str]], seen: set) -> None:
@@ -194,7 +206,8 @@ def validate_collection(coll: ConversationCollection) -> ConversationCollection:
     Checks: unique string ids; non-empty dialogues; every modality present in every
     dialogue as a finite float32 ``[L, D]`` array with one ``D`` per modality; speakers
     and labels int64 ``[L]``; speakers in ``[0, num_speakers)``; labels in ``[-1, C)``
-    (``-1`` = unlabelled); utterance ids of length ``L``; split ids present in the data
+    (``-1`` = unlabelled); optional sentiments int64 ``[L]`` in ``[-1, 3)``; utterance
+    ids of length ``L``; split ids present in the data
     and in one split only.
 
     Returns:

@@ -3,7 +3,9 @@
 Keys (see ``docs/internals.md``): ``feat_<modality>`` float32 [N, D] (all utterances of
 all dialogues, concatenated), ``speakers`` int64 [N], ``labels`` int64 [N] (-1 =
 unlabelled), ``offsets`` int64 [n_dialogues + 1] (dialogue i is rows
-``offsets[i]:offsets[i+1]``) and ``meta``, a 0-d string array holding the JSON index.
+``offsets[i]:offsets[i+1]``) and ``meta``, a 0-d string array holding the JSON index;
+optionally ``sentiments`` int64 [N] (index into ``meta['sentiments']``, -1 = unknown),
+written when every dialogue carries sentiments (files without it still load).
 It is read with ``allow_pickle=False``: loading it never runs code.
 """
 import json
@@ -13,7 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
-from vega_mm.structures.meta import MODALITIES, SPLITS
+from vega_mm.structures.meta import MODALITIES, SENTIMENTS, SPLITS
 from vega_mm.utils.io import atomic_savez
 from .collection import ConversationCollection, validate_collection
 
@@ -30,7 +32,7 @@ def _coerce(d: dict) -> dict:
         d['features'] = {
             m: np.asarray(x, dtype=np.float32) if np.asarray(x).dtype.kind in 'fiu' else x
             for m, x in d['features'].items()}
-    for key in ('speakers', 'labels'):
+    for key in ('speakers', 'labels', 'sentiments'):
         if key in d and np.asarray(d[key]).dtype.kind in 'iu':
             d[key] = np.asarray(d[key], dtype=np.int64)
     return d
@@ -52,7 +54,7 @@ def save_native(path: str,
     Args:
         path: output file (conventionally ``*.npz``; the name is kept as given).
         dialogues: raw dialogue dicts (``docs/internals.md``), all with the same
-            modalities.
+            modalities; ``sentiments`` (int64 [L]) in all of them or in none.
         classes: class names.
         splits: ``{'train': [...], 'val': [...], 'test': [...]}`` dialogue ids (a
             missing split is written as empty).
@@ -84,6 +86,11 @@ def save_native(path: str,
     unknown = [s for s in splits if s not in SPLITS]
     if unknown:
         raise ValueError(f'{path}: unknown split(s) {unknown}; expected {SPLITS}')
+    with_sentiments = [d.get('sentiments') is not None for d in dialogues]
+    if any(with_sentiments) and not all(with_sentiments):
+        missing = dialogues[with_sentiments.index(False)]['dialogue_id']
+        raise ValueError(f'{path}: some dialogues carry sentiments and some not (e.g. '
+                         f'{missing!r}); expected sentiments in all of them or none')
     uids = [d.get('utterance_ids') for d in dialogues]
     meta = dict(
         format=NATIVE_FORMAT,
@@ -97,6 +104,8 @@ def save_native(path: str,
         utterance_ids=None if all(u is None for u in uids) else
         [None if u is None else [str(x) for x in u] for u in uids],
         extra=dict(extra or {}))
+    if all(with_sentiments):
+        meta['sentiments'] = list(SENTIMENTS)
     try:
         meta_json = json.dumps(meta)
     except (TypeError, ValueError) as e:
@@ -109,6 +118,9 @@ def save_native(path: str,
     arrays['speakers'] = np.concatenate([d['speakers'] for d in dialogues]).astype(np.int64)
     arrays['labels'] = np.concatenate([d['labels'] for d in dialogues]).astype(np.int64)
     arrays['offsets'] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    if all(with_sentiments):
+        arrays['sentiments'] = np.concatenate([d['sentiments'] for d in dialogues]
+                                              ).astype(np.int64)
     arrays['meta'] = np.array(meta_json)
 
     atomic_savez(path, arrays)
@@ -140,6 +152,7 @@ _OPTIONAL_META_TYPES = {
         u is None or _is_list_of(u, (str, int)) for u in v),
         'a list (one entry per dialogue) of lists of ids'),
     'extra': (lambda v: isinstance(v, dict), 'a dict'),
+    'sentiments': (lambda v: v == list(SENTIMENTS), f'the sentiment names {list(SENTIMENTS)}'),
 }
 
 
@@ -212,6 +225,12 @@ def load_native(path: str) -> ConversationCollection:
         if len(arrays[key]) != n:
             raise ValueError(f'{path}: {key} has {len(arrays[key])} rows but offsets end at '
                              f'{n}')
+    sentiments = arrays.get('sentiments')
+    if sentiments is not None:
+        if sentiments.ndim != 1 or sentiments.dtype.kind not in 'iu' or len(sentiments) != n:
+            raise ValueError(f'{path}: sentiments must be an integer array [{n}] (one per '
+                             f'utterance), got {sentiments.dtype} of shape {sentiments.shape}')
+        sentiments = sentiments.astype(np.int64, copy=False)
     uids = meta.get('utterance_ids')
     dialogues = []
     for i, did in enumerate(ids):
@@ -223,6 +242,8 @@ def load_native(path: str) -> ConversationCollection:
             labels=labels[a:b])
         if uids is not None and uids[i] is not None:
             item['utterance_ids'] = [str(u) for u in uids[i]]
+        if sentiments is not None:
+            item['sentiments'] = sentiments[a:b]
         dialogues.append(item)
     names = meta.get('speaker_names')
     splits = {s: [str(x) for x in v] for s, v in meta['splits'].items()}

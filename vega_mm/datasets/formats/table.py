@@ -13,6 +13,8 @@ text       for text the transcript
 speaker    no       speaker name (default ``'unknown'``, warned once per table without
                     the column; indices: :mod:`.speakers`)
 label      no       emotion name; empty = unlabelled (``-1``)
+sentiment  no       ``negative``/``neutral``/``positive`` (MELD's ``Sentiment``); empty =
+                    unknown (``-1``); kept in the feature file
 media      no       path of a wav / video file, relative to ``media_dir`` or the table
 start, end no       segment of the media file, seconds or ``HH:MM:SS,mmm``
 ========== ======== ==============================================================
@@ -68,6 +70,7 @@ COLUMN_ALIASES: Dict[str, Tuple[str, ...]] = {
     'media': ('media', 'media_path', 'path', 'file', 'video', 'audio', 'wav'),
     'start': ('start', 'start_time', 'starttime', 'begin'),
     'end': ('end', 'end_time', 'endtime', 'stop'),
+    'sentiment': ('sentiment', 'sentiment_label'),
 }
 
 _MELD_HEADER = {'sr no.', 'utterance', 'speaker', 'emotion', 'dialogue_id', 'utterance_id'}
@@ -311,12 +314,14 @@ def _row_utterance(row: Mapping[str, object], cols: Mapping[str, str], where: st
     speaker = _cell(row, cols.get('speaker'))
     if not (speaker or '').strip():
         speaker = defaults.get('speaker')
-    return make_utterance(
+    utterance = make_utterance(
         dia, utt, where=where, text=_cell(row, cols.get('text')),
         speaker=speaker, label=_cell(row, cols.get('label')),
         media=media, start=row.get(cols['start']) if 'start' in cols else None,
         end=row.get(cols['end']) if 'end' in cols else None,
         names={k: f'column {c!r}' for k, c in cols.items()}, repairs=repairs)
+    utterance.sentiment = (_cell(row, cols.get('sentiment')) or '').strip() or None
+    return utterance
 
 
 def read_conversation_table(path: str,

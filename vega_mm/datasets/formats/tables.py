@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from vega_mm.datasets.splits import make_val_split
-from vega_mm.structures.meta import KNOWN_DATASETS, MELD_CLASSES, SPLITS
+from vega_mm.structures.meta import KNOWN_DATASETS, MELD_CLASSES, SENTIMENTS, SPLITS
 from vega_mm.utils.io import file_digest
 from .speakers import build_speaker_map
 from .table import read_conversation_table
@@ -61,6 +61,9 @@ class ConversationTables:
     repairs: Dict[str, str] = field(default_factory=dict)  # table -> summary
     tables: List[Dict[str, Any]] = field(default_factory=list)
     val_rule: Optional[Dict[str, Any]] = None
+    # dialogue id -> int64 [L] sentiment indices (SENTIMENTS; -1: unknown), or None
+    # when no table has a sentiment column
+    sentiments: Optional[Dict[str, np.ndarray]] = None
 
     def split_ids(self) -> Dict[str, List[str]]:
         """Split -> dialogue ids, in file order."""
@@ -222,6 +225,26 @@ def _labels(dialogues: Sequence[Dialogue], classes: Sequence[str],
     return labels
 
 
+def _sentiments(dialogues: Sequence[Dialogue]) -> Optional[Dict[str, np.ndarray]]:
+    """Dialogue id -> int64 sentiment indices (:data:`SENTIMENTS`; -1: none given), or
+    None when no row has a sentiment (no table has the column)."""
+    if not any(u.sentiment is not None for d in dialogues for u in d.utterances):
+        return None
+    index = {s: i for i, s in enumerate(SENTIMENTS)}
+    out: Dict[str, np.ndarray] = {}
+    for d in dialogues:
+        values = []
+        for u in d.utterances:
+            if u.sentiment is not None and u.sentiment.lower() not in index:
+                raise ConversationTableError(
+                    f'{u.source}: unknown sentiment {u.sentiment!r} (dialogue '
+                    f'{d.dialogue_id!r}, utterance {u.utterance_id!r}); expected one of '
+                    f'{list(SENTIMENTS)} or empty')
+            values.append(-1 if u.sentiment is None else index[u.sentiment.lower()])
+        out[d.dialogue_id] = np.asarray(values, dtype=np.int64)
+    return out
+
+
 def _hold_out_val(dialogues: Sequence[Dialogue], fraction: float,
                   seed: int) -> Optional[Dict[str, Any]]:
     """Move ``fraction`` of the training dialogues to ``'val'`` unless a table gave a
@@ -267,11 +290,12 @@ def load_tables(tables: Sequence[TableSpec],
 
     Returns:
         The dialogues ordered by split (train, val, test; file order inside a split),
-        with classes, labels, speakers and table descriptions.
+        with classes, labels, speakers, table descriptions and, when a table has a
+        sentiment column (MELD's ``Sentiment``), the sentiments.
 
     Raises:
-        ConversationTableError: unknown emotions (with file, line and the known
-            classes), dialogues split across tables, and every error of
+        ConversationTableError: unknown emotions or sentiments (with file, line and
+            the known values), dialogues split across tables, and every error of
             :func:`~vega_mm.datasets.formats.table.read_conversation_table`.
     """
     _check_specs(tables)
@@ -286,4 +310,4 @@ def load_tables(tables: Sequence[TableSpec],
     order = {s: i for i, s in enumerate(SPLITS)}
     dialogues.sort(key=lambda d: order[d.split])  # stable: file order inside a split
     return ConversationTables(dialogues, classes, labels, speaker_map, speaker_names,
-                              repairs, infos, val_rule)
+                              repairs, infos, val_rule, _sentiments(dialogues))

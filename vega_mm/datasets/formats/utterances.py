@@ -42,6 +42,7 @@ class Utterance:
     start: Optional[float] = None
     end: Optional[float] = None
     source: str = ''
+    sentiment: Optional[str] = None  # a table's sentiment column (MELD's), as written
 
 
 @dataclass

@@ -10,14 +10,18 @@ included, inside non-overlapping windows of ``shift_window`` utterances of a dia
 Where the sentiment labels come from (``sentiment.source``):
 
 - ``'samples'``: each data sample's ``gt_sentiment`` (LongTensor[L], -1 = unknown), for
-  data that ships them (MELD's annotations do; GraphSmile's MELD file carries them);
+  data that ships them, as the published code reads MELD's: a feature file extracted
+  from MELD's tables carries their ``Sentiment`` column
+  (:func:`~vega_mm.features.extract_features`), and the dataset puts it in every data
+  sample. Training data without sentiments is refused before the first step
+  (:meth:`GraphSmileHead.check_train_data`);
 - ``'derive'``: ``emotion_to_sentiment[gt_label]``, as the published code does for
   IEMOCAP (happy, excited -> positive; neutral -> neutral; sad, angry, frustrated ->
-  negative). vega_mm's MELD feature files carry no sentiment, so the MELD configs derive
-  them too: every MELD emotion but surprise has one sentiment in MELD's annotations
-  (anger, disgust, fear, sadness: negative; joy: positive; neutral: neutral); surprise
-  is split (614 negative, 591 positive in the train split), so it maps to -1 (unknown)
-  and those utterances are left out of both sentiment losses.
+  negative). For MELD files without sentiments (the public pickle): every MELD emotion
+  but surprise has one sentiment in MELD's annotations (anger, disgust, fear, sadness:
+  negative; joy: positive; neutral: neutral); surprise is split (614 negative, 591
+  positive in the train split), so it maps to -1 (unknown) and those utterances are
+  left out of both sentiment losses.
 
 ``sentiment=None`` turns the branch off (GraphSmile's ``--loss_type emo``). Unknown
 sentiments (-1) and unlabelled utterances are ignored by both losses (a shift pair
@@ -108,6 +112,30 @@ class GraphSmileHead(DualBranchHead):
         self.sentiment_classifier = nn.Linear(self.in_channels, num)
         self.shift_classifier = nn.Linear(2 * self.in_channels, 2)
 
+    def check_train_data(self, dataset) -> None:
+        """Refuse, before training starts, training data that lacks what
+        ``sentiment.source='samples'`` reads (the runner calls this).
+
+        Args:
+            dataset: the training dataset (items are raw dialogues; those carrying
+                sentiments have ``sentiments``).
+
+        Raises:
+            ValueError: one line naming the file, the missing key and the two fixes.
+        """
+        if self.sentiment is None or self.sentiment['source'] != 'samples':
+            return
+        for i in range(len(dataset)):
+            info = dataset.get_data_info(i)
+            if info.get('sentiments') is None:
+                src = getattr(dataset, 'ann_file', '') or type(dataset).__name__
+                raise ValueError(
+                    f"{src}: dialogue {info.get('dialogue_id')!r} has no 'sentiments' but "
+                    "model.head.sentiment.source='samples' trains on them; re-extract the "
+                    'features from tables with a sentiment column (tools/extract_features.py'
+                    " keeps MELD's Sentiment), or set model.head.sentiment.source='derive' "
+                    '(with emotion_to_sentiment)')
+
     def sentiment_targets(self, data_samples: List, device) -> torch.Tensor:
         """Sentiments [N] of the utterances (-1: unknown), from the configured source."""
         if self.sentiment['source'] == 'samples':
@@ -116,9 +144,9 @@ class GraphSmileHead(DualBranchHead):
             if missing:
                 raise ValueError(
                     "GraphSmileHead: sentiment.source='samples' needs gt_sentiment in every "
-                    f'data sample; dialogue {missing[0]!r} has none (vega_mm\'s IEMOCAP and '
-                    "MELD feature files carry none: use source='derive' with "
-                    'emotion_to_sentiment)')
+                    f'data sample; dialogue {missing[0]!r} has none (re-extract the '
+                    'features from tables with a sentiment column, or use '
+                    "source='derive' with emotion_to_sentiment)")
             return torch.cat([torch.as_tensor(s.gt_sentiment).reshape(-1)
                               for s in data_samples]).to(device).long()
         labels = torch.cat([s.gt_label.reshape(-1) for s in data_samples]).to(device).long()
