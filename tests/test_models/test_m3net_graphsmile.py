@@ -391,6 +391,67 @@ def test_shipped_sentiments_and_unknown_ones():
         head.loss(feats, _samples([[0, 1, 2], [4, 4]]))
 
 
+def test_meld_shipped_sentiments_differ_from_derived_ones_only_at_surprise():
+    """MELD: the sentiments the tables ship (source='samples') and the ones derived from
+    the emotions (surprise unknown) give the same losses on a dialogue without
+    surprise, different ones where surprise is present; unknown ones are ignored."""
+    from vega_mm.models.heads.graphsmile_head import MELD_SENTIMENTS
+    kw = dict(shift_window=3, loss_weights=(0.5, 0.2))
+    shipped = _head(dict(source='samples', **kw), num_classes=7)
+    derived = _head(dict(source='derive', emotion_to_sentiment=list(MELD_SENTIMENTS), **kw),
+                    num_classes=7)
+    assert torch.equal(shipped.sentiment_classifier.weight,
+                       derived.sentiment_classifier.weight)
+
+    def losses(head, labels, sen):
+        torch.manual_seed(1)
+        fused = torch.randn(sum(map(len, labels)), 6)
+        out = head.loss(dict(fused=fused, text=fused.clone()), _samples(labels, sen))
+        return out['loss_sentiment'], out['loss_shift']
+
+    labels = [[0, 4, 3, 6], [5, 0]]                 # neutral, joy, sadness, anger, ...
+    as_meld = [[1, 2, 0, 0], [0, 1]]               # MELD's sentiments of those emotions
+    for a, b in zip(losses(shipped, labels, as_meld), losses(derived, labels, None)):
+        assert torch.allclose(a, b, atol=1e-6)
+    with_surprise = [[0, 1, 3, 1], [5, 1]]         # surprise: positive, negative, positive
+    sen = [[1, 2, 0, 0], [0, 2]]
+    for a, b in zip(losses(shipped, with_surprise, sen), losses(derived, with_surprise, None)):
+        assert not torch.allclose(a, b, atol=1e-4)
+    # an unknown shipped sentiment (-1) is left out: the same as deriving at surprise
+    unknown = [[1, -1, 0, -1], [0, -1]]
+    for a, b in zip(losses(shipped, with_surprise, unknown),
+                    losses(derived, with_surprise, None)):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_training_data_without_sentiments_is_refused_before_the_first_step(tmp_path):
+    """source='samples' on a feature file without sentiments: one line naming the
+    file, the missing key and both fixes, before any training step."""
+    from tests.zoo_utils import REPO, synthetic_config
+    from vega_mm.datasets import make_synthetic_conversations
+    from vega_mm.datasets.formats import save_native
+    from vega_mm.engine import build_runner
+    from vega_mm.utils import apply_modalities, check_config
+    coll = make_synthetic_conversations((6, 3, 3))
+    plain = save_native(str(tmp_path / 'no_sentiments.npz'), coll.dialogues, coll.classes,
+                        coll.splits)
+    cfg = synthetic_config(REPO / 'configs' / 'graphsmile' / 'graphsmile_meld_text.py',
+                           tmp_path / 'work')
+    assert cfg.model.head.sentiment.source == 'samples'
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.ann_file = plain
+    runner = build_runner(apply_modalities(check_config(cfg)))
+    before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    with pytest.raises(ValueError) as info:
+        runner.train()
+    msg = str(info.value)
+    assert '\n' not in msg and msg.startswith(f"{plain}: dialogue 'train_0000' has no "
+                                               "'sentiments'")
+    assert 're-extract' in msg and "model.head.sentiment.source='derive'" in msg
+    assert runner.iter == 0 and all(torch.equal(before[k], v)
+                                    for k, v in runner.model.state_dict().items())
+
+
 def test_sentiment_branch_off_and_bad_settings():
     head = _head(None)
     losses = head.loss(dict(fused=torch.randn(3, 6), text=torch.randn(3, 6)),
