@@ -223,7 +223,8 @@ def write_meld_like_table(path: Path, dialogues: int, seed: int = 0,
             emotion = _MELD_EMOTIONS[int(rng.integers(len(_MELD_EMOTIONS)))]
             start = 10 * serial
             rows.append([serial, text, cast[int(rng.integers(len(cast)))], emotion,
-                         meld_sentiment(emotion, serial), did, uid, 1, 1 + did % 3, f'00:00:{start % 60:02d},000',
+                         meld_sentiment(emotion, serial), did, uid, 1, 1 + did % 3,
+                         f'00:00:{start % 60:02d},000',
                          f'00:00:{(start + 3) % 60:02d},500'])
             serial += 1
     with open(path, 'w', encoding='utf-8', newline='') as f:

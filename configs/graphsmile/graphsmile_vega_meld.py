@@ -16,10 +16,11 @@ model = dict(
     head=dict(
         type='GraphSmileHead',
         # the sentiment-dynamics branch; sentiments derived from the emotions: MELD ships
-        # per-utterance sentiments but vega_mm's MELD feature file carries none; every
-        # MELD emotion but surprise has one sentiment in MELD's annotations, surprise
-        # (half negative, half positive) is unknown (-1) and left out of the sentiment
-        # losses (docs/model_zoo.md)
+        # per-utterance sentiments but the public pickle carries none vega_mm reads (a
+        # file extracted from MELD's tables does: source='samples', as in
+        # ./graphsmile_meld_text.py); every MELD emotion but surprise has one sentiment
+        # in MELD's annotations, surprise (half negative, half positive) is unknown (-1)
+        # and left out of the sentiment losses (docs/model_zoo.md)
         sentiment=dict(source='derive', emotion_to_sentiment=[1, -1, 0, 0, 2, 0, 0],
                        shift_window=3, loss_weights=(0.5, 0.2))))
 
