@@ -50,6 +50,22 @@ def test_meld_slice_to_native_file(meld_file, meld_slice):
     assert extra['extractors']['text']['dim'] == 16
 
 
+def test_meld_slice_keeps_meld_sentiments(meld_file, meld_slice):
+    """MELD's Sentiment column reaches the feature file, row by row, for every split."""
+    from vega_mm.structures.meta import SENTIMENTS
+    out, summary = meld_file
+    coll = load_native(str(out))
+    assert summary['sentiments'] and coll.has_sentiments
+    for table in ('train', 'dev'):
+        with open(meld_slice / f'{table}_sent_emo.csv', encoding='utf-8') as f:
+            rows = list(csv.DictReader(f))
+        for d in coll.dialogues:
+            if d['dialogue_id'].startswith(table + '/'):
+                mine = [r['Sentiment'] for r in rows
+                        if f"{table}/{r['Dialogue_ID']}" == d['dialogue_id']]
+                assert [SENTIMENTS[s] for s in d['sentiments']] == mine
+
+
 def test_standardisation_uses_train_statistics_only(meld_file, meld_slice, tiny_text_model,
                                                     tmp_path):
     out, _ = meld_file
