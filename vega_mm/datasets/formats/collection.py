@@ -60,7 +60,7 @@ class ConversationCollection:
     @property
     def has_sentiments(self) -> bool:
         """Whether every dialogue carries per-utterance ``sentiments``."""
-        return all('sentiments' in d for d in self.dialogues)
+        return all(d.get('sentiments') is not None for d in self.dialogues)
 
     def check_classes(self, wanted: Optional[Sequence[str]]) -> 'ConversationCollection':
         """The collection itself when its classes are ``wanted`` (or nothing is wanted).
