@@ -39,7 +39,7 @@ that ``textf0`` never uses (three of the four text BatchNorms) are not created.
 """
 import copy
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
