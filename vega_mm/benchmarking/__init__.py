@@ -1,6 +1,7 @@
 """Benchmarking (not metrics): configs trained over several seeds and summarised in one
-table (``tools/multi_seed.py``), the context-free baselines they are compared with, and
-the timing loops and latency statistics of ``tools/benchmarks``.
+table (``tools/multi_seed.py``), the context-free baselines they are compared with, the
+feature files of the text-only MELD benchmark, and the timing loops and latency
+statistics of ``tools/benchmarks``.
 
 Metrics are in :mod:`vega_mm.evaluation`; the results file of one run in
 :mod:`vega_mm.apis.results`.
@@ -13,6 +14,8 @@ from .complexity import config_complexity
 from .multi_seed import (BenchmarkEntry, available_cores, benchmark_table, config_digest,
                          parse_cfg_options, plan_jobs, run_benchmark, run_breakdown, run_dir,
                          save_benchmark, train_run)
+from .text_features import (FINETUNE_LR, feature_file_options, text_feature_file,
+                            text_feature_tag)
 from .timing import latency_summary, training_step_times
 
 __all__ = [
@@ -21,5 +24,6 @@ __all__ = [
     'logistic_regression_baseline', 'utterance_arrays', 'BenchmarkEntry', 'config_digest',
     'available_cores', 'benchmark_table', 'parse_cfg_options', 'plan_jobs', 'run_benchmark',
     'run_breakdown', 'run_dir', 'save_benchmark', 'train_run', 'config_complexity',
-    'latency_summary', 'training_step_times'
+    'latency_summary', 'training_step_times', 'FINETUNE_LR', 'text_feature_file',
+    'text_feature_tag', 'feature_file_options'
 ]
