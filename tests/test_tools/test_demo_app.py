@@ -11,11 +11,9 @@ Whisper base packages; CI installs them all.
 """
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,6 +29,9 @@ from tests.test_tools.common import REPO, load_tool
 
 pytest.importorskip('gradio', reason="the demo page needs Gradio: pip install 'vega_mm[app]'")
 
+from vega_mm.apis.demo_browser import (CHROMEDRIVER, CHROMIUM,  # noqa: E402
+                                       headless_chromium, open_tab, start_demo_page,
+                                       table_rows, wait_text)
 from vega_mm.apis.demo_app import (DemoApp, DemoLimits, DemoProblem,  # noqa: E402
                                    _to_mono_16k, parse_pasted_transcript, prediction_view)
 
@@ -191,35 +192,17 @@ def test_sessions_are_separate_and_cleaned_up(app, tmp_path):
 
 
 # ---------------------------------------------------------------------- in a browser
-CHROMIUM, DRIVER = '/usr/bin/chromium', '/usr/bin/chromedriver'
-
-#: The rows of a Gradio table in the page (its cells carry their row and column).
-TABLE_JS = """
-const out = [];
-document.querySelectorAll('#' + arguments[0] + ' [role=gridcell]').forEach(c => {
-  const r = +c.dataset.row, k = +c.dataset.col;
-  (out[r] = out[r] || [])[k] = c.textContent.trim(); });
-return out.filter(r => r);"""
-
-
 def _need_browser():
     pytest.importorskip('selenium', reason='the browser tests drive Chromium with Selenium '
                         '(pip install selenium)')
-    for exe in (CHROMIUM, DRIVER):
+    for exe in (CHROMIUM, CHROMEDRIVER):
         if not os.path.exists(exe):
             pytest.skip(f'{exe} is missing (apt-get install chromium chromium-driver): the '
                         'page is tested in a real browser')
 
 
 def _browser(*flags):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage',
-                 '--window-size=1280,1400', *flags):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(DRIVER), options=options)
+    return headless_chromium(('--window-size=1280,1400', *flags))
 
 
 def _free_port() -> int:
@@ -247,18 +230,11 @@ def page(model_files, tmp_path_factory):
     log = tmp_path_factory.mktemp('page') / 'server.log'
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1',
                GRADIO_ANALYTICS_ENABLED='False')
-    with open(log, 'w') as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(REPO / 'tools' / 'demo_app.py'), config, ckpt, '--port',
-             str(port), '--threads', '1', '--language', 'en'], stdout=out,
-            stderr=subprocess.STDOUT, env=env)
+    proc, address = start_demo_page(
+        str(REPO / 'tools' / 'demo_app.py'),
+        [config, ckpt, '--port', str(port), '--threads', '1', '--language', 'en'], str(log),
+        timeout=240, env=env)
     try:
-        deadline = time.time() + 240
-        while 'ready: the page is at' not in log.read_text():
-            assert proc.poll() is None, f'the page did not start:\n{log.read_text()}'
-            assert time.time() < deadline, f'the page took too long:\n{log.read_text()}'
-            time.sleep(0.5)
-        address = re.search(r'ready: the page is at (\S+)', log.read_text()).group(1)
         assert address.startswith('http://127.0.0.1:')  # localhost unless told
         yield address, proc, log
     finally:
@@ -267,31 +243,6 @@ def page(model_files, tmp_path_factory):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def _wait_text(driver, element_id: str, pattern: str, timeout: float = 180) -> str:
-    from selenium.common.exceptions import NoSuchElementException
-    from selenium.webdriver.common.by import By
-    deadline = time.time() + timeout
-    text = ''
-    while time.time() < deadline:
-        try:
-            text = driver.find_element(By.ID, element_id).text
-        except NoSuchElementException:  # the page is still being built
-            text = ''
-        if re.search(pattern, text):
-            return text
-        time.sleep(0.2)
-    raise AssertionError(f'#{element_id} never matched {pattern!r}; it says {text!r}')
-
-
-def _open_tab(driver, name: str) -> None:
-    from selenium.webdriver.common.by import By
-    for button in driver.find_elements(By.CSS_SELECTOR, 'button[role=tab]'):
-        if button.text.strip() == name:
-            button.click()
-            return
-    raise AssertionError(f'no tab {name!r}')
 
 
 def _infer(tmp_path, monkeypatch, model_files, *inputs, extra=()):
@@ -318,17 +269,17 @@ def test_the_page_labels_a_pasted_transcript_as_infer_does(page, model_files, tm
     driver = _browser()
     try:
         driver.get(address)
-        _wait_text(driver, 'ready', 'Model ready', 60)
+        wait_text(driver, 'ready', 'Model ready', 60)
         # bad input first: a message in the page, and the server goes on
         driver.find_element(By.ID, 'label-transcript').click()
-        _wait_text(driver, 'transcript-status', 'Problem: the transcript has no utterances')
+        wait_text(driver, 'transcript-status', 'Problem: the transcript has no utterances')
         driver.find_element(By.CSS_SELECTOR, '#paste textarea').send_keys(PASTED)
         driver.find_element(By.ID, 'label-transcript').click()
-        _wait_text(driver, 'transcript-status', 'Labelled 4 utterances')
-        rows = driver.execute_script(TABLE_JS, 'transcript-table')
+        wait_text(driver, 'transcript-status', 'Labelled 4 utterances')
+        rows = table_rows(driver, 'transcript-table')
         # VEGA's view of the last utterance
-        _open_tab(driver, "VEGA's view")
-        vega = _wait_text(driver, 'vega-status', 'Utterance 4')
+        open_tab(driver, "VEGA's view")
+        vega = wait_text(driver, 'vega-status', 'Utterance 4')
     finally:
         driver.quit()
     table = tmp_path / 'pasted.jsonl'
@@ -349,8 +300,8 @@ def test_the_page_labels_a_recording_as_infer_does(page, spoken, model_files, tm
     driver = _browser()
     try:
         driver.get(address)
-        _wait_text(driver, 'ready', 'Model ready', 60)
-        _open_tab(driver, 'Recording')
+        wait_text(driver, 'ready', 'Model ready', 60)
+        open_tab(driver, 'Recording')
         # a wrong file type: named in the page
         notes = tmp_path / 'notes.txt'
         notes.write_text('not audio')
@@ -358,14 +309,14 @@ def test_the_page_labels_a_recording_as_infer_does(page, spoken, model_files, tm
             str(notes))
         time.sleep(1)
         driver.find_element(By.ID, 'label-recording').click()
-        _wait_text(driver, 'recording-status', r"Problem: .*notes\.txt.*not a recording")
+        wait_text(driver, 'recording-status', r"Problem: .*notes\.txt.*not a recording")
         driver.find_element(By.CSS_SELECTOR, '#recording-file button[aria-label=Clear]').click()
         driver.find_element(By.CSS_SELECTOR, '#recording-file input[type=file]').send_keys(
             str(wav))
         time.sleep(1)
         driver.find_element(By.ID, 'label-recording').click()
-        _wait_text(driver, 'recording-status', 'Labelled 3 utterances', 300)
-        rows = driver.execute_script(TABLE_JS, 'recording-table')
+        wait_text(driver, 'recording-status', 'Labelled 3 utterances', 300)
+        rows = table_rows(driver, 'recording-table')
         downloads = driver.find_element(By.ID, 'recording-downloads').text.replace('\n', '')
     finally:
         driver.quit()
@@ -391,16 +342,16 @@ def test_the_microphone_labels_each_utterance_as_offline(page, spoken, model_fil
     duration = times[-1][1] + GAPS[-1]
     try:
         driver.get(address)
-        _wait_text(driver, 'ready', 'Model ready', 60)
-        _open_tab(driver, 'Microphone')
+        wait_text(driver, 'ready', 'Model ready', 60)
+        open_tab(driver, 'Microphone')
         driver.find_element(By.CSS_SELECTOR, '#microphone button.record-button').click()
         # the fake device plays the file in a loop, from when the page first opened it
         # (up to a second or two before the recording): stop after the last turn, within
         # the lead of silence of the next loop
         time.sleep(duration - 0.6)
         driver.find_element(By.CSS_SELECTOR, '#microphone button.stop-button').click()
-        _wait_text(driver, 'microphone-status', r'Stopped: \d+ utterances', 240)
-        rows = driver.execute_script(TABLE_JS, 'microphone-table')
+        wait_text(driver, 'microphone-status', r'Stopped: \d+ utterances', 240)
+        rows = table_rows(driver, 'microphone-table')
     finally:
         driver.quit()
     assert len(rows) == len(DIALOGUE), rows

@@ -27,16 +27,17 @@ Not a test: the numbers depend on the machine and its load.
 """
 import argparse
 import os
-import re
 import shutil
 import socket
-import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
+
+from vega_mm.apis.demo_browser import (CHROMEDRIVER, CHROMIUM, headless_chromium, open_tab,
+                                       start_demo_page, table_rows, wait_text)
+from vega_mm.benchmarking import latency_summary
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 #: The spoken dialogue: (espeak-ng voice, words, pause before it in seconds).
@@ -62,12 +63,6 @@ const look = () => document.querySelectorAll('#microphone-table [role=gridcell]'
 new MutationObserver(look).observe(document.body,
   {subtree: true, childList: true, characterData: true});
 """
-TABLE_JS = """
-const out = [];
-document.querySelectorAll('#microphone-table [role=gridcell]').forEach(c => {
-  const r = +c.dataset.row, k = +c.dataset.col;
-  (out[r] = out[r] || [])[k] = c.textContent.trim(); });
-return out.filter(r => r);"""
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,8 +75,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--language', default='en')
     p.add_argument('--asr-model', default='base')
-    p.add_argument('--chromium', default='/usr/bin/chromium')
-    p.add_argument('--chromedriver', default='/usr/bin/chromedriver')
+    p.add_argument('--chromium', default=CHROMIUM)
+    p.add_argument('--chromedriver', default=CHROMEDRIVER)
     return p.parse_args()
 
 
@@ -107,84 +102,29 @@ def speak_dialogue(out: str) -> float:
     return len(signal) / SR
 
 
-def start_page(args, log_path: str):
+def record(args, wav: str, duration: float, work: str):
+    """Play ``wav`` into the page's microphone: (the page's rows, when each row appeared
+    and when Record was clicked (ms, the browser's clock), the page's closing message)."""
+    from selenium.webdriver.common.by import By
+    env = dict(os.environ, PYTHONPATH=os.environ.get('PYTHONPATH', REPO),
+               GRADIO_ANALYTICS_ENABLED='False')
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, PYTHONPATH=os.environ.get('PYTHONPATH', REPO),
-               GRADIO_ANALYTICS_ENABLED='False')
-    log = open(log_path, 'w')
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(REPO, 'tools', 'demo_app.py'), args.config,
-         args.checkpoint, '--port', str(port), '--threads', str(args.threads), '--language',
-         args.language, '--asr-model', args.asr_model], stdout=log, stderr=subprocess.STDOUT,
-        env=env)
-    deadline = time.time() + 300
-    while True:
-        text = open(log_path).read()
-        found = re.search(r'ready: the page is at (\S+)', text)
-        if found:
-            return proc, found.group(1)
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise SystemExit(f'error: the page did not start:\n{text}')
-        time.sleep(0.5)
-
-
-def browser(args, wav: str):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = args.chromium
-    for flag in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage',
-                 '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-                 f'--use-file-for-fake-audio-capture={wav}'):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(args.chromedriver), options=options)
-
-
-def wait_text(driver, element_id: str, pattern: str, timeout: float) -> str:
-    from selenium.common.exceptions import NoSuchElementException
-    from selenium.webdriver.common.by import By
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            text = driver.find_element(By.ID, element_id).text
-        except NoSuchElementException:
-            text = ''
-        if re.search(pattern, text):
-            return text
-        time.sleep(0.2)
-    raise SystemExit(f'error: #{element_id} never showed {pattern!r}')
-
-
-def percentile(values, q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=float), q))
-
-
-def main() -> None:
-    args = parse_args()
-    for exe in (args.chromium, args.chromedriver):
-        if not os.path.exists(exe):
-            raise SystemExit(f'error: {exe} is missing (apt-get install chromium '
-                             'chromium-driver)')
-    from selenium.webdriver.common.by import By
-    work = tempfile.mkdtemp(prefix='bench_demo_')
+    proc, address = start_demo_page(
+        os.path.join(REPO, 'tools', 'demo_app.py'),
+        [args.config, args.checkpoint, '--port', str(port), '--threads', str(args.threads),
+         '--language', args.language, '--asr-model', args.asr_model],
+        os.path.join(work, 'page.log'), env=env)
     try:
-        if args.audio:
-            import soundfile as sf
-            wav, duration = args.audio, sf.info(args.audio).duration
-        else:
-            wav = os.path.join(work, 'dialogue.wav')
-            duration = speak_dialogue(wav)
-        proc, address = start_page(args, os.path.join(work, 'page.log'))
-        driver = browser(args, wav)
+        driver = headless_chromium(('--use-fake-device-for-media-stream',
+                                    '--use-fake-ui-for-media-stream',
+                                    f'--use-file-for-fake-audio-capture={wav}'),
+                                   args.chromium, args.chromedriver)
         try:
             driver.get(address)
             wait_text(driver, 'ready', 'Model ready', 120)
-            for button in driver.find_elements(By.CSS_SELECTOR, 'button[role=tab]'):
-                if button.text.strip() == 'Microphone':
-                    button.click()
+            open_tab(driver, 'Microphone')
             time.sleep(1.0)
             driver.execute_script(OBSERVE_JS)
             clicked = driver.execute_script(
@@ -195,12 +135,33 @@ def main() -> None:
             time.sleep(duration - 0.6)
             driver.find_element(By.CSS_SELECTOR, '#microphone button.stop-button').click()
             status = wait_text(driver, 'microphone-status', r'Stopped: \d+ utterances', 300)
-            rows = driver.execute_script(TABLE_JS)
+            rows = table_rows(driver, 'microphone-table')
             appeared = dict(driver.execute_script('return window.__rows;'))
         finally:
             driver.quit()
-            proc.terminate()
-            proc.wait(30)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return rows, appeared, clicked, status
+
+
+def main() -> None:
+    args = parse_args()
+    for exe in (args.chromium, args.chromedriver):
+        if not os.path.exists(exe):
+            raise SystemExit(f'error: {exe} is missing (apt-get install chromium '
+                             'chromium-driver)')
+    work = tempfile.mkdtemp(prefix='bench_demo_')
+    try:
+        if args.audio:
+            import soundfile as sf
+            wav, duration = args.audio, sf.info(args.audio).duration
+        else:
+            wav = os.path.join(work, 'dialogue.wav')
+            duration = speak_dialogue(wav)
+        rows, appeared, clicked, status = record(args, wav, duration, work)
+    except (RuntimeError, TimeoutError, ValueError) as exc:  # the page's own words
+        raise SystemExit(f'error: {exc}') from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     delays, server = [], []
@@ -217,12 +178,12 @@ def main() -> None:
     print(f'the page: {status}')
     if len(delays) < 2:
         raise SystemExit(f'error: only {len(delays)} utterances were labelled live')
+    page, srv = latency_summary(delays), latency_summary(server)
     print(f'{len(delays)} utterances (of {len(DIALOGUE) if not args.audio else "?"} spoken); '
           f'delay from the end of an utterance to its row in the page: median '
-          f'{statistics.median(delays):.2f} s, p95 {percentile(delays, 95):.2f} s, max '
-          f'{max(delays):.2f} s (server side: median {statistics.median(server):.2f} s, '
-          f'p95 {percentile(server, 95):.2f} s); threads {args.threads}, {os.cpu_count()} '
-          f'cores, load average {os.getloadavg()[0]:.1f}')
+          f'{page["median"]:.2f} s, p95 {page["p95"]:.2f} s, max {page["max"]:.2f} s '
+          f'(server side: median {srv["median"]:.2f} s, p95 {srv["p95"]:.2f} s); threads '
+          f'{args.threads}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}')
 
 
 if __name__ == '__main__':

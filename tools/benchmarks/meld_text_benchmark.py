@@ -7,10 +7,8 @@ One command, from a fresh clone with ``../shared`` beside it::
 A recipe on top of the multi-seed runner (``tools/multi_seed.py``):
 
 1. extracts all-MiniLM-L6-v2 features from ``../shared/data/meld`` into
-   ``data/meld_text/`` (skipped when present), with MELD's split rule
-   (``vega_mm.features.meld_tables``): with ``test_sent_emo.csv`` present, train / dev
-   (model selection) / test; without it, dev is the test split and 10% of the training
-   dialogues are held out for model selection;
+   ``data/meld_text/`` (skipped when present; MELD's split rule:
+   ``vega_mm.benchmarking.text_feature_file``);
 2. trains each model of ``--models`` for each seed through ``tools/train.py`` (the
    MMEngine Runner; the best epoch is chosen on validation, then tested), reusing
    finished runs; ``vega_nocontext`` is VEGA with each utterance attending only to itself
@@ -30,49 +28,34 @@ split's labels first, the epoch chosen on validation).
 import argparse
 import os.path as osp
 import sys
-import time
-from typing import Any, List, Optional
+from typing import List, Optional
 
-from vega_mm.datasets.formats import load_conversations
-from vega_mm.benchmarking import (BenchmarkEntry, benchmark_table, config_complexity,
-                                  run_benchmark, save_benchmark)
+from vega_mm.benchmarking import (FINETUNE_LR, BenchmarkEntry, benchmark_table,
+                                  config_complexity, feature_file_options, run_benchmark,
+                                  save_benchmark, text_feature_file, text_feature_tag)
 
 # The configs, tools/train.py and the default data folder are found next to this checkout.
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MODELS = {
-    'vega': BenchmarkEntry(osp.join(ROOT, 'configs/vega/vega_meld_text.py'), 'vega'),
-    'sdt': BenchmarkEntry(osp.join(ROOT, 'configs/sdt/sdt_meld_text.py'), 'sdt'),
-    'mlp': BenchmarkEntry(osp.join(ROOT, 'configs/baselines/mlp_meld_text.py'), 'mlp'),
-    'bclstm': BenchmarkEntry(osp.join(ROOT, 'configs/baselines/bclstm_meld_text.py'), 'bclstm'),
-    'vega_nocontext': BenchmarkEntry(osp.join(ROOT, 'configs/vega/vega_meld_text.py'),
-                                     'vega_nocontext', ('model.backbone.attention_window=0', )),
-    'vega_fer': BenchmarkEntry(osp.join(ROOT, 'configs/vega/vega_meld_text_fer.py'), 'vega_fer'),
-    # the model zoo (docs/model_zoo.md): each with its published classifier and with
-    # VEGA's head
-    'dialoguegcn': BenchmarkEntry(
-        osp.join(ROOT, 'configs/dialoguegcn/dialoguegcn_meld_text.py'), 'dialoguegcn'),
-    'dialoguegcn_vega': BenchmarkEntry(
-        osp.join(ROOT, 'configs/dialoguegcn/dialoguegcn_vega_meld_text.py'), 'dialoguegcn_vega'),
-    'mmgcn': BenchmarkEntry(osp.join(ROOT, 'configs/mmgcn/mmgcn_meld_text.py'), 'mmgcn'),
-    'mmgcn_vega': BenchmarkEntry(
-        osp.join(ROOT, 'configs/mmgcn/mmgcn_vega_meld_text.py'), 'mmgcn_vega'),
-    'm3net': BenchmarkEntry(osp.join(ROOT, 'configs/m3net/m3net_meld_text.py'), 'm3net'),
-    'm3net_vega': BenchmarkEntry(
-        osp.join(ROOT, 'configs/m3net/m3net_vega_meld_text.py'), 'm3net_vega'),
-    'graphsmile': BenchmarkEntry(
-        osp.join(ROOT, 'configs/graphsmile/graphsmile_meld_text.py'), 'graphsmile'),
-    'graphsmile_vega': BenchmarkEntry(
-        osp.join(ROOT, 'configs/graphsmile/graphsmile_vega_meld_text.py'), 'graphsmile_vega'),
-}
+#: --models: name -> config under configs/ (the zoo, docs/model_zoo.md: each with its
+#: published classifier and with VEGA's head)
+CONFIGS = dict(
+    vega='vega/vega_meld_text', sdt='sdt/sdt_meld_text', mlp='baselines/mlp_meld_text',
+    bclstm='baselines/bclstm_meld_text', vega_nocontext='vega/vega_meld_text',
+    vega_fer='vega/vega_meld_text_fer', dialoguegcn='dialoguegcn/dialoguegcn_meld_text',
+    dialoguegcn_vega='dialoguegcn/dialoguegcn_vega_meld_text', mmgcn='mmgcn/mmgcn_meld_text',
+    mmgcn_vega='mmgcn/mmgcn_vega_meld_text', m3net='m3net/m3net_meld_text',
+    m3net_vega='m3net/m3net_vega_meld_text', graphsmile='graphsmile/graphsmile_meld_text',
+    graphsmile_vega='graphsmile/graphsmile_vega_meld_text')
+#: ``vega_nocontext``: each utterance attends only to itself (what the dialogue adds)
+OPTIONS = dict(vega_nocontext=('model.backbone.attention_window=0', ))
+MODELS = {name: BenchmarkEntry(osp.join(ROOT, 'configs', f'{cfg}.py'), name,
+                               OPTIONS.get(name, ()))
+          for name, cfg in CONFIGS.items()}
 #: ``--models zoo``: every model of the zoo table, without and with VEGA's head.
 ZOO = ['sdt', 'vega', 'dialoguegcn', 'dialoguegcn_vega', 'mmgcn', 'mmgcn_vega', 'm3net',
        'm3net_vega', 'graphsmile', 'graphsmile_vega', 'bclstm', 'logreg']
 #: Where ``vega_fer``'s anchors are built (from ``--faces``) when missing.
 FER_ANCHORS = 'data/anchors/meld_fer_anchor.pt'
-
-
-#: The fine-tuning learning rate of the measured tables (docs/results.md).
-FINETUNE_LR = 3e-5
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -141,53 +124,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def feature_tag(args: argparse.Namespace) -> str:
-    """The name of this variant's features, e.g. ``minilm_ctx1_ft6p2`` (the learning
-    rate only when it is not the default)."""
-    tag = args.text_model if args.text_model in ('minilm', 'mpnet') else osp.basename(
-        args.text_model.rstrip('/'))
-    if args.text_context:
-        tag += f'_ctx{args.text_context}'
-    if args.finetune_epochs:
-        tag += f'_ft{args.finetune_epochs}'
-        if args.finetune_patience is not None:
-            tag += f'p{args.finetune_patience}'
-        if args.finetune_lr != FINETUNE_LR:
-            tag += f'lr{args.finetune_lr:g}'
-    return tag
+    """The name of this variant's features, e.g. ``minilm_ctx1_ft6p2``."""
+    return text_feature_tag(args.text_model, args.text_context, args.finetune_epochs,
+                            args.finetune_patience, args.finetune_lr)
 
 
 def feature_file(args: argparse.Namespace) -> str:
     """The feature file of this variant, extracted when it is missing."""
-    from vega_mm.features import meld_tables
-    tag = feature_tag(args)
-    parts = osp.join(args.data_dir, f'meld_{tag}.parts')
-    out = osp.join(args.data_dir, f'meld_{tag}{"_raw" if args.no_standardize else ""}.npz')
-    if osp.isfile(out):
-        return out
     try:
-        tables = meld_tables(args.meld)
+        return text_feature_file(
+            args.meld, args.data_dir, args.text_model, args.text_context,
+            args.finetune_epochs, args.finetune_patience, args.finetune_lr,
+            standardize=not args.no_standardize, log=lambda msg: print(msg, flush=True))
     except FileNotFoundError as exc:
         raise SystemExit(f'{exc}: pass --meld DIR (see ../shared/data/README.md)') from exc
-    start = time.time()
-    try:
-        _extract(args, out, tables, parts)
-    except (OSError, ValueError, RuntimeError) as exc:  # a model that cannot be loaded, ...
-        raise SystemExit(f'feature extraction failed: {exc}') from exc
-    print(f'features: {out} ({time.time() - start:.0f} s)', flush=True)
-    return out
-
-
-def _extract(args: argparse.Namespace, out: str, tables: Any, parts: str) -> None:
-    from vega_mm.features import extract_features
-    extract_features(
-        out, tables, modalities=('text', ),
-        text=dict(model=args.text_model,
-                  **(dict(context=args.text_context) if args.text_context else {})),
-        finetune=dict(epochs=args.finetune_epochs, batch_size=32, lr=args.finetune_lr,
-                      max_length=128 if args.text_context else 64,
-                      patience=args.finetune_patience)
-        if args.finetune_epochs else None,
-        standardize=not args.no_standardize, keep_parts=True, parts_dir=parts)
+    except RuntimeError as exc:   # feature extraction failed: ...
+        raise SystemExit(str(exc)) from exc
 
 
 def fer_anchors(faces: str) -> str:
@@ -209,37 +161,25 @@ def fer_anchors(faces: str) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     features = osp.abspath(feature_file(args))
-    coll = load_conversations(features)
-    sizes = {s: sum(len(d['labels']) for d in coll.get_split(s)) for s in ('val', 'test')}
-    # The configs are written for MiniLM's 384 dimensions; any other encoder
-    # (--text-model) gets its own width, read from the feature file.
-    cfg_options = [*[f'{dl}.dataset.ann_file={features}' for dl in
-                     ('train_dataloader', 'val_dataloader', 'test_dataloader')],
-                   f'model.backbone.input_dims.text={coll.feature_dims["text"]}',
-                   *args.cfg_options]
+    cfg_options, sizes = feature_file_options(features)
+    cfg_options += args.cfg_options
     if 'vega_fer' in args.models:
         MODELS['vega_fer'] = MODELS['vega_fer']._replace(cfg_options=(
             f'model.head.vega_head.anchor_bank.anchor_file={fer_anchors(args.faces)}', ))
     entries = [MODELS[m] for m in args.models if m != 'logreg']
     variant = osp.splitext(osp.basename(features))[0] + (f'_{args.tag}' if args.tag else '')
     work_dir = osp.join(args.work_dir, variant)
-    # counted first: a config that cannot be counted fails before any training
     complexity = None
-    if args.complexity_length:
-        try:
+    try:
+        if args.complexity_length:   # counted first: fails before any training
             complexity = {e.label: config_complexity(
                 e.config, [*cfg_options, *e.cfg_options], args.complexity_length)
                 for e in entries}
-        except ValueError as exc:
-            print(f'benchmark failed: {exc}', file=sys.stderr)
-            return 1
-    try:
         report = run_benchmark(
             entries, args.seeds, work_dir, osp.join(ROOT, 'tools', 'train.py'),
             jobs=args.jobs, cfg_options=cfg_options, rerun=args.rerun,
             baseline='logreg' if 'logreg' in args.models else None,
-            baseline_entry=MODELS['vega'],
-            log=lambda msg: print(msg, flush=True))
+            baseline_entry=MODELS['vega'], log=lambda msg: print(msg, flush=True))
     except (RuntimeError, ValueError) as exc:
         print(f'benchmark failed: {exc}', file=sys.stderr)
         return 1

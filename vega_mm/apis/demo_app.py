@@ -567,90 +567,65 @@ class DemoApp:
                      f'  ->  {v["label"]} ({v["score"]:.2f})', fontsize=11)
         return save_figure(fig, path, dpi=100)
 
-    # ------------------------------------------------------------------ page
-    def build(self):
-        """The Gradio page (``gradio.Blocks``); launch it with :func:`launch`."""
+    # ------------------------------------------------------------------ callbacks
+    # Each takes the session key, then the page's inputs; :func:`_guarded` wraps it.
+    def _on_transcript(self, key, pasted, upload):
+        msg, rows, png = self.label_transcript(key, pasted, upload)
+        return msg, _table(rows, TABLE_COLUMNS), png
+
+    def _on_recording(self, key, upload, subs):
+        msg, rows, png, files = self.label_recording(key, upload, subs)
+        return msg, _table(rows, TABLE_COLUMNS), png, files
+
+    def _on_live_start(self, key):
+        return self.start_live(key), _table([], _LIVE_COLUMNS), None
+
+    def _on_live_chunk(self, key, chunk):
         import gradio as gr
 
-        def guarded(fn, n_out: int, status_index: int = 0):
-            """A callback whose problems become the status message (the outputs keep
-            their value); nothing a user sends can raise through Gradio."""
-            def run(*args):
-                *args, request = args
-                key = getattr(request, 'session_hash', None) or 'default'
-                try:
-                    return fn(key, *args)
-                except DemoProblem as exc:
-                    msg = f'**Problem:** {exc}'
-                except (ValueError, RecipeError, MediaError, FileNotFoundError,
-                        OSError) as exc:  # the inferencer's messages name file and key
-                    msg = f'**Problem:** {exc}'
-                except Exception as exc:  # noqa: BLE001 - the server must keep serving
-                    traceback.print_exc()
-                    msg = f'**Problem:** unexpected {type(exc).__name__}: {exc}'
-                out = [gr.skip()] * n_out
-                out[status_index] = msg
-                return tuple(out) if n_out > 1 else out[0]
-            # Gradio passes inputs by the signature: the callback's own inputs (after the
-            # session key) and the request
-            params = list(inspect.signature(fn).parameters.values())[1:]
-            run.__signature__ = inspect.Signature(params + [inspect.Parameter(
-                'request', inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)])
-            run.__annotations__ = {'request': gr.Request}
-            return run
+        # quick (the chunk is queued for the session's worker): the browser drops
+        # audio while a chunk is unanswered. The answer brings the table when it grew.
+        state = self.session(key)
+        first = state.stream is None
+        self.live_chunk(key, chunk)
+        shown = len(state.live)
+        grew = shown != state.live_shown
+        state.live_shown = shown
+        msg, rows = self.live_table(key)
+        news = msg != state.live_message_shown
+        state.live_message_shown = msg
+        return (msg if news and msg else gr.skip(),
+                _table(rows, _LIVE_COLUMNS) if grew else gr.skip(),
+                gr.Timer(active=True) if first else gr.skip())
 
-        def transcript(key, pasted, upload):
-            msg, rows, png = self.label_transcript(key, pasted, upload)
-            return msg, _table(rows, TABLE_COLUMNS), png
+    def _on_live_stop(self, key):
+        import gradio as gr
+        msg, rows = self.stop_live(key)
+        return msg, _table(rows, _LIVE_COLUMNS), self.live_timeline(key) or gr.skip()
 
-        def recording(key, upload, subs):
-            msg, rows, png, files = self.label_recording(key, upload, subs)
-            return msg, _table(rows, TABLE_COLUMNS), png, files
+    def _on_live_tick(self, key):
+        import gradio as gr
+        return self.live_timeline(key) or gr.skip()
 
-        def live_start(key):
-            return self.start_live(key), _table([], _LIVE_COLUMNS), None
+    def _on_vega_open(self, key):
+        import gradio as gr
+        state = self.session(key)
+        labels = self.choices(state.results)
+        if not labels:
+            raise DemoProblem('nothing labelled yet: label a transcript, a recording or '
+                              'the microphone first')
+        msg, png, rows = self.vega_view(key, labels[-1])
+        return msg, gr.update(choices=labels, value=labels[-1]), png, _table(
+            rows, ('branch', 'prediction'))
 
-        def live_chunk(key, chunk):
-            # quick (the chunk is queued for the session's worker): the browser drops
-            # audio while a chunk is unanswered. The answer brings the table when it grew.
-            state = self.session(key)
-            first = state.stream is None
-            self.live_chunk(key, chunk)
-            shown = len(state.live)
-            grew = shown != state.live_shown
-            state.live_shown = shown
-            msg, rows = self.live_table(key)
-            news = msg != state.live_message_shown
-            state.live_message_shown = msg
-            return (msg if news and msg else gr.skip(),
-                    _table(rows, _LIVE_COLUMNS) if grew else gr.skip(),
-                    gr.Timer(active=True) if first else gr.skip())
+    def _on_vega_pick(self, key, choice):
+        msg, png, rows = self.vega_view(key, choice)
+        return msg, png, _table(rows, ('branch', 'prediction'))
 
-        def live_stop(key):
-            msg, rows = self.stop_live(key)
-            return msg, _table(rows, _LIVE_COLUMNS), self.live_timeline(key) or gr.skip()
-
-        def live_tick(key):
-            return self.live_timeline(key) or gr.skip()
-
-        def vega_open(key):
-            state = self.session(key)
-            labels = self.choices(state.results)
-            if not labels:
-                raise DemoProblem('nothing labelled yet: label a transcript, a recording or '
-                                  'the microphone first')
-            msg, png, rows = self.vega_view(key, labels[-1])
-            return msg, gr.update(choices=labels, value=labels[-1]), png, _table(
-                rows, ('branch', 'prediction'))
-
-        def vega_pick(key, choice):
-            msg, png, rows = self.vega_view(key, choice)
-            return msg, png, _table(rows, ('branch', 'prediction'))
-
-        def _table(rows, columns):
-            import pandas as pd
-            return pd.DataFrame(rows, columns=list(columns))
-
+    # ------------------------------------------------------------------ page
+    def ready_message(self) -> str:
+        """The page's first line: the model, its limits, and whether speech
+        recognition is on."""
         ready = (f'Model ready: {len(self.classes)} classes ({", ".join(self.classes)}), '
                  f'modalities {", ".join(self.inferencer.modalities)}, '
                  f'{"causal" if self.inferencer.causal else "non-causal"}. Limits: uploads '
@@ -658,78 +633,53 @@ class DemoApp:
                  f'{self.limits.max_minutes:g} minutes.')
         if self.asr_problem:
             ready += f' Speech recognition is off ({self.asr_problem}).'
-        blank = _table([], TABLE_COLUMNS)
+        return ready
+
+    def build(self):
+        """The Gradio page (``gradio.Blocks``); launch it with :func:`launch`."""
+        import gradio as gr
+
         with gr.Blocks(title=self.title, delete_cache=(600, 3600)) as demo:
-            gr.Markdown(f'# {html.escape(self.title)}\n{ready}', elem_id='ready')
+            gr.Markdown(f'# {html.escape(self.title)}\n{self.ready_message()}',
+                        elem_id='ready')
             with gr.Tabs():
-                with gr.Tab('Transcript', id='transcript'):
-                    pasted = gr.Textbox(label='Paste "Speaker: text" lines', lines=6,
-                                        elem_id='paste')
-                    tfile = gr.File(label='... or upload JSONL / CSV / SRT / VTT',
-                                    elem_id='transcript-file')
-                    tbutton = gr.Button('Label the transcript', variant='primary',
-                                        elem_id='label-transcript')
-                    tstatus = gr.Markdown(elem_id='transcript-status')
-                    ttable = gr.Dataframe(blank, label='Utterances', elem_id='transcript-table',
-                                          interactive=False, wrap=True, column_widths=_WIDTHS)
-                    tplot = gr.Image(label='Emotion timeline', type='filepath',
-                                     elem_id='transcript-timeline')
-                with gr.Tab('Recording', id='recording'):
-                    with gr.Row():
-                        rfile = gr.File(label='Recording (WAV / MP3 / MP4)',
-                                        elem_id='recording-file')
-                        sfile = gr.File(label='Subtitles (optional: SRT / VTT)',
-                                        elem_id='subtitle-file')
-                    rbutton = gr.Button('Label the recording', variant='primary',
-                                        elem_id='label-recording')
-                    rstatus = gr.Markdown(elem_id='recording-status')
-                    rtable = gr.Dataframe(blank, label='Utterances', elem_id='recording-table',
-                                          interactive=False, wrap=True, column_widths=_WIDTHS)
-                    rplot = gr.Image(label='Emotion timeline', type='filepath',
-                                     elem_id='recording-timeline')
-                    rdown = gr.File(label='Labelled SRT and JSONL', file_count='multiple',
-                                    elem_id='recording-downloads', interactive=False)
-                with gr.Tab('Microphone', id='microphone'):
-                    mic = gr.Audio(sources=['microphone'], streaming=True, type='numpy',
-                                   label='Speak; pause to close an utterance',
-                                   elem_id='microphone')
-                    mstatus = gr.Markdown(elem_id='microphone-status')
-                    mtable = gr.Dataframe(_table([], _LIVE_COLUMNS), label='Utterances',
-                                          elem_id='microphone-table', interactive=False,
-                                          wrap=True, column_widths=_LIVE_WIDTHS)
-                    mplot = gr.Image(label='Emotion timeline', type='filepath',
-                                     elem_id='microphone-timeline')
-                    timer = gr.Timer(1.5, active=False)  # the timeline (slower to draw)
-                with gr.Tab("VEGA's view", id='vega') as vega_tab:
-                    vstatus = gr.Markdown(elem_id='vega-status')
-                    pick = gr.Dropdown(label='Utterance', choices=[], elem_id='vega-pick')
-                    vplot = gr.Image(label='Anchors and branches', type='filepath',
-                                     elem_id='vega-figure')
-                    vtable = gr.Dataframe(_table([], ('branch', 'prediction')),
-                                          label='Branch predictions', elem_id='vega-table',
-                                          interactive=False)
-
-            free = dict(concurrency_limit=None)  # a second upload is answered at once
-            tbutton.click(guarded(transcript, 3), [pasted, tfile], [tstatus, ttable, tplot],
-                          **free)
-            rbutton.click(guarded(recording, 4), [rfile, sfile],
-                          [rstatus, rtable, rplot, rdown], **free)
-            mic.start_recording(guarded(live_start, 3), None, [mstatus, mtable, mplot]).then(
-                lambda: gr.Timer(active=True), None, timer)
-            mic.stream(guarded(live_chunk, 3), [mic], [mstatus, mtable, timer],
-                       stream_every=0.5, time_limit=int(self.limits.max_minutes * 60) + 5,
-                       show_progress='hidden', concurrency_limit=1,
-                       concurrency_id='microphone-chunks')  # in order, and quick
-            mic.stop_recording(lambda: gr.Timer(active=False), None, timer).then(
-                guarded(live_stop, 3), None, [mstatus, mtable, mplot])
-            timer.tick(guarded(live_tick, 1), None, mplot, show_progress='hidden')
-            vega_tab.select(guarded(vega_open, 4), None, [vstatus, pick, vplot, vtable])
-            pick.input(guarded(vega_pick, 3), [pick], [vstatus, vplot, vtable])
-
-            def unload(request: gr.Request):
-                self.end_session(getattr(request, 'session_hash', None) or 'default')
-            demo.unload(unload)
+                page = {**_transcript_tab(gr), **_recording_tab(gr), **_microphone_tab(gr),
+                        **_vega_tab(gr)}
+            self._wire(gr, demo, page)
         return demo
+
+    def _wire(self, gr, demo, c: Dict[str, Any]) -> None:
+        """Connect the page's components ``c`` (the tabs' dictionaries) to the
+        callbacks."""
+        free = dict(concurrency_limit=None)  # a second upload is answered at once
+        c['transcript_button'].click(
+            _guarded(self._on_transcript, 3), [c['pasted'], c['transcript_file']],
+            [c['transcript_status'], c['transcript_table'], c['transcript_timeline']], **free)
+        c['recording_button'].click(
+            _guarded(self._on_recording, 4), [c['recording_file'], c['subtitle_file']],
+            [c['recording_status'], c['recording_table'], c['recording_timeline'],
+             c['downloads']], **free)
+        mic, timer = c['mic'], c['timer']
+        live = [c['mic_status'], c['mic_table'], c['mic_timeline']]
+        mic.start_recording(_guarded(self._on_live_start, 3), None, live).then(
+            lambda: gr.Timer(active=True), None, timer)
+        mic.stream(_guarded(self._on_live_chunk, 3), [mic], [c['mic_status'],
+                                                             c['mic_table'], timer],
+                   stream_every=0.5, time_limit=int(self.limits.max_minutes * 60) + 5,
+                   show_progress='hidden', concurrency_limit=1,
+                   concurrency_id='microphone-chunks')  # in order, and quick
+        mic.stop_recording(lambda: gr.Timer(active=False), None, timer).then(
+            _guarded(self._on_live_stop, 3), None, live)
+        timer.tick(_guarded(self._on_live_tick, 1), None, c['mic_timeline'],
+                   show_progress='hidden')
+        vega = [c['vega_status'], c['vega_plot'], c['vega_table']]
+        c['vega_tab'].select(_guarded(self._on_vega_open, 4), None,
+                             [c['vega_status'], c['pick'], c['vega_plot'], c['vega_table']])
+        c['pick'].input(_guarded(self._on_vega_pick, 3), [c['pick']], vega)
+
+        def unload(request: gr.Request):
+            self.end_session(getattr(request, 'session_hash', None) or 'default')
+        demo.unload(unload)
 
     def launch(self, host: str = '127.0.0.1', port: Optional[int] = None, **kwargs):
         """Build and serve the page (``prevent_thread_lock=True`` returns at once);
@@ -744,3 +694,98 @@ class DemoApp:
 
 def _seconds(value: Any) -> Any:
     return '' if value is None else round(float(value), 2)
+
+
+def _table(rows, columns):
+    import pandas as pd
+    return pd.DataFrame(rows, columns=list(columns))
+
+
+def _guarded(fn, n_out: int, status_index: int = 0):
+    """``fn(key, *inputs)`` as a Gradio callback whose problems become the status
+    message (the outputs keep their value); nothing a user sends can raise through
+    Gradio."""
+    import gradio as gr
+
+    def run(*args):
+        *args, request = args
+        key = getattr(request, 'session_hash', None) or 'default'
+        try:
+            return fn(key, *args)
+        except DemoProblem as exc:
+            msg = f'**Problem:** {exc}'
+        except (ValueError, RecipeError, MediaError, FileNotFoundError,
+                OSError) as exc:  # the inferencer's messages name file and key
+            msg = f'**Problem:** {exc}'
+        except Exception as exc:  # noqa: BLE001 - the server must keep serving
+            traceback.print_exc()
+            msg = f'**Problem:** unexpected {type(exc).__name__}: {exc}'
+        out = [gr.skip()] * n_out
+        out[status_index] = msg
+        return tuple(out) if n_out > 1 else out[0]
+    # Gradio passes inputs by the signature: the callback's own inputs (after the
+    # session key) and the request
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    run.__signature__ = inspect.Signature(params + [inspect.Parameter(
+        'request', inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)])
+    run.__annotations__ = {'request': gr.Request}
+    return run
+
+
+def _results(gr, name: str) -> Dict[str, Any]:
+    """A tab's button, status, utterance table and timeline: ``name`` is ``transcript``
+    or ``recording`` (the element ids ``label-{name}``, ``{name}-status``, ...)."""
+    return {
+        f'{name}_button': gr.Button(f'Label the {name}', variant='primary',
+                                    elem_id=f'label-{name}'),
+        f'{name}_status': gr.Markdown(elem_id=f'{name}-status'),
+        f'{name}_table': gr.Dataframe(_table([], TABLE_COLUMNS), label='Utterances',
+                                      elem_id=f'{name}-table', interactive=False, wrap=True,
+                                      column_widths=_WIDTHS),
+        f'{name}_timeline': gr.Image(label='Emotion timeline', type='filepath',
+                                     elem_id=f'{name}-timeline')}
+
+
+def _transcript_tab(gr) -> Dict[str, Any]:
+    with gr.Tab('Transcript', id='transcript'):
+        pasted = gr.Textbox(label='Paste "Speaker: text" lines', lines=6, elem_id='paste')
+        tfile = gr.File(label='... or upload JSONL / CSV / SRT / VTT',
+                        elem_id='transcript-file')
+        return dict(pasted=pasted, transcript_file=tfile, **_results(gr, 'transcript'))
+
+
+def _recording_tab(gr) -> Dict[str, Any]:
+    with gr.Tab('Recording', id='recording'):
+        with gr.Row():
+            rfile = gr.File(label='Recording (WAV / MP3 / MP4)', elem_id='recording-file')
+            sfile = gr.File(label='Subtitles (optional: SRT / VTT)', elem_id='subtitle-file')
+        out = dict(recording_file=rfile, subtitle_file=sfile, **_results(gr, 'recording'))
+        out['downloads'] = gr.File(label='Labelled SRT and JSONL', file_count='multiple',
+                                   elem_id='recording-downloads', interactive=False)
+        return out
+
+
+def _microphone_tab(gr) -> Dict[str, Any]:
+    with gr.Tab('Microphone', id='microphone'):
+        return dict(
+            mic=gr.Audio(sources=['microphone'], streaming=True, type='numpy',
+                         label='Speak; pause to close an utterance', elem_id='microphone'),
+            mic_status=gr.Markdown(elem_id='microphone-status'),
+            mic_table=gr.Dataframe(_table([], _LIVE_COLUMNS), label='Utterances',
+                                   elem_id='microphone-table', interactive=False, wrap=True,
+                                   column_widths=_LIVE_WIDTHS),
+            mic_timeline=gr.Image(label='Emotion timeline', type='filepath',
+                                  elem_id='microphone-timeline'),
+            timer=gr.Timer(1.5, active=False))  # the timeline (slower to draw)
+
+
+def _vega_tab(gr) -> Dict[str, Any]:
+    with gr.Tab("VEGA's view", id='vega') as tab:
+        return dict(
+            vega_tab=tab, vega_status=gr.Markdown(elem_id='vega-status'),
+            pick=gr.Dropdown(label='Utterance', choices=[], elem_id='vega-pick'),
+            vega_plot=gr.Image(label='Anchors and branches', type='filepath',
+                               elem_id='vega-figure'),
+            vega_table=gr.Dataframe(_table([], ('branch', 'prediction')),
+                                    label='Branch predictions', elem_id='vega-table',
+                                    interactive=False))

@@ -21,7 +21,11 @@ utterance and must never see a padded row.
 :class:`ConversationBackbone` validates what every backbone declares once, at
 construction (modalities and their input dimensions, hidden size, speakers, causality,
 the longest dialogue) and every batch against it; subclasses implement :meth:`encode`.
+A subclass takes its own arguments and passes the shared ones (``num_speakers``,
+``max_len``, ``causal``, ``init_cfg``) on through ``**kwargs``, as mmpretrain's heads
+do; its signature (``inspect.signature``, what config checks read) lists both.
 """
+import inspect
 from typing import Dict, Mapping, Optional, Tuple
 
 import torch
@@ -41,6 +45,22 @@ def _positive_int(who: str, name: str, value, allow_none: bool = False) -> Optio
     return value
 
 
+def _merged_signature(cls: type) -> inspect.Signature:
+    """``cls(...)``'s signature: its own ``__init__`` arguments and, where it passes
+    ``**kwargs`` on, those of the class it passes them to (keyword-only)."""
+    own = inspect.signature(cls.__init__)
+    params = list(own.parameters.values())[1:]    # without self
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        return own.replace(parameters=params)
+    names = {p.name for p in params}
+    base = next(b for b in cls.__mro__[1:] if '__init__' in vars(b))
+    inherited = [p.replace(kind=p.KEYWORD_ONLY)
+                 for p in inspect.signature(base).parameters.values()
+                 if p.name not in names and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return own.replace(parameters=[p for p in params if p.kind is not p.VAR_KEYWORD]
+                       + inherited)
+
+
 class ConversationBackbone(BaseModule):
     """Base class of the conversation backbones (see the module docstring).
 
@@ -50,10 +70,11 @@ class ConversationBackbone(BaseModule):
             kept in that canonical order).
         hidden_dim: H, the width of every output.
         num_speakers: speaker indices are in ``[0, num_speakers)``; ``num_speakers`` is
-            the padding index.
+            the padding index (2).
         max_len: the longest dialogue the backbone can read (None: no limit).
         causal: True when an utterance's outputs depend only on itself and earlier
-            utterances (then the live mode's answers equal the offline ones).
+            utterances (then the live mode's answers equal the offline ones); refused by
+            a backbone whose :attr:`non_causal_reason` says why it cannot be.
         init_cfg: initialisation config.
 
     Attributes:
@@ -61,15 +82,28 @@ class ConversationBackbone(BaseModule):
         max_len, causal: as given, validated.
     """
 
+    #: Why this backbone cannot be causal (what reads later utterances), or None when
+    #: ``causal=True`` is allowed.
+    non_causal_reason: Optional[str] = None
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if '__signature__' not in vars(cls):
+            cls.__signature__ = _merged_signature(cls)
+
     def __init__(self,
                  input_dims: Mapping[str, int],
                  hidden_dim: int,
-                 num_speakers: int,
+                 num_speakers: int = 2,
                  max_len: Optional[int] = None,
                  causal: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
         who = type(self).__name__
+        if causal and self.non_causal_reason:
+            raise ValueError(f'{who} cannot be causal ({self.non_causal_reason}); use '
+                             'causal=False, or a causal backbone (e.g. FusedSDTBackbone '
+                             'with causal=True)')
+        super().__init__(init_cfg=init_cfg)
         if not isinstance(input_dims, Mapping) or not input_dims or \
                 set(input_dims) - set(MODALITIES):
             raise ValueError(f'{who}.input_dims must map modalities among {MODALITIES} to '

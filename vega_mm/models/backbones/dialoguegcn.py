@@ -36,7 +36,7 @@ from torch_geometric.utils import softmax as edge_softmax
 
 from vega_mm.registry import MODELS
 from .base import ConversationBackbone
-from .graph_utils import node_index, packed_lstm, prefix_lengths, refuse_causal, window_pairs
+from .graph_utils import node_index, packed_lstm, prefix_lengths, window_pairs
 
 __all__ = ['WeightedRGCNConv', 'DialogueGCNBackbone']
 
@@ -104,7 +104,6 @@ class DialogueGCNBackbone(ConversationBackbone):
         input_dims: feature dimension per modality (concatenated at the input).
         hidden_dim: H, the graph hidden size and the width of every output (100).
         context_dim: D_e, LSTM units per direction (100).
-        num_speakers: S; 2 S^2 relation types.
         max_len: the longest dialogue: the edge attention has one row per position
             (published: 110).
         window_past, window_future: edge window (10, 10; -1: the whole dialogue).
@@ -112,35 +111,32 @@ class DialogueGCNBackbone(ConversationBackbone):
         nodal_attention: Eq. 4-6 (True in the published command).
         dropout: between the LSTM layers (published ``--dropout 0.4``; the same
             value is the head's dropout).
-        causal: refused (the bidirectional LSTM, the future window and the nodal
-            attention read later utterances).
-        init_cfg: initialisation config.
+        **kwargs: :class:`ConversationBackbone`'s ``num_speakers`` (S, 2; 2 S^2
+            relation types), ``causal`` (refused: :attr:`non_causal_reason`) and
+            ``init_cfg``.
 
     Forward and returns: the backbone contract; every modality key carries the fused
     feature.
     """
 
+    non_causal_reason = ('its bidirectional LSTM, future edge window and nodal attention '
+                         'read later utterances')
+
     def __init__(self,
                  input_dims: Dict[str, int],
                  hidden_dim: int = 100,
                  context_dim: int = 100,
-                 num_speakers: int = 2,
                  max_len: int = 110,
                  window_past: int = 10,
                  window_future: int = 10,
                  num_bases: Optional[int] = 30,
                  nodal_attention: bool = True,
                  dropout: float = 0.4,
-                 causal: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
-        refuse_causal('DialogueGCNBackbone', causal,
-                      'its bidirectional LSTM, future edge window and nodal attention '
-                      'read later utterances')
+                 **kwargs) -> None:
         if max_len is None:
             raise ValueError('DialogueGCNBackbone.max_len must be set: the edge attention '
                              'has one weight row per position (published: 110)')
-        super().__init__(input_dims, hidden_dim, num_speakers, max_len=max_len,
-                         init_cfg=init_cfg)
+        super().__init__(input_dims, hidden_dim, max_len=max_len, **kwargs)
         for name, w in (('window_past', window_past), ('window_future', window_future)):
             if isinstance(w, bool) or not isinstance(w, int) or w < -1:
                 raise ValueError(f'DialogueGCNBackbone.{name} must be an integer >= 0, '

@@ -1,17 +1,18 @@
-"""Pieces the graph backbones of the model zoo share (DialogueGCN, MMGCN).
+"""Pieces the graph backbones of the model zoo share (DialogueGCN, MMGCN, M3Net,
+GraphSmile).
 
 All graphs of a batch are one disjoint graph over its N real utterances (row-major over
 the padding mask, the order of the backbone's output rows), so an edge never joins two
 dialogues and never touches a padded position.
 """
-from typing import Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ['prefix_lengths', 'node_index', 'packed_lstm', 'refuse_causal', 'missing_graph_extra',
-           'window_pairs']
+__all__ = ['prefix_lengths', 'node_index', 'packed_lstm', 'derived_hidden_dim', 'modality_slots',
+           'missing_graph_extra', 'window_pairs']
 
 
 def prefix_lengths(who: str, mask: torch.Tensor) -> torch.Tensor:
@@ -59,11 +60,31 @@ def missing_graph_extra(names: Sequence[str], error: ImportError) -> Tuple[type,
     return tuple(stubs)
 
 
-def refuse_causal(who: str, causal: bool, why: str) -> None:
-    """A model whose every output reads future utterances cannot be causal: say so."""
-    if causal:
-        raise ValueError(f'{who} cannot be causal ({why}); use causal=False, or a causal '
-                         'backbone (e.g. FusedSDTBackbone with causal=True)')
+def derived_hidden_dim(who: str, hidden_dim: Optional[int], input_dims: Mapping[str, int],
+                       slot_dim: int, formula: str, knobs: str) -> Optional[int]:
+    """The width of a backbone whose output concatenates one ``slot_dim`` slot per
+    modality (``hidden_dim`` None: derived); a different ``hidden_dim`` is an error
+    naming both (``formula``: how ``slot_dim`` is made; ``knobs``: what changes it)."""
+    derived = slot_dim * len(input_dims) if input_dims else None
+    if hidden_dim is not None and derived is not None and hidden_dim != derived:
+        raise ValueError(
+            f'{who}.hidden_dim={hidden_dim} but the modalities {sorted(input_dims)} give '
+            f'{len(input_dims)} x {formula} = {derived}; leave hidden_dim unset (None) or '
+            f'change {knobs}')
+    return derived if hidden_dim is None else hidden_dim
+
+
+def modality_slots(fused: torch.Tensor, modalities: Sequence[str],
+                   slot_dim: int) -> Dict[str, torch.Tensor]:
+    """``{'fused': fused, m: fused with every slot but m's zero}``: the branches of a
+    backbone whose fused feature [N, M slot_dim] concatenates one slot per modality."""
+    out = {'fused': fused}
+    for k, m in enumerate(modalities):
+        own = torch.zeros_like(fused)
+        sl = slice(k * slot_dim, (k + 1) * slot_dim)
+        own[:, sl] = fused[:, sl]
+        out[m] = own
+    return out
 
 
 def window_pairs(mask: torch.Tensor, past: int, future: int) -> Tuple[torch.Tensor, ...]:

@@ -39,7 +39,7 @@ that ``textf0`` never uses (three of the four text BatchNorms) are not created.
 """
 import copy
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -49,7 +49,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from vega_mm.registry import MODELS
 from .base import ConversationBackbone
-from .graph_utils import prefix_lengths, refuse_causal, window_pairs
+from .graph_utils import prefix_lengths, window_pairs
 
 __all__ = ['GraphSmileBackbone', 'HeterGraphStack']
 
@@ -138,15 +138,17 @@ class GraphSmileBackbone(ConversationBackbone):
             order text-visual, text-audio, visual-audio; published: 7 IEMOCAP, 5 MELD).
         dropout: of the input layers and the FC layers (``--drop 0.2``).
         text_norm: the BatchNorm over the text features (True, as published).
-        num_speakers: S (GraphSmile reads no speakers; kept for the contract).
         max_edges: learned per-position edge weights per pair (500000).
         dense_max_nodes: pair graphs of up to this many nodes (2N) propagate with a dense
             adjacency, larger ones sparse (:class:`HeterGraphStack`; the same sums).
-        causal: refused (the window reads future utterances); with
-            ``window_future=0`` the graph is causal but the BatchNorm and the learned
-            per-position weights are not per-utterance, so it stays refused.
-        init_cfg: initialisation config.
+        **kwargs: :class:`ConversationBackbone`'s ``num_speakers`` (S, 2; GraphSmile
+            reads no speakers: kept for the contract), ``max_len`` (None: no limit),
+            ``causal`` (refused: :attr:`non_causal_reason`; with ``window_future=0`` the
+            graph is causal but the BatchNorm and the learned per-position weights are
+            not per-utterance, so it stays refused) and ``init_cfg``.
     """
+
+    non_causal_reason = "its graphs join each utterance to the next window_future ones"
 
     def __init__(self,
                  input_dims: Dict[str, int],
@@ -156,16 +158,10 @@ class GraphSmileBackbone(ConversationBackbone):
                  num_layers=7,
                  dropout: float = 0.2,
                  text_norm: bool = True,
-                 num_speakers: int = 2,
                  max_edges: int = 500000,
                  dense_max_nodes: int = 4096,
-                 max_len: Optional[int] = None,
-                 causal: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
-        refuse_causal('GraphSmileBackbone', causal,
-                      "its graphs join each utterance to the next window_future ones")
-        super().__init__(input_dims, hidden_dim, num_speakers, max_len=max_len,
-                         init_cfg=init_cfg)
+                 **kwargs) -> None:
+        super().__init__(input_dims, hidden_dim, **kwargs)
         for name, w in (('window_past', window_past), ('window_future', window_future)):
             if isinstance(w, bool) or not isinstance(w, int) or w < -1:
                 raise ValueError(f'GraphSmileBackbone.{name} must be an integer >= 0, or -1 '

@@ -59,7 +59,8 @@ from torch_geometric.utils import scatter
 
 from vega_mm.registry import MODELS
 from .base import ConversationBackbone
-from .graph_utils import packed_lstm, prefix_lengths, refuse_causal, window_pairs
+from .graph_utils import (derived_hidden_dim, modality_slots, packed_lstm, prefix_lengths,
+                          window_pairs)
 
 __all__ = ['M3NetBackbone', 'M3NetHypergraphConv', 'M3NetGatedConv']
 
@@ -162,12 +163,15 @@ class M3NetBackbone(ConversationBackbone):
             True on IEMOCAP, False on MELD, where ``D_t`` must equal ``D_g``).
         text_norm: the BatchNorm over the text features (``--norm BN``: True).
         use_speaker: add a speaker embedding to the text nodes (True).
-        num_speakers: S (2 IEMOCAP, 9 MELD).
         max_hyperedges: the learned per-position hyperedge weights (1000, as published).
         max_nodes: the learned per-position node weights (5200, as published).
-        causal: refused (bidirectional GRU, whole-dialogue graphs).
-        init_cfg: initialisation config.
+        **kwargs: :class:`ConversationBackbone`'s ``num_speakers`` (S, 2; 2 IEMOCAP,
+            9 MELD), ``max_len`` (None: no limit), ``causal`` (refused:
+            :attr:`non_causal_reason`) and ``init_cfg``.
     """
+
+    non_causal_reason = ("its text GRU is bidirectional and its graphs join every pair of "
+                         "a dialogue's utterances")
 
     def __init__(self,
                  input_dims: Dict[str, int],
@@ -180,23 +184,12 @@ class M3NetBackbone(ConversationBackbone):
                  text_proj: bool = True,
                  text_norm: bool = True,
                  use_speaker: bool = True,
-                 num_speakers: int = 2,
                  max_hyperedges: int = 1000,
                  max_nodes: int = 5200,
-                 max_len: Optional[int] = None,
-                 causal: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
-        refuse_causal('M3NetBackbone', causal,
-                      'its text GRU is bidirectional and its graphs join every pair of '
-                      "a dialogue's utterances")
-        derived = 2 * graph_hidden * len(input_dims) if input_dims else None
-        if hidden_dim is not None and derived is not None and hidden_dim != derived:
-            raise ValueError(
-                f'M3NetBackbone.hidden_dim={hidden_dim} but the modalities '
-                f'{sorted(input_dims)} give {len(input_dims)} x 2 graph_hidden = {derived}; '
-                'leave hidden_dim unset (None) or change graph_hidden')
-        super().__init__(input_dims, derived if hidden_dim is None else hidden_dim,
-                         num_speakers, max_len=max_len, init_cfg=init_cfg)
+                 **kwargs) -> None:
+        hidden_dim = derived_hidden_dim('M3NetBackbone', hidden_dim, input_dims,
+                                        2 * graph_hidden, '2 graph_hidden', 'graph_hidden')
+        super().__init__(input_dims, hidden_dim, **kwargs)
         for name, value in (('node_dim', node_dim), ('graph_hidden', graph_hidden),
                             ('num_hyper_layers', num_hyper_layers),
                             ('num_gated_layers', num_gated_layers),
@@ -329,10 +322,4 @@ class M3NetBackbone(ConversationBackbone):
             gated = gated + conv(gated, edge_index, edge_weight)
         node_out = torch.cat([hyper, gated], -1)[nodes]          # [M, N, 2 H]
         fused = torch.relu(torch.cat(list(node_out), dim=-1))    # [N, M 2 H]
-        out = {'fused': fused}
-        for k, m in enumerate(self.modalities):
-            own = torch.zeros_like(fused)
-            sl = slice(k * self.slot_dim, (k + 1) * self.slot_dim)
-            own[:, sl] = fused[:, sl]
-            out[m] = own
-        return out
+        return modality_slots(fused, self.modalities, self.slot_dim)

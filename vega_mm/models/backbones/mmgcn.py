@@ -49,7 +49,8 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from vega_mm.registry import MODELS
 from .base import ConversationBackbone
-from .graph_utils import node_index, packed_lstm, prefix_lengths, refuse_causal, window_pairs
+from .graph_utils import (derived_hidden_dim, modality_slots, node_index, packed_lstm,
+                          prefix_lengths, window_pairs)
 
 __all__ = ['GCNIIVariantLayer', 'MMGCNBackbone']
 
@@ -97,11 +98,13 @@ class MMGCNBackbone(ConversationBackbone):
         alpha, lamda: GCNII's initial residual and identity-mapping strengths (0.1, 0.5).
         dropout: the GCNII dropout and between LSTM layers (``--dropout 0.4``).
         use_speaker: add a speaker embedding to the text features (True).
-        num_speakers: S (the published code: 2 for IEMOCAP, 9 for MELD).
-        max_len: the longest dialogue accepted (None: no limit).
-        causal: refused (bidirectional LSTM, whole-dialogue graph).
-        init_cfg: initialisation config.
+        **kwargs: :class:`ConversationBackbone`'s ``num_speakers`` (S, 2; the
+            published code: 2 for IEMOCAP, 9 for MELD), ``max_len`` (None: no limit),
+            ``causal`` (refused: :attr:`non_causal_reason`) and ``init_cfg``.
     """
+
+    non_causal_reason = ("its text LSTM is bidirectional and its graph joins every pair of "
+                         "a dialogue's utterances")
 
     def __init__(self,
                  input_dims: Dict[str, int],
@@ -114,23 +117,13 @@ class MMGCNBackbone(ConversationBackbone):
                  lamda: float = 0.5,
                  dropout: float = 0.4,
                  use_speaker: bool = True,
-                 num_speakers: int = 2,
-                 max_len: Optional[int] = None,
-                 causal: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
-        refuse_causal('MMGCNBackbone', causal,
-                      'its text LSTM is bidirectional and its graph joins every pair of '
-                      "a dialogue's utterances")
+                 **kwargs) -> None:
         node_dim = 2 * context_dim
         slot = node_dim + graph_hidden
-        derived = slot * len(input_dims) if input_dims else None
-        if hidden_dim is not None and derived is not None and hidden_dim != derived:
-            raise ValueError(
-                f'MMGCNBackbone.hidden_dim={hidden_dim} but the modalities {sorted(input_dims)}'
-                f' give {len(input_dims)} x (2 context_dim + graph_hidden) = {derived}; '
-                'leave hidden_dim unset (None) or change context_dim / graph_hidden')
-        super().__init__(input_dims, derived if hidden_dim is None else hidden_dim,
-                         num_speakers, max_len=max_len, init_cfg=init_cfg)
+        hidden_dim = derived_hidden_dim('MMGCNBackbone', hidden_dim, input_dims, slot,
+                                        '(2 context_dim + graph_hidden)',
+                                        'context_dim / graph_hidden')
+        super().__init__(input_dims, hidden_dim, **kwargs)
         if not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f'MMGCNBackbone.num_layers must be a positive integer, got '
                              f'{num_layers!r}')
@@ -231,11 +224,5 @@ class MMGCNBackbone(ConversationBackbone):
         h = F.dropout(h, self.dropout, self.training)
         nodes = torch.cat([x, h], dim=-1).view(M, N, self.slot_dim)
         fused = torch.relu(torch.cat(list(nodes), dim=-1))                 # [N, M slot]
-        out = {'fused': fused}
-        for k, m in enumerate(self.modalities):
-            # the modality's slice of the fused feature, the other slices zero
-            own = torch.zeros_like(fused)
-            sl = slice(k * self.slot_dim, (k + 1) * self.slot_dim)
-            own[:, sl] = fused[:, sl]
-            out[m] = own
-        return out
+        # each modality's branch: its slice of the fused feature, the other slices zero
+        return modality_slots(fused, self.modalities, self.slot_dim)

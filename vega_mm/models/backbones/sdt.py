@@ -154,7 +154,6 @@ class SDTBackbone(ConversationBackbone):
         num_heads: attention heads.
         num_layers: layers per transformer.
         dropout: backbone dropout.
-        num_speakers: speakers; index ``num_speakers`` is padding.
         max_len: longest dialogue the positional encoding covers.
         attention_window: ``None`` (the paper: every utterance attends to the whole
             dialogue) or k >= 0: each utterance attends only to utterances at most k
@@ -164,6 +163,8 @@ class SDTBackbone(ConversationBackbone):
             self- and cross-modal transformer (not in the paper: the live mode, where an
             utterance is labelled before the conversation goes on).  Combines with
             ``attention_window`` (then only the k previous utterances).
+        **kwargs: :class:`ConversationBackbone`'s ``num_speakers`` (2; index
+            ``num_speakers`` is padding) and ``init_cfg``.
 
     Forward and returns: the backbone contract (:mod:`vega_mm.models.backbones.base`):
     padded features, mask and speakers in; ``{modality: [N, H], 'fused': [N, H]}`` for
@@ -176,12 +177,11 @@ class SDTBackbone(ConversationBackbone):
                  num_heads: int = 4,
                  num_layers: int = 1,
                  dropout: float = 0.53,
-                 num_speakers: int = 2,
                  max_len: int = 512,
                  attention_window: Optional[int] = None,
                  causal: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(input_dims, hidden_dim, num_speakers, max_len, causal, init_cfg)
+                 **kwargs) -> None:
+        super().__init__(input_dims, hidden_dim, max_len=max_len, causal=causal, **kwargs)
         if attention_window is not None and (isinstance(attention_window, bool)
                                              or int(attention_window) != attention_window
                                              or attention_window < 0):
@@ -192,7 +192,7 @@ class SDTBackbone(ConversationBackbone):
             for m in self.modalities
         })
         self.speaker_embedding = nn.Embedding(
-            num_speakers + 1, hidden_dim, padding_idx=num_speakers)
+            self.num_speakers + 1, hidden_dim, padding_idx=self.num_speakers)
         self.position = SinusoidalPositionalEncoding(hidden_dim, max_len)
         self.embed_dropout = nn.Dropout(dropout)
         self.pairs = sdt_pairs(self.modalities)

@@ -100,22 +100,23 @@ class BcLSTMBackbone(ConversationBackbone):
         hidden_dim: H (even: H/2 units per direction).
         num_layers: stacked LSTM layers.
         dropout: dropout after the projections, between LSTM layers and on its output.
-        num_speakers: recorded for the data preprocessor (speakers are not used, as in
-            bc-LSTM).
-        init_cfg: initialisation config.
+        **kwargs: :class:`ConversationBackbone`'s ``num_speakers`` (2; recorded for the
+            data preprocessor, speakers are not used, as in bc-LSTM), ``max_len`` (None:
+            no limit), ``causal`` (refused: :attr:`non_causal_reason`) and ``init_cfg``.
 
     Forward and returns: the backbone contract (speakers are ignored; the mask must
     mark each dialogue's first n_b positions).
     """
+
+    non_causal_reason = "its LSTM is bidirectional: it reads a dialogue's later utterances"
 
     def __init__(self,
                  input_dims: Dict[str, int],
                  hidden_dim: int = 128,
                  num_layers: int = 1,
                  dropout: float = 0.1,
-                 num_speakers: int = 2,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(input_dims, hidden_dim, num_speakers, init_cfg=init_cfg)
+                 **kwargs) -> None:
+        super().__init__(input_dims, hidden_dim, **kwargs)
         if hidden_dim % 2:
             raise ValueError(f'BcLSTMBackbone.hidden_dim must be even (H/2 units per '
                              f'direction), got {hidden_dim}')
