@@ -31,7 +31,7 @@ from typing import List, Optional
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
 
-    from vega_mm.datasets.formats import TABLE_FORMATS
+    from vega_mm.conversations import TABLE_FORMATS
     p = argparse.ArgumentParser(
         description='Conversation tables (MELD CSV, generic CSV/TSV/JSONL) -> feature file',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)

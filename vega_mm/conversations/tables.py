@@ -46,9 +46,9 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from vega_mm.structures.meta import MELD_CLASSES
 from .decoding import TextRepairs, decode_table_bytes
-from .input_format import (TABLE, InputFormat, detect_format, format_names, format_of_variant,
-                           register_format)
-from .table_errors import ConversationTableError
+from vega_mm.utils.input_format import (TABLE, InputFormat, detect_format, format_names,
+                                        format_of_variant, register_format)
+from .errors import ConversationTableError
 from .utterances import Dialogue, Utterance, group_dialogues, id_key, make_utterance
 
 __all__ = [

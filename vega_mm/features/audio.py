@@ -3,9 +3,10 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from vega_mm.datasets.formats import Utterance
+from vega_mm.conversations import Utterance
 from .base import BaseFeatureExtractor, register_extractor
-from .media import MediaError, is_audio, is_video, load_audio_segment, video_audio_backend
+from vega_mm.speech.media import (MediaError, is_audio, is_video, load_audio_segment,
+                                  video_audio_backend)
 
 __all__ = ['OPENSMILE_FEATURE_SETS', 'OpenSmileExtractor']
 

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from vega_mm.datasets.formats import Dialogue
+from vega_mm.conversations import Dialogue
 from vega_mm.utils.io import atomic_savez, atomic_write_json
 
 __all__ = ['PartStore', 'part_name', 'MANIFEST_VERSION']

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vega_mm.datasets.formats import ConversationTableError, Utterance
+from vega_mm.conversations import ConversationTableError, Utterance
 from vega_mm.utils.io import file_digest
 from .base import BaseFeatureExtractor, register_extractor
 from .text_models import MINILM_HUB, MPNET_HUB, minilm_model, resolve_text_model

@@ -10,9 +10,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from vega_mm.datasets.formats import ConversationTableError, Utterance
+from vega_mm.conversations import ConversationTableError, Utterance
 from .base import BaseFeatureExtractor, register_extractor
-from .media import MediaError, is_video, sample_video_frames
+from vega_mm.speech.media import MediaError, is_video
+from .frames import sample_video_frames
 
 __all__ = ['VisualFeatureExtractor', 'visual_config_from_anchor_file']
 

@@ -18,11 +18,11 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from vega_mm.datasets.formats import Utterance
+from vega_mm.conversations import Utterance
 from vega_mm.encoders.whisper import asr_model_identity, resolve_asr_model
 from .audio import OpenSmileExtractor
 from .base import BaseFeatureExtractor, register_extractor
-from .media import MediaError, load_audio_segment
+from vega_mm.speech.media import MediaError, load_audio_segment
 
 __all__ = ['WhisperAudioExtractor', 'WHISPER_POOLINGS']
 

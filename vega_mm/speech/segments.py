@@ -10,7 +10,7 @@ speech recognition.
   in 0.5 s chunks give the same segments, sample for sample;
 - :func:`recording_segments`, :func:`transcribe_segments` and
   :func:`recording_utterances` turn a recording into ``{'start', 'end', 'text'}``
-  utterances with a transcriber (:class:`vega_mm.encoders.asr.WhisperTranscriber`);
+  utterances with a transcriber (:class:`vega_mm.speech.asr.WhisperTranscriber`);
 - :func:`replay` plays a file as a live source (chunks at the pace they were recorded).
 
 Times are seconds on the file's timeline (a sound track that starts after the container
@@ -80,7 +80,7 @@ def _mono_samples(container, stream, path: str, rate: int) -> Iterator[np.ndarra
 def _lead_samples(container, stream, frame, rate: int) -> int:
     """Samples of silence before the first audio frame on the file's timeline (a track
     that starts after the container, e.g. after the video), so that times are the
-    file's, as :func:`vega_mm.features.media.load_audio_segment` reads them."""
+    file's, as :func:`vega_mm.speech.media.load_audio_segment` reads them."""
     import av
     if frame.pts is None:
         return 0
@@ -372,7 +372,7 @@ class SpeechSegmenter:
 
 def _silero_session():
     """The ONNX session of the Silero VAD model faster-whisper ships."""
-    from vega_mm.encoders.asr import import_faster_whisper
+    from .asr import import_faster_whisper
     import_faster_whisper()
     from faster_whisper.vad import get_vad_model
     return get_vad_model().session
@@ -418,7 +418,7 @@ def transcribe_segments(segments: Iterable[SpeechSegment], transcriber,
 
     Args:
         transcriber: has ``transcribe(samples) -> str`` (e.g.
-            :class:`~vega_mm.encoders.asr.WhisperTranscriber`).
+            :class:`~vega_mm.speech.asr.WhisperTranscriber`).
     """
     report = TranscriptReport() if report is None else report
     for seg in segments:
