@@ -13,7 +13,7 @@ from vega_mm.speech.media import MediaError
 from vega_mm.speech.segments import (SpeechSegmenter, TranscriptReport, read_audio_blocks,
                                      recording_segments, recording_utterances, replay,
                                      transcribe_segments)
-from .conftest import write_av_video
+from tests.test_features.conftest import write_av_video
 
 pytest.importorskip('faster_whisper', reason="the VAD model comes with faster-whisper "
                     "(pip install 'vega_mm[asr]')")
