@@ -21,17 +21,17 @@ import numpy as np
 import torch
 from mmpretrain.apis import BaseInferencer
 
-from vega_mm.datasets.formats import FEATURES, detect_format, load_conversations
 from vega_mm.conversations import Dialogue, dialogue_from_records, load_dialogues
 from vega_mm.datasets.collate import conversation_collate
 from vega_mm.datasets.conversation_dataset import feature_recipe
+from vega_mm.datasets.formats import FEATURES, detect_format, load_conversations
 from vega_mm.features.base import extractor_class
+from vega_mm.speech.media import probe_media
 from vega_mm.structures.records import prediction_records
 from .inference import _test_pipeline, init_model
 from .outputs import write_timelines
-from vega_mm.speech.media import probe_media
-from .recording import check_streams, is_recording, recording_dialogue
 from .recipe import RecipeError, build_recipe_extractors, dialogue_features, speaker_indices
+from .recording import check_streams, is_recording, recording_dialogue
 from .streaming import StreamSession
 
 __all__ = ['ConversationInferencer']

@@ -33,10 +33,10 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
-from vega_mm.datasets.collate import conversation_collate
 from vega_mm.conversations import Dialogue, Utterance, dialogue_from_records
-from vega_mm.speech.asr import WhisperTranscriber
+from vega_mm.datasets.collate import conversation_collate
 from vega_mm.features.base import extractor_class
+from vega_mm.speech.asr import WhisperTranscriber
 from vega_mm.speech.segments import (SPEECH_SAMPLING_RATE, SpeechSegmenter,
                                      TranscriptReport, transcribe_segments)
 from .recipe import dialogue_features, speaker_indices

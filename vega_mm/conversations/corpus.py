@@ -11,12 +11,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from vega_mm.structures.splits import make_val_split
 from vega_mm.structures.meta import KNOWN_DATASETS, MELD_CLASSES, SPLITS
+from vega_mm.structures.splits import make_val_split
 from vega_mm.utils.io import file_digest
+from .errors import ConversationTableError
 from .speakers import build_speaker_map
 from .tables import read_conversation_table
-from .errors import ConversationTableError
 from .utterances import Dialogue, group_dialogues
 
 __all__ = ['TableSpec', 'ConversationTables', 'load_tables', 'meld_tables',

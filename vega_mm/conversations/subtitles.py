@@ -37,10 +37,10 @@ import os
 import re
 from typing import Any, List, Optional, Sequence, Tuple
 
-from .decoding import TextRepairs, unicode_prefix
 from vega_mm.utils.input_format import TABLE, InputFormat, detect_format, register_format
-from .tables import read_conversation_table
+from .decoding import TextRepairs, unicode_prefix
 from .errors import ConversationTableError
+from .tables import read_conversation_table
 from .utterances import Dialogue, Utterance, group_dialogues, make_utterance
 
 __all__ = ['SRT', 'VTT', 'NOT_SPEAKERS', 'read_subtitles', 'load_transcript',

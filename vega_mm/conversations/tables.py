@@ -45,9 +45,9 @@ import warnings
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from vega_mm.structures.meta import MELD_CLASSES
-from .decoding import TextRepairs, decode_table_bytes
 from vega_mm.utils.input_format import (TABLE, InputFormat, detect_format, format_names,
                                         format_of_variant, register_format)
+from .decoding import TextRepairs, decode_table_bytes
 from .errors import ConversationTableError
 from .utterances import Dialogue, Utterance, group_dialogues, id_key, make_utterance
 

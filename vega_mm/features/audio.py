@@ -4,9 +4,9 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from vega_mm.conversations import Utterance
-from .base import BaseFeatureExtractor, register_extractor
 from vega_mm.speech.media import (MediaError, is_audio, is_video, load_audio_segment,
                                   video_audio_backend)
+from .base import BaseFeatureExtractor, register_extractor
 
 __all__ = ['OPENSMILE_FEATURE_SETS', 'OpenSmileExtractor']
 

@@ -16,9 +16,9 @@ from typing import (Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequ
 import numpy as np
 
 from vega_mm.conversations import ConversationTableError, Dialogue, Utterance
-from vega_mm.structures.meta import MODALITIES
 from vega_mm.registry import FEATURE_EXTRACTORS
 from vega_mm.speech.media import MediaError
+from vega_mm.structures.meta import MODALITIES
 from .standardize import apply_feature_stats
 
 __all__ = ['BaseFeatureExtractor', 'register_extractor', 'extractor_class',

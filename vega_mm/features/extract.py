@@ -21,12 +21,12 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Unio
 import numpy as np
 
 from vega_mm.conversations import ConversationTables, Dialogue, TableSpec, load_tables
+from vega_mm.speech.media import MediaError
 from vega_mm.structures.meta import SPLITS
 from vega_mm.utils.io import atomic_write_json
 from vega_mm.utils.shards import ShardSpec, parse_shard, shard_of
 from .base import (BaseFeatureExtractor, build_extractor, dialogue_features, extractor_class,
                    jsonable, registered_modalities)
-from vega_mm.speech.media import MediaError
 from .parts import MANIFEST_VERSION, PartStore
 from .standardize import apply_feature_stats, compute_feature_stats
 from .text import context_pairs

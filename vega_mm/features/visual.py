@@ -11,8 +11,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from vega_mm.conversations import ConversationTableError, Utterance
-from .base import BaseFeatureExtractor, register_extractor
 from vega_mm.speech.media import MediaError, is_video
+from .base import BaseFeatureExtractor, register_extractor
 from .frames import sample_video_frames
 
 __all__ = ['VisualFeatureExtractor', 'visual_config_from_anchor_file']

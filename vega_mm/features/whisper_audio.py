@@ -20,9 +20,9 @@ import numpy as np
 
 from vega_mm.conversations import Utterance
 from vega_mm.encoders.whisper import asr_model_identity, resolve_asr_model
+from vega_mm.speech.media import MediaError, load_audio_segment
 from .audio import OpenSmileExtractor
 from .base import BaseFeatureExtractor, register_extractor
-from vega_mm.speech.media import MediaError, load_audio_segment
 
 __all__ = ['WhisperAudioExtractor', 'WHISPER_POOLINGS']
 

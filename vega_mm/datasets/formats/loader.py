@@ -5,10 +5,10 @@ import pickle
 import zipfile
 from typing import Optional, Sequence
 
-from vega_mm.utils.safe_pickle import safe_load_pickle
-from .collection import ConversationCollection, make_val_split
 from vega_mm.utils.input_format import (FEATURES, InputFormat, detect_format, format_names,
                                         format_of_variant, register_format)
+from vega_mm.utils.safe_pickle import safe_load_pickle
+from .collection import ConversationCollection, make_val_split
 from .native import load_native
 from .pickles import read_pickle_conversations
 
