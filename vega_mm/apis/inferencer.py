@@ -120,7 +120,7 @@ class ConversationInferencer(BaseInferencer):
     transcript=None, num_speakers=None)``, ``dict(feature_file=path, split='test')``, a
     list of utterance dicts ``{speaker, text, [media, start, end, label]}`` (one
     conversation), ``{'dialogue_id': ..., 'utterances': [...]}``, a
-    :class:`~vega_mm.datasets.formats.Dialogue`, or a raw dialogue with ``features``.
+    :class:`~vega_mm.conversations.Dialogue`, or a raw dialogue with ``features``.
     Keywords: ``batch_size`` (dialogues per batch), ``return_datasamples``,
     ``show_dir``. Returns one prediction record per utterance
     (:mod:`vega_mm.structures.records`).

@@ -1,6 +1,6 @@
 """From a recording (audio or video) to the utterances of its conversation.
 
-:func:`recording_dialogue` gives the :class:`~vega_mm.datasets.formats.Dialogue` of one
+:func:`recording_dialogue` gives the :class:`~vega_mm.conversations.Dialogue` of one
 recording, every utterance with its start and end time and the recording as its media,
 so the model's recorded extractors read their segments as they read a table's:
 

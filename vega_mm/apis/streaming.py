@@ -94,7 +94,7 @@ class StreamSession:
         Raises:
             ValueError / ConversationTableError / RecipeError: a bad utterance (an
                 empty text, one that is not valid Unicode, an unknown speaker: the
-                checks of :func:`~vega_mm.datasets.formats.make_utterance`, as for a
+                checks of :func:`~vega_mm.conversations.make_utterance`, as for a
                 table row), or a conversation longer than the model's positional
                 encoding (``max_len``). After any error the session is unchanged.
         """

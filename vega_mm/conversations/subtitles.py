@@ -1,6 +1,6 @@
 """Transcripts of one recording as subtitles: SubRip (``.srt``) and WebVTT (``.vtt``).
 
-Registered as the table formats ``'srt'`` and ``'vtt'`` (:mod:`.input_format`), so
+Registered as the table formats ``'srt'`` and ``'vtt'`` (:mod:`vega_mm.utils.input_format`), so
 :func:`~.tables.load_dialogues` and :func:`~.tables.read_conversation_table` read them:
 a subtitle file is ONE conversation (dialogue id: the file's stem), one utterance per
 cue, in file order, with the cue's ``start``/``end`` in seconds and utterance ids

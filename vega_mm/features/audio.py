@@ -85,7 +85,7 @@ class OpenSmileExtractor(BaseFeatureExtractor):
         return self.extract_signal(signal, sr, where)
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim]."""
+        """Features of :class:`~vega_mm.conversations.Utterance` objects [N, dim]."""
         out = np.zeros((len(utterances), self.dim), dtype=np.float32)
         for i, u in enumerate(utterances):
             out[i] = self.extract_one(u.media, u.start, u.end, u.source)

@@ -63,7 +63,7 @@ class BaseFeatureExtractor:
         raise NotImplementedError
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects.
+        """Features of :class:`~vega_mm.conversations.Utterance` objects.
 
         Returns:
             float32 ``[len(utterances), dim]``, in the input order.
@@ -106,7 +106,7 @@ class BaseFeatureExtractor:
 
     @classmethod
     def check_utterances(cls, utterances: Sequence[Utterance]) -> None:
-        """Raise :class:`~vega_mm.datasets.formats.ConversationTableError`, naming the row,
+        """Raise :class:`~vega_mm.conversations.ConversationTableError`, naming the row,
         if a table cannot give this modality (checked before anything is extracted).
 
         The base check: extractors that ``needs_media`` need a media file for every

@@ -47,7 +47,7 @@ def part_name(key: str, suffix: str = '.npz') -> str:
 class PartStore:
     """A parts folder: the manifest, one part per finished item, notes on items left out.
 
-    An item is a :class:`~vega_mm.datasets.formats.Dialogue` (keyed by its id) or a
+    An item is a :class:`~vega_mm.conversations.Dialogue` (keyed by its id) or a
     name (a string). The serialiser of this class stores a dialogue's features; a
     subclass stores other parts by overriding :attr:`suffix`, :meth:`dump` and
     :meth:`load`.

@@ -188,7 +188,7 @@ class TextFeatureExtractor(BaseFeatureExtractor):
         return out
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim].
+        """Features of :class:`~vega_mm.conversations.Utterance` objects [N, dim].
 
         Raises:
             ValueError: an utterance has no text (no text column in its table).

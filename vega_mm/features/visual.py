@@ -190,7 +190,7 @@ class VisualFeatureExtractor(BaseFeatureExtractor):
         return f'faces found in {self.faces_found} of {self.frames_seen} frames'
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim]."""
+        """Features of :class:`~vega_mm.conversations.Utterance` objects [N, dim]."""
         images: List[Any] = []
         owner: List[int] = []
         for i, u in enumerate(utterances):

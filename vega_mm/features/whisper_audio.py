@@ -236,7 +236,7 @@ class WhisperAudioExtractor(BaseFeatureExtractor):
         return resample(signal, sr)
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim]."""
+        """Features of :class:`~vega_mm.conversations.Utterance` objects [N, dim]."""
         out = self.extract_signals(self.load(u) for u in utterances)
         if not np.isfinite(out).all():
             bad = utterances[int(np.flatnonzero(~np.isfinite(out).all(1))[0])]

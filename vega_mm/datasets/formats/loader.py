@@ -1,5 +1,6 @@
 """Feature files: the SDT/VEGA pickles and the native ``.npz`` (registered as input
-formats, :mod:`.input_format`), and :func:`load_conversations`, which reads any of them."""
+formats, :mod:`vega_mm.utils.input_format`), and :func:`load_conversations`, which reads
+any of them."""
 import os
 import pickle
 import zipfile
