@@ -1,5 +1,6 @@
-"""Moved names and modules: their old, documented places give an ImportError naming the
-new place; the packages by job export what moved into them."""
+"""Moved names: their old, documented places give an ImportError naming the new place
+(or, for ``vega_mm.features.speech``, still import); the packages by job export what
+moved into them."""
 import importlib
 import subprocess
 import sys
@@ -9,30 +10,24 @@ import pytest
 import vega_mm.conversations as conversations
 import vega_mm.speech as speech
 
-OLD_MODULES = {
-    'vega_mm.features.speech': 'vega_mm.speech.segments',
-    'vega_mm.features.media': 'vega_mm.speech.media',
-    'vega_mm.features.diarization': 'vega_mm.speech.diarization',
-    'vega_mm.encoders.asr': 'vega_mm.speech.asr',
-    'vega_mm.datasets.formats.subtitles': 'vega_mm.conversations.subtitles',
-    'vega_mm.datasets.formats.speakers': 'vega_mm.conversations.speakers',
-    'vega_mm.datasets.formats.table': 'vega_mm.conversations.tables',
-    'vega_mm.datasets.formats.tables': 'vega_mm.conversations.corpus',
-    'vega_mm.datasets.formats.input_format': 'vega_mm.utils.input_format',
-}
+def test_the_documented_speech_module_still_imports_the_same_objects():
+    from vega_mm.features.speech import SpeechSegmenter, recording_utterances, replay
+    assert (SpeechSegmenter, recording_utterances, replay) == \
+        (speech.SpeechSegmenter, speech.recording_utterances, speech.replay)
 
 
-@pytest.mark.parametrize('old,new', sorted(OLD_MODULES.items()))
-def test_an_old_module_path_names_the_new_one(old, new):
-    with pytest.raises(ImportError, match=f'{old} moved to {new}$'):
-        importlib.import_module(old)
-    importlib.import_module(new)
+def test_an_internal_old_module_path_is_gone():
+    for old in ('vega_mm.features.media', 'vega_mm.encoders.asr',
+                'vega_mm.datasets.formats.subtitles', 'vega_mm.datasets.formats.table'):
+        with pytest.raises(ImportError):
+            importlib.import_module(old)
 
 
 @pytest.mark.parametrize('statement,new', [
     ('from vega_mm.encoders import WhisperTranscriber', 'vega_mm.speech'),
     ('from vega_mm.features import load_audio_segment', 'vega_mm.speech'),
-    ('from vega_mm.features import speech', 'vega_mm.speech.segments'),
+    ('from vega_mm.features import media', 'vega_mm.speech.media'),
+    ('from vega_mm.encoders import asr', 'vega_mm.speech'),
     ('from vega_mm.datasets.formats import load_dialogues', 'vega_mm.conversations'),
     ('from vega_mm.datasets.formats import read_subtitles', 'vega_mm.conversations'),
     ('from vega_mm.datasets.formats import subtitles', 'vega_mm.conversations.subtitles'),

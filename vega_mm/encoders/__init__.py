@@ -26,7 +26,7 @@ SHA-256) so that an anchor file says which encoder made it.
 Libraries are imported when an encoder is built, so ``import vega_mm.encoders`` works
 without open_clip, transformers or faster-whisper installed.
 """
-from vega_mm.utils.moved import forward_moved_modules, moved_attribute
+from vega_mm.utils.moved import moved_attribute
 from .base import (ENCODER_ALIASES, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ImageEncoder,
                    build_image_encoder, file_sha256)
 from .fer_cnn import FERCNNImageEncoder
@@ -45,6 +45,5 @@ __all__ = [
 ]
 
 # Speech recognition moved to vega_mm.speech (a floor above the encoders).
-forward_moved_modules({f'{__name__}.asr': 'vega_mm.speech.asr'})
 __getattr__ = moved_attribute(__name__, dict.fromkeys(
     ('WhisperTranscriber', 'ASR_INSTALL', 'asr'), 'vega_mm.speech'))

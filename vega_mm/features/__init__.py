@@ -12,7 +12,7 @@ video frames).
 """
 from vega_mm.conversations import TableSpec, meld_tables  # the inputs of extract_features
 from vega_mm.speech.media import MediaError
-from vega_mm.utils.moved import forward_moved_modules, moved_attribute
+from vega_mm.utils.moved import moved_attribute
 from .audio import OPENSMILE_FEATURE_SETS, OpenSmileExtractor
 from .base import (BaseFeatureExtractor, build_extractor, extractor_class,
                    register_extractor, registered_modalities)
@@ -36,9 +36,8 @@ __all__ = [
     'compute_feature_stats', 'apply_feature_stats'
 ]
 
-# Turning recordings into utterances moved to vega_mm.speech (not a feature's job).
-_MOVED_MODULES = {'media': 'vega_mm.speech.media', 'speech': 'vega_mm.speech.segments',
-                  'diarization': 'vega_mm.speech.diarization'}
-forward_moved_modules({f'{__name__}.{old}': new for old, new in _MOVED_MODULES.items()})
-__getattr__ = moved_attribute(__name__, {'load_audio_segment': 'vega_mm.speech',
-                                         **_MOVED_MODULES})
+# Turning recordings into utterances moved to vega_mm.speech (not a feature's job);
+# ``vega_mm.features.speech``, documented before, re-exports vega_mm.speech.segments.
+__getattr__ = moved_attribute(__name__, {
+    'load_audio_segment': 'vega_mm.speech', 'media': 'vega_mm.speech.media',
+    'diarization': 'vega_mm.speech.diarization'})

@@ -17,7 +17,7 @@ from vega_mm.conversations import __all__ as _conversation_names
 from vega_mm.utils.input_format import (FEATURES, TABLE, InputFormat, accepted_suffixes,
                                         detect_format, format_of_variant, input_formats,
                                         register_format)
-from vega_mm.utils.moved import forward_moved_modules, moved_attribute
+from vega_mm.utils.moved import moved_attribute
 from vega_mm.utils.safe_pickle import ALLOWED_GLOBALS, UnsafePickleError, safe_load_pickle
 from .collection import ConversationCollection, make_val_split, validate_collection
 from .loader import DATA_FORMATS, NATIVE, PICKLE, load_conversations
@@ -41,6 +41,5 @@ _MOVED_MODULES = {
     'table_errors': 'vega_mm.conversations.errors',
     'input_format': 'vega_mm.utils.input_format',
 }
-forward_moved_modules({f'{__name__}.{old}': new for old, new in _MOVED_MODULES.items()})
 __getattr__ = moved_attribute(__name__, {
     **{name: 'vega_mm.conversations' for name in _conversation_names}, **_MOVED_MODULES})
