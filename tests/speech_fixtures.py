@@ -30,7 +30,7 @@ def need_espeak() -> str:
 
 def espeak_clip(text: str, voice: str, tmp: Path) -> np.ndarray:
     """``text`` spoken by espeak-ng as float32 16 kHz samples, silences trimmed."""
-    from vega_mm.features.speech import read_audio_blocks
+    from vega_mm.speech.segments import read_audio_blocks
     wav = tmp / f'clip_{abs(hash((text, voice)))}.wav'
     subprocess.run([need_espeak(), '-v', voice, '-w', str(wav), text], check=True,
                    capture_output=True)

@@ -12,9 +12,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / 'vega_mm'
 #: top-level modules (``registry``, ``version``) are on the bottom floor.
 FLOORS: Tuple[Tuple[str, ...], ...] = (
     ('structures', 'utils', 'registry', 'version'),
+    ('conversations', ),
     ('datasets', ),
     ('models', 'encoders', 'anchors', 'evaluation'),
-    ('features', 'analysis'),
+    ('speech', 'features', 'analysis'),
     ('engine', ),
     ('apis', ),
     ('benchmarking', ),

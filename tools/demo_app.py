@@ -60,7 +60,7 @@ def main(argv=None) -> None:
         raise SystemExit("error: the demo page needs Gradio: pip install 'vega_mm[app]'")
     from vega_mm.apis import ConversationInferencer
     from vega_mm.apis.demo_app import DemoApp, DemoLimits
-    from vega_mm.features.media import MediaError
+    from vega_mm.speech.media import MediaError
     threads = set_threads(args.threads)
     asr = dict(model=args.asr_model, language=args.language, cpu_threads=threads,
                device='cuda' if str(args.device).startswith('cuda') else 'cpu')

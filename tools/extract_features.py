@@ -28,14 +28,8 @@ import sys
 from typing import List, Optional
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    from mmengine.config import DictAction
-
-    from vega_mm.datasets.formats import TABLE_FORMATS
-    p = argparse.ArgumentParser(
-        description='Conversation tables (MELD CSV, generic CSV/TSV/JSONL) -> feature file',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('out', help='output .npz (parts go to OUT.parts/)')
+def _add_table_args(p: argparse.ArgumentParser) -> None:
+    from vega_mm.conversations import TABLE_FORMATS
     src = p.add_argument_group('tables')
     src.add_argument('--meld', metavar='DIR',
                      help='MELD folder with train_sent_emo.csv, dev_sent_emo.csv and '
@@ -66,6 +60,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      '"other"')
     src.add_argument('--no-fix-mojibake', action='store_true',
                      help='do not repair UTF-8 text once decoded as Windows-1252')
+
+
+def _add_feature_args(p: argparse.ArgumentParser) -> None:
+    from mmengine.config import DictAction
+
     ext = p.add_argument_group('features')
     ext.add_argument('--modalities', nargs='+', default=['auto'],
                      help='auto, or some of text audio visual')
@@ -118,6 +117,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      help='FACE_DETECTORS type, or none to encode whole frames')
     ext.add_argument('--num-frames', type=int, default=8)
     ext.add_argument('--device', default=None, help='torch device (default cuda if any)')
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
     run = p.add_argument_group('run')
     run.add_argument('--no-standardize', action='store_true',
                      help='keep raw features (default: standardise each modality with '
@@ -140,6 +142,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     run.add_argument('--quiet', action='store_true', help='no progress bars')
     run.add_argument('--threads', type=int, help='PyTorch CPU threads (default: '
                      'OMP_NUM_THREADS, else min(4, cores): more contend on a shared machine)')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description='Conversation tables (MELD CSV, generic CSV/TSV/JSONL) -> feature file',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('out', help='output .npz (parts go to OUT.parts/)')
+    _add_table_args(p)
+    _add_feature_args(p)
+    _add_run_args(p)
     args = p.parse_args(argv)
     if args.finetune_epochs < 0:
         p.error(f'--finetune-epochs must be >= 0 (0: no fine-tuning), got '

@@ -110,7 +110,7 @@ def main() -> None:
     args = parse_args()
     from vega_mm.apis.infer_command import run
     from vega_mm.apis.prediction_parts import MissingPredictionsError
-    from vega_mm.features.media import MediaError
+    from vega_mm.speech.media import MediaError
     from vega_mm.utils import CheckpointError
     try:
         code = run(args)

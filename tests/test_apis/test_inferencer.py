@@ -149,7 +149,7 @@ def test_a_meld_csv_table_reads_like_the_jsonl_transcript(text_model, meld_like_
 def test_inputs_are_dispatched_by_the_format_registry(text_model, transcripts, tmp_path):
     """A table under another name is still a table; an empty text is refused as the
     table reader refuses it; an unknown file names the accepted suffixes."""
-    from vega_mm.datasets.formats import ConversationTableError
+    from vega_mm.conversations import ConversationTableError
     cfg, ckpt = text_model
     inferencer = ConversationInferencer(cfg, ckpt)
     renamed = tmp_path / 'transcript.txt'

@@ -87,7 +87,7 @@ def test_a_subtitle_file_is_an_input(text_model, timed_predictions, tmp_path):
 
 @pytest.mark.parametrize('suffix', ['.srt', '.vtt'])
 def test_subtitles_read_back_as_the_transcript(timed_predictions, tmp_path, suffix):
-    from vega_mm.datasets.formats import read_subtitles
+    from vega_mm.conversations import read_subtitles
     path = str(tmp_path / f'out{suffix}')
     write_predictions(timed_predictions, path)
     text = open(path, encoding='utf-8').read()

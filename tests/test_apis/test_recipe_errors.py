@@ -64,7 +64,7 @@ def test_missing_modality(train_meta, tmp_path):
 
 
 def test_an_utterance_without_the_modality_names_it(text_model):
-    from vega_mm.datasets.formats import ConversationTableError
+    from vega_mm.conversations import ConversationTableError
     cfg, ckpt = text_model
     with pytest.raises(ConversationTableError, match='has no text column|no text'):
         ConversationInferencer(cfg, ckpt)([dict(speaker='a', media='x.wav')])

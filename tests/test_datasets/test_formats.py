@@ -8,13 +8,13 @@ import pytest
 
 from tests.utils import (make_sdt_pickle, make_vega_pickle, sdt_items, vega_items,
                          write_pickle)
-from vega_mm.datasets.formats import (CSV, DATA_FORMATS, FEATURES, JSONL,
-                                      NATIVE, PICKLE, TABLE, TABLE_FORMATS,
+from vega_mm.conversations import CSV, JSONL, TABLE_FORMATS, read_conversation_table
+from vega_mm.datasets.formats import (DATA_FORMATS, FEATURES, NATIVE, PICKLE, TABLE,
                                       InputFormat, accepted_suffixes, detect_format,
                                       input_formats, load_conversations, load_native,
-                                      read_conversation_table, register_format, save_native)
+                                      register_format, save_native)
 from vega_mm.structures.meta import IEMOCAP_CLASSES, MELD_CLASSES
-from vega_mm.datasets.splits import natural_key
+from vega_mm.structures.splits import natural_key
 from vega_mm.structures.meta import IEMOCAP_CLASSES, MELD_CLASSES
 
 

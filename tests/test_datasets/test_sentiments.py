@@ -8,9 +8,8 @@ import pytest
 
 from tests.utils import MELD_HEADER, meld_sentiment, write_meld_like_table
 from vega_mm.datasets import ConversationDataset, conversation_collate
-from vega_mm.datasets.formats import (ConversationTableError, TableSpec, load_native,
-                                      save_native)
-from vega_mm.datasets.formats.tables import load_tables
+from vega_mm.conversations import ConversationTableError, TableSpec, load_tables
+from vega_mm.datasets.formats import load_native, save_native
 from vega_mm.structures.meta import MELD_CLASSES, SENTIMENTS
 
 QUIET = dict(log=lambda msg: None)

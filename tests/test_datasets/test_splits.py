@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vega_mm.datasets.formats import load_conversations, save_native
-from vega_mm.datasets.splits import make_val_split, natural_key
+from vega_mm.structures.splits import make_val_split, natural_key
 from vega_mm.structures.meta import SPLITS
 from tests.utils import make_sdt_pickle, sdt_items, write_meld_like_table
 
@@ -109,7 +109,7 @@ def test_readers_without_a_val_split_carve_it_with_the_rule(tmp_path, ratio, see
 
 
 def test_tables_at_extraction_hold_out_with_the_rule(tmp_path):
-    from vega_mm.datasets.formats import TableSpec, load_tables
+    from vega_mm.conversations import TableSpec, load_tables
     table = write_meld_like_table(tmp_path / 'train_sent_emo.csv', 20)
     conv = load_tables([TableSpec(str(table), 'train')], val_fraction=0.2, split_seed=3,
                        log=lambda s: None)

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from vega_mm.datasets.formats import Utterance
+from vega_mm.conversations import Utterance
 from vega_mm.features import (MediaError, OpenSmileExtractor, VisualFeatureExtractor,
-                              load_audio_segment, sample_video_frames)
+                              sample_video_frames)
+from vega_mm.speech import load_audio_segment
 from .conftest import tone_change, write_av_video, write_wav
 
 
@@ -130,7 +131,7 @@ def dominant_frequency(signal, sr):
 
 
 def test_audio_of_video_is_decoded_with_pyav(av_video_file):
-    from vega_mm.features import media
+    from vega_mm.speech import media
     assert media.video_audio_backend() == 'pyav'
     tone = tone_change()  # what was encoded: 330 Hz, then 880 Hz from 1.2 s
     whole, sr = load_audio_segment(str(av_video_file))
@@ -192,7 +193,7 @@ def test_audio_of_video_without_pyav(tmp_path, monkeypatch):
     import sys
     import types
 
-    from vega_mm.features import media
+    from vega_mm.speech import media
     clip = tmp_path / 'clip.mp4'
     clip.write_bytes(b'stand-in')
     monkeypatch.setattr(media, '_pyav_available', lambda: False)

@@ -80,7 +80,7 @@ def test_finetune_changes_the_encoder_and_saves_it(tiny_text_model, tmp_path):
 
 
 def _utts(texts, speakers=('Ross', 'Rachel'), dialogue='d0'):
-    from vega_mm.datasets.formats import Utterance
+    from vega_mm.conversations import Utterance
     return [Utterance(dialogue, str(i), t, speakers[i % len(speakers)], None,
                       source=f't.csv:{i + 2}') for i, t in enumerate(texts)]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.whisper_fixtures import TINY_WHISPER_DIM
-from vega_mm.datasets.formats import Utterance
+from vega_mm.conversations import Utterance
 from vega_mm.features import MediaError, TableSpec, WhisperAudioExtractor, extract_features
 from vega_mm.features.whisper_audio import pool_states
 from .conftest import write_wav

@@ -82,7 +82,7 @@ def test_text_context_is_recorded_and_rebuilt_for_new_conversations(meld_slice,
     model's inference rebuilds the same extractor and gives the same features."""
     from vega_mm.apis.recipe import build_recipe_extractors, dialogue_features
     from vega_mm.datasets.conversation_dataset import feature_recipe
-    from vega_mm.datasets.formats import load_tables
+    from vega_mm.conversations import load_tables
     cli = load_tool('tools/extract_features.py')
     out = str(tmp_path / 'ctx.npz')
     assert cli.main([out, '--meld', str(meld_slice), '--text-model', tiny_text_model,
@@ -111,7 +111,7 @@ def test_command_line_records_the_extractor_and_the_recipe_rebuilds_it(tiny_whis
     extractor, giving the same (standardised) features."""
     from vega_mm.apis.recipe import build_recipe_extractors, dialogue_features
     from vega_mm.datasets.conversation_dataset import feature_recipe
-    from vega_mm.datasets.formats import load_tables
+    from vega_mm.conversations import load_tables
     from vega_mm.encoders.whisper import asr_model_identity
     table = _wav_table(tmp_path)
     cli = load_tool('tools/extract_features.py')

@@ -12,7 +12,7 @@ import pytest
 from tests.spoken_scene import needs_espeak, spoken_dialogue, word_recall
 from tests.test_tools.test_infer_tool import _run
 from tests.test_tools.common import load_tool
-from vega_mm.datasets.formats.subtitles import load_transcript
+from vega_mm.conversations.subtitles import load_transcript
 
 
 def _whisper_base() -> str:

@@ -15,9 +15,9 @@ from tests.test_features.conftest import write_wav
 from tests.test_tools.common import load_tool
 from vega_mm.apis.recording import check_streams, recording_dialogue
 from vega_mm.apis.recipe import RecipeError
-from vega_mm.datasets.formats import ConversationTableError
-from vega_mm.datasets.formats.subtitles import load_transcript
-from vega_mm.features.media import MediaError, probe_media
+from vega_mm.conversations import ConversationTableError
+from vega_mm.conversations.subtitles import load_transcript
+from vega_mm.speech.media import MediaError, probe_media
 
 
 

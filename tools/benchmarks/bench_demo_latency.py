@@ -84,7 +84,7 @@ def speak_dialogue(out: str) -> float:
     """Write :data:`DIALOGUE` to ``out`` (16 kHz WAV); returns its length in seconds."""
     import soundfile as sf
 
-    from vega_mm.features.speech import read_audio_blocks
+    from vega_mm.speech.segments import read_audio_blocks
     exe = shutil.which('espeak-ng')
     if exe is None:
         raise SystemExit('error: espeak-ng is not installed (apt-get install espeak-ng); '

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from vega_mm.apis import ConversationInferencer
-from vega_mm.datasets.formats import group_dialogues, read_conversation_table
+from vega_mm.conversations import group_dialogues, read_conversation_table
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -37,8 +37,8 @@ import numpy as np
 import torch
 
 from vega_mm.apis import ConversationInferencer
-from vega_mm.encoders.asr import WhisperTranscriber
-from vega_mm.features.speech import SpeechSegmenter, read_audio_blocks
+from vega_mm.speech.asr import WhisperTranscriber
+from vega_mm.speech.segments import SpeechSegmenter, read_audio_blocks
 
 #: The synthesised dialogue: (espeak-ng voice, words), with the pause before each.
 DIALOGUE = (

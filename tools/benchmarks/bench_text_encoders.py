@@ -25,7 +25,7 @@ _WORDS = ('oh', 'my', 'god', 'you', 'know', 'what', 'i', 'mean', 'no', 'yes', 'r
 
 def utterances(table: Optional[str], n: int) -> list:
     """``n`` utterances (in dialogues of 10) from the table, or generated ones."""
-    from vega_mm.datasets.formats import Utterance, load_tables, TableSpec
+    from vega_mm.conversations import Utterance, load_tables, TableSpec
     if table:
         dialogues = load_tables([TableSpec(table, 'train')], log=lambda s: None).dialogues
         utts = [u for d in dialogues for u in d.utterances][:n]

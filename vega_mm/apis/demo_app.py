@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from vega_mm.features.media import MediaError, probe_media
+from vega_mm.speech.media import MediaError, probe_media
 from .recipe import RecipeError
 from .recording import RECORDING_EXTENSIONS, is_recording
 

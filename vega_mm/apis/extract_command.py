@@ -23,7 +23,7 @@ def _kv(items: List[str], what: str) -> dict:
 
 def build_tables(args: argparse.Namespace) -> list:
     """TableSpec objects from the command line."""
-    from vega_mm.datasets.formats import TableSpec, meld_tables
+    from vega_mm.conversations import TableSpec, meld_tables
     columns = _kv(args.column, '--column') or None
     specs = []
     if args.meld:
@@ -67,8 +67,8 @@ def run(args: argparse.Namespace, argv: Optional[Sequence[str]] = None) -> int:
         return 2
     threads = set_threads(args.threads, default=min(4, os.cpu_count() or 1))
     from vega_mm.features import extract_features
-    from vega_mm.datasets.formats import ConversationTableError
-    from vega_mm.features.media import MediaError
+    from vega_mm.conversations import ConversationTableError
+    from vega_mm.speech.media import MediaError
     from vega_mm.utils.io import check_output_file, refuse_existing_output
     modalities = 'auto' if args.modalities == ['auto'] else args.modalities
     visual = None

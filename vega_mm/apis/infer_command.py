@@ -16,7 +16,7 @@ import sys
 from typing import IO, Dict, List, Optional, Sequence
 
 from vega_mm.datasets.formats import FEATURES, detect_format
-from vega_mm.features.media import probe_media
+from vega_mm.speech.media import probe_media
 from vega_mm.utils.checkpoint import load_runner_checkpoint
 from vega_mm.utils.cli import check_config_and_checkpoint, set_threads
 from vega_mm.utils.io import check_output_file
@@ -133,7 +133,7 @@ def _run_shard(args: argparse.Namespace, inferencer: ConversationInferencer,
     """Label the inputs of one shard, storing each at once; inputs done before are
     reused. An input that fails is reported and recorded, the others go on; the exit
     code is then 1."""
-    from vega_mm.features.media import MediaError
+    from vega_mm.speech.media import MediaError
     mine = shard_of(args.inputs, args.shard)
     done = reused = 0
     failed = []

@@ -21,17 +21,17 @@ import numpy as np
 import torch
 from mmpretrain.apis import BaseInferencer
 
-from vega_mm.datasets.formats import (FEATURES, Dialogue, detect_format, dialogue_from_records,
-                                      load_conversations, load_dialogues)
+from vega_mm.conversations import Dialogue, dialogue_from_records, load_dialogues
 from vega_mm.datasets.collate import conversation_collate
 from vega_mm.datasets.conversation_dataset import feature_recipe
+from vega_mm.datasets.formats import FEATURES, detect_format, load_conversations
 from vega_mm.features.base import extractor_class
+from vega_mm.speech.media import probe_media
 from vega_mm.structures.records import prediction_records
 from .inference import _test_pipeline, init_model
 from .outputs import write_timelines
-from vega_mm.features.media import probe_media
-from .recording import check_streams, is_recording, recording_dialogue
 from .recipe import RecipeError, build_recipe_extractors, dialogue_features, speaker_indices
+from .recording import check_streams, is_recording, recording_dialogue
 from .streaming import StreamSession
 
 __all__ = ['ConversationInferencer']
@@ -109,9 +109,9 @@ class ConversationInferencer(BaseInferencer):
             on recent GPUs). Predictions come out in fp32; they may differ from fp32
             ones where two classes are within bf16 rounding of each other.
         asr: settings of the speech recogniser for recordings without a transcript
-            (:class:`~vega_mm.encoders.asr.WhisperTranscriber`'s arguments).
+            (:class:`~vega_mm.speech.asr.WhisperTranscriber`'s arguments).
         segmenter_options: settings of the voice-activity detection
-            (:class:`~vega_mm.features.speech.SpeechSegmenter`).
+            (:class:`~vega_mm.speech.segments.SpeechSegmenter`).
 
     Call with one input or a list of them (:meth:`_inputs_to_list`): a conversation
     table or subtitles (``.csv``/``.tsv``/``.jsonl``/``.srt``/``.vtt``, columns as
@@ -120,7 +120,7 @@ class ConversationInferencer(BaseInferencer):
     transcript=None, num_speakers=None)``, ``dict(feature_file=path, split='test')``, a
     list of utterance dicts ``{speaker, text, [media, start, end, label]}`` (one
     conversation), ``{'dialogue_id': ..., 'utterances': [...]}``, a
-    :class:`~vega_mm.datasets.formats.Dialogue`, or a raw dialogue with ``features``.
+    :class:`~vega_mm.conversations.Dialogue`, or a raw dialogue with ``features``.
     Keywords: ``batch_size`` (dialogues per batch), ``return_datasamples``,
     ``show_dir``. Returns one prediction record per utterance
     (:mod:`vega_mm.structures.records`).
@@ -185,10 +185,10 @@ class ConversationInferencer(BaseInferencer):
     @property
     def transcriber(self):
         """The speech recogniser of recordings without a transcript (a
-        :class:`~vega_mm.encoders.asr.WhisperTranscriber` built from ``asr`` on first
+        :class:`~vega_mm.speech.asr.WhisperTranscriber` built from ``asr`` on first
         use)."""
         if self._transcriber is None:
-            from vega_mm.encoders.asr import WhisperTranscriber
+            from vega_mm.speech.asr import WhisperTranscriber
             self._transcriber = WhisperTranscriber(**self.asr_options)
         return self._transcriber
 
@@ -441,8 +441,8 @@ class ConversationInferencer(BaseInferencer):
         (see :class:`~vega_mm.apis.streaming.StreamSession` for non-causal models).
 
         Given any of ``asr_model`` (see :func:`~vega_mm.encoders.whisper.resolve_asr_model`),
-        ``asr_options`` (other arguments of :class:`~vega_mm.encoders.asr.WhisperTranscriber`)
-        or ``segmenter_options`` (of :class:`~vega_mm.features.speech.SpeechSegmenter`),
+        ``asr_options`` (other arguments of :class:`~vega_mm.speech.asr.WhisperTranscriber`)
+        or ``segmenter_options`` (of :class:`~vega_mm.speech.segments.SpeechSegmenter`),
         the session listens to audio now (:meth:`StreamSession.listen`), so a model that
         cannot be fed transcripts alone is refused here."""
         session = StreamSession(self, dialogue_id)

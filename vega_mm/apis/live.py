@@ -104,7 +104,7 @@ def _stdin_results(session) -> Iterator[dict]:
 def _recording_results(session, path: str, realtime: bool) -> Iterator[dict]:
     """A recording replayed as a live source (0.5 s chunks, in real time unless
     ``realtime`` is False): the record of every utterance when it closes."""
-    from vega_mm.features.speech import replay
+    from vega_mm.speech.segments import replay
     for chunk, _ in replay(path, 0.5, realtime=realtime):
         yield from session.add_audio(chunk)
     yield from session.finish_audio()

@@ -11,8 +11,8 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence
 
-from vega_mm.datasets.formats.subtitles import (clean_cue_text, format_timestamp,
-                                                is_plain_speaker)
+from vega_mm.conversations.subtitles import (clean_cue_text, format_timestamp,
+                                             is_plain_speaker)
 from vega_mm.utils.io import atomic_write_bytes, check_output_file
 
 __all__ = ['OUTPUT_SUFFIXES', 'SUBTITLE_SUFFIXES', 'check_output_path', 'write_predictions',
@@ -79,7 +79,7 @@ def subtitle_text(pred: dict, voice_tags: bool = False) -> str:
     """A cue's text: ``'Ross: We were on a break!\\n[anger 0.82]'``.
 
     The speaker is written ``Name: `` when the subtitle reader
-    (:mod:`vega_mm.datasets.formats.subtitles`) reads it back as a name, else
+    (:mod:`vega_mm.conversations.subtitles`) reads it back as a name, else
     ``[name]: ``; with ``voice_tags`` (WebVTT) as ``<v name>``.  The text is escaped
     (``&lt;``) in WebVTT, and in SubRip where it would otherwise read as markup.
     """

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from vega_mm.datasets.formats import OTHER_SPEAKER, speaker_key
+from vega_mm.conversations import OTHER_SPEAKER, speaker_key
 from vega_mm.features.base import (BaseFeatureExtractor, build_extractor, dialogue_features,
                                    extractor_class)
 
@@ -155,7 +155,7 @@ def speaker_indices(speakers: Sequence[Any], speaker_names: Optional[Sequence[st
     """Speaker names (or indices) -> the indices the model was trained with.
 
     A name is looked up in the checkpoint's ``speaker_names`` by the rule the feature
-    files were made with (:mod:`vega_mm.datasets.formats.speakers`: case and spacing do not
+    files were made with (:mod:`vega_mm.conversations.speakers`: case and spacing do not
     matter); names it does not know take the shared ``'other'`` index when the training
     data had one, otherwise they are an error.  Integers are taken as indices.
 

@@ -1,6 +1,6 @@
 """From a recording (audio or video) to the utterances of its conversation.
 
-:func:`recording_dialogue` gives the :class:`~vega_mm.datasets.formats.Dialogue` of one
+:func:`recording_dialogue` gives the :class:`~vega_mm.conversations.Dialogue` of one
 recording, every utterance with its start and end time and the recording as its media,
 so the model's recorded extractors read their segments as they read a table's:
 
@@ -8,11 +8,11 @@ so the model's recorded extractors read their segments as they read a table's:
   ``start``/``end``), its utterances, times and speakers; cues are checked against the
   recording's duration and overlapping cues are reported (and kept);
 - without one, voice-activity detection finds the utterances and Whisper transcribes
-  them (:mod:`vega_mm.features.speech`, :mod:`vega_mm.encoders.asr`).
+  them (:mod:`vega_mm.speech.segments`, :mod:`vega_mm.speech.asr`).
 
 Speakers come from the transcript when it names them; otherwise the recording has one
 speaker (``'speaker'``), or ``num_speakers`` voices grouped by
-:func:`~vega_mm.features.diarization.cluster_speakers`.
+:func:`~vega_mm.speech.diarization.cluster_speakers`.
 
 Everything that makes a result untrustworthy is an error naming the file: a missing,
 corrupt or unreadable recording, a model that needs a stream the recording lacks (a
@@ -24,8 +24,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from vega_mm.datasets.formats import Dialogue, dialogue_from_records
-from vega_mm.features.media import is_audio, is_video, probe_media
+from vega_mm.conversations import Dialogue, dialogue_from_records
+from vega_mm.speech.media import is_audio, is_video, probe_media
 from .recipe import RecipeError
 
 __all__ = ['RECORDING_EXTENSIONS', 'is_recording', 'recording_dialogue', 'check_streams']
@@ -72,8 +72,8 @@ def _transcript_records(transcript: str, media: str, duration: float,
                         log: Callable[[str], None]) -> List[Dict[str, Any]]:
     """The utterances of a transcript file, checked against the recording; cues that
     name no speaker have speaker None."""
-    from vega_mm.datasets.formats.subtitles import (check_cue_times, load_transcript,
-                                                    overlapping_cues)
+    from vega_mm.conversations.subtitles import (check_cue_times, load_transcript,
+                                                 overlapping_cues)
     dialogue = load_transcript(transcript, media=media, default_speaker=_UNNAMED)
     check_cue_times(dialogue, duration, media)
     for note in overlapping_cues(dialogue):
@@ -86,7 +86,7 @@ def _transcript_records(transcript: str, media: str, duration: float,
 def _asr_records(media: str, transcriber, segmenter_options: Optional[Mapping[str, Any]],
                  log: Callable[[str], None]) -> List[Dict[str, Any]]:
     """Utterances found by voice-activity detection and transcribed."""
-    from vega_mm.features.speech import (SpeechSegmenter, TranscriptReport,
+    from vega_mm.speech.segments import (SpeechSegmenter, TranscriptReport,
                                          recording_utterances)
     report = TranscriptReport()
     found = recording_utterances(media, transcriber,
@@ -103,7 +103,7 @@ def _segments(media: str, records: Sequence[Mapping[str, Any]]) -> List[np.ndarr
     """Each utterance's 16 kHz samples (for the speaker clustering)."""
     from scipy.signal import resample_poly
 
-    from vega_mm.features.media import load_audio_segment
+    from vega_mm.speech.media import load_audio_segment
     out = []
     for r in records:
         signal, sr = load_audio_segment(media, r['start'], r['end'], where=media,
@@ -133,7 +133,7 @@ def _choose_speakers(media: str, info: Mapping[str, Any], records: List[Dict[str
     if not info['audio']:
         raise RecipeError(f'{media}: --speakers needs the sound of the recording to tell '
                           'voices apart, and it has no audio stream')
-    from vega_mm.features.diarization import cluster_speakers
+    from vega_mm.speech.diarization import cluster_speakers
     groups = cluster_speakers(_segments(media, records), num_speakers)
     for r, g in zip(records, groups):
         r['speaker'] = f'{DEFAULT_SPEAKER} {g + 1}'
@@ -151,13 +151,13 @@ def recording_dialogue(media: str, transcript: Optional[str] = None, transcriber
         media: the audio or video file.
         transcript: its transcript or subtitles, if any (then no speech recognition).
         transcriber: what transcribes speech (a
-            :class:`~vega_mm.encoders.asr.WhisperTranscriber`); needed without a
+            :class:`~vega_mm.speech.asr.WhisperTranscriber`); needed without a
             transcript.
         num_speakers: group the utterances into this many voices when the transcript
             names no speakers (None: one speaker).
         modalities: what the model reads (checked against the recording's streams).
         dialogue_id: the id reported with every prediction (default: the file's stem).
-        segmenter_options: settings of :class:`~vega_mm.features.speech.SpeechSegmenter`.
+        segmenter_options: settings of :class:`~vega_mm.speech.segments.SpeechSegmenter`.
         log: where notes go (overlapping cues, segments without words).
 
     Raises:

@@ -13,13 +13,13 @@ differently.
 
 A session can also listen to audio (a recording replayed, or a microphone's chunks):
 :meth:`~StreamSession.listen` gives it a voice-activity detector
-(:class:`~vega_mm.features.speech.SpeechSegmenter`) and a transcriber
-(:class:`~vega_mm.encoders.asr.WhisperTranscriber`), :meth:`~StreamSession.add_audio`
+(:class:`~vega_mm.speech.segments.SpeechSegmenter`) and a transcriber
+(:class:`~vega_mm.speech.asr.WhisperTranscriber`), :meth:`~StreamSession.add_audio`
 takes 16 kHz chunks and returns the prediction of each utterance that closed in them,
 and :meth:`~StreamSession.finish_audio` ends the input::
 
     session = inferencer.stream(asr_model='base')     # or inferencer.stream().listen()
-    for chunk, arrival in replay('talk.wav'):         # vega_mm.features.speech.replay
+    for chunk, arrival in replay('talk.wav'):         # vega_mm.speech.segments.replay
         for r in session.add_audio(chunk):
             print(r['start'], r['end'], r['text'], r['pred_class'])
     for r in session.finish_audio():
@@ -33,12 +33,12 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
+from vega_mm.conversations import Dialogue, Utterance, dialogue_from_records
 from vega_mm.datasets.collate import conversation_collate
-from vega_mm.datasets.formats import Dialogue, Utterance, dialogue_from_records
-from vega_mm.encoders.asr import WhisperTranscriber
 from vega_mm.features.base import extractor_class
-from vega_mm.features.speech import (SPEECH_SAMPLING_RATE, SpeechSegmenter, TranscriptReport,
-                                     transcribe_segments)
+from vega_mm.speech.asr import WhisperTranscriber
+from vega_mm.speech.segments import (SPEECH_SAMPLING_RATE, SpeechSegmenter,
+                                     TranscriptReport, transcribe_segments)
 from .recipe import dialogue_features, speaker_indices
 
 __all__ = ['StreamSession']
@@ -94,7 +94,7 @@ class StreamSession:
         Raises:
             ValueError / ConversationTableError / RecipeError: a bad utterance (an
                 empty text, one that is not valid Unicode, an unknown speaker: the
-                checks of :func:`~vega_mm.datasets.formats.make_utterance`, as for a
+                checks of :func:`~vega_mm.conversations.make_utterance`, as for a
                 table row), or a conversation longer than the model's positional
                 encoding (``max_len``). After any error the session is unchanged.
         """
@@ -149,9 +149,9 @@ class StreamSession:
 
         Args:
             transcriber: an object with ``transcribe(samples) -> str``, or the keyword
-                arguments of :class:`~vega_mm.encoders.asr.WhisperTranscriber`
+                arguments of :class:`~vega_mm.speech.asr.WhisperTranscriber`
                 (``None``: Whisper base with its defaults).
-            segmenter: a :class:`~vega_mm.features.speech.SpeechSegmenter` or its keyword
+            segmenter: a :class:`~vega_mm.speech.segments.SpeechSegmenter` or its keyword
                 arguments (``None``: the defaults).
             speaker: the speaker name (or index) given to every utterance heard; a name
                 the model does not know takes its ``'other'`` speaker, as in :meth:`add`.
@@ -193,8 +193,8 @@ class StreamSession:
 
         Raises:
             ValueError: ``sampling_rate`` is not 16000 (resample first:
-                :func:`~vega_mm.features.speech.read_audio_blocks` and
-                :func:`~vega_mm.features.speech.replay` give 16 kHz), or as :meth:`add`.
+                :func:`~vega_mm.speech.segments.read_audio_blocks` and
+                :func:`~vega_mm.speech.segments.replay` give 16 kHz), or as :meth:`add`.
         """
         if self.segmenter is None:
             self.listen()

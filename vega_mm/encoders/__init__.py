@@ -1,5 +1,5 @@
-"""Pretrained encoders: image encoders (CLIP image towers) and Whisper (``whisper``,
-``asr``: :class:`WhisperTranscriber` transcribes one utterance).
+"""Pretrained encoders: image encoders (CLIP image towers) and the Whisper models
+(``whisper``: finding them; speech recognition with them is :mod:`vega_mm.speech.asr`).
 
 Image encoders: the anchor builder
 (:mod:`vega_mm.anchors`) encodes face images with them, and the visual feature extractor
@@ -26,13 +26,13 @@ SHA-256) so that an anchor file says which encoder made it.
 Libraries are imported when an encoder is built, so ``import vega_mm.encoders`` works
 without open_clip, transformers or faster-whisper installed.
 """
+from vega_mm.utils.moved import moved_attribute
 from .base import (ENCODER_ALIASES, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ImageEncoder,
                    build_image_encoder, file_sha256)
 from .fer_cnn import FERCNNImageEncoder
 from .hf_clip import HFCLIPImageEncoder
 from .mmpretrain_clip import MMPretrainCLIPImageEncoder
 from .open_clip import OpenCLIPImageEncoder
-from .asr import ASR_INSTALL, WhisperTranscriber
 from .whisper import (WHISPER_BASE_PARTS, asr_model_identity, resolve_asr_model,
                       whisper_base_model)
 
@@ -41,5 +41,9 @@ __all__ = [
     'FERCNNImageEncoder',
     'build_image_encoder', 'file_sha256', 'ENCODER_ALIASES', 'OPENAI_CLIP_MEAN',
     'OPENAI_CLIP_STD', 'WHISPER_BASE_PARTS', 'resolve_asr_model', 'whisper_base_model',
-    'asr_model_identity', 'WhisperTranscriber', 'ASR_INSTALL'
+    'asr_model_identity'
 ]
+
+# Speech recognition moved to vega_mm.speech (a floor above the encoders).
+__getattr__ = moved_attribute(__name__, dict.fromkeys(
+    ('WhisperTranscriber', 'ASR_INSTALL', 'asr'), 'vega_mm.speech'))

@@ -3,9 +3,10 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from vega_mm.datasets.formats import Utterance
+from vega_mm.conversations import Utterance
+from vega_mm.speech.media import (MediaError, is_audio, is_video, load_audio_segment,
+                                  video_audio_backend)
 from .base import BaseFeatureExtractor, register_extractor
-from .media import MediaError, is_audio, is_video, load_audio_segment, video_audio_backend
 
 __all__ = ['OPENSMILE_FEATURE_SETS', 'OpenSmileExtractor']
 
@@ -84,7 +85,7 @@ class OpenSmileExtractor(BaseFeatureExtractor):
         return self.extract_signal(signal, sr, where)
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim]."""
+        """Features of :class:`~vega_mm.conversations.Utterance` objects [N, dim]."""
         out = np.zeros((len(utterances), self.dim), dtype=np.float32)
         for i, u in enumerate(utterances):
             out[i] = self.extract_one(u.media, u.start, u.end, u.source)

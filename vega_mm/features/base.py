@@ -15,10 +15,10 @@ from typing import (Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequ
 
 import numpy as np
 
-from vega_mm.datasets.formats import ConversationTableError, Dialogue, Utterance
-from vega_mm.structures.meta import MODALITIES
+from vega_mm.conversations import ConversationTableError, Dialogue, Utterance
 from vega_mm.registry import FEATURE_EXTRACTORS
-from .media import MediaError
+from vega_mm.speech.media import MediaError
+from vega_mm.structures.meta import MODALITIES
 from .standardize import apply_feature_stats
 
 __all__ = ['BaseFeatureExtractor', 'register_extractor', 'extractor_class',
@@ -39,7 +39,7 @@ class BaseFeatureExtractor:
             every file exists before extracting anything).
         across_dialogues (bool): :meth:`extract` is given the utterances of many
             dialogues at once (batched encoders); otherwise one dialogue at a time, so a
-            :class:`~vega_mm.features.media.MediaError` costs only that dialogue.
+            :class:`~vega_mm.speech.media.MediaError` costs only that dialogue.
         runtime_settings (tuple): constructor arguments that do not change the features
             (left out when deciding whether saved parts can be reused).
         past_turns (int): how many previous utterances of its dialogue an utterance's
@@ -63,7 +63,7 @@ class BaseFeatureExtractor:
         raise NotImplementedError
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects.
+        """Features of :class:`~vega_mm.conversations.Utterance` objects.
 
         Returns:
             float32 ``[len(utterances), dim]``, in the input order.
@@ -106,7 +106,7 @@ class BaseFeatureExtractor:
 
     @classmethod
     def check_utterances(cls, utterances: Sequence[Utterance]) -> None:
-        """Raise :class:`~vega_mm.datasets.formats.ConversationTableError`, naming the row,
+        """Raise :class:`~vega_mm.conversations.ConversationTableError`, naming the row,
         if a table cannot give this modality (checked before anything is extracted).
 
         The base check: extractors that ``needs_media`` need a media file for every
@@ -198,7 +198,7 @@ def dialogue_features(
             its recorded statistics are applied (features as the model was trained on).
         on_media_error: called with a dialogue whose media a per-dialogue extractor
             cannot use; that dialogue's entry is then None. Without it the
-            :class:`~vega_mm.features.media.MediaError` propagates.
+            :class:`~vega_mm.speech.media.MediaError` propagates.
         on_done: called with each dialogue and its entry as soon as it is done (a
             resumable extraction stores it then).
 

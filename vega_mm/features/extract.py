@@ -1,6 +1,6 @@
 """From conversation tables to a native feature file, resumable.
 
-:func:`extract_features` reads the tables (:mod:`vega_mm.datasets.formats.tables`),
+:func:`extract_features` reads the tables (:mod:`vega_mm.conversations.corpus`),
 checks every row and media file first, then extracts the requested modalities dialogue
 by dialogue with the extractors registered for them (:mod:`vega_mm.features.base`).
 Each finished dialogue is written atomically to the parts folder
@@ -20,13 +20,13 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Unio
 
 import numpy as np
 
-from vega_mm.datasets.formats import ConversationTables, Dialogue, TableSpec, load_tables
+from vega_mm.conversations import ConversationTables, Dialogue, TableSpec, load_tables
+from vega_mm.speech.media import MediaError
 from vega_mm.structures.meta import SPLITS
 from vega_mm.utils.io import atomic_write_json
 from vega_mm.utils.shards import ShardSpec, parse_shard, shard_of
 from .base import (BaseFeatureExtractor, build_extractor, dialogue_features, extractor_class,
                    jsonable, registered_modalities)
-from .media import MediaError
 from .parts import MANIFEST_VERSION, PartStore
 from .standardize import apply_feature_stats, compute_feature_stats
 from .text import context_pairs
@@ -510,7 +510,7 @@ def extract_features(out: str,
             the text encoder on the *training split's* labelled utterances first
             (``epochs=0``/None: no fine-tuning).
         classes, max_speakers, val_fraction, split_seed: see
-            :func:`~vega_mm.datasets.formats.tables.load_tables`.
+            :func:`~vega_mm.conversations.corpus.load_tables`.
         standardize: standardise each modality with training-split statistics (stored
             in ``extra.feature_stats``); False keeps the raw features.
         on_missing_media: ``'error'`` (stop, naming the row) or ``'skip'`` (leave the

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from vega_mm.datasets.formats import Dialogue
+from vega_mm.conversations import Dialogue
 from vega_mm.utils.io import atomic_savez, atomic_write_json
 
 __all__ = ['PartStore', 'part_name', 'MANIFEST_VERSION']
@@ -47,7 +47,7 @@ def part_name(key: str, suffix: str = '.npz') -> str:
 class PartStore:
     """A parts folder: the manifest, one part per finished item, notes on items left out.
 
-    An item is a :class:`~vega_mm.datasets.formats.Dialogue` (keyed by its id) or a
+    An item is a :class:`~vega_mm.conversations.Dialogue` (keyed by its id) or a
     name (a string). The serialiser of this class stores a dialogue's features; a
     subclass stores other parts by overriding :attr:`suffix`, :meth:`dump` and
     :meth:`load`.

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vega_mm.datasets.formats import ConversationTableError, Utterance
+from vega_mm.conversations import ConversationTableError, Utterance
 from vega_mm.utils.io import file_digest
 from .base import BaseFeatureExtractor, register_extractor
 from .text_models import MINILM_HUB, MPNET_HUB, minilm_model, resolve_text_model
@@ -188,7 +188,7 @@ class TextFeatureExtractor(BaseFeatureExtractor):
         return out
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim].
+        """Features of :class:`~vega_mm.conversations.Utterance` objects [N, dim].
 
         Raises:
             ValueError: an utterance has no text (no text column in its table).

@@ -10,9 +10,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from vega_mm.datasets.formats import ConversationTableError, Utterance
+from vega_mm.conversations import ConversationTableError, Utterance
+from vega_mm.speech.media import MediaError, is_video
 from .base import BaseFeatureExtractor, register_extractor
-from .media import MediaError, is_video, sample_video_frames
+from .frames import sample_video_frames
 
 __all__ = ['VisualFeatureExtractor', 'visual_config_from_anchor_file']
 
@@ -189,7 +190,7 @@ class VisualFeatureExtractor(BaseFeatureExtractor):
         return f'faces found in {self.faces_found} of {self.frames_seen} frames'
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim]."""
+        """Features of :class:`~vega_mm.conversations.Utterance` objects [N, dim]."""
         images: List[Any] = []
         owner: List[int] = []
         for i, u in enumerate(utterances):

@@ -18,11 +18,11 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from vega_mm.datasets.formats import Utterance
+from vega_mm.conversations import Utterance
 from vega_mm.encoders.whisper import asr_model_identity, resolve_asr_model
+from vega_mm.speech.media import MediaError, load_audio_segment
 from .audio import OpenSmileExtractor
 from .base import BaseFeatureExtractor, register_extractor
-from .media import MediaError, load_audio_segment
 
 __all__ = ['WhisperAudioExtractor', 'WHISPER_POOLINGS']
 
@@ -236,7 +236,7 @@ class WhisperAudioExtractor(BaseFeatureExtractor):
         return resample(signal, sr)
 
     def extract(self, utterances: Sequence[Utterance]) -> np.ndarray:
-        """Features of :class:`~vega_mm.datasets.formats.Utterance` objects [N, dim]."""
+        """Features of :class:`~vega_mm.conversations.Utterance` objects [N, dim]."""
         out = self.extract_signals(self.load(u) for u in utterances)
         if not np.isfinite(out).all():
             bad = utterances[int(np.flatnonzero(~np.isfinite(out).all(1))[0])]

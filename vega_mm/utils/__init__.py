@@ -17,6 +17,8 @@ _EXPORTS = {
     'config': ('ConfigError', 'apply_modalities', 'check_config', 'check_overrides',
                'merge_overrides'),
     'distributed': ('setup_cpu_distributed', ),
+    'input_format': ('InputFormat', 'register_format', 'detect_format', 'input_formats',
+                     'accepted_suffixes'),
     'safe_pickle': ('AllowList', 'RestrictedUnpickler', 'UnsafePickleError',
                     'as_pickle_module', 'import_global', 'safe_load_pickle'),
     'shards': ('parse_shard', 'shard_of'),

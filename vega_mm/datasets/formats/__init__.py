@@ -1,51 +1,45 @@
-"""Every input vega_mm reads: feature files and conversation tables, in one registry.
+"""Training feature files: the SDT/VEGA pickles and vega_mm's native ``.npz``.
 
-- :func:`detect_format`: which registered :class:`InputFormat` a file is (``.kind``:
-  ``'features'`` or ``'table'``); :func:`input_formats`, :func:`accepted_suffixes`.
 - :func:`load_conversations`: any feature file -> :class:`ConversationCollection`.
 - :func:`save_native` / :func:`load_native`: vega_mm's own ``.npz`` format.
 - :func:`safe_load_pickle`: a pickle reader that only rebuilds data.
-- :func:`read_conversation_table` / :func:`load_dialogues`: a CSV/TSV/JSONL table of
-  utterances; :func:`load_tables`: the tables of one extraction, with splits, labels
-  and speakers (:func:`build_speaker_map`).
-- :func:`read_subtitles` / :func:`load_transcript`: ``.srt``/``.vtt`` transcripts of one
-  recording (also table formats), :func:`check_cue_times`, :func:`overlapping_cues`.
-- :func:`make_utterance`: the one validator of an utterance row, for table rows and
-  for inference records (:func:`dialogue_from_records`).
+- :func:`detect_format`: which registered :class:`InputFormat` a file is (``.kind``:
+  ``'features'`` or ``'table'``); :func:`input_formats`, :func:`accepted_suffixes`
+  (the registry is :mod:`vega_mm.utils.input_format`).
+
+Raw conversations (utterance tables, transcripts, subtitles, speakers) are read by
+:mod:`vega_mm.conversations`; importing one of its names from here is an
+``ImportError`` naming it.
 """
+from vega_mm.conversations import __all__ as _conversation_names
+# Importing the conversations registers the table formats; the registry lists feature
+# files first whatever the order of registration.
+from vega_mm.utils.input_format import (FEATURES, TABLE, InputFormat, accepted_suffixes,
+                                        detect_format, format_of_variant, input_formats,
+                                        register_format)
+from vega_mm.utils.moved import moved_attribute
 from vega_mm.utils.safe_pickle import ALLOWED_GLOBALS, UnsafePickleError, safe_load_pickle
-# The readers register their formats on import: feature files first (the order of
-# DATA_FORMATS and of messages), then tables.
-from .loader import DATA_FORMATS, NATIVE, PICKLE, load_conversations  # noqa: I001
-from .table import (COLUMN_ALIASES, CSV, JSONL, TABLE_FORMATS, load_dialogues,
-                    read_conversation_table)
-from .subtitles import (NOT_SPEAKERS, SRT, VTT, check_cue_times, format_timestamp,
-                        load_transcript, overlapping_cues, read_subtitles)
 from .collection import ConversationCollection, make_val_split, validate_collection
-from .decoding import TextRepairs, decode_table_bytes
-from .input_format import (FEATURES, TABLE, InputFormat, accepted_suffixes, detect_format,
-                           format_of_variant, input_formats, register_format)
+from .loader import DATA_FORMATS, NATIVE, PICKLE, load_conversations
 from .native import load_native, save_native
 from .pickles import SDT_FIELDS, VEGA_FIELDS, read_pickle_conversations
-from .speakers import OTHER_SPEAKER, build_speaker_map, speaker_key
-from .table_errors import ConversationTableError
-from .tables import (DISCOVER_CLASSES, MELD_TABLE_SPLITS, ConversationTables, TableSpec,
-                     load_tables, meld_tables)
-from .utterances import (RECORD_KEYS, Dialogue, Utterance, dialogue_from_records,
-                         group_dialogues, id_key, make_utterance, parse_time)
 
 __all__ = [
     'load_conversations', 'save_native', 'load_native', 'safe_load_pickle',
     'ConversationCollection', 'validate_collection', 'make_val_split', 'detect_format',
     'read_pickle_conversations', 'UnsafePickleError', 'ALLOWED_GLOBALS', 'DATA_FORMATS',
-    'SDT_FIELDS', 'VEGA_FIELDS', 
-    'FEATURES', 'TABLE', 'InputFormat', 'register_format',
-    'input_formats', 'accepted_suffixes', 'format_of_variant', 'PICKLE', 'NATIVE', 'CSV',
-    'JSONL', 'TABLE_FORMATS', 'COLUMN_ALIASES', 'read_conversation_table', 'load_dialogues',
-    'TextRepairs', 'decode_table_bytes', 'ConversationTableError', 'Utterance', 'Dialogue',
-    'RECORD_KEYS', 'make_utterance', 'dialogue_from_records', 'group_dialogues', 'id_key',
-    'parse_time', 'OTHER_SPEAKER', 'build_speaker_map', 'speaker_key', 'TableSpec',
-    'ConversationTables', 'load_tables', 'meld_tables', 'MELD_TABLE_SPLITS',
-    'DISCOVER_CLASSES', 'SRT', 'VTT', 'NOT_SPEAKERS', 'read_subtitles', 'load_transcript',
-    'check_cue_times', 'overlapping_cues', 'format_timestamp'
+    'SDT_FIELDS', 'VEGA_FIELDS', 'FEATURES', 'TABLE', 'InputFormat', 'register_format',
+    'input_formats', 'accepted_suffixes', 'format_of_variant', 'PICKLE', 'NATIVE'
 ]
+
+_MOVED_MODULES = {
+    'table': 'vega_mm.conversations.tables', 'tables': 'vega_mm.conversations.corpus',
+    'subtitles': 'vega_mm.conversations.subtitles',
+    'utterances': 'vega_mm.conversations.utterances',
+    'speakers': 'vega_mm.conversations.speakers',
+    'decoding': 'vega_mm.conversations.decoding',
+    'table_errors': 'vega_mm.conversations.errors',
+    'input_format': 'vega_mm.utils.input_format',
+}
+__getattr__ = moved_attribute(__name__, {
+    **{name: 'vega_mm.conversations' for name in _conversation_names}, **_MOVED_MODULES})

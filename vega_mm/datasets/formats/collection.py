@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from vega_mm.structures.meta import MODALITIES, SENTIMENTS, SPLITS
-from ..splits import make_val_split  # one split rule for every reader
+from vega_mm.structures.splits import make_val_split  # one split rule for every reader
 
 __all__ = ['ConversationCollection', 'validate_collection', 'make_val_split', 'natural_sorted']
 

@@ -1,14 +1,15 @@
 """Feature files: the SDT/VEGA pickles and the native ``.npz`` (registered as input
-formats, :mod:`.input_format`), and :func:`load_conversations`, which reads any of them."""
+formats, :mod:`vega_mm.utils.input_format`), and :func:`load_conversations`, which reads
+any of them."""
 import os
 import pickle
 import zipfile
 from typing import Optional, Sequence
 
+from vega_mm.utils.input_format import (FEATURES, InputFormat, detect_format, format_names,
+                                        format_of_variant, register_format)
 from vega_mm.utils.safe_pickle import safe_load_pickle
 from .collection import ConversationCollection, make_val_split
-from .input_format import (FEATURES, InputFormat, detect_format, format_names,
-                           format_of_variant, register_format)
 from .native import load_native
 from .pickles import read_pickle_conversations
 

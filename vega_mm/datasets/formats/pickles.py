@@ -19,10 +19,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from vega_mm.conversations.speakers import speaker_key
 from vega_mm.structures.meta import KNOWN_DATASETS
 from .collection import (ConversationCollection, make_val_split, natural_sorted,
                          validate_collection)
-from .speakers import speaker_key
 
 __all__ = ['SDT_FIELDS', 'VEGA_FIELDS', 'PICKLE_LENGTHS', 'detect_pickle_format',
            'read_pickle_conversations']

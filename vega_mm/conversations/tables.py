@@ -1,5 +1,5 @@
 """Reading conversation tables: MELD CSV files and generic CSV / TSV / JSONL tables
-(registered as the input formats ``'csv'`` and ``'jsonl'``, :mod:`.input_format`).
+(registered as the input formats ``'csv'`` and ``'jsonl'``, :mod:`vega_mm.utils.input_format`).
 
 A conversation table has one row per utterance.  The columns (matched by name,
 case-insensitively, with the aliases in :data:`COLUMN_ALIASES`) are
@@ -47,10 +47,10 @@ import warnings
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from vega_mm.structures.meta import MELD_CLASSES
+from vega_mm.utils.input_format import (TABLE, InputFormat, detect_format, format_names,
+                                        format_of_variant, register_format)
 from .decoding import TextRepairs, decode_table_bytes
-from .input_format import (TABLE, InputFormat, detect_format, format_names, format_of_variant,
-                           register_format)
-from .table_errors import ConversationTableError
+from .errors import ConversationTableError
 from .utterances import Dialogue, Utterance, group_dialogues, id_key, make_utterance
 
 __all__ = [
@@ -342,7 +342,7 @@ def read_conversation_table(path: str,
 
     Args:
         path: a ``.csv``/``.tsv`` or ``.jsonl``/``.ndjson`` file, or another name whose
-            content is recognised (:func:`~.input_format.detect_format`; MELD's CSVs
+            content is recognised (:func:`~vega_mm.utils.input_format.detect_format`; MELD's CSVs
             are told by their header).
         fmt: ``'auto'``, ``'meld'``, ``'csv'`` or ``'jsonl'``.
         tag: prefix of the dialogue ids (``'train'`` -> ``'train/12'``), so that tables

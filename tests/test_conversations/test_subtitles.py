@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from vega_mm.datasets.formats import (SRT, TABLE, VTT, ConversationTableError,
-                                      check_cue_times, detect_format, load_dialogues,
-                                      load_transcript, overlapping_cues, read_subtitles)
+from vega_mm.conversations import (SRT, VTT, ConversationTableError, check_cue_times,
+                                   load_dialogues, load_transcript, overlapping_cues,
+                                   read_subtitles)
+from vega_mm.datasets.formats import TABLE, detect_format
 
 SRT_TEXT = """1
 00:00:01,000 --> 00:00:02,500

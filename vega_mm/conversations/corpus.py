@@ -2,7 +2,7 @@
 of them read, validated and resolved (classes, labels, speakers, validation split).
 
 :func:`load_tables` reads every table with
-:func:`~vega_mm.datasets.formats.table.read_conversation_table`; :func:`meld_tables` knows
+:func:`~vega_mm.conversations.tables.read_conversation_table`; :func:`meld_tables` knows
 MELD's file layout.
 """
 import os
@@ -11,12 +11,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from vega_mm.datasets.splits import make_val_split
 from vega_mm.structures.meta import KNOWN_DATASETS, MELD_CLASSES, SENTIMENTS, SPLITS
+from vega_mm.structures.splits import make_val_split
 from vega_mm.utils.io import file_digest
+from .errors import ConversationTableError
 from .speakers import build_speaker_map
-from .table import read_conversation_table
-from .table_errors import ConversationTableError
+from .tables import read_conversation_table
 from .utterances import Dialogue, group_dialogues
 
 __all__ = ['TableSpec', 'ConversationTables', 'load_tables', 'meld_tables',
@@ -39,7 +39,7 @@ class TableSpec:
             without a media column.
         tag: dialogue-id prefix; default: MELD's split name from the file name
             (``train``/``dev``/``test``), else ``split``.
-        columns: explicit column names (see :data:`~vega_mm.datasets.formats.table.COLUMN_ALIASES`).
+        columns: explicit column names (see :data:`~vega_mm.conversations.tables.COLUMN_ALIASES`).
     """
     path: str
     split: str = 'train'
@@ -272,7 +272,7 @@ def load_tables(tables: Sequence[TableSpec],
     """Read and validate all tables; derive the validation split if none is given.
 
     Without a ``val`` table, ``val_fraction`` of the training dialogues (deterministic,
-    see :func:`~vega_mm.datasets.splits.make_val_split`) become validation.
+    see :func:`~vega_mm.structures.splits.make_val_split`) become validation.
 
     Args:
         tables: the tables and their splits (one ``'train'`` at least).
@@ -283,7 +283,7 @@ def load_tables(tables: Sequence[TableSpec],
             never taken for a new class.
         val_fraction: fraction of training dialogues held out, in ``(0, 1)``.
         split_seed: seed of the held-out split.
-        max_speakers: see :func:`~vega_mm.datasets.formats.speakers.build_speaker_map` (the
+        max_speakers: see :func:`~vega_mm.conversations.speakers.build_speaker_map` (the
             speaker-index rule).
         fix_mojibake: repair UTF-8 text once decoded as Windows-1252.
         log: where reports go.
@@ -296,14 +296,14 @@ def load_tables(tables: Sequence[TableSpec],
     Raises:
         ConversationTableError: unknown emotions or sentiments (with file, line and
             the known values), dialogues split across tables, and every error of
-            :func:`~vega_mm.datasets.formats.table.read_conversation_table`.
+            :func:`~vega_mm.conversations.tables.read_conversation_table`.
     """
     _check_specs(tables)
     dialogues, repairs, infos, formats = _read_tables(tables, fix_mojibake, log)
     classes = _resolve_classes(dialogues, formats, classes, log)
     labels = _labels(dialogues, classes, log)
     val_rule = _hold_out_val(dialogues, val_fraction, split_seed)
-    # Speakers: the rule of vega_mm.datasets.formats.speakers, on the (final) training split.
+    # Speakers: the rule of vega_mm.conversations.speakers, on the (final) training split.
     train_spk = [u.speaker for d in dialogues if d.split == 'train' for u in d.utterances]
     all_spk = [u.speaker for d in dialogues for u in d.utterances]
     speaker_map, speaker_names = build_speaker_map(train_spk, all_spk, max_speakers)

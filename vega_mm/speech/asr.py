@@ -1,7 +1,7 @@
 """Speech recognition of one utterance with Whisper, run by ``faster-whisper``.
 
 :class:`WhisperTranscriber` turns the samples of one utterance (float32, mono, 16 kHz,
-as :class:`vega_mm.features.speech.SpeechSegmenter` cuts them) into its text::
+as :class:`vega_mm.speech.segments.SpeechSegmenter` cuts them) into its text::
 
     transcriber = WhisperTranscriber('base', cpu_threads=2)
     text = transcriber.transcribe(samples)      # 'I can't believe you did that.'
@@ -10,13 +10,13 @@ The segments come from our own voice-activity detection, so faster-whisper's VAD
 off, and each utterance is decoded on its own (``condition_on_previous_text=False``):
 the text of an utterance never depends on the previous one.  faster-whisper is imported
 when a transcriber is built (``pip install 'vega_mm[asr]'``), so importing
-:mod:`vega_mm.encoders` works without it.
+:mod:`vega_mm.speech` works without it.
 """
 from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .whisper import asr_model_identity, resolve_asr_model
+from vega_mm.encoders.whisper import asr_model_identity, resolve_asr_model
 
 __all__ = ['WhisperTranscriber', 'ASR_INSTALL', 'import_faster_whisper']
 

@@ -1,8 +1,9 @@
-"""Reading an utterance's segment of a media file: audio samples and video frames.
+"""Decoding the sound of media files: an utterance's audio segment, a recording's streams.
 
 Audio files are read with soundfile. The audio track of video files is decoded in-process
-with PyAV (``pip install av``; its wheels bundle FFmpeg's libraries), or, without PyAV,
-with ``audiofile`` and an ``ffmpeg`` binary on PATH. Video frames are read with OpenCV.
+with PyAV (``pip install av``; its wheels bundle FFmpeg's libraries; :func:`open_audio_stream`
+is the one place that opens it), or, without PyAV, with ``audiofile`` and an ``ffmpeg``
+binary on PATH. Video frames are read by :mod:`vega_mm.features.frames`.
 
 Every failure is a :class:`MediaError` naming the file, the table row and what was
 expected, so the extraction can stop with a clear message or skip the dialogue and
@@ -12,13 +13,13 @@ import contextlib
 import os
 import shutil
 from fractions import Fraction
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
 __all__ = ['MediaError', 'AUDIO_EXTENSIONS', 'VIDEO_EXTENSIONS', 'is_video', 'is_audio',
            'ffmpeg_available', 'video_audio_backend', 'load_audio_segment',
-           'sample_video_frames', 'probe_media', 'open_audio_stream', 'frame_to_mono']
+           'check_segment', 'probe_media', 'open_audio_stream', 'frame_to_mono']
 
 AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.oga', '.aiff', '.aif', '.mp3', '.opus')
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.m4v', '.mpg', '.mpeg')
@@ -71,7 +72,7 @@ def video_audio_backend() -> Optional[str]:
     return None
 
 
-def _check_segment(path: str, where: str, duration: float, start: Optional[float],
+def check_segment(path: str, where: str, duration: float, start: Optional[float],
                    end: Optional[float], tolerance: float) -> Tuple[float, float]:
     """The segment [start, end] in seconds, checked against the file's duration."""
     s = 0.0 if start is None else float(start)
@@ -129,7 +130,7 @@ def load_audio_segment(path: str, start: Optional[float] = None, end: Optional[f
                              f'({type(exc).__name__}: {exc})') from exc
         sr = int(info.samplerate)
         duration = info.frames / sr
-        s, e = _check_segment(path, where, duration, start, end, tolerance)
+        s, e = check_segment(path, where, duration, start, end, tolerance)
         first, last = int(round(s * sr)), min(int(round(e * sr)), info.frames)
         signal, _ = sf.read(path, start=first, stop=last, dtype='float32', always_2d=True)
         signal = signal.mean(1)
@@ -145,7 +146,7 @@ def _read_video_audio_audiofile(path: str, where: str, start: Optional[float],
     try:
         import audiofile
         duration = float(audiofile.duration(path))
-        s, e = _check_segment(path, where, duration, start, end, tolerance)
+        s, e = check_segment(path, where, duration, start, end, tolerance)
         signal, sr = audiofile.read(path, offset=s, duration=e - s, always_2d=True)
     except MediaError:
         raise
@@ -204,7 +205,7 @@ def _decode_segment(av, container, stream, path: str, where: str, start: Optiona
             duration = float(Fraction(container.duration, av.time_base))
         else:
             raise MediaError(f'{where}: the duration of the audio of {path!r} is unknown')
-        s, e = _check_segment(path, where, duration, start, end, tolerance)
+        s, e = check_segment(path, where, duration, start, end, tolerance)
         first, last = int(round(s * sr)), int(round(e * sr))
         seek = s > _SEEK_PREROLL
         if seek:
@@ -234,7 +235,7 @@ def _decode_segment(av, container, stream, path: str, where: str, start: Optiona
 def open_audio_stream(path: str, where: str = '') -> Iterator[tuple]:
     """``(container, stream)``: an audio or video file opened with PyAV and its best
     audio stream; the container is closed on leaving. The one PyAV opener of vega_mm
-    (segments here, streamed blocks in :func:`vega_mm.features.speech.read_audio_blocks`).
+    (segments here, streamed blocks in :func:`vega_mm.speech.segments.read_audio_blocks`).
 
     Raises:
         MediaError: PyAV is not installed, the file cannot be opened (corrupt, not media)
@@ -288,68 +289,6 @@ def _decode_into(container, stream, sr: int, origin: Fraction, first: int,
         if position >= last:
             break
     return out, began, written
-
-
-def sample_video_frames(path: str, num_frames: int = 8, start: Optional[float] = None,
-                        end: Optional[float] = None, where: str = '',
-                        tolerance: float = 0.1) -> List['PIL.Image.Image']:  # noqa: F821
-    """``num_frames`` RGB frames evenly spread over a video segment.
-
-    Frame ``k`` is taken at the centre of the ``k``-th of ``num_frames`` equal parts of
-    [start, end] (whole video by default); segments with fewer frames give each of
-    their frames once.
-
-    Raises:
-        MediaError: missing/unreadable file, a segment outside the video (beyond
-            ``tolerance`` seconds), or a stream that ends before the segment does.
-    """
-    import cv2
-    from PIL import Image
-    where = where or path
-    if not os.path.isfile(path):
-        raise MediaError(f'{where}: media file {path!r} does not exist')
-    cap = cv2.VideoCapture(path)
-    try:
-        if not cap.isOpened():
-            raise MediaError(f'{where}: OpenCV cannot open video {path!r}')
-        fps = float(cap.get(cv2.CAP_PROP_FPS))
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        if fps <= 0 or count <= 0:
-            raise MediaError(f'{where}: video {path!r} reports {count} frames at {fps} fps')
-        s, e = _check_segment(path, where, count / fps, start, end, tolerance)
-        first, last = int(s * fps), max(int(np.ceil(e * fps)) - 1, int(s * fps))
-        n = min(num_frames, last - first + 1)
-        wanted = sorted({min(first + int((k + 0.5) * (last - first + 1) / n), last)
-                         for k in range(n)})
-        if first > 0:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, first)
-        frames, index = [], first
-        for target in wanted:
-            got = None
-            while index <= target:
-                if not cap.grab():
-                    break
-                if index == target:
-                    ok, bgr = cap.retrieve()
-                    if not ok:
-                        raise MediaError(f'{where}: frame {target} of {path!r} cannot be '
-                                         'decoded')
-                    got = bgr
-                index += 1
-            if got is None:  # the stream ended before this frame
-                decoded_until = index / fps
-                if not frames or decoded_until < e - tolerance:
-                    raise MediaError(
-                        f'{where}: video {path!r} ends after {decoded_until:.3f}s of '
-                        f'decodable frames, before the segment end {e:.3f}s')
-                break  # frame count over-reported by the container, within tolerance
-            frames.append(Image.fromarray(cv2.cvtColor(got, cv2.COLOR_BGR2RGB)))
-        if not frames:
-            raise MediaError(f'{where}: no frame could be decoded from {path!r} in '
-                             f'[{s:.3f}s, {e:.3f}s]')
-        return frames
-    finally:
-        cap.release()
 
 
 def probe_media(path: str) -> Dict[str, Any]:

@@ -1,7 +1,7 @@
 """Transcripts of one recording as subtitles: SubRip (``.srt``) and WebVTT (``.vtt``).
 
-Registered as the table formats ``'srt'`` and ``'vtt'`` (:mod:`.input_format`), so
-:func:`~.table.load_dialogues` and :func:`~.table.read_conversation_table` read them:
+Registered as the table formats ``'srt'`` and ``'vtt'`` (:mod:`vega_mm.utils.input_format`), so
+:func:`~.tables.load_dialogues` and :func:`~.tables.read_conversation_table` read them:
 a subtitle file is ONE conversation (dialogue id: the file's stem), one utterance per
 cue, in file order, with the cue's ``start``/``end`` in seconds and utterance ids
 ``'1'``, ``'2'``, ... (the cue's position in the file).  :func:`load_transcript` reads
@@ -26,7 +26,7 @@ decoded (``&amp;`` -> ``&``); the ``[label 0.82]`` line that vega_mm's own subti
 output (:mod:`vega_mm.apis.outputs`) adds after the text is dropped, so such a file
 reads back as the transcript it came from.
 
-Every problem is a :class:`~.table_errors.ConversationTableError` naming the file, the
+Every problem is a :class:`~.errors.ConversationTableError` naming the file, the
 cue and the line: a malformed timing line, a cue that ends before it starts, a cue
 without text, an empty file, bytes that are not UTF-8 (a byte-order mark is accepted).
 """
@@ -37,10 +37,10 @@ import os
 import re
 from typing import Any, List, Optional, Sequence, Tuple
 
+from vega_mm.utils.input_format import TABLE, InputFormat, detect_format, register_format
 from .decoding import TextRepairs, unicode_prefix
-from .input_format import TABLE, InputFormat, detect_format, register_format
-from .table import read_conversation_table
-from .table_errors import ConversationTableError
+from .errors import ConversationTableError
+from .tables import read_conversation_table
 from .utterances import Dialogue, Utterance, group_dialogues, make_utterance
 
 __all__ = ['SRT', 'VTT', 'NOT_SPEAKERS', 'read_subtitles', 'load_transcript',
@@ -273,7 +273,7 @@ def read_subtitles(path: str, fmt: str = 'auto', tag: Optional[str] = None,
                    ) -> Tuple[List[Utterance], TextRepairs, str]:
     """Read a ``.srt`` or ``.vtt`` file into the utterances of one conversation.
 
-    The arguments of :func:`~.table.read_conversation_table` are accepted (``columns``
+    The arguments of :func:`~.tables.read_conversation_table` are accepted (``columns``
     and ``media_template`` do not apply to subtitles and must be None).
 
     Args:
@@ -319,7 +319,7 @@ def load_transcript(path: str, media: Optional[str] = None,
                     speaker_prefix: bool = True) -> Dialogue:
     """The transcript of one recording as ONE dialogue: a ``.srt``/``.vtt`` file
     (:func:`read_subtitles`) or a CSV/TSV/JSONL table of one conversation
-    (:func:`~.table.read_conversation_table`: it may lack the dialogue and utterance id
+    (:func:`~.tables.read_conversation_table`: it may lack the dialogue and utterance id
     columns; its ``start``/``end`` columns give the times).
 
     Args:

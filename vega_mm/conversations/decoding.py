@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
-from .table_errors import ConversationTableError
+from .errors import ConversationTableError
 
 __all__ = ['TextRepairs', 'decode_table_bytes', 'fix_mojibake', 'unicode_prefix']
 

@@ -3,11 +3,13 @@
 A format has a name, a kind (:data:`FEATURES`: a feature file, read into a
 :class:`~vega_mm.datasets.formats.ConversationCollection`; :data:`TABLE`: a
 conversation table of utterances, read by
-:func:`~vega_mm.datasets.formats.read_conversation_table`), the file-name suffixes it
+:func:`~vega_mm.conversations.read_conversation_table`), the file-name suffixes it
 claims, a sniffing function that recognises its content, and its reader.  The formats
-register themselves where their readers live (``loader.py``: the pickles and the native
-``.npz``; ``table.py``: CSV/TSV and JSONL tables); :func:`detect_format` is the one
-place that decides which format a file is.
+register themselves where their readers live (``vega_mm/datasets/formats/loader.py``:
+the pickles and the native ``.npz``; ``vega_mm/conversations/tables.py``: CSV/TSV and
+JSONL tables; ``vega_mm/conversations/subtitles.py``: SRT and WebVTT);
+:func:`detect_format` is the one place that decides which format a file is.  The
+registry sits on the bottom floor because both packages register in it.
 
 Adding a format: write its reader and a sniffing function, and call
 :func:`register_format` beside them (see ``docs/internals.md``).
@@ -75,7 +77,8 @@ _FORMATS: Dict[str, InputFormat] = {}
 
 
 def register_format(fmt: InputFormat) -> InputFormat:
-    """Add a format (registration order is the order of sniffing and of messages).
+    """Add a format (within its kind, registration order is the order of sniffing and of
+    messages).
 
     Raises:
         ValueError: its name, a variant or a suffix already belongs to another format.
@@ -93,10 +96,13 @@ def register_format(fmt: InputFormat) -> InputFormat:
 
 
 def input_formats(kind: Optional[str] = None) -> List[InputFormat]:
-    """The registered formats (of one kind), in registration order."""
+    """The registered formats (of one kind): feature files first, then tables, each kind
+    in registration order (the order of sniffing and of messages, whichever package was
+    imported first)."""
     if kind is not None and kind not in KINDS:
         raise ValueError(f'kind must be one of {KINDS}, got {kind!r}')
-    return [f for f in _FORMATS.values() if kind is None or f.kind == kind]
+    return [f for k in KINDS for f in _FORMATS.values()
+            if f.kind == k and (kind is None or k == kind)]
 
 
 def format_names(kind: str) -> Tuple[str, ...]:

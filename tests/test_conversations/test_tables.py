@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from tests.test_features.conftest import meld_dir, meld_slice  # noqa: F401
-from vega_mm.datasets.formats import (ConversationTableError, TableSpec, build_speaker_map,
-                                      decode_table_bytes, group_dialogues, load_tables,
-                                      meld_tables, parse_time, read_conversation_table)
+from vega_mm.conversations import (ConversationTableError, TableSpec, build_speaker_map,
+                                   decode_table_bytes, group_dialogues, load_tables,
+                                   meld_tables, parse_time, read_conversation_table)
 
 HEADER = 'dialogue_id,utterance_id,speaker,text,label\n'
 

@@ -2,18 +2,18 @@
 
 The speech is espeak-ng's (see tests/speech_fixtures.py: three sentences with 0.6, 1.2,
 0.8 and 0.7 s of silence around them); silence, noise and a chord of tones are made with
-numpy.  The transcriber here is a fake; tests/test_encoders/test_asr.py runs Whisper.
+numpy.  The transcriber here is a fake; tests/test_speech/test_asr.py runs Whisper.
 """
 import numpy as np
 import pytest
 import soundfile as sf
 
 from tests.speech_fixtures import SR, chord, write_dialogue
-from vega_mm.features.media import MediaError
-from vega_mm.features.speech import (SpeechSegmenter, TranscriptReport, read_audio_blocks,
+from vega_mm.speech.media import MediaError
+from vega_mm.speech.segments import (SpeechSegmenter, TranscriptReport, read_audio_blocks,
                                      recording_segments, recording_utterances, replay,
                                      transcribe_segments)
-from .conftest import write_av_video
+from tests.test_features.conftest import write_av_video
 
 pytest.importorskip('faster_whisper', reason="the VAD model comes with faster-whisper "
                     "(pip install 'vega_mm[asr]')")
@@ -194,7 +194,7 @@ def _late_audio_video(path, delay: float, seconds: float = 2.0):
 
 def test_times_are_the_files_when_the_sound_starts_after_the_video(tmp_path):
     pytest.importorskip('av')
-    from vega_mm.features.media import load_audio_segment
+    from vega_mm.speech.media import load_audio_segment
     video = _late_audio_video(tmp_path / 'late.mp4', delay=0.5)
     x = np.concatenate(list(read_audio_blocks(str(video))))
     loud = np.flatnonzero(np.abs(x) > 0.1)

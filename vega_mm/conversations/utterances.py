@@ -1,6 +1,6 @@
 """Utterances and dialogues of conversations, and the one validator of an utterance row.
 
-A row of a conversation table (:mod:`.table`) and an utterance record given to the
+A row of a conversation table (:mod:`.tables`) and an utterance record given to the
 inferencer (``{speaker, text, [media, start, end, utterance_id, label]}``) are checked
 by the same function, :func:`make_utterance`: ids present, a non-empty text (when
 there is a text), times that are seconds or ``HH:MM:SS,mmm`` with the end after the
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from .decoding import TextRepairs, fix_mojibake
-from .table_errors import ConversationTableError
+from .errors import ConversationTableError
 
 __all__ = ['Utterance', 'Dialogue', 'UTTERANCE_FIELDS', 'RECORD_KEYS', 'make_utterance',
            'dialogue_from_records', 'group_dialogues', 'parse_time', 'id_key']

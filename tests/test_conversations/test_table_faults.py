@@ -5,10 +5,10 @@ import csv
 
 import pytest
 
-from tests.test_datasets.test_table import HEADER, write
-from vega_mm.datasets.formats import (ConversationTableError, TableSpec, build_speaker_map,
-                                      dialogue_from_records, load_tables,
-                                      read_conversation_table)
+from tests.test_conversations.test_tables import HEADER, write
+from vega_mm.conversations import (ConversationTableError, TableSpec, build_speaker_map,
+                                   dialogue_from_records, load_tables,
+                                   read_conversation_table)
 
 QUIET = dict(log=lambda m: None)
 
@@ -117,7 +117,7 @@ def test_lowercase_m_f_speakers_of_a_table_are_m_and_f(tmp_path):
 
 
 def test_a_lone_surrogate_in_a_jsonl_text_is_refused_naming_the_row(tmp_path):
-    from vega_mm.datasets.formats import ConversationTableError, read_conversation_table
+    from vega_mm.conversations import ConversationTableError, read_conversation_table
     path = tmp_path / 't.jsonl'
     path.write_text('{"dialogue_id": "0", "utterance_id": "0", "speaker": "A", "text": "hi"}\n'
                     '{"dialogue_id": "0", "utterance_id": "1", "speaker": "A", '
