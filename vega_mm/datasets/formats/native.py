@@ -86,11 +86,7 @@ def save_native(path: str,
     unknown = [s for s in splits if s not in SPLITS]
     if unknown:
         raise ValueError(f'{path}: unknown split(s) {unknown}; expected {SPLITS}')
-    with_sentiments = [d.get('sentiments') is not None for d in dialogues]
-    if any(with_sentiments) and not all(with_sentiments):
-        missing = dialogues[with_sentiments.index(False)]['dialogue_id']
-        raise ValueError(f'{path}: some dialogues carry sentiments and some not (e.g. '
-                         f'{missing!r}); expected sentiments in all of them or none')
+    with_sentiments = _all_or_none_sentiments(path, dialogues)
     uids = [d.get('utterance_ids') for d in dialogues]
     meta = dict(
         format=NATIVE_FORMAT,
@@ -104,12 +100,31 @@ def save_native(path: str,
         utterance_ids=None if all(u is None for u in uids) else
         [None if u is None else [str(x) for x in u] for u in uids],
         extra=dict(extra or {}))
-    if all(with_sentiments):
+    if with_sentiments:
         meta['sentiments'] = list(SENTIMENTS)
     try:
         meta_json = json.dumps(meta)
     except (TypeError, ValueError) as e:
         raise ValueError(f'{path}: extra must be JSON-serialisable ({e})') from e
+    arrays = _native_arrays(dialogues, modalities, with_sentiments)
+    arrays['meta'] = np.array(meta_json)
+    atomic_savez(path, arrays)
+    return path
+
+
+def _all_or_none_sentiments(path: str, dialogues: Sequence[dict]) -> bool:
+    """Whether the dialogues carry sentiments; refuses a mix."""
+    with_sentiments = [d.get('sentiments') is not None for d in dialogues]
+    if any(with_sentiments) and not all(with_sentiments):
+        missing = dialogues[with_sentiments.index(False)]['dialogue_id']
+        raise ValueError(f'{path}: some dialogues carry sentiments and some not (e.g. '
+                         f'{missing!r}); expected sentiments in all of them or none')
+    return all(with_sentiments)
+
+
+def _native_arrays(dialogues: Sequence[dict], modalities: Sequence[str],
+                   with_sentiments: bool) -> Dict[str, np.ndarray]:
+    """The arrays of a native file (all but ``meta``): the dialogues concatenated."""
     lengths = [len(d['labels']) for d in dialogues]
     arrays: Dict[str, np.ndarray] = {
         f'feat_{m}': np.concatenate([d['features'][m] for d in dialogues]).astype(np.float32)
@@ -118,13 +133,10 @@ def save_native(path: str,
     arrays['speakers'] = np.concatenate([d['speakers'] for d in dialogues]).astype(np.int64)
     arrays['labels'] = np.concatenate([d['labels'] for d in dialogues]).astype(np.int64)
     arrays['offsets'] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    if all(with_sentiments):
+    if with_sentiments:
         arrays['sentiments'] = np.concatenate([d['sentiments'] for d in dialogues]
                                               ).astype(np.int64)
-    arrays['meta'] = np.array(meta_json)
-
-    atomic_savez(path, arrays)
-    return path
+    return arrays
 
 
 def _is_list_of(value: Any, kinds: tuple) -> bool:
@@ -175,14 +187,8 @@ def _check_meta_types(meta: Dict[str, Any], path: str) -> None:
                          f"{len(meta['dialogue_ids'])} dialogues")
 
 
-def load_native(path: str) -> ConversationCollection:
-    """Read a native ``.npz`` file (with ``allow_pickle=False``) and validate it.
-
-    Raises:
-        FileNotFoundError: if ``path`` does not exist.
-        ValueError: naming the file and what is wrong with it.
-    """
-    path = os.fspath(path)
+def _read_native(path: str):
+    """The arrays and the checked JSON index of a native file."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: no such file')
     try:
@@ -204,6 +210,18 @@ def load_native(path: str) -> ConversationCollection:
     if (meta.get('version') or 0) > NATIVE_VERSION:
         raise ValueError(f'{path}: format version {meta["version"]} is newer than this '
                          f'vega_mm reads ({NATIVE_VERSION}); update vega_mm')
+    return arrays, meta
+
+
+def load_native(path: str) -> ConversationCollection:
+    """Read a native ``.npz`` file (with ``allow_pickle=False``) and validate it.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: naming the file and what is wrong with it.
+    """
+    path = os.fspath(path)
+    arrays, meta = _read_native(path)
     offsets, speakers, labels = arrays['offsets'], arrays['speakers'], arrays['labels']
     if offsets.ndim != 1 or offsets.dtype.kind not in 'iu':
         raise ValueError(f'{path}: offsets must be a 1-d integer array, got '
