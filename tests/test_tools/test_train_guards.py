@@ -187,3 +187,14 @@ def test_earlier_run_files_and_the_refusal_without_training(tmp_path):
 def test_overwrite_and_resume_together_are_refused(tmp_path):
     proc = _train([write_tiny_config(tmp_path, epochs=1), '--resume', '--overwrite'])
     assert proc.returncode == 2 and '--overwrite deletes the run' in proc.stderr
+
+
+def test_a_misspelt_backbone_key_is_one_line_even_where_the_check_imports_mmpretrain(
+        tmp_path):
+    """Checking ``model.backbone.*`` keys looks the type up in the registries, which
+    imports mmpretrain's models; mmcv-lite's warning must not come before the error."""
+    line = _one_error_line(_train(['configs/dialoguegcn/dialoguegcn_synthetic.py',
+                                   '--work-dir', tmp_path / 'work', '--cfg-options',
+                                   'model.backbone.num_speakerz=3']))
+    assert "takes no argument 'num_speakerz'" in line
+    assert 'did you mean model.backbone.num_speakers?' in line

@@ -297,11 +297,14 @@ def _lookup_type(kind: Any) -> Optional[Callable]:
     from mmengine.registry import Registry
 
     from vega_mm import registry
+    from vega_mm.utils.mmcv_lite import quiet_mmcv_lite
     for reg in vars(registry).values():
         if not isinstance(reg, Registry):
             continue
         try:
-            found = reg.get(kind)
+            # a lookup may import mmpretrain's models (its scope): vega_mm's own import
+            with quiet_mmcv_lite():
+                found = reg.get(kind)
         except Exception:  # noqa: BLE001 - a scope that cannot be imported: not this one
             found = None
         if found is not None:
