@@ -126,7 +126,9 @@ def test_the_test_tool_names_a_misspelt_config_in_one_line(tmp_path):
 
 
 def test_ctrl_c_in_a_real_run_prints_one_line_and_exits_130(tmp_path):
-    cfg = write_tiny_config(tmp_path, epochs=50)
+    # far more epochs than can finish: on a loaded machine a 50-epoch tiny run could end
+    # (its log fits the pipe) before this process read its first line and sent SIGINT
+    cfg = write_tiny_config(tmp_path, epochs=100000)
     work = tmp_path / 'work'
     proc = subprocess.Popen([sys.executable, TRAIN, str(cfg), '--work-dir', str(work)],
                             cwd=REPO, env=ENV, stdout=subprocess.PIPE,
