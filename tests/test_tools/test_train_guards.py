@@ -125,23 +125,33 @@ def test_the_test_tool_names_a_misspelt_config_in_one_line(tmp_path):
     assert "config file 'configs/vega/vega_synthetc.py' does not exist" in line
 
 
+def _as_in_a_terminal() -> None:
+    """SIGINT as a shell gives it to a command: default handling and not blocked.  A
+    child inherits both from this test process, where a library loaded by an earlier
+    test may have blocked or ignored it (the run then trained on and exited 0)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_in_a_real_run_prints_one_line_and_exits_130(tmp_path):
-    # far more epochs than can finish: on a loaded machine a 50-epoch tiny run could end
-    # (its log fits the pipe) before this process read its first line and sent SIGINT
-    cfg = write_tiny_config(tmp_path, epochs=100000)
+    cfg = write_tiny_config(tmp_path, epochs=50)
     work = tmp_path / 'work'
     proc = subprocess.Popen([sys.executable, TRAIN, str(cfg), '--work-dir', str(work)],
-                            cwd=REPO, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, env=dict(ENV, PYTHONUNBUFFERED='1'),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_in_a_terminal)
     try:
+        started = False
         for line in proc.stdout:  # training has started: the first logged iteration
             if 'Epoch(train)' in line:
+                started = True
                 break
+        assert started and proc.poll() is None, 'the run ended before it could be interrupted'
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=300)
     finally:
         proc.kill()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err[-3000:]
     assert err.strip().splitlines() == [
         f'interrupted; resume with: python {TRAIN} {cfg} --work-dir {work} --resume']
 
