@@ -1,7 +1,14 @@
 """Sphinx configuration: the Markdown pages of docs/ (MyST) and an API reference from the
 docstrings. Build with ``make docs`` (``pip install -e ".[docs]"`` first); the site is
 written to work_dirs/docs_html."""
+import os.path as osp
+import shutil
+
 from vega_mm import __version__
+
+# docs/api/ is written by autosummary at each build; pages of modules that have moved or
+# gone would stay behind and fail the build (-W), so each build starts without them
+shutil.rmtree(osp.join(osp.dirname(osp.abspath(__file__)), 'api'), ignore_errors=True)
 
 project = 'vega_mm'
 author = 'vega_mm contributors'
