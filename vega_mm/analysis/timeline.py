@@ -184,7 +184,8 @@ def timeline_figure(records: Sequence[dict], classes: Sequence[str],
                fontsize=size, frameon=False, title_fontsize=size,
                title='colour: predicted emotion; bar height: its probability '
                      '(the grey band is 1.0)')
-    fig.suptitle(title or f'Emotion timeline: {len(bars)} utterances, '
+    plural = '' if len(bars) == 1 else 's'
+    fig.suptitle(title or f'Emotion timeline: {len(bars)} utterance{plural}, '
                  f'{format_clock(duration, hours)}' + (f', {count} strips of '
                                                        f'{format_clock(span, hours)}'
                                                        if count > 1 else ''),
